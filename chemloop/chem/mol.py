@@ -1,0 +1,68 @@
+"""Molecules as data: parse and canonicalize SMILES with RDKit.
+
+Every function that takes a molecule accepts either an RDKit ``Mol`` or a SMILES string.
+Parsing failures raise :class:`InvalidSmilesError` naming the input, so a ``None`` from
+RDKit never travels further than this module. Use :func:`try_mol` where failure is
+an expected outcome (e.g. scoring generated strings).
+"""
+
+from __future__ import annotations
+
+from rdkit import Chem, RDLogger
+
+from chemloop.errors import ChemloopError
+
+# RDKit prints parse errors to stderr for every bad string; we raise our own errors instead.
+RDLogger.DisableLog("rdApp.*")
+
+MolLike = Chem.Mol | str
+
+
+class InvalidSmilesError(ChemloopError, ValueError):
+    """A string that RDKit cannot turn into a valid molecule."""
+
+    def __init__(self, smiles: str, where: str = "") -> None:
+        self.smiles = smiles
+        location = f" ({where})" if where else ""
+        super().__init__(f"invalid SMILES{location}: {smiles!r}")
+
+
+def try_mol(smiles: str) -> Chem.Mol | None:
+    """Parse a SMILES string; return ``None`` if it is empty or not a valid molecule."""
+    if not smiles or not isinstance(smiles, str):
+        return None
+    return Chem.MolFromSmiles(smiles)
+
+
+def to_mol(mol: MolLike, where: str = "") -> Chem.Mol:
+    """Return an RDKit molecule; raise :class:`InvalidSmilesError` if ``mol`` does not parse.
+
+    ``where`` is added to the error message (for example ``"line 12 of train.smi"``).
+    """
+    if isinstance(mol, Chem.Mol):
+        return mol
+    parsed = try_mol(mol)
+    if parsed is None:
+        raise InvalidSmilesError(str(mol), where)
+    return parsed
+
+
+def to_smiles(mol: MolLike, *, isomeric: bool = True, random: bool = False) -> str:
+    """Write a SMILES string: canonical by default, or a random valid traversal."""
+    return Chem.MolToSmiles(to_mol(mol), isomericSmiles=isomeric, doRandom=random, canonical=not random)
+
+
+def canonical(smiles: MolLike, where: str = "") -> str:
+    """The RDKit canonical SMILES of a molecule; raise if it does not parse."""
+    return Chem.MolToSmiles(to_mol(smiles, where))
+
+
+def try_canonical(smiles: str) -> str | None:
+    """The canonical SMILES, or ``None`` for a string that is not a valid molecule."""
+    mol = try_mol(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def randomize(smiles: str) -> str:
+    """A random (non-canonical) SMILES of the same molecule; used for data augmentation."""
+    return to_smiles(smiles, random=True)

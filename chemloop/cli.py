@@ -1,0 +1,146 @@
+"""The ``chemloop`` command line: parses arguments and calls the Python API, nothing more."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from chemloop.errors import ChemloopError
+
+app = typer.Typer(help="chemloop: AI-driven molecule design.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
+DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
+
+
+def user_errors(command):
+    """Print a :class:`ChemloopError` as one clear line and exit with status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ChemloopError as err:
+            console.print(f"[bold red]error:[/] {err}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def sample(
+    num: Annotated[int, typer.Option(min=1, help="how many strings to generate")] = 1000,
+    output: Annotated[Path | None, typer.Option(help="CSV file: smiles, valid, canonical, nll")] = None,
+    model: ModelOption = "prior",
+    seed: int = 0,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1024,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
+    top_k: Annotated[int, typer.Option(min=0, help="0 keeps every token")] = 0,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
+    device: DeviceOption = "auto",
+) -> None:
+    """Sample molecules from a model; print validity, uniqueness and throughput."""
+    from chemloop.api import load_model, sample_to_csv
+
+    lm = load_model(model, device)
+    report = sample_to_csv(lm, num, output, seed=seed, batch_size=batch_size,
+                           temperature=temperature, top_k=top_k, top_p=top_p)
+    summary = report.summary()
+    console.print(
+        f"{summary['generated']} strings on {lm.device}: validity {summary['validity']:.3f}, "
+        f"uniqueness {summary['uniqueness']:.3f}, {summary['valid_per_s']:.0f} valid molecules/s "
+        f"({summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
+    )
+    if output:
+        console.print(f"wrote {output}")
+
+
+@app.command()
+@user_errors
+def pretrain(
+    data: Annotated[str, typer.Option(help="'moses' or a .smi/.csv/.sdf file")] = "moses",
+    out: Annotated[Path, typer.Option(help="run folder (becomes a checkpoint)")] = Path("runs/pretrain"),
+    column: Annotated[str | None, typer.Option(help="SMILES column of a CSV file")] = None,
+    skip_invalid: Annotated[bool, typer.Option(help="drop rows RDKit cannot parse")] = False,
+    n_layer: int = 4,
+    n_head: int = 4,
+    n_embd: int = 128,
+    block_size: int = 64,
+    dropout: float = 0.0,
+    batch_size: Annotated[int, typer.Option(help="molecules per step per process")] = 128,
+    max_steps: int = 2000,
+    max_minutes: Annotated[float | None, typer.Option(help="stop and save after this")] = None,
+    lr: float = 1e-3,
+    min_lr: float = 1e-4,
+    warmup_steps: int = 200,
+    weight_decay: float = 0.1,
+    grad_clip: float = 1.0,
+    randomize: Annotated[bool, typer.Option(help="train on randomized SMILES")] = False,
+    val_size: int = 2000,
+    eval_interval: int = 250,
+    seed: int = 0,
+    device: DeviceOption = "auto",
+    compile: Annotated[bool, typer.Option(help="torch.compile the model")] = False,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+) -> None:
+    """Pretrain a SMILES GPT (MOSES by default). Under torchrun it trains with DDP."""
+    from pydantic import ValidationError
+
+    from chemloop.train.pretrain import PretrainConfig
+    from chemloop.train.pretrain import pretrain as run_pretrain
+
+    options = {k: v for k, v in locals().items() if k in PretrainConfig.model_fields}
+    try:
+        config = PretrainConfig(**options)
+    except ValidationError as err:
+        raise ChemloopError(f"invalid pretrain options: {err}") from None
+    columns = [TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  {task.fields[tps]} tok/s"),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("steps", total=config.max_steps, loss="-", val="-", tps="-")
+
+        def show(row: dict) -> None:
+            fields = {"loss": row["train_loss"], "tps": row["tokens_per_s"]}
+            if row["val_nll"] != "":
+                fields["val"] = row["val_nll"]
+            bar.update(task, completed=row["step"], **fields)
+
+        folder = run_pretrain(config, progress=show)
+    console.print(f"checkpoint and metrics in {folder}")
+
+
+@bench_app.command("moses")
+@user_errors
+def bench_moses(
+    model: ModelOption = "prior",
+    smiles: Annotated[Path | None, typer.Option(help="evaluate this SMILES file instead of a model")] = None,
+    num: Annotated[int, typer.Option(min=1, help="molecules to sample")] = 30000,
+    seed: int = 0,
+    output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("moses_bench.json"),
+    device: DeviceOption = "auto",
+    n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
+) -> None:
+    """MOSES distribution metrics against the MOSES test sets, beside published baselines."""
+    from chemloop.api import bench_moses as run_bench
+    from chemloop.bench.moses_reference import format_table
+
+    result = run_bench(model=model, smiles_file=smiles, num=num, seed=seed, device=device, n_jobs=n_jobs)
+    console.print(format_table(result["metrics"], label=result["label"]))
+    output.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {output}")
+
+
+if __name__ == "__main__":  # `torchrun -m chemloop.cli pretrain ...`
+    app()

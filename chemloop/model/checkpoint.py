@@ -1,0 +1,90 @@
+"""One checkpoint format: a folder with ``model.safetensors``, ``config.json``, ``vocab.json``.
+
+No pickles: safetensors holds only tensors, the JSON files only data, so loading a
+checkpoint never runs code from it. The shipped prior lives in ``chemloop/priors/``
+and is loaded by the name ``"prior"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from chemloop.chem.tokenizer import SmilesTokenizer
+from chemloop.errors import ChemloopError
+from chemloop.model.gpt import GPT, GPTConfig
+
+WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
+PRIORS_DIR = Path(__file__).resolve().parent.parent / "priors"
+DEFAULT_PRIOR = "prior"
+
+
+class CheckpointError(ChemloopError):
+    """A checkpoint folder that is missing or unreadable."""
+
+
+@dataclass
+class LanguageModel:
+    """A GPT with its tokenizer and the metadata saved beside it (how it was trained)."""
+
+    model: GPT
+    tokenizer: SmilesTokenizer
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A checkpoint folder from a path, or from the name of a shipped prior (``"prior"``)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    shipped = PRIORS_DIR / str(name_or_path)
+    if shipped.is_dir():
+        return shipped
+    known = sorted(p.name for p in PRIORS_DIR.iterdir() if (p / WEIGHTS).exists())
+    raise CheckpointError(
+        f"no checkpoint folder at {str(name_or_path)!r} (shipped priors: {', '.join(known) or 'none'})"
+    )
+
+
+def save(directory: str | Path, model: GPT, tokenizer: SmilesTokenizer, metadata: dict | None = None,
+         dtype: torch.dtype | None = None) -> Path:
+    """Write a checkpoint folder; ``dtype`` (e.g. ``torch.float16``) shrinks the weights file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
+    state.pop("head.weight", None)  # tied to token_embedding.weight; safetensors rejects shared memory
+    save_file(state, directory / WEIGHTS)
+    config = {"model": model.config.to_dict(), "metadata": metadata or {}}
+    (directory / CONFIG).write_text(json.dumps(config, indent=2))
+    tokenizer.save(directory / VOCAB)
+    return directory
+
+
+def load(name_or_path: str | Path = DEFAULT_PRIOR, device: str | torch.device = "cpu") -> LanguageModel:
+    """Load a checkpoint folder (or a shipped prior by name) in float32 on ``device``."""
+    directory = resolve(name_or_path)
+    missing = [f for f in (WEIGHTS, CONFIG, VOCAB) if not (directory / f).exists()]
+    if missing:
+        raise CheckpointError(f"checkpoint folder {directory} lacks {', '.join(missing)}")
+    try:
+        config = json.loads((directory / CONFIG).read_text())
+        model = GPT(GPTConfig(**config["model"]))
+        state = load_file(directory / WEIGHTS)
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise CheckpointError(f"cannot read checkpoint {directory}: {err}") from err
+    state["head.weight"] = state["token_embedding.weight"]
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.to(device).eval()
+    tokenizer = SmilesTokenizer.load(directory / VOCAB)
+    if len(tokenizer) != model.config.vocab_size:
+        raise CheckpointError(f"{directory}: vocab.json has {len(tokenizer)} tokens, model expects "
+                              f"{model.config.vocab_size}")
+    return LanguageModel(model, tokenizer, config.get("metadata", {}))

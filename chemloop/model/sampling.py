@@ -1,0 +1,95 @@
+"""Sampling SMILES from a GPT, with or without a KV cache.
+
+Randomness is drawn as one uniform number per sequence per step from a seeded
+``torch.Generator`` and turned into a token by inverse-CDF lookup. The draw does not
+depend on which sequences are still running, so the cached sampler (which drops finished
+sequences to save work) and the uncached reference sampler give the same tokens for the
+same seed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from chemloop.chem.tokenizer import SmilesTokenizer
+from chemloop.model.gpt import GPT, KVCache
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Set logits outside the top-k tokens, or outside the top-p probability mass, to -inf."""
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = F.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # Drop a token when the mass before it already reaches top_p; always keep the first.
+        drop_sorted = (cumulative - F.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def _pick(logits: torch.Tensor, uniform: torch.Tensor, temperature: float, top_k: int, top_p: float):
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = F.softmax(filter_logits(logits / temperature, top_k, top_p), dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    cdf[:, -1] = float("inf")  # guard against rounding leaving u above the last bucket
+    return torch.searchsorted(cdf, uniform.unsqueeze(-1)).squeeze(-1)
+
+
+@torch.no_grad()
+def sample_ids(
+    model: GPT,
+    tokenizer: SmilesTokenizer,
+    num: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+    max_length: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``num`` token sequences.
+
+    Returns the ids (``num × max_length``, ``<pad>`` after ``<eos>``) and each sequence's
+    negative log-likelihood under the model itself (temperature 1, no top-k/top-p).
+    """
+    device = next(model.parameters()).device
+    max_length = min(max_length or model.config.block_size, model.config.block_size)
+    out = torch.full((num, max_length), tokenizer.pad_id, dtype=torch.long, device=device)
+    out[:, 0] = tokenizer.bos_id
+    rows = torch.arange(num, device=device)  # the row of `out` that each cache row generates
+    alive = torch.ones(num, dtype=torch.bool, device=device)  # per cache row: no <eos> yet
+    nll = torch.zeros(num, device=device)
+    cache = KVCache(model.config, num, device, next(model.parameters()).dtype) if use_cache else None
+    model_input = out[:, :1]
+    never = [tokenizer.pad_id, tokenizer.bos_id]  # special tokens that cannot follow <bos>
+    for step in range(1, max_length):
+        uniform = torch.rand(num, generator=generator, device=generator.device if generator else "cpu")
+        logits = model(model_input, cache)[:, -1].float()
+        log_probs = torch.log_softmax(logits, dim=-1)  # the model's own distribution, for the NLL
+        logits[:, never] = float("-inf")
+        token = _pick(logits, uniform.to(device)[rows], temperature, top_k, top_p)
+        if step == max_length - 1:  # no room left: end every sequence here
+            token.fill_(tokenizer.eos_id)
+        token = torch.where(alive, token, tokenizer.pad_id)
+        out[rows, step] = token
+        token_logp = log_probs.gather(1, token.unsqueeze(-1)).squeeze(-1)
+        nll[rows] -= torch.where(alive, token_logp, 0.0)
+        alive &= token != tokenizer.eos_id
+        if not alive.any():
+            break
+        if cache is None:
+            model_input = out[:, : step + 1]
+            continue
+        # Dropping finished rows from the cache costs a copy: do it once an eighth have ended.
+        if alive.sum() <= 0.875 * len(rows):
+            keep = alive.nonzero().squeeze(-1)
+            cache.keep(keep)
+            rows, token, alive = rows[keep], token[keep], alive[keep]
+        model_input = token.unsqueeze(-1)
+    return out, nll

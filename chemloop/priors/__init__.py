@@ -1,0 +1,1 @@
+"""Shipped model checkpoints (data only; see each folder's MODEL_CARD.md)."""

@@ -1,0 +1,267 @@
+"""Pretrain a SMILES GPT: the self-supervised first stage of chemloop.
+
+On the CPU (tiny demo):
+    chemloop pretrain --data my.smi --out runs/demo --max-steps 200 --n-layer 2 --n-embd 64
+On one GPU, the full MOSES training set:
+    chemloop pretrain --out runs/prior --max-steps 20000 --batch-size 512
+On several GPUs (DDP; gloo on CPU-only machines):
+    torchrun --nproc_per_node 8 -m chemloop.cli pretrain --out runs/prior ...
+
+The run folder is itself a checkpoint (``model.safetensors``, ``config.json``,
+``vocab.json``) plus the optimizer state, ``trainer_state.json`` and ``metrics.csv``;
+``--resume`` continues it from the last saved step.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from pydantic import BaseModel, ConfigDict, Field
+from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from chemloop.chem.tokenizer import COMMON_EXTRA_TOKENS, SmilesTokenizer
+from chemloop.data.batching import TokenizedCorpus
+from chemloop.data.corpus import load_corpus
+from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
+from chemloop.model.gpt import GPT, GPTConfig
+from chemloop.train.optim_state import load_optimizer, save_optimizer
+
+METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
+
+
+class PretrainConfig(BaseModel):
+    """Everything a pretraining run needs; saved as ``pretrain_config.json`` in the run folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field("moses", description="'moses' or a .smi/.csv/.sdf file")
+    column: str | None = Field(None, description="SMILES column of a CSV file")
+    skip_invalid: bool = Field(False, description="drop rows RDKit cannot parse instead of failing")
+    out: Path = Field(Path("runs/pretrain"), description="run folder")
+    n_layer: int = Field(4, ge=1)
+    n_head: int = Field(4, ge=1)
+    n_embd: int = Field(128, ge=8)
+    block_size: int = Field(64, ge=8, description="longest sequence in tokens, <bos>/<eos> included")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    batch_size: int = Field(128, ge=1, description="molecules per step on each process")
+    max_steps: int = Field(2000, ge=1)
+    max_minutes: float | None = Field(None, gt=0, description="stop (and save) after this wall time")
+    lr: float = Field(1e-3, gt=0)
+    min_lr: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(200, ge=0)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    randomize: bool = Field(False, description="train on random SMILES of each molecule")
+    val_size: int = Field(2000, ge=1, description="molecules held out for validation NLL")
+    eval_interval: int = Field(250, ge=1, description="steps between validation and checkpoint")
+    seed: int = 0
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    compile: bool = Field(False, description="torch.compile the model (GPU)")
+    resume: bool = Field(False, description="continue the run in `out`")
+
+
+def learning_rate(step: int, config: PretrainConfig) -> float:
+    """Linear warmup, then cosine decay from ``lr`` to ``min_lr`` at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def language_model_loss(model: torch.nn.Module, batch: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Mean next-token cross-entropy over the non-pad tokens of ``batch``."""
+    logits = model(batch[:, :-1])
+    return F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:], ignore_index=pad_id)
+
+
+@torch.no_grad()
+def validation_nll(model: GPT, corpus: TokenizedCorpus, device, autocast) -> float:
+    """Mean NLL per molecule (nats) of the held-out set."""
+    model.eval()
+    total, count = 0.0, 0
+    for rows in np.array_split(np.arange(len(corpus)), max(1, len(corpus) // 256)):
+        longest = int(corpus.lengths[rows].max())
+        batch = torch.from_numpy(corpus.ids[rows, :longest].astype(np.int64)).to(device)
+        with autocast:
+            logits = model(batch[:, :-1])
+        nll = F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:],
+                              ignore_index=corpus.tokenizer.pad_id, reduction="sum")
+        total, count = total + nll.item(), count + len(rows)
+    model.train()
+    return total / count
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ChemloopError(f"device {name!r} requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+class _Distributed:
+    """Rank and world size, from torchrun's environment variables (1 process without them)."""
+
+    def __init__(self, device_name: str) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.enabled = self.world > 1
+        if self.enabled:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            use_cuda = torch.cuda.is_available() and device_name != "cpu"
+            if use_cuda:
+                torch.cuda.set_device(local)
+                self.device = torch.device("cuda", local)
+            else:
+                self.device = torch.device("cpu")
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        else:
+            self.device = pick_device(device_name)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _prepare_data(config: PretrainConfig, tokenizer: SmilesTokenizer | None):
+    corpus = load_corpus(config.data, column=config.column, skip_invalid=config.skip_invalid)
+    rng = np.random.default_rng(config.seed)  # same split on every rank and on resume
+    order = rng.permutation(len(corpus))
+    val_size = min(config.val_size, max(1, len(corpus) // 10))
+    val_smiles = [corpus.smiles[i] for i in order[:val_size]]
+    train_smiles = [corpus.smiles[i] for i in order[val_size:]]
+    if tokenizer is None:
+        tokenizer = SmilesTokenizer.from_corpus(corpus.smiles, extra=COMMON_EXTRA_TOKENS)
+    return (TokenizedCorpus(train_smiles, tokenizer, config.block_size),
+            TokenizedCorpus(val_smiles, tokenizer, config.block_size), corpus.source)
+
+
+def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = None) -> Path:
+    """Run (or resume) pretraining; return the run folder, which is a loadable checkpoint.
+
+    ``progress`` is called on the main process after every step with that step's metrics.
+    """
+    ddp = _Distributed(config.device)
+    out = Path(config.out)
+    state_file = out / "trainer_state.json"
+    resuming = config.resume and state_file.exists()
+    if config.resume and not resuming:
+        raise ChemloopError(f"--resume: no run to resume in {out} (trainer_state.json missing)")
+    if not config.resume and state_file.exists():
+        raise ChemloopError(f"{out} already holds a run; pass --resume or choose another --out")
+
+    torch.manual_seed(config.seed)
+    tokenizer = checkpoint.load(out).tokenizer if resuming else None
+    train_set, val_set, source = _prepare_data(config, tokenizer)
+    tokenizer = train_set.tokenizer
+
+    gpt_config = GPTConfig(vocab_size=len(tokenizer), block_size=config.block_size,
+                           n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                           dropout=config.dropout)
+    model = GPT(gpt_config).to(ddp.device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, betas=(0.9, 0.95), fused=ddp.device.type == "cuda",
+    )
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "elapsed_s": 0.0}
+    if resuming:
+        model.load_state_dict(checkpoint.load(out, ddp.device).model.state_dict())
+        load_optimizer(optimizer, out)
+        state = json.loads(state_file.read_text())
+    elif ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "pretrain_config.json").write_text(config.model_dump_json(indent=2))
+        with (out / "metrics.csv").open("w", newline="") as f:
+            csv.writer(f).writerow(METRICS_FIELDS)
+
+    train_model = torch.compile(model) if config.compile else model
+    if ddp.enabled:
+        train_model = DistributedDataParallel(train_model)
+    on_gpu = ddp.device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else nullcontext()
+    metadata = {"data": source, "train_molecules": len(train_set), "parameters": model.num_parameters(),
+                "world_size": ddp.world, "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+                "batch_size_per_process": config.batch_size}
+
+    def save() -> None:
+        if ddp.main:
+            checkpoint.save(out, model, tokenizer, {**metadata, **state})
+            save_optimizer(optimizer, out)
+            state_file.write_text(json.dumps(state, indent=2))
+
+    start_time = time.perf_counter() - state["elapsed_s"]
+    window_tokens, window_start = 0, time.perf_counter()
+    model.train()
+    while state["step"] < config.max_steps:
+        rng = np.random.default_rng([config.seed, state["epoch"]])
+        batches = train_set.batches(config.batch_size, rng, rank=ddp.rank, world=ddp.world,
+                                    randomize_smiles=config.randomize)
+        for index, batch in enumerate(batches):
+            if index < state["batch_in_epoch"]:
+                continue  # resuming mid-epoch: skip batches already trained on
+            lr = learning_rate(state["step"], config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = batch.to(ddp.device, non_blocking=True)
+            with autocast:
+                loss = language_model_loss(train_model, batch, tokenizer.pad_id)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+
+            batch_tokens = int((batch[:, 1:] != tokenizer.pad_id).sum()) * ddp.world
+            state["step"] += 1
+            state["batch_in_epoch"] = index + 1
+            state["tokens"] += batch_tokens
+            window_tokens += batch_tokens
+            state["elapsed_s"] = time.perf_counter() - start_time
+            row = {"step": state["step"], "epoch": state["epoch"], "tokens": state["tokens"],
+                   "train_loss": round(loss.item(), 5), "val_nll": "", "lr": f"{lr:.3e}",
+                   "tokens_per_s": round(window_tokens / max(1e-9, time.perf_counter() - window_start)),
+                   "elapsed_s": round(state["elapsed_s"], 1)}
+            out_of_time = config.max_minutes is not None and state["elapsed_s"] > 60 * config.max_minutes
+            last = state["step"] >= config.max_steps or out_of_time
+            if state["step"] % config.eval_interval == 0 or last:
+                row["val_nll"] = round(validation_nll(model, val_set, ddp.device, autocast), 4)
+                save()
+                window_tokens, window_start = 0, time.perf_counter()
+            if ddp.main:
+                if row["val_nll"] != "" or state["step"] % 50 == 0:
+                    with (out / "metrics.csv").open("a", newline="") as f:
+                        csv.DictWriter(f, METRICS_FIELDS).writerow(row)
+                if progress is not None:
+                    progress({**row, "max_steps": config.max_steps})
+            if last:
+                break
+        else:
+            state["epoch"] += 1
+            state["batch_in_epoch"] = 0
+            continue
+        break
+    ddp.barrier()
+    ddp.close()
+    return out

@@ -1,0 +1,85 @@
+import pytest
+from rdkit import Chem
+
+from chemloop.chem import (
+    InvalidSmilesError,
+    SmilesTokenizer,
+    TokenizerError,
+    canonical,
+    randomize,
+    split_smiles,
+    to_mol,
+    try_canonical,
+)
+from chemloop.data.corpus import load_moses
+
+
+def test_canonical_is_stable_across_spellings():
+    assert canonical("OCC") == canonical("C(O)C") == "CCO"
+
+
+def test_invalid_smiles_error_names_the_input():
+    with pytest.raises(InvalidSmilesError, match=r"line 3.*C1CC"):
+        to_mol("C1CC", where="line 3")
+    assert try_canonical("C1CC") is None
+    assert try_canonical("") is None
+
+
+def test_to_mol_passes_molecules_through():
+    mol = Chem.MolFromSmiles("c1ccccc1")
+    assert to_mol(mol) is mol
+
+
+def test_randomized_smiles_is_the_same_molecule():
+    smiles = "CC(=O)Nc1ccc(O)cc1"
+    assert canonical(randomize(smiles)) == canonical(smiles)
+
+
+@pytest.mark.parametrize(
+    ("smiles", "tokens"),
+    [
+        ("CCl", ["C", "Cl"]),
+        ("c1cc[nH]c1", ["c", "1", "c", "c", "[nH]", "c", "1"]),
+        ("Br/C=C\\[C@@H](N)O", ["Br", "/", "C", "=", "C", "\\", "[C@@H]", "(", "N", ")", "O"]),
+        ("C%12CC%12", ["C", "%12", "C", "C", "%12"]),
+        ("[Na+].[O-]C#N", ["[Na+]", ".", "[O-]", "C", "#", "N"]),
+    ],
+)
+def test_split_smiles(smiles, tokens):
+    assert split_smiles(smiles) == tokens
+
+
+def test_uncovered_character_is_an_error_naming_it():
+    with pytest.raises(TokenizerError, match=r"'&' at position 1"):
+        split_smiles("C&C")
+
+
+def test_token_outside_vocabulary_is_an_error_not_dropped():
+    tokenizer = SmilesTokenizer.from_corpus(["CCO", "c1ccccc1"])
+    with pytest.raises(TokenizerError, match=r"\[Xe\]"):
+        tokenizer.encode("C[Xe]")
+
+
+def test_encode_decode_and_vocab_file(tmp_path):
+    tokenizer = SmilesTokenizer.from_corpus(["CCO", "c1ccccc1Cl"], extra=["[C@@H]"])
+    ids = tokenizer.encode("OCCl")
+    assert ids[0] == tokenizer.bos_id and ids[-1] == tokenizer.eos_id
+    assert tokenizer.decode(ids) == "OCCl"
+    tokenizer.save(tmp_path / "vocab.json")
+    assert SmilesTokenizer.load(tmp_path / "vocab.json").tokens == tokenizer.tokens
+    assert "[C@@H]" in tokenizer.tokens
+
+
+def test_unreadable_vocab_file_is_a_clear_error(tmp_path):
+    (tmp_path / "vocab.json").write_text("{not json")
+    with pytest.raises(TokenizerError, match="vocab.json"):
+        SmilesTokenizer.load(tmp_path / "vocab.json")
+
+
+@pytest.mark.slow
+def test_tokenizer_round_trips_the_whole_moses_training_set():
+    smiles = load_moses("train")
+    assert len(smiles) > 1_500_000
+    tokenizer = SmilesTokenizer.from_corpus(smiles)
+    failures = [s for s in smiles if tokenizer.decode(tokenizer.encode(s)) != s]
+    assert failures == []

@@ -1,9 +1,9 @@
 """The Python API behind every command: ``import chemloop`` and call these.
 
-    import chemloop
-    lm = chemloop.load_model()                       # the shipped prior
-    report = chemloop.sample(lm, 1000, seed=0)
-    print(report.summary())
+import chemloop
+lm = chemloop.load_model()                       # the shipped prior
+report = chemloop.sample(lm, 1000, seed=0)
+print(report.summary())
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ def sample_to_csv(lm: LanguageModel, num: int, output: str | Path | None = None,
     return report
 
 
-def bench_moses(model: str | Path = checkpoint.DEFAULT_PRIOR, smiles_file: str | Path | None = None,
-                num: int = 30000, seed: int = 0, device: str = "auto", n_jobs: int = 2) -> dict:
+def bench_moses(
+    model: str | Path = checkpoint.DEFAULT_PRIOR,
+    smiles_file: str | Path | None = None,
+    num: int = 30000,
+    seed: int = 0,
+    device: str = "auto",
+    n_jobs: int = 2,
+) -> dict:
     """MOSES metrics of ``num`` samples from ``model`` (or of a SMILES file) against MOSES test sets."""
     from chemloop.bench.moses import evaluate_moses
 

@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from chemloop.errors import ChemloopError
 
-app = typer.Typer(help="chemloop: AI-driven molecule design.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="chemloop: AI-driven molecule design.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console()
@@ -54,8 +55,9 @@ def sample(
     from chemloop.api import load_model, sample_to_csv
 
     lm = load_model(model, device)
-    report = sample_to_csv(lm, num, output, seed=seed, batch_size=batch_size,
-                           temperature=temperature, top_k=top_k, top_p=top_p)
+    report = sample_to_csv(
+        lm, num, output, seed=seed, batch_size=batch_size, temperature=temperature, top_k=top_k, top_p=top_p
+    )
     summary = report.summary()
     console.print(
         f"{summary['generated']} strings on {lm.device}: validity {summary['validity']:.3f}, "
@@ -105,9 +107,13 @@ def pretrain(
         config = PretrainConfig(**options)
     except ValidationError as err:
         raise ChemloopError(f"invalid pretrain options: {err}") from None
-    columns = [TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  {task.fields[tps]} tok/s"),
-               TimeRemainingColumn()]
+    columns = [
+        TextColumn("pretrain"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  {task.fields[tps]} tok/s"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("steps", total=config.max_steps, loss="-", val="-", tps="-")
 

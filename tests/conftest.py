@@ -17,6 +17,12 @@ TINY_MODEL = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 64}
 
 
 @pytest.fixture(scope="session")
+def tiny_model() -> dict:
+    """Architecture options of the tiny test model."""
+    return dict(TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
 def moses_sample() -> list[str]:
     """400 molecules from the MOSES training set (every 4000th)."""
     return load_moses("train")[::4000][:400]
@@ -33,8 +39,17 @@ def smi_file(tmp_path_factory, moses_sample) -> Path:
 def tiny_run(tmp_path_factory, smi_file) -> Path:
     """A run folder holding a tiny GPT trained for 60 steps on ``smi_file``."""
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    config = PretrainConfig(data=str(smi_file), out=out, max_steps=60, batch_size=32, lr=3e-3,
-                            warmup_steps=5, eval_interval=20, val_size=40, **TINY_MODEL)
+    config = PretrainConfig(
+        data=str(smi_file),
+        out=out,
+        max_steps=60,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=5,
+        eval_interval=20,
+        val_size=40,
+        **TINY_MODEL,
+    )
     return pretrain(config)
 
 

@@ -16,8 +16,9 @@ def test_cached_forward_matches_full_forward(random_gpt):
     idx = torch.randint(0, 20, (3, 10))
     full = random_gpt(idx)
     cache = KVCache(random_gpt.config, 3, "cpu", torch.float32)
-    stepwise = torch.cat([random_gpt(idx[:, :4], cache)] + [random_gpt(idx[:, t : t + 1], cache)
-                                                            for t in range(4, 10)], dim=1)
+    stepwise = torch.cat(
+        [random_gpt(idx[:, :4], cache)] + [random_gpt(idx[:, t : t + 1], cache) for t in range(4, 10)], dim=1
+    )
     torch.testing.assert_close(stepwise, full, atol=1e-5, rtol=1e-4)
 
 
@@ -39,7 +40,9 @@ def test_kv_cache_sampling_matches_uncached_sampling(tiny_lm):
 
 def test_same_seed_same_molecules_different_seed_different(tiny_lm):
     def strings(seed):
-        ids, _ = sample_ids(tiny_lm.model, tiny_lm.tokenizer, 32, generator=torch.Generator().manual_seed(seed))
+        ids, _ = sample_ids(
+            tiny_lm.model, tiny_lm.tokenizer, 32, generator=torch.Generator().manual_seed(seed)
+        )
         return [tiny_lm.tokenizer.decode(row) for row in ids.tolist()]
 
     assert strings(1) == strings(1)
@@ -57,8 +60,9 @@ def test_sampler_nll_equals_log_likelihood_of_the_string(tiny_lm):
 
 def test_greedy_and_top_k_one_agree(tiny_lm):
     greedy, _ = sample_ids(tiny_lm.model, tiny_lm.tokenizer, 4, temperature=0.0)
-    top1, _ = sample_ids(tiny_lm.model, tiny_lm.tokenizer, 4, top_k=1,
-                         generator=torch.Generator().manual_seed(0))
+    top1, _ = sample_ids(
+        tiny_lm.model, tiny_lm.tokenizer, 4, top_k=1, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(greedy, top1)
     assert (greedy == greedy[0]).all()  # deterministic: every row the same
 
@@ -71,8 +75,9 @@ def test_filter_logits_top_k_and_top_p():
 
 
 def test_samples_end_within_the_context(tiny_lm):
-    ids, _ = sample_ids(tiny_lm.model, tiny_lm.tokenizer, 32, max_length=12,
-                        generator=torch.Generator().manual_seed(0))
+    ids, _ = sample_ids(
+        tiny_lm.model, tiny_lm.tokenizer, 32, max_length=12, generator=torch.Generator().manual_seed(0)
+    )
     assert ids.shape == (32, 12)
     assert ((ids == tiny_lm.tokenizer.eos_id).sum(dim=1) == 1).all()
 
@@ -85,7 +90,10 @@ def test_save_load_gives_identical_log_likelihoods(tiny_lm, moses_sample, tmp_pa
     assert torch.equal(log_likelihood(loaded.model, loaded.tokenizer, smiles), before)
     assert loaded.metadata == {"note": "test"}
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == [
-        "config.json", "model.safetensors", "vocab.json"]
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+    ]
 
 
 def test_log_likelihood_rejects_unknown_tokens(tiny_lm):

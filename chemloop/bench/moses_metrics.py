@@ -193,12 +193,16 @@ def _collect(
 # --------------------------------------------------------------------------- set metrics
 
 
+def fraction_valid_from(canonical: Sequence[str | None]) -> float:
+    """Fraction of non-``None`` entries of a :func:`canonical_or_none` result."""
+    if not canonical:
+        raise ValueError("no generated SMILES given")
+    return sum(c is not None for c in canonical) / len(canonical)
+
+
 def fraction_valid(generated: Sequence[str], n_jobs: int = 1) -> float:
     """Fraction of strings that RDKit parses (empty strings count as invalid)."""
-    if not generated:
-        raise ValueError("no generated SMILES given")
-    canon = _map(canonical_or_none, list(generated), n_jobs)
-    return sum(c is not None for c in canon) / len(canon)
+    return fraction_valid_from(_map(canonical_or_none, list(generated), n_jobs))
 
 
 def unique_at_k(valid_canonical: Sequence[str], k: int | None = None) -> float:
@@ -482,6 +486,8 @@ def moses_metrics(
     statistics and the canonical training set are cached under ``cache_dir``). A reference
     may also be given as a list of SMILES or as prebuilt :class:`ReferenceStats`.
     ``train`` given as a list is canonicalised; a ``set``/``frozenset`` is taken as canonical.
+    With ``n_jobs > 1``, inputs of :data:`SERIAL_BELOW` molecules or more are processed by
+    spawned worker processes, so scripts must call this under ``if __name__ == "__main__":``.
     """
     generated = list(generated)
     canon = _map(canonical_or_none, generated, n_jobs)
@@ -534,9 +540,3 @@ def moses_metrics(
     order += [f"{m}/{r}" for m in ("FCD", "SNN", "Frag", "Scaf") for r in refs]
     return {key: out[key] for key in order + ["IntDiv1", "IntDiv2", "Filters", "Novelty"]}
 
-
-def fraction_valid_from(canonical: Sequence[str | None]) -> float:
-    """Fraction of non-``None`` entries of a :func:`canonical_or_none` result."""
-    if not canonical:
-        raise ValueError("no generated SMILES given")
-    return sum(c is not None for c in canonical) / len(canonical)

@@ -39,8 +39,15 @@ class TokenizedCorpus:
     def __len__(self) -> int:
         return len(self.smiles)
 
-    def batches(self, batch_size: int, rng: np.random.Generator, *, rank: int = 0, world: int = 1,
-                randomize_smiles: bool = False) -> Iterator[torch.Tensor]:
+    def batches(
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        *,
+        rank: int = 0,
+        world: int = 1,
+        randomize_smiles: bool = False,
+    ) -> Iterator[torch.Tensor]:
         """One epoch of ``B × T`` batches, trimmed to the longest molecule in each."""
         order = rng.permutation(len(self))
         bucket = batch_size * 64  # sort by length within buckets: shuffled, yet little padding

@@ -40,9 +40,7 @@ def moses_data_dir() -> Path:
     """The data folder of the installed ``molsets`` package (found without importing it)."""
     spec = importlib.util.find_spec("moses")
     if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(
-            "the MOSES data set is not installed: run `pip install --no-deps molsets`"
-        )
+        raise CorpusError("the MOSES data set is not installed: run `pip install --no-deps molsets`")
     return Path(next(iter(spec.submodule_search_locations))) / "dataset" / "data"
 
 
@@ -56,8 +54,9 @@ def load_moses(split: str = "train") -> list[str]:
     return pd.read_csv(path)["SMILES"].tolist()
 
 
-def load_corpus(source: str | Path, *, column: str | None = None, skip_invalid: bool = False,
-                canonicalize: bool = False) -> Corpus:
+def load_corpus(
+    source: str | Path, *, column: str | None = None, skip_invalid: bool = False, canonicalize: bool = False
+) -> Corpus:
     """Read SMILES from ``"moses"`` / ``"moses:test"`` or from a ``.smi``, ``.csv``, ``.sdf`` file.
 
     Rows that RDKit cannot parse raise :class:`CorpusError` naming the first few, unless
@@ -130,7 +129,7 @@ def _read_table(path: Path, column: str | None, delimiter: str) -> list[tuple[st
             raise CorpusError(f"{path} is empty: no header row")
         wanted = column or next((h for h in header if h.strip().lower() == "smiles"), None)
         if wanted is None or wanted not in header:
-            label = f"column {column!r}" if column else "a 'smiles' column"
+            label = f"column {column!r}" if column else "'smiles' column"
             raise CorpusError(f"{path} has no {label}; its columns are: {', '.join(header)}")
         # line numbers count the header as line 1
         return [(f"line {n}", (row[wanted] or "").strip()) for n, row in enumerate(reader, start=2)]

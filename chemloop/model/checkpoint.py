@@ -54,8 +54,13 @@ def resolve(name_or_path: str | Path) -> Path:
     )
 
 
-def save(directory: str | Path, model: GPT, tokenizer: SmilesTokenizer, metadata: dict | None = None,
-         dtype: torch.dtype | None = None) -> Path:
+def save(
+    directory: str | Path,
+    model: GPT,
+    tokenizer: SmilesTokenizer,
+    metadata: dict | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
     """Write a checkpoint folder; ``dtype`` (e.g. ``torch.float16``) shrinks the weights file."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -85,6 +90,7 @@ def load(name_or_path: str | Path = DEFAULT_PRIOR, device: str | torch.device = 
     model.to(device).eval()
     tokenizer = SmilesTokenizer.load(directory / VOCAB)
     if len(tokenizer) != model.config.vocab_size:
-        raise CheckpointError(f"{directory}: vocab.json has {len(tokenizer)} tokens, model expects "
-                              f"{model.config.vocab_size}")
+        raise CheckpointError(
+            f"{directory}: vocab.json has {len(tokenizer)} tokens, model expects {model.config.vocab_size}"
+        )
     return LanguageModel(model, tokenizer, config.get("metadata", {}))

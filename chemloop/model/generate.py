@@ -54,8 +54,16 @@ class SampleReport:
         }
 
 
-def sample(lm: LanguageModel, num: int, *, seed: int = 0, batch_size: int = 1024,
-           temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> SampleReport:
+def sample(
+    lm: LanguageModel,
+    num: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+) -> SampleReport:
     """Sample ``num`` SMILES strings in batches; the same seed gives the same strings."""
     device = lm.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -63,8 +71,15 @@ def sample(lm: LanguageModel, num: int, *, seed: int = 0, batch_size: int = 1024
     strings: list[str] = []
     nlls: list[float] = []
     for first in range(0, num, batch_size):
-        ids, nll = sample_ids(lm.model, lm.tokenizer, min(batch_size, num - first),
-                              temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        ids, nll = sample_ids(
+            lm.model,
+            lm.tokenizer,
+            min(batch_size, num - first),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+        )
         strings += [lm.tokenizer.decode(row) for row in ids.tolist()]
         nlls += nll.tolist()
     if device.type == "cuda":

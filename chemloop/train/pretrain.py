@@ -72,11 +72,18 @@ class PretrainConfig(BaseModel):
     resume: bool = Field(False, description="continue the run in `out`")
 
 
-def learning_rate(step: int, config: PretrainConfig) -> float:
-    """Linear warmup, then cosine decay from ``lr`` to ``min_lr`` at ``max_steps``."""
+def learning_rate(step: int, config: PretrainConfig, elapsed_s: float = 0.0) -> float:
+    """Linear warmup, then cosine decay from ``lr`` to ``min_lr``.
+
+    The decay ends at ``max_steps`` or, with ``max_minutes``, at the time limit, whichever
+    comes first: a run on a time budget still anneals fully before it stops.
+    """
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    progress = (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps)
+    if config.max_minutes is not None:
+        progress = max(progress, elapsed_s / (60 * config.max_minutes))
+    progress = min(1.0, progress)
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -96,8 +103,12 @@ def validation_nll(model: GPT, corpus: TokenizedCorpus, device, autocast) -> flo
         batch = torch.from_numpy(corpus.ids[rows, :longest].astype(np.int64)).to(device)
         with autocast:
             logits = model(batch[:, :-1])
-        nll = F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:],
-                              ignore_index=corpus.tokenizer.pad_id, reduction="sum")
+        nll = F.cross_entropy(
+            logits.float().transpose(1, 2),
+            batch[:, 1:],
+            ignore_index=corpus.tokenizer.pad_id,
+            reduction="sum",
+        )
         total, count = total + nll.item(), count + len(rows)
     model.train()
     return total / count
@@ -135,9 +146,17 @@ class _Distributed:
     def main(self) -> bool:
         return self.rank == 0
 
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
+    def check_in_sync(self, model: torch.nn.Module) -> None:
+        """Raise if the replicas' weights differ: DDP must keep every rank identical."""
+        if not self.enabled:
+            return
+        checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
+        checksum = checksum.reshape(1).to(self.device)
+        gathered = [torch.zeros_like(checksum) for _ in range(self.world)]
+        dist.all_gather(gathered, checksum)
+        values = [g.item() for g in gathered]
+        if max(values) - min(values) > 1e-6 * max(1.0, abs(values[0])):
+            raise ChemloopError(f"DDP replicas diverged: weight checksums per rank {values}")
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
@@ -153,8 +172,11 @@ def _prepare_data(config: PretrainConfig, tokenizer: SmilesTokenizer | None):
     train_smiles = [corpus.smiles[i] for i in order[val_size:]]
     if tokenizer is None:
         tokenizer = SmilesTokenizer.from_corpus(corpus.smiles, extra=COMMON_EXTRA_TOKENS)
-    return (TokenizedCorpus(train_smiles, tokenizer, config.block_size),
-            TokenizedCorpus(val_smiles, tokenizer, config.block_size), corpus.source)
+    return (
+        TokenizedCorpus(train_smiles, tokenizer, config.block_size),
+        TokenizedCorpus(val_smiles, tokenizer, config.block_size),
+        corpus.source,
+    )
 
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = None) -> Path:
@@ -176,15 +198,22 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     train_set, val_set, source = _prepare_data(config, tokenizer)
     tokenizer = train_set.tokenizer
 
-    gpt_config = GPTConfig(vocab_size=len(tokenizer), block_size=config.block_size,
-                           n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-                           dropout=config.dropout)
+    gpt_config = GPTConfig(
+        vocab_size=len(tokenizer),
+        block_size=config.block_size,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        dropout=config.dropout,
+    )
     model = GPT(gpt_config).to(ddp.device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=(0.9, 0.95), fused=ddp.device.type == "cuda",
+        lr=config.lr,
+        betas=(0.9, 0.95),
+        fused=ddp.device.type == "cuda",
     )
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "elapsed_s": 0.0}
     if resuming:
@@ -202,9 +231,14 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         train_model = DistributedDataParallel(train_model)
     on_gpu = ddp.device.type == "cuda"
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else nullcontext()
-    metadata = {"data": source, "train_molecules": len(train_set), "parameters": model.num_parameters(),
-                "world_size": ddp.world, "device": torch.cuda.get_device_name() if on_gpu else "cpu",
-                "batch_size_per_process": config.batch_size}
+    metadata = {
+        "data": source,
+        "train_molecules": len(train_set),
+        "parameters": model.num_parameters(),
+        "world_size": ddp.world,
+        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+        "batch_size_per_process": config.batch_size,
+    }
 
     def save() -> None:
         if ddp.main:
@@ -217,12 +251,13 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     model.train()
     while state["step"] < config.max_steps:
         rng = np.random.default_rng([config.seed, state["epoch"]])
-        batches = train_set.batches(config.batch_size, rng, rank=ddp.rank, world=ddp.world,
-                                    randomize_smiles=config.randomize)
+        batches = train_set.batches(
+            config.batch_size, rng, rank=ddp.rank, world=ddp.world, randomize_smiles=config.randomize
+        )
         for index, batch in enumerate(batches):
             if index < state["batch_in_epoch"]:
                 continue  # resuming mid-epoch: skip batches already trained on
-            lr = learning_rate(state["step"], config)
+            lr = learning_rate(state["step"], config, time.perf_counter() - start_time)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = batch.to(ddp.device, non_blocking=True)
@@ -239,10 +274,16 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
             state["tokens"] += batch_tokens
             window_tokens += batch_tokens
             state["elapsed_s"] = time.perf_counter() - start_time
-            row = {"step": state["step"], "epoch": state["epoch"], "tokens": state["tokens"],
-                   "train_loss": round(loss.item(), 5), "val_nll": "", "lr": f"{lr:.3e}",
-                   "tokens_per_s": round(window_tokens / max(1e-9, time.perf_counter() - window_start)),
-                   "elapsed_s": round(state["elapsed_s"], 1)}
+            row = {
+                "step": state["step"],
+                "epoch": state["epoch"],
+                "tokens": state["tokens"],
+                "train_loss": round(loss.item(), 5),
+                "val_nll": "",
+                "lr": f"{lr:.3e}",
+                "tokens_per_s": round(window_tokens / max(1e-9, time.perf_counter() - window_start)),
+                "elapsed_s": round(state["elapsed_s"], 1),
+            }
             out_of_time = config.max_minutes is not None and state["elapsed_s"] > 60 * config.max_minutes
             last = state["step"] >= config.max_steps or out_of_time
             if state["step"] % config.eval_interval == 0 or last:
@@ -262,6 +303,6 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
             state["batch_in_epoch"] = 0
             continue
         break
-    ddp.barrier()
+    ddp.check_in_sync(model)
     ddp.close()
     return out

@@ -1,0 +1,51 @@
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from chemloop.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], ["sample"], ["pretrain"], ["bench", "moses"]])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_sample_writes_one_row_per_generated_string(tmp_path):
+    output = tmp_path / "samples.csv"
+    result = runner.invoke(app, ["sample", "--num", "300", "--seed", "1", "--output", str(output),
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "validity" in result.output and "valid molecules/s" in result.output
+    with output.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 300
+    assert list(rows[0]) == ["smiles", "valid", "canonical", "nll"]
+    valid = [r for r in rows if r["valid"] == "1"]
+    assert all(r["canonical"] for r in valid)
+    assert all(not r["canonical"] for r in rows if r["valid"] == "0")
+    assert all(float(r["nll"]) > 0 for r in rows)
+
+
+def test_sample_from_a_missing_model_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["sample", "--model", str(tmp_path / "nowhere"), "--num", "5"])
+    assert result.exit_code == 2
+    assert "no checkpoint folder" in result.output
+
+
+def test_pretrain_names_the_bad_row(tmp_path):
+    data = tmp_path / "bad.smi"
+    data.write_text("CCO\nC1CC\n")
+    result = runner.invoke(app, ["pretrain", "--data", str(data), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "line 2: 'C1CC'" in result.output
+
+
+def test_pretrain_rejects_an_impossible_option(tmp_path):
+    result = runner.invoke(app, ["pretrain", "--n-layer", "0", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "n_layer" in result.output

@@ -1,0 +1,117 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from chemloop.data.corpus import CorpusError, load_corpus
+from chemloop.errors import ChemloopError
+from chemloop.train.pretrain import PretrainConfig, learning_rate, pretrain
+
+
+def read_metrics(run):
+    with (run / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_loss_and_validation_nll_go_down(tiny_run):
+    rows = read_metrics(tiny_run)
+    evaluated = [float(r["val_nll"]) for r in rows if r["val_nll"]]
+    assert len(evaluated) == 3  # steps 20, 40, 60
+    assert evaluated[0] > evaluated[1] > evaluated[2]
+    assert evaluated[-1] < 0.9 * evaluated[0]
+    state = json.loads((tiny_run / "trainer_state.json").read_text())
+    assert state["step"] == 60 and state["tokens"] > 0
+
+
+def test_resume_continues_from_the_saved_step(tmp_path, smi_file, tiny_model):
+    config = PretrainConfig(data=str(smi_file), out=tmp_path / "run", max_steps=10, batch_size=32,
+                            eval_interval=5, val_size=20, **tiny_model)
+    pretrain(config)
+    with pytest.raises(ChemloopError, match="already holds a run"):
+        pretrain(config)
+    pretrain(config.model_copy(update={"max_steps": 20, "resume": True}))
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows if r["val_nll"]] == [5, 10, 15, 20]
+    tokens = [int(r["tokens"]) for r in rows]
+    assert tokens == sorted(tokens)  # the token count carried on
+
+
+def test_resume_without_a_run_is_an_error(tmp_path, smi_file, tiny_model):
+    config = PretrainConfig(data=str(smi_file), out=tmp_path / "none", resume=True, **tiny_model)
+    with pytest.raises(ChemloopError, match="no run to resume"):
+        pretrain(config)
+
+
+def test_time_budget_anneals_the_learning_rate():
+    config = PretrainConfig(max_steps=10_000, warmup_steps=10, lr=1e-3, min_lr=1e-4, max_minutes=1)
+    assert learning_rate(5, config) == pytest.approx(6e-4)
+    assert learning_rate(100, config, elapsed_s=30) == pytest.approx(5.5e-4, rel=0.05)
+    assert learning_rate(100, config, elapsed_s=60) == pytest.approx(1e-4)
+
+
+def test_unknown_config_key_is_rejected():
+    with pytest.raises(ValueError, match="n_layers"):
+        PretrainConfig(n_layers=3)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tmp_path, smi_file):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               "29517", "-m", "chemloop.cli", "pretrain", "--data", str(smi_file), "--out", str(out),
+               "--max-steps", "12", "--batch-size", "16", "--eval-interval", "6", "--val-size", "20",
+               "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metadata = json.loads((out / "config.json").read_text())["metadata"]
+    assert metadata["world_size"] == 2
+    evaluated = [float(r["val_nll"]) for r in read_metrics(out) if r["val_nll"]]
+    assert len(evaluated) == 2 and evaluated[1] < evaluated[0]
+
+
+# --- bad input files ---------------------------------------------------------------------
+
+
+def test_invalid_rows_are_named(tmp_path):
+    path = tmp_path / "bad.smi"
+    path.write_text("CCO\nC1CC\nc1ccccc1\nnot_a_smiles\n")
+    with pytest.raises(CorpusError, match=r"2 of 4 rows.*line 2: 'C1CC'.*line 4: 'not_a_smiles'"):
+        load_corpus(path)
+    corpus = load_corpus(path, skip_invalid=True)
+    assert corpus.smiles == ["CCO", "c1ccccc1"] and len(corpus.skipped) == 2
+
+
+def test_empty_file_is_an_error(tmp_path):
+    (tmp_path / "empty.smi").write_text("\n\n")
+    with pytest.raises(CorpusError, match="holds no SMILES"):
+        load_corpus(tmp_path / "empty.smi")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(CorpusError, match="empty"):
+        load_corpus(tmp_path / "empty.csv")
+
+
+def test_wrong_column_is_an_error_listing_the_columns(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("id,structure\n1,CCO\n")
+    with pytest.raises(CorpusError, match="no 'smiles' column; its columns are: id, structure"):
+        load_corpus(path)
+    with pytest.raises(CorpusError, match="no column 'smi'"):
+        load_corpus(path, column="smi")
+    assert load_corpus(path, column="structure").smiles == ["CCO"]
+
+
+def test_csv_with_smiles_column_and_bad_row(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("SMILES,value\nCCO,1\nC(,2\n")
+    with pytest.raises(CorpusError, match=r"line 3: 'C\('"):
+        load_corpus(path)
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(CorpusError, match="not found"):
+        load_corpus(tmp_path / "nope.smi")
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(CorpusError, match="unknown corpus format '.xlsx'"):
+        load_corpus(tmp_path / "data.xlsx")

@@ -148,5 +148,29 @@ def bench_moses(
     console.print(f"wrote {output}")
 
 
+@bench_app.command("sampling")
+@user_errors
+def bench_sampling(
+    model: ModelOption = "prior",
+    num: Annotated[int, typer.Option(min=1, help="molecules per run")] = 10_000,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1024,
+    repeats: Annotated[int, typer.Option(min=1, help="runs; the median is reported")] = 3,
+    device: DeviceOption = "auto",
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """Sampling throughput of a model: valid molecules per second (median of repeats)."""
+    from chemloop.api import load_model
+    from chemloop.bench.sampling import sampling_throughput
+
+    result = sampling_throughput(load_model(model, device), num=num, batch_size=batch_size, repeats=repeats)
+    console.print(
+        f"{result['device']}: median {result['median_valid_per_s']:.0f} valid molecules/s "
+        f"({result['median_molecules_per_s']:.0f} strings/s, validity {result['median_validity']:.3f}) "
+        f"over {repeats} runs of {num}, batch {batch_size}"
+    )
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+
+
 if __name__ == "__main__":  # `torchrun -m chemloop.cli pretrain ...`
     app()

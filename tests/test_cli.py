@@ -8,7 +8,7 @@ from chemloop.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["sample"], ["pretrain"], ["bench", "moses"]])
+@pytest.mark.parametrize("command", [[], ["sample"], ["pretrain"], ["bench", "moses"], ["bench", "sampling"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0

@@ -1,0 +1,35 @@
+"""Sampling throughput: valid molecules per second, median over repeated runs."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+
+import torch
+
+from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.generate import sample
+
+
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def sampling_throughput(lm: LanguageModel, num: int = 10_000, batch_size: int = 1024,
+                        repeats: int = 3, warmup: bool = True) -> dict:
+    """Time ``repeats`` runs of sampling ``num`` molecules; report medians and every run."""
+    if warmup:
+        sample(lm, min(num, batch_size), seed=12345, batch_size=batch_size)
+    runs = [sample(lm, num, seed=seed, batch_size=batch_size).summary() for seed in range(repeats)]
+    return {
+        "device": machine_description(lm.device),
+        "num": num,
+        "batch_size": batch_size,
+        "repeats": repeats,
+        "median_valid_per_s": statistics.median(r["valid_per_s"] for r in runs),
+        "median_molecules_per_s": statistics.median(r["molecules_per_s"] for r in runs),
+        "median_validity": statistics.median(r["validity"] for r in runs),
+        "runs": runs,
+    }

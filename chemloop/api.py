@@ -51,7 +51,7 @@ def bench_moses(
     n_jobs: int = 2,
 ) -> dict:
     """MOSES metrics of ``num`` samples from ``model`` (or of a SMILES file) against MOSES test sets."""
-    from chemloop.bench.moses import evaluate_moses
+    from chemloop.bench.moses_metrics import moses_metrics
 
     if smiles_file is not None:
         corpus = load_corpus(smiles_file, skip_invalid=True)  # invalid strings count against validity
@@ -64,5 +64,5 @@ def bench_moses(
         label, extra = str(model), {"sampling": report.summary(), "model_metadata": lm.metadata}
     if not generated:
         raise ChemloopError("nothing to evaluate")
-    metrics = evaluate_moses(generated, device=str(pick_device(device)), n_jobs=n_jobs)
+    metrics = moses_metrics(generated, device=str(pick_device(device)), n_jobs=n_jobs)
     return {"label": label, "num": len(generated), "seed": seed, "metrics": metrics, **extra}

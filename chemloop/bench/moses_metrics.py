@@ -240,10 +240,10 @@ def cos_similarity(ref: dict[str, int], gen: dict[str, int]) -> float:
     return dot / norm
 
 
-def _bit_matrix(packed: np.ndarray, dtype: Any) -> Any:
+def _bit_matrix(packed: np.ndarray, dtype: Any, device: str = "cpu") -> Any:
     import torch
 
-    return torch.from_numpy(np.unpackbits(packed, axis=1)).to(dtype)
+    return torch.from_numpy(np.unpackbits(packed, axis=1)).to(device=device, dtype=dtype)
 
 
 def _mm_dtype(*popcounts: np.ndarray) -> Any:
@@ -259,7 +259,8 @@ def _popcount(packed: np.ndarray) -> np.ndarray:
 
 
 def max_tanimoto(
-    query: np.ndarray, ref: np.ndarray, *, q_chunk: int = 4096, r_chunk: int = 16384
+    query: np.ndarray, ref: np.ndarray, *, q_chunk: int = 4096, r_chunk: int = 16384,
+    device: str = "cpu",
 ) -> np.ndarray:
     """For each query fingerprint, the largest Tanimoto similarity to any reference one.
 
@@ -278,33 +279,35 @@ def max_tanimoto(
     order = np.argsort(b_all, kind="stable")
     counts_sorted = b_all[order]
     values, group = np.unique(counts_sorted, return_inverse=True)
-    group_t = torch.from_numpy(group.astype(np.int64))
-    ref_bits = _bit_matrix(ref[order], dtype)
-    b_groups = torch.from_numpy(values.astype(np.float64))
+    group_t = torch.from_numpy(group.astype(np.int64)).to(device)
+    ref_bits = _bit_matrix(ref[order], dtype, device)
+    b_groups = torch.from_numpy(values.astype(np.float64)).to(device)
     best = np.empty(len(query))
     for i in range(0, len(query), q_chunk):
-        q = _bit_matrix(query[i : i + q_chunk], dtype)
-        top = torch.full((len(q), len(values)), -1.0, dtype=dtype)
+        q = _bit_matrix(query[i : i + q_chunk], dtype, device)
+        top = torch.full((len(q), len(values)), -1.0, dtype=dtype, device=device)
         for j in range(0, len(ref_bits), r_chunk):
             inter = q @ ref_bits[j : j + r_chunk].T
             idx = group_t[j : j + r_chunk].expand(len(q), -1)
             top.scatter_reduce_(1, idx, inter, reduce="amax")
         c = top.double()
-        a = torch.from_numpy(a_all[i : i + q_chunk].astype(np.float64))[:, None]
+        a = torch.from_numpy(a_all[i : i + q_chunk].astype(np.float64)).to(device)[:, None]
         sim = c / (a + b_groups[None, :] - c)
         sim = torch.nan_to_num(sim, nan=1.0)
-        best[i : i + len(q)] = sim.amax(1).numpy()
+        best[i : i + len(q)] = sim.amax(1).cpu().numpy()
     return best
 
 
-def _tanimoto_row_means(fps: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _tanimoto_row_means(
+    fps: np.ndarray, chunk: int = 4096, device: str = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per molecule, the mean Tanimoto similarity and mean squared similarity to all rows."""
     import torch
 
     pop = _popcount(fps)
     dtype = _mm_dtype(pop)
-    bits = _bit_matrix(fps, dtype)
-    pop_t = torch.from_numpy(pop.astype(np.float32))
+    bits = _bit_matrix(fps, dtype, device)
+    pop_t = torch.from_numpy(pop.astype(np.float32)).to(device)
     s1, s2 = np.zeros(len(fps)), np.zeros(len(fps))
     for i in range(0, len(fps), chunk):
         q = bits[i : i + chunk]
@@ -313,12 +316,14 @@ def _tanimoto_row_means(fps: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray,
             c = (q @ bits[j : j + 4 * chunk].T).float()
             sim = c.div_((a + pop_t[None, j : j + 4 * chunk]).sub_(c))
             sim = torch.nan_to_num_(sim, nan=1.0)
-            s1[i : i + len(q)] += sim.sum(1, dtype=torch.float64).numpy()
-            s2[i : i + len(q)] += sim.square_().sum(1, dtype=torch.float64).numpy()
+            s1[i : i + len(q)] += sim.sum(1, dtype=torch.float64).cpu().numpy()
+            s2[i : i + len(q)] += sim.square_().sum(1, dtype=torch.float64).cpu().numpy()
     return s1 / len(fps), s2 / len(fps)
 
 
-def internal_diversity(fps: np.ndarray, p: int = 1, *, per_molecule: bool = True) -> float:
+def internal_diversity(
+    fps: np.ndarray, p: int = 1, *, per_molecule: bool = True, device: str = "cpu"
+) -> float:
     """``1 -`` the mean pairwise Tanimoto similarity (power mean of order ``p``).
 
     ``per_molecule=True`` (MOSES' implementation, used for its tables) averages
@@ -327,7 +332,7 @@ def internal_diversity(fps: np.ndarray, p: int = 1, *, per_molecule: bool = True
     """
     if len(fps) == 0:
         return math.nan
-    m1, m2 = _tanimoto_row_means(fps)
+    m1, m2 = _tanimoto_row_means(fps, device=device)
     if p == 1:
         return float(1 - m1.mean())
     if p != 2:
@@ -348,10 +353,20 @@ def _fcd_model(device: str, batch_size: int) -> Any:
 def chemnet_activations(
     smiles: Sequence[str], device: str = "cpu", batch_size: int = 512
 ) -> np.ndarray:
-    """ChemNet penultimate-layer activations (``n × 512``) from fcd-torch's ``FCD``."""
+    """ChemNet penultimate-layer activations (``n × 512``) from fcd-torch's ``FCD``.
+
+    Molecules go to ``FCD.get_predictions`` a few batches at a time: on CPU each batch's
+    result there is a view that keeps the whole LSTM output alive until the call returns
+    (~170 kB per molecule), which for the 176k-molecule test set would need ~30 GB.
+    """
+    model, smiles = _fcd_model(device, batch_size), list(smiles)
+    step = 4 * batch_size
+    parts = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # np.row_stack inside fcd-torch
-        return np.asarray(_fcd_model(device, batch_size).get_predictions(list(smiles)))
+        for i in range(0, len(smiles), step):
+            parts.append(np.array(model.get_predictions(smiles[i : i + step]), np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, 512), np.float32)
 
 
 def gaussian_stats(activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -517,13 +532,13 @@ def moses_metrics(
     for label, ref in refs.items():
         out[f"FCD/{label}"] = (frechet_distance(mu, sigma, ref.mu, ref.sigma)
                                if len(valid) >= 2 else math.nan)
-        snn = max_tanimoto(fps_u, ref.fingerprints)
+        snn = max_tanimoto(fps_u, ref.fingerprints, device=device)
         weights = np.array([counts[s] for s in unique], dtype=np.float64)
         out[f"SNN/{label}"] = float(snn @ weights / weights.sum()) if valid else math.nan
         out[f"Frag/{label}"] = cos_similarity(ref.fragments, frags)
         out[f"Scaf/{label}"] = cos_similarity(ref.scaffolds, scafs)
     if valid:
-        m1, m2 = _tanimoto_row_means(fps)
+        m1, m2 = _tanimoto_row_means(fps, device=device)
         out["IntDiv1"] = float(1 - m1.mean())
         out["IntDiv2"] = float(1 - np.sqrt(m2).mean())
     else:

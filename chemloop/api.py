@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import torch
-
 from chemloop.data.corpus import load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
@@ -23,8 +21,6 @@ from chemloop.train.pretrain import pick_device
 
 def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str = "auto") -> LanguageModel:
     """Load a checkpoint folder or a shipped prior by name, on ``device`` (``auto``: GPU if any)."""
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     return checkpoint.load(name_or_path, pick_device(device))
 
 

@@ -48,6 +48,7 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from chemloop.chem.mol import try_canonical as canonical_or_none  # None for invalid/empty
 from chemloop.data.corpus import load_moses, moses_data_dir
 
 RDLogger.DisableLog("rdApp.*")
@@ -85,14 +86,6 @@ def filter_patterns() -> tuple[Chem.Mol, ...]:
     if any(p is None for p in patterns):
         raise ValueError(f"unparsable SMARTS in {folder}")
     return patterns
-
-
-def canonical_or_none(smiles: str) -> str | None:
-    """RDKit canonical SMILES, or ``None`` for an empty or invalid string."""
-    if not smiles or not isinstance(smiles, str):
-        return None
-    mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None else Chem.MolToSmiles(mol)
 
 
 def fingerprint(mol: Chem.Mol) -> np.ndarray:

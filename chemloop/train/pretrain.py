@@ -194,8 +194,8 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         raise ChemloopError(f"{out} already holds a run; pass --resume or choose another --out")
 
     torch.manual_seed(config.seed)
-    tokenizer = checkpoint.load(out).tokenizer if resuming else None
-    train_set, val_set, source = _prepare_data(config, tokenizer)
+    saved = checkpoint.load(out, ddp.device) if resuming else None
+    train_set, val_set, source = _prepare_data(config, saved.tokenizer if saved else None)
     tokenizer = train_set.tokenizer
 
     gpt_config = GPTConfig(
@@ -216,8 +216,8 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         fused=ddp.device.type == "cuda",
     )
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "elapsed_s": 0.0}
-    if resuming:
-        model.load_state_dict(checkpoint.load(out, ddp.device).model.state_dict())
+    if saved is not None:
+        model.load_state_dict(saved.model.state_dict())
         load_optimizer(optimizer, out)
         state = json.loads(state_file.read_text())
     elif ddp.main:

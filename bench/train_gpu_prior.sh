@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Planned GPU prior (NOT yet run: no GPU was lent to the session that wrote it). On one
+# H100 this is ~10 min; carry the MOSES data and an RDKit wheel (see the device tool's README).
+# Afterwards: python bench/ship_prior.py runs/prior-gpu, then the commands in model_card.py.
+set -euo pipefail
+chemloop pretrain --data moses --out runs/prior-gpu --device cuda \
+  --n-layer 6 --n-head 8 --n-embd 256 --block-size 64 \
+  --batch-size 1024 --max-steps 15000 --max-minutes 9 \
+  --lr 2e-3 --min-lr 2e-4 --warmup-steps 500 --eval-interval 1000 --seed 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Planned GPU prior (NOT yet run: no GPU was lent to the session that wrote it). On one
-# H100 this is ~10 min; carry the MOSES data and an RDKit wheel (see the device tool's README).
+# GPU, --max-minutes caps it under the device tool's 10-minute command limit; carry the MOSES data and an RDKit wheel (see the device tool's README).
 # Afterwards: python bench/ship_prior.py runs/prior-gpu, then the commands in model_card.py.
 set -euo pipefail
 chemloop pretrain --data moses --out runs/prior-gpu --device cuda \

@@ -1,0 +1,19 @@
+"""Scoring: components by name, transforms to [0, 1], aggregation.
+
+Work in progress toward the steering issue: RL, configs, plugins and the oracle budget
+come next.
+"""
+
+from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
+from chemloop.score.registry import available_components, component, get_component, run_component
+from chemloop.score.transforms import TRANSFORMS
+
+__all__ = [
+    "TRANSFORMS",
+    "available_components",
+    "component",
+    "get_component",
+    "run_component",
+    "weighted_arithmetic_mean",
+    "weighted_geometric_mean",
+]

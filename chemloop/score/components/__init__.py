@@ -1,0 +1,1 @@
+"""Built-in scoring components, one module each (found by chemloop.score.registry)."""

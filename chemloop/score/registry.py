@@ -1,0 +1,86 @@
+"""Scoring components by name.
+
+A component is one function in its own module under ``chemloop/score/components/``,
+decorated with ``@component("name")``. It takes RDKit molecules (already parsed; invalid
+strings never reach it) plus keyword parameters and returns one float per molecule, NaN
+where it cannot score one. Modules are discovered on the first lookup, so adding a
+component never edits a central list; a module that fails to import is an error, never
+skipped silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rdkit import Chem
+
+from chemloop.errors import ChemloopError
+
+ComponentFunction = Callable[..., Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    function: ComponentFunction
+    description: str
+
+
+_REGISTRY: dict[str, Component] = {}
+_discovered = False
+
+
+class UnknownComponentError(ChemloopError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+def component(name: str) -> Callable[[ComponentFunction], ComponentFunction]:
+    """Register ``function`` as the scoring component ``name``."""
+
+    def register(function: ComponentFunction) -> ComponentFunction:
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing.function is not function:
+            raise ChemloopError(f"scoring component {name!r} is registered twice")
+        doc = (function.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = Component(name, function, doc[0] if doc else "")
+        return function
+
+    return register
+
+
+def _discover_builtins() -> None:
+    global _discovered
+    if _discovered:
+        return
+    from chemloop.score import components as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    _discovered = True
+
+
+def get_component(name: str) -> Component:
+    _discover_builtins()
+    if name not in _REGISTRY:
+        raise UnknownComponentError(
+            f"unknown scoring component {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name]
+
+
+def available_components() -> dict[str, str]:
+    """Every registered component name with its one-line description."""
+    _discover_builtins()
+    return {name: c.description for name, c in sorted(_REGISTRY.items())}
+
+
+def run_component(name: str, mols: Sequence[Chem.Mol], **params) -> list[float]:
+    """Score ``mols`` with component ``name``; checks that it returns one float per molecule."""
+    values = [float(v) for v in get_component(name).function(list(mols), **params)]
+    if len(values) != len(mols):
+        raise ChemloopError(f"component {name!r} returned {len(values)} scores for {len(mols)} molecules")
+    return values

@@ -82,3 +82,41 @@ def test_aggregation_on_known_values():
     assert math.isnan(weighted_geometric_mean([math.nan, 1.0], [1, 1]))
     with pytest.raises(ValueError, match="weights"):
         weighted_arithmetic_mean([0.5], [-1])
+
+
+def test_similarity_is_one_to_itself_and_lower_to_others():
+    same, other = run_component("similarity", mols(ASPIRIN, "CCCCCC"), smiles=[ASPIRIN])
+    assert same == 1.0 and 0 <= other < 0.2
+    bits = run_component("similarity", mols("CCO"), smiles="CCN", counts=False)
+    assert 0 < bits[0] < 1
+
+
+def test_similarity_reference_must_parse():
+    from chemloop.chem import InvalidSmilesError
+
+    with pytest.raises(InvalidSmilesError, match="similarity reference.*C1CC"):
+        run_component("similarity", mols("CCO"), smiles="C1CC")
+
+
+def test_substructure_required_and_forbidden():
+    ms = mols("c1ccccc1O", "CCO")
+    assert run_component("substructure", ms, smarts="c[OX2H]") == [1.0, 0.0]
+    assert run_component("substructure", ms, smarts=["c[OX2H]"], mode="forbidden") == [0.0, 1.0]
+    from chemloop.errors import ChemloopError
+
+    with pytest.raises(ChemloopError, match="invalid SMARTS"):
+        run_component("substructure", ms, smarts="[C")
+
+
+def test_alerts_flag_a_pains_catechol_and_pass_aspirin():
+    # catechol is a PAINS family (catechol_A); aspirin raises no PAINS or Brenk alert
+    assert run_component("alerts", mols("Oc1ccccc1O", ASPIRIN), catalogs=["PAINS"]) == [0.0, 1.0]
+
+
+def test_formula_scores_isomers_one_and_others_less():
+    isomer, other = run_component("formula", mols("CCCCCCCCCCC", "CCCCC"), formula="C11H24")
+    assert isomer == pytest.approx(1.0) and other < 0.01
+    from chemloop.errors import ChemloopError
+
+    with pytest.raises(ChemloopError, match="invalid molecular formula"):
+        run_component("formula", mols("C"), formula="C11h24")

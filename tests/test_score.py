@@ -43,8 +43,9 @@ def test_physchem_components_on_known_values(name, smiles, expected):
 
 
 def test_sa_score_ranks_simple_below_complex():
-    simple, complex_ = run_component("sa_score", mols("CCO", "C[C@H]1C[C@@H]2[C@H](C1)[C@@H]1CC[C@@]3(C)"
-                                                      "[C@H](CC[C@@H]3O)[C@@H]1CC2=O"))
+    simple, complex_ = run_component(
+        "sa_score", mols("CCO", "C[C@H]1C[C@@H]2[C@H](C1)[C@@H]1CC[C@@]3(C)[C@H](CC[C@@H]3O)[C@@H]1CC2=O")
+    )
     assert 1 <= simple < 2.5 < complex_ <= 10
 
 

@@ -33,9 +33,8 @@ _REGISTRY: dict[str, Component] = {}
 _discovered = False
 
 
-class UnknownComponentError(ChemloopError, KeyError):
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
+class UnknownComponentError(ChemloopError, ValueError):
+    """A component name that no module registers (ValueError, so pydantic reports it by key)."""
 
 
 def component(name: str) -> Callable[[ComponentFunction], ComponentFunction]:

@@ -75,5 +75,6 @@ def fraction_sp3(mols: list[Chem.Mol]) -> list[float]:
 @component("stereocentres")
 def stereocentres(mols: list[Chem.Mol]) -> list[float]:
     """Stereocentres, assigned or not."""
-    return [len(Chem.FindMolChiralCenters(m, includeUnassigned=True, useLegacyImplementation=False))
-            for m in mols]
+    return [
+        len(Chem.FindMolChiralCenters(m, includeUnassigned=True, useLegacyImplementation=False)) for m in mols
+    ]

@@ -17,8 +17,14 @@ def _fingerprints(mols: Sequence[Chem.Mol], radius: int, counts: bool, bits: int
 
 
 @component("similarity")
-def similarity(mols: list[Chem.Mol], smiles: str | Sequence[str], radius: int = 2,
-               counts: bool = True, bits: int = 2048, aggregate: str = "max") -> list[float]:
+def similarity(
+    mols: list[Chem.Mol],
+    smiles: str | Sequence[str],
+    radius: int = 2,
+    counts: bool = True,
+    bits: int = 2048,
+    aggregate: str = "max",
+) -> list[float]:
     """Tanimoto similarity to reference SMILES (max or mean over references)."""
     references = [smiles] if isinstance(smiles, str) else list(smiles)
     if aggregate not in ("max", "mean"):

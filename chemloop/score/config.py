@@ -1,0 +1,77 @@
+"""The scoring section of a run config, validated once (pydantic) with errors naming the key.
+
+[[score.components]]
+type = "qed"                 # a registered component, or "python" for a plugin file
+weight = 1.0
+[[score.components]]
+type = "mw"
+transform = { type = "double_sigmoid", low = 250, high = 450 }
+[[score.components]]
+type = "python"
+path = "my_objective.py"
+function = "score"           # list[str] -> list[float]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chemloop.score.registry import get_component
+from chemloop.score.transforms import TRANSFORMS
+
+PLUGIN_TYPES = ("python",)
+
+
+class ComponentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="registered component name, or 'python' for a plugin file")
+    name: str | None = Field(None, description="column label in logs (default: the type)")
+    weight: float = Field(1.0, ge=0, description="weight in the aggregate")
+    params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the component")
+    transform: dict[str, Any] | None = Field(None, description="{type = 'sigmoid', low = …, high = …}")
+    filter: bool = Field(False, description="a transformed score below 0.5 zeroes the aggregate")
+    path: Path | None = Field(None, description="python plugin: file exporting the function")
+    function: str = Field("score", description="python plugin: function name")
+
+    @model_validator(mode="after")
+    def _known(self) -> ComponentConfig:
+        if self.type in PLUGIN_TYPES:
+            if self.path is None:
+                raise ValueError(f"component type {self.type!r} needs a 'path'")
+        else:
+            get_component(self.type)  # raises naming the unknown component
+        if self.transform is not None:
+            kind = self.transform.get("type")
+            if kind not in TRANSFORMS:
+                raise ValueError(f"unknown transform {kind!r}; choose from {', '.join(TRANSFORMS)}")
+            params = {k: v for k, v in self.transform.items() if k != "type"}
+            try:  # bad parameter names or values fail here, not mid-run
+                TRANSFORMS[kind](0.5, **params)
+            except (TypeError, ValueError, ZeroDivisionError) as err:
+                raise ValueError(f"transform {kind!r} of component {self.type!r}: {err}") from None
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or (self.path.stem if self.type == "python" and self.path else self.type)
+
+
+class ScoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    components: list[ComponentConfig] = Field(min_length=1)
+    aggregate: Literal["geometric", "arithmetic"] = "geometric"
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoreConfig:
+        if sum(c.weight for c in self.components if not c.filter) <= 0:
+            raise ValueError("at least one non-filter component needs a weight above 0")
+        labels = [c.label for c in self.components]
+        duplicates = sorted({x for x in labels if labels.count(x) > 1})
+        if duplicates:
+            raise ValueError(f"component labels must be unique; give 'name' to: {', '.join(duplicates)}")
+        return self

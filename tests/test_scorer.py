@@ -1,0 +1,79 @@
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from chemloop.score.config import ScoreConfig
+from chemloop.score.scorer import Scorer
+
+
+def config(*components, aggregate="geometric"):
+    return ScoreConfig(components=list(components), aggregate=aggregate)
+
+
+def test_raw_transform_aggregate_pipeline():
+    scorer = Scorer(
+        config(
+            {"type": "qed", "weight": 1.0},
+            {"type": "mw", "weight": 1.0, "transform": {"type": "step", "low": 0, "high": 100}},
+        )
+    )
+    light, heavy = scorer(["CCO", "CC(=O)Oc1ccccc1C(=O)O"])
+    assert light.transformed["mw"] == 1.0 and heavy.transformed["mw"] == 0.0
+    assert light.score == pytest.approx(math.sqrt(light.raw["qed"]))
+    assert heavy.score == 0.0  # geometric mean: one zero zeroes the whole
+
+
+def test_filter_components_zero_the_score_and_say_why():
+    scorer = Scorer(
+        config({"type": "qed"}, {"type": "alerts", "filter": True, "params": {"catalogs": ["PAINS"]}})
+    )
+    catechol, phenol = scorer(["Oc1ccccc1O", "Oc1ccccc1"])
+    assert catechol.score == 0.0 and catechol.reason == "filtered by alerts"
+    assert phenol.score == pytest.approx(phenol.raw["qed"])
+
+
+def test_cache_and_budget_count_unique_canonical_molecules():
+    scorer = Scorer(config({"type": "qed"}), budget=3)
+    first = scorer(["CCO", "OCC", "c1ccccc1", "not a smiles"])
+    assert len(scorer.calls) == 2  # CCO and OCC are one molecule; invalid strings are free
+    assert first[0].score == first[1].score and first[3].score == 0.0 and first[3].reason == "invalid SMILES"
+    second = scorer(["CCN", "CCC", "CCO"])
+    assert len(scorer.calls) == 3 and scorer.exhausted
+    assert second[0].score > 0 and math.isnan(second[1].score) and second[1].reason == "budget exhausted"
+    assert second[2].score == first[0].score  # cached, no new call
+    assert [c.canonical for c in scorer.calls] == ["CCO", "c1ccccc1", "CCN"]
+
+
+def test_python_plugin_file(tmp_path):
+    plugin = tmp_path / "my_objective.py"
+    plugin.write_text("def score(smiles):\n    return [min(1.0, len(s) / 10) for s in smiles]\n")
+    scorer = Scorer(config({"type": "python", "path": str(plugin), "function": "score"}))
+    (result,) = scorer(["CCCCC"])
+    assert result.raw["my_objective"] == 0.5 and result.score == 0.5
+
+
+def test_plugin_errors_name_the_file(tmp_path):
+    from chemloop.errors import ChemloopError
+
+    with pytest.raises(ChemloopError, match="not found"):
+        Scorer(config({"type": "python", "path": str(tmp_path / "missing.py")}))
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    with pytest.raises(ChemloopError, match="has no function 'score'"):
+        Scorer(config({"type": "python", "path": str(tmp_path / "empty.py")}))
+
+
+@pytest.mark.parametrize(
+    ("component", "message"),
+    [
+        ({"type": "qed", "wieght": 1.0}, "wieght"),
+        ({"type": "qedd"}, "unknown scoring component 'qedd'"),
+        ({"type": "qed", "weight": -1}, "weight"),
+        ({"type": "mw", "transform": {"type": "sigmod"}}, "unknown transform 'sigmod'"),
+        ({"type": "mw", "transform": {"type": "sigmoid", "lo": 1}}, "transform 'sigmoid' of component 'mw'"),
+        ({"type": "python"}, "needs a 'path'"),
+    ],
+)
+def test_bad_config_names_the_problem(component, message):
+    with pytest.raises(ValidationError, match=message):
+        config(component)

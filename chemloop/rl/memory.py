@@ -1,0 +1,36 @@
+"""Experience replay of the best molecules seen, with optional SMILES randomization
+(Augmented Memory, Guo & Schwaller 2024: replaying random spellings of top molecules)."""
+
+from __future__ import annotations
+
+import random
+
+from chemloop.chem.mol import to_smiles, try_mol
+
+
+class ReplayMemory:
+    def __init__(self, size: int = 100, randomize: bool = True, seed: int = 0) -> None:
+        self.size = size
+        self.randomize = randomize
+        self._best: dict[str, float] = {}  # canonical SMILES -> score
+        self._rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self._best)
+
+    def add(self, canonical: list[str | None], scores: list[float]) -> None:
+        for smiles, score in zip(canonical, scores, strict=True):
+            if smiles and score == score and score > 0:  # skip invalid, NaN and zero
+                self._best[smiles] = max(score, self._best.get(smiles, 0.0))
+        if len(self._best) > self.size:
+            kept = sorted(self._best.items(), key=lambda item: item[1], reverse=True)[: self.size]
+            self._best = dict(kept)
+
+    def sample(self, n: int) -> tuple[list[str], list[float]]:
+        """Up to ``n`` remembered molecules (random spellings if ``randomize``) and scores."""
+        chosen = self._rng.sample(list(self._best.items()), min(n, len(self._best)))
+        smiles = [to_smiles(try_mol(s), random=True) if self.randomize else s for s, _ in chosen]
+        return smiles, [score for _, score in chosen]
+
+    def best(self, n: int = 10) -> list[tuple[str, float]]:
+        return sorted(self._best.items(), key=lambda item: item[1], reverse=True)[:n]

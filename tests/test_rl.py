@@ -1,0 +1,44 @@
+from chemloop.model import checkpoint
+from chemloop.rl import ReinventAgent, ReplayMemory, ScaffoldDiversityFilter
+from chemloop.score.config import ScoreConfig
+from chemloop.score.scorer import Scorer
+
+
+def fluorine_objective():
+    """Rewards up to three fluorines: rare enough in MOSES to need learning, easy to learn."""
+    scorer = Scorer(
+        ScoreConfig(
+            components=[
+                {"type": "substructure", "params": {"smarts": "[F]"}, "name": "has_f"},
+                {"type": "qed", "weight": 0.5},
+            ]
+        )
+    )
+    return lambda smiles: [r.score for r in scorer(smiles)]
+
+
+def test_reinvent_raises_the_mean_score_of_a_simple_objective():
+    agent = ReinventAgent(checkpoint.load("prior"), sigma=64, lr=5e-4, batch_size=64, seed=0)
+    score = fluorine_objective()
+    reports = [agent.step(score) for _ in range(30)]
+    first = sum(r.mean_score for r in reports[:5]) / 5
+    last = sum(r.mean_score for r in reports[-5:]) / 5
+    assert last > first + 0.4, (first, last)  # measured here: 0.20 -> 0.85
+    assert min(r.validity for r in reports[-5:]) > 0.7  # stays close to the prior: still chemistry
+
+
+def test_replay_memory_keeps_the_best_and_randomizes_spelling():
+    memory = ReplayMemory(size=2, randomize=True, seed=1)
+    memory.add(["CCO", "c1ccccc1O", "CCN", None], [0.2, 0.9, 0.5, 1.0])
+    assert memory.best() == [("c1ccccc1O", 0.9), ("CCN", 0.5)]
+    smiles, scores = memory.sample(2)
+    assert sorted(scores) == [0.5, 0.9] and len(smiles) == 2
+
+
+def test_diversity_filter_zeroes_a_full_scaffold_bucket():
+    dfilter = ScaffoldDiversityFilter(bucket_size=2, min_score=0.5)
+    benzene_family = ["Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1"]
+    assert dfilter(benzene_family, [0.9, 0.9, 0.9]) == [0.9, 0.9, 0.0]
+    assert dfilter(["C1CCNCC1"], [0.9]) == [0.9]  # a new scaffold still scores
+    assert dfilter(["Fc1ccccc1"], [0.3]) == [0.3]  # below min_score: not counted, not zeroed
+    assert dfilter.buckets["c1ccccc1"] == 3

@@ -127,6 +127,39 @@ def pretrain(
     console.print(f"checkpoint and metrics in {folder}")
 
 
+@app.command()
+@user_errors
+def optimize(
+    config: Annotated[Path, typer.Option(help="TOML run config ([run], [[score.components]])")],
+    output: Annotated[Path, typer.Option(help="run folder")],
+) -> None:
+    """Steer the prior towards a score with REINVENT-style RL; log every oracle call."""
+    from chemloop.rl.run import load_config
+    from chemloop.rl.run import optimize as run_optimize
+
+    run_config = load_config(config)
+    columns = [
+        TextColumn("optimize"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("mean {task.fields[mean]} best {task.fields[best]} valid {task.fields[valid]}"),
+    ]
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("calls", total=run_config.run.budget, mean="-", best="-", valid="-")
+
+        def show(report, calls: int) -> None:
+            bar.update(
+                task,
+                completed=calls,
+                mean=f"{report.mean_score:.3f}",
+                best=f"{report.best_score:.3f}",
+                valid=f"{report.validity:.2f}",
+            )
+
+        folder = run_optimize(run_config, output, progress=show)
+    console.print(f"oracle log, top molecules and agent in {folder}")
+
+
 @bench_app.command("moses")
 @user_errors
 def bench_moses(

@@ -2,6 +2,7 @@ import math
 
 import pytest
 from pydantic import ValidationError
+from rdkit import Chem
 
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import Scorer
@@ -77,3 +78,57 @@ def test_plugin_errors_name_the_file(tmp_path):
 def test_bad_config_names_the_problem(component, message):
     with pytest.raises(ValidationError, match=message):
         config(component)
+
+
+def test_external_command_in_parallel_batches(tmp_path):
+    import sys
+
+    script = tmp_path / "count_n.py"
+    script.write_text(
+        "import json, sys\nprint(json.dumps([s.count('N') for s in sys.stdin.read().split()]))\n"
+    )
+    scorer = Scorer(
+        config(
+            {
+                "type": "command",
+                "command": [sys.executable, str(script)],
+                "batch_size": 2,
+                "transform": {"type": "clamp", "low": 0, "high": 1},
+            }
+        )
+    )
+    results = scorer(["CCN", "NCCN", "CCO", "c1ccncc1", "CC"])
+    assert [r.raw["count_n"] for r in results] == [1, 2, 0, 0, 0]  # aromatic n is lower case
+    assert [r.score for r in results] == [1, 1, 0, 0, 0]
+
+
+def test_external_command_timeout_and_bad_output_are_named(tmp_path):
+    import sys
+
+    from chemloop.errors import ChemloopError
+
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(5)\n")
+    scorer = Scorer(config({"type": "command", "command": [sys.executable, str(slow)], "timeout": 0.5}))
+    with pytest.raises(ChemloopError, match="timed out after 0.5 s"):
+        scorer(["CCO"])
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text("print('hello')\n")
+    scorer = Scorer(config({"type": "command", "command": [sys.executable, str(chatty)]}))
+    with pytest.raises(ChemloopError, match="did not print a JSON list"):
+        scorer(["CCO"])
+
+
+def test_entry_point_plugin_is_found_by_name(tmp_path, monkeypatch):
+    from chemloop.score import registry
+
+    (tmp_path / "my_chem_plugin.py").write_text(
+        "def heavy(mols):\n    return [m.GetNumAtoms() for m in mols]\n"
+    )
+    info = tmp_path / "my_chem_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-chem-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[chemloop.components]\nheavy_count = my_chem_plugin:heavy\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_discovered", False)
+    assert registry.run_component("heavy_count", [Chem.MolFromSmiles("CCO")]) == [3.0]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chemloop.score.registry import get_component
 from chemloop.score.transforms import TRANSFORMS
 
-PLUGIN_TYPES = ("python",)
+PLUGIN_TYPES = ("python", "command")
 
 
 class ComponentConfig(BaseModel):
@@ -36,13 +36,18 @@ class ComponentConfig(BaseModel):
     filter: bool = Field(False, description="a transformed score below 0.5 zeroes the aggregate")
     path: Path | None = Field(None, description="python plugin: file exporting the function")
     function: str = Field("score", description="python plugin: function name")
+    command: list[str] | None = Field(None, description="command plugin: argv; SMILES on stdin, JSON out")
+    batch_size: int = Field(100, ge=1, description="command plugin: molecules per process")
+    processes: int = Field(2, ge=1, description="command plugin: batches run at once")
+    timeout: float = Field(600, gt=0, description="command plugin: seconds per batch")
 
     @model_validator(mode="after")
     def _known(self) -> ComponentConfig:
-        if self.type in PLUGIN_TYPES:
-            if self.path is None:
-                raise ValueError(f"component type {self.type!r} needs a 'path'")
-        else:
+        if self.type == "python" and self.path is None:
+            raise ValueError("component type 'python' needs a 'path'")
+        if self.type == "command" and not self.command:
+            raise ValueError("component type 'command' needs a 'command' (a list of arguments)")
+        if self.type not in PLUGIN_TYPES:
             get_component(self.type)  # raises naming the unknown component
         if self.transform is not None:
             kind = self.transform.get("type")
@@ -57,7 +62,13 @@ class ComponentConfig(BaseModel):
 
     @property
     def label(self) -> str:
-        return self.name or (self.path.stem if self.type == "python" and self.path else self.type)
+        if self.name:
+            return self.name
+        if self.type == "python" and self.path:
+            return self.path.stem
+        if self.type == "command" and self.command:
+            return Path(self.command[-1]).stem
+        return self.type
 
 
 class ScoreConfig(BaseModel):

@@ -11,6 +11,7 @@ skipped silently.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,16 @@ def component(name: str) -> Callable[[ComponentFunction], ComponentFunction]:
     return register
 
 
+ENTRY_POINT_GROUP = "chemloop.components"
+
+
 def _discover_builtins() -> None:
+    """Import the built-in component modules, then installed plugins' entry points.
+
+    A plugin package declares ``[project.entry-points."chemloop.components"]``, each entry
+    naming a module (or function) whose import registers components. A plugin that fails to
+    load stops the lookup with an error naming it.
+    """
     global _discovered
     if _discovered:
         return
@@ -59,6 +69,15 @@ def _discover_builtins() -> None:
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+        except Exception as err:
+            raise ChemloopError(
+                f"scoring plugin {entry.name!r} ({entry.value}) failed to load: {err!r}"
+            ) from err
+        if callable(loaded) and entry.name not in _REGISTRY:  # a bare function: register it by name
+            component(entry.name)(loaded)
     _discovered = True
 
 

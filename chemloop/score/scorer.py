@@ -18,6 +18,7 @@ from chemloop.chem.mol import try_mol
 from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
 from chemloop.score.config import ComponentConfig, ScoreConfig
+from chemloop.score.external import run_command
 from chemloop.score.registry import run_component
 from chemloop.score.transforms import TRANSFORMS
 
@@ -98,6 +99,14 @@ class Scorer:
                     f"plugin {component.label!r} returned {len(values)} scores for {len(canonical)} molecules"
                 )
             return values
+        if component.type == "command":
+            return run_command(
+                component.command,
+                canonical,
+                batch_size=component.batch_size,
+                processes=component.processes,
+                timeout=component.timeout,
+            )
         return run_component(component.type, mols, **component.params)
 
     def _score_new(self, canonical: list[str], mols: list) -> list[Scored]:

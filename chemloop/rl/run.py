@@ -3,7 +3,7 @@
     chemloop optimize --config examples/qed.toml --output runs/qed
 
 Writes ``oracle_calls.csv`` (one row per unique oracle call, in order), ``top.csv``,
-``steps.csv``, the config used and the agent checkpoint.
+``steps.csv``, ``report.html``, the config used and the agent checkpoint.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.rl.diversity import ScaffoldDiversityFilter
 from chemloop.rl.reinvent import ReinventAgent, StepReport
+from chemloop.rl.report import write_report
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import Scorer
 
@@ -108,6 +109,7 @@ def optimize(
     scored = [c.score for c in scorer.calls if c.score == c.score]  # NaN != NaN
     summary = {"steps": agent.steps, "oracle_calls": len(scorer.calls), "best": max(scored, default=None)}
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_report(output)
     return output
 
 

@@ -39,12 +39,10 @@ def test_optimize_writes_the_oracle_log_and_agent(tmp_path):
     assert list(rows[0]) == ["call", "smiles", "score", "objective_raw", "qed_raw", "objective", "qed"]
     assert (out / "agent" / "model.safetensors").exists() and (out / "top.csv").exists()
     report = (out / "report.html").read_text()
-    assert (
-        "150 oracle calls" in report
-        and "<svg" in report
-        and rows[0]["smiles"] in report
-        or "<polyline" in report
-    )
+    with (out / "top.csv").open() as handle:
+        best = next(csv.DictReader(handle))["smiles"]
+    assert "150 oracle calls" in report and "<polyline" in report
+    assert best in report  # the top molecule is listed
     again = runner.invoke(app, ["optimize", "--config", str(tmp_path / "run.toml"), "--output", str(out)])
     assert again.exit_code == 2 and "already holds a run" in " ".join(again.output.split())
 

@@ -60,3 +60,18 @@ def test_example_config_is_valid():
     from chemloop.rl.run import load_config
 
     assert load_config("examples/qed.toml").run.budget == 3000
+
+
+def test_optimize_stops_at_the_target_score(tmp_path):
+    from chemloop.rl.run import OptimizeConfig, optimize
+
+    config = OptimizeConfig.model_validate(
+        {
+            "run": {"budget": 5000, "batch_size": 32, "target_score": 0.2},
+            "score": {"components": [{"type": "qed"}]},
+        }
+    )
+    optimize(config, tmp_path / "run")
+    with (tmp_path / "run" / "oracle_calls.csv").open() as handle:
+        scores = sorted((float(r["score"]) for r in csv.DictReader(handle)), reverse=True)
+    assert len(scores) < 5000 and sum(scores[:10]) / 10 >= 0.2

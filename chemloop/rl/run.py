@@ -37,6 +37,7 @@ class RunSection(BaseModel):
     lr: float = Field(1e-4, gt=0)
     replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
     diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
+    target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
 
 
 class OptimizeConfig(BaseModel):
@@ -89,7 +90,7 @@ def optimize(
         return [r.score for r in scorer(smiles)]
 
     steps = []
-    while agent.steps < run.max_steps and not scorer.exhausted:
+    while agent.steps < run.max_steps and not scorer.exhausted and not _reached(scorer, run.target_score):
         report = agent.step(score)
         steps.append(report)
         if progress:
@@ -111,6 +112,13 @@ def optimize(
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)
     return output
+
+
+def _reached(scorer: Scorer, target: float | None) -> bool:
+    if target is None:
+        return False
+    best = sorted((c.score for c in scorer.calls if c.score == c.score), reverse=True)[:10]
+    return len(best) == 10 and sum(best) / 10 >= target
 
 
 def _write_calls(path: Path, scorer: Scorer) -> None:

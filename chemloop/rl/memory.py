@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from chemloop.chem.mol import to_smiles, try_mol
+from chemloop.chem.mol import randomize
 
 
 class ReplayMemory:
@@ -29,7 +29,7 @@ class ReplayMemory:
     def sample(self, n: int) -> tuple[list[str], list[float]]:
         """Up to ``n`` remembered molecules (random spellings if ``randomize``) and scores."""
         chosen = self._rng.sample(list(self._best.items()), min(n, len(self._best)))
-        smiles = [to_smiles(try_mol(s), random=True) if self.randomize else s for s, _ in chosen]
+        smiles = [randomize(s) if self.randomize else s for s, _ in chosen]
         return smiles, [score for _, score in chosen]
 
     def best(self, n: int = 10) -> list[tuple[str, float]]:

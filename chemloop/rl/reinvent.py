@@ -78,15 +78,9 @@ class ReinventAgent:
         replay_smiles, replay_scores = self.memory.sample(self.replay)
         replay_ids = [self.tokenizer.encode(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if len(r) <= self.agent.config.block_size]
-        all_ids = ids
-        rewards = torch.tensor(rewarded)
-        if keep:
-            extra = pad_batch([replay_ids[i] for i in keep], self.tokenizer.pad_id)
-            width = max(ids.shape[1], extra.shape[1])
-            all_ids = torch.cat(
-                [_pad_to(ids, width, self.tokenizer.pad_id), _pad_to(extra, width, self.tokenizer.pad_id)]
-            )
-            rewards = torch.cat([rewards, torch.tensor([replay_scores[i] for i in keep])])
+        # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.
+        all_ids = pad_batch([*ids.tolist(), *(replay_ids[i] for i in keep)], self.tokenizer.pad_id)
+        rewards = torch.tensor([*rewarded, *(replay_scores[i] for i in keep)])
         prior_logp, agent_logp = self._log_likelihoods(all_ids)
         target = prior_logp + self.sigma * rewards
         loss = (target - agent_logp).pow(2).mean()
@@ -96,9 +90,3 @@ class ReinventAgent:
         self.steps += 1
         valid = sum(c is not None for c in canonical) / len(canonical)
         return StepReport(self.steps, sum(scores) / len(scores), max(scores), valid, loss.item())
-
-
-def _pad_to(ids: torch.Tensor, width: int, pad_id: int) -> torch.Tensor:
-    if ids.shape[1] == width:
-        return ids
-    return torch.nn.functional.pad(ids, (0, width - ids.shape[1]), value=pad_id)

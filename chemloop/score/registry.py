@@ -96,9 +96,14 @@ def available_components() -> dict[str, str]:
     return {name: c.description for name, c in sorted(_REGISTRY.items())}
 
 
+def as_scores(values: Sequence[float], count: int, source: str) -> list[float]:
+    """``values`` as floats, after checking there is one per molecule (``source`` names the culprit)."""
+    values = [float(v) for v in values]
+    if len(values) != count:
+        raise ChemloopError(f"{source} returned {len(values)} scores for {count} molecules")
+    return values
+
+
 def run_component(name: str, mols: Sequence[Chem.Mol], **params) -> list[float]:
     """Score ``mols`` with component ``name``; checks that it returns one float per molecule."""
-    values = [float(v) for v in get_component(name).function(list(mols), **params)]
-    if len(values) != len(mols):
-        raise ChemloopError(f"component {name!r} returned {len(values)} scores for {len(mols)} molecules")
-    return values
+    return as_scores(get_component(name).function(list(mols), **params), len(mols), f"component {name!r}")

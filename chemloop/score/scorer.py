@@ -19,7 +19,7 @@ from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
 from chemloop.score.config import ComponentConfig, ScoreConfig
 from chemloop.score.external import run_command
-from chemloop.score.registry import run_component
+from chemloop.score.registry import as_scores, run_component
 from chemloop.score.transforms import TRANSFORMS
 
 
@@ -93,12 +93,8 @@ class Scorer:
 
     def _raw(self, component: ComponentConfig, canonical: list[str], mols: list) -> list[float]:
         if component.type == "python":
-            values = [float(v) for v in self._plugins[component.label](list(canonical))]
-            if len(values) != len(canonical):
-                raise ChemloopError(
-                    f"plugin {component.label!r} returned {len(values)} scores for {len(canonical)} molecules"
-                )
-            return values
+            values = self._plugins[component.label](list(canonical))
+            return as_scores(values, len(canonical), f"plugin {component.label!r}")
         if component.type == "command":
             return run_command(
                 component.command,

@@ -130,34 +130,44 @@ def pretrain(
 @app.command()
 @user_errors
 def optimize(
-    config: Annotated[Path, typer.Option(help="TOML run config ([run], [[score.components]])")],
     output: Annotated[Path, typer.Option(help="run folder")],
+    config: Annotated[Path | None, typer.Option(help="TOML run config ([run], [[score.components]])")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue the run in --output (a --config may raise its budget)")
+    ] = False,
 ) -> None:
-    """Steer the prior towards a score with REINVENT-style RL; log every oracle call."""
-    from chemloop.rl.run import load_config
+    """Steer the prior towards a score with RL; log every oracle call."""
+    from chemloop.rl.run import load_config, resume_config
     from chemloop.rl.run import optimize as run_optimize
 
-    run_config = load_config(config)
+    if config is None and not resume:
+        raise ChemloopError("give --config FILE.toml (or --resume to continue a run in --output)")
+    run_config = load_config(config) if config else None
+    budget = (resume_config(output, run_config) if resume else run_config).run.budget
     columns = [
         TextColumn("optimize"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("mean {task.fields[mean]} best {task.fields[best]} valid {task.fields[valid]}"),
+        TextColumn(
+            "mean {task.fields[mean]} best {task.fields[best]} valid {task.fields[valid]} "
+            "scaffolds {task.fields[scaffolds]}"
+        ),
     ]
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task("calls", total=run_config.run.budget, mean="-", best="-", valid="-")
+        task = bar.add_task("calls", total=budget, mean="-", best="-", valid="-", scaffolds="-")
 
-        def show(report, calls: int) -> None:
+        def show(progress) -> None:
             bar.update(
                 task,
-                completed=calls,
-                mean=f"{report.mean_score:.3f}",
-                best=f"{report.best_score:.3f}",
-                valid=f"{report.validity:.2f}",
+                completed=progress.calls,
+                mean=f"{progress.step.mean_score:.3f}",
+                best=f"{progress.best:.3f}",
+                valid=f"{progress.step.validity:.2f}",
+                scaffolds=progress.scaffolds,
             )
 
-        folder = run_optimize(run_config, output, progress=show)
-    console.print(f"oracle log, top molecules and agent in {folder}")
+        folder = run_optimize(run_config, output, progress=show, resume=resume)
+    console.print(f"oracle log, top molecules and agent in {folder}; report: {folder / 'report.html'}")
 
 
 @bench_app.command("moses")

@@ -1,5 +1,6 @@
 import csv
 
+import pytest
 from typer.testing import CliRunner
 
 from chemloop.cli import app
@@ -75,3 +76,83 @@ def test_optimize_stops_at_the_target_score(tmp_path):
     with (tmp_path / "run" / "oracle_calls.csv").open() as handle:
         scores = sorted((float(r["score"]) for r in csv.DictReader(handle)), reverse=True)
     assert len(scores) < 5000 and sum(scores[:10]) / 10 >= 0.2
+
+
+def _qed_config(budget: int, **run):
+    from chemloop.rl.run import OptimizeConfig
+
+    return OptimizeConfig.model_validate(
+        {
+            "run": {"budget": budget, "batch_size": 16, "seed": 3, **run},
+            "score": {"components": [{"type": "qed"}]},
+        }
+    )
+
+
+def _calls(folder):
+    with (folder / "oracle_calls.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_resume_after_a_kill_continues_the_oracle_log_without_duplicates(tmp_path):
+    from chemloop.rl.run import optimize
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_step_3(progress):
+        if progress.step.step == 3:
+            raise Killed  # after step 3's calls are logged; the saved state is from step 2
+
+    out = tmp_path / "run"
+    with pytest.raises(Killed):
+        optimize(_qed_config(200, checkpoint_every=2), out, progress=kill_at_step_3)
+    before = _calls(out)
+    assert 0 < len(before) <= 3 * 16
+    optimize(None, out, resume=True)
+    after = _calls(out)
+    assert after[: len(before)] == before  # nothing logged earlier is rewritten
+    assert [int(r["call"]) for r in after] == list(range(1, 201))
+    assert len({r["smiles"] for r in after}) == 200  # no molecule scored twice
+    with (out / "steps.csv").open() as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle)]
+    assert steps == list(range(1, len(steps) + 1))  # step 3 was redone from the step-2 state, once
+
+
+def test_resume_may_raise_the_budget_but_not_change_the_objective(tmp_path):
+    from chemloop.errors import ChemloopError
+    from chemloop.rl.run import OptimizeConfig, optimize
+
+    out = tmp_path / "run"
+    optimize(_qed_config(60), out)
+    optimize(_qed_config(120), out, resume=True)
+    assert len(_calls(out)) == 120 and len({r["smiles"] for r in _calls(out)}) == 120
+    with pytest.raises(ChemloopError, match="run.lr"):
+        optimize(_qed_config(200, lr=1e-3), out, resume=True)
+    other = OptimizeConfig.model_validate({"run": {"budget": 200}, "score": {"components": [{"type": "mw"}]}})
+    with pytest.raises(ChemloopError, match="score"):
+        optimize(other, out, resume=True)
+    assert len(_calls(out)) == 120  # refused resumes leave the log as it was
+
+
+def test_resume_from_the_command_line(tmp_path):
+    (tmp_path / "run.toml").write_text(
+        "[run]\nbudget = 40\nbatch_size = 16\n[[score.components]]\ntype = 'qed'\n"
+    )
+    out = tmp_path / "out"
+    assert (
+        runner.invoke(
+            app, ["optimize", "--config", str(tmp_path / "run.toml"), "--output", str(out)]
+        ).exit_code
+        == 0
+    )
+    (tmp_path / "more.toml").write_text(
+        "[run]\nbudget = 80\nbatch_size = 16\n[[score.components]]\ntype = 'qed'\n"
+    )
+    result = runner.invoke(
+        app, ["optimize", "--config", str(tmp_path / "more.toml"), "--output", str(out), "--resume"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(_calls(out)) == 80
+    missing = runner.invoke(app, ["optimize", "--output", str(tmp_path / "nothing"), "--resume"])
+    assert missing.exit_code == 2 and "no run to resume" in missing.output

@@ -1,7 +1,8 @@
-"""Policy optimization against a score: REINVENT update, replay memory, diversity filter."""
+"""Policy optimization against a score: REINVENT and KL-penalized REINFORCE updates,
+replay memory, diversity filter."""
 
+from chemloop.rl.agent import Agent, StepReport
 from chemloop.rl.diversity import ScaffoldDiversityFilter
 from chemloop.rl.memory import ReplayMemory
-from chemloop.rl.reinvent import ReinventAgent, StepReport
 
-__all__ = ["ReinventAgent", "ReplayMemory", "ScaffoldDiversityFilter", "StepReport"]
+__all__ = ["Agent", "ReplayMemory", "ScaffoldDiversityFilter", "StepReport"]

@@ -32,5 +32,14 @@ class ReplayMemory:
         smiles = [randomize(s) if self.randomize else s for s, _ in chosen]
         return smiles, [score for _, score in chosen]
 
+    def state(self) -> dict:
+        """JSON-ready contents and random state, for resuming a run."""
+        return {"best": self._best, "rng": self._rng.getstate()}
+
+    def load_state(self, state: dict) -> None:
+        self._best = dict(state["best"])
+        version, internal, gauss = state["rng"]
+        self._rng.setstate((version, tuple(internal), gauss))
+
     def best(self, n: int = 10) -> list[tuple[str, float]]:
         return sorted(self._best.items(), key=lambda item: item[1], reverse=True)[:n]

@@ -1,28 +1,37 @@
 """An optimization run from a TOML config: agent from the prior, scorer, oracle log.
 
     chemloop optimize --config examples/qed.toml --output runs/qed
+    chemloop optimize --output runs/qed --resume          # after a stop, or to extend the budget
 
-Writes ``oracle_calls.csv`` (one row per unique oracle call, in order), ``top.csv``,
-``steps.csv``, ``report.html``, the config used and the agent checkpoint.
+Writes ``oracle_calls.csv`` (one row per unique oracle call, in order, appended as the
+run goes), ``steps.csv``, ``top.csv``, ``report.html``, ``summary.json``, the config used,
+the agent checkpoint, and ``state/`` (agent, optimizer, memory: what a resume needs).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
-from chemloop.rl.diversity import ScaffoldDiversityFilter
-from chemloop.rl.reinvent import ReinventAgent, StepReport
+from chemloop.rl.agent import Agent, StepReport
+from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
+from chemloop.rl.oracle_log import OracleLog
 from chemloop.rl.report import write_report
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import Scorer
+
+# Keys that only decide when to stop: a resumed run may change them, not the rest.
+STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every"}
 
 
 class RunSection(BaseModel):
@@ -33,11 +42,14 @@ class RunSection(BaseModel):
     seed: int = 0
     model: str = Field("prior", description="checkpoint folder or shipped prior name")
     batch_size: int = Field(64, ge=1)
-    sigma: float = Field(128.0, gt=0, description="weight of the score in the augmented likelihood")
+    update: Literal["reinvent", "reinforce_kl"] = Field("reinvent", description="policy update")
+    sigma: float = Field(128.0, gt=0, description="reinvent: weight of the score in the augmented likelihood")
+    beta: float = Field(0.05, ge=0, description="reinforce_kl: weight of the KL penalty to the prior")
     lr: float = Field(1e-4, gt=0)
     replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
     diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
+    checkpoint_every: int = Field(10, ge=1, description="steps between saved states (for --resume)")
 
 
 class OptimizeConfig(BaseModel):
@@ -45,6 +57,24 @@ class OptimizeConfig(BaseModel):
 
     run: RunSection = Field(default_factory=RunSection)
     score: ScoreConfig
+
+
+@dataclass
+class Progress:
+    """What the progress bar shows after each step."""
+
+    step: StepReport
+    calls: int
+    best: float
+    scaffolds: int
+
+
+def _validate(data: dict, source: str) -> OptimizeConfig:
+    try:
+        return OptimizeConfig.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ChemloopError(f"invalid config {source}: {problems}") from None
 
 
 def load_config(path: str | Path) -> OptimizeConfig:
@@ -57,61 +87,137 @@ def load_config(path: str | Path) -> OptimizeConfig:
     for entry in data.get("score", {}).get("components", []):
         if isinstance(entry, dict) and "path" in entry:
             entry["path"] = str((path.parent / entry["path"]).resolve())
-    try:
-        return OptimizeConfig.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid config {path}: {problems}") from None
+    return _validate(data, str(path))
+
+
+def resume_config(output: Path, new: OptimizeConfig | None = None) -> OptimizeConfig:
+    """The stored config of a run, with the stopping rules of ``new`` if given."""
+    stored_path = output / "config.json"
+    if not stored_path.exists():
+        raise ChemloopError(f"{output} holds no run to resume (no config.json)")
+    stored = _validate(json.loads(stored_path.read_text()), str(stored_path))
+    if new is None:
+        return stored
+    old_run, new_run = stored.run.model_dump(), new.run.model_dump()
+    changed = sorted(f"run.{k}" for k in old_run if k not in STOPPING_KEYS and old_run[k] != new_run[k])
+    if stored.score != new.score:
+        changed.append("score")
+    if changed:
+        raise ChemloopError(
+            f"cannot resume {output} with a different {', '.join(changed)}; "
+            f"only {', '.join(sorted(STOPPING_KEYS))} may change"
+        )
+    return new
 
 
 def optimize(
-    config: OptimizeConfig, output: str | Path, progress: Callable[[StepReport, int], None] | None = None
+    config: OptimizeConfig | None,
+    output: str | Path,
+    progress: Callable[[Progress], None] | None = None,
+    resume: bool = False,
 ) -> Path:
-    """Run until the budget or ``max_steps`` is spent; return the run folder."""
+    """Run until the budget, ``max_steps`` or ``target_score``; return the run folder.
+
+    With ``resume``, continue the run in ``output`` from its last saved state; calls logged
+    after that state stay in the log and the cache, so no molecule is scored twice.
+    """
     output = Path(output)
-    if (output / "oracle_calls.csv").exists():
-        raise ChemloopError(f"{output} already holds a run; choose another --output")
+    if resume:
+        config = resume_config(output, config)
+    elif (output / "oracle_calls.csv").exists():
+        raise ChemloopError(f"{output} already holds a run; choose another --output or pass --resume")
+    if config is None:
+        raise ChemloopError("optimize needs a config (or --resume of an existing run)")
     output.mkdir(parents=True, exist_ok=True)
     (output / "config.json").write_text(config.model_dump_json(indent=2))
     run = config.run
     scorer = Scorer(config.score, budget=run.budget)
-    diversity = ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None
-    agent = ReinventAgent(
-        checkpoint.load(run.model),
-        sigma=run.sigma,
-        lr=run.lr,
-        batch_size=run.batch_size,
-        replay=run.replay,
-        diversity=diversity,
-        seed=run.seed,
-    )
+    log = OracleLog(output / "oracle_calls.csv", [c.label for c in config.score.components])
+    agent = _make_agent(run)
+    steps: list[StepReport] = []
+    if resume:
+        try:
+            scorer.restore(log.read())
+        except ValueError as err:
+            raise ChemloopError(f"cannot resume: {err}") from None
+        state = _saved_state(output)
+        if state is not None:
+            agent.load_state(state)
+        steps = [s for s in _read_steps(output / "steps.csv") if s.step <= agent.steps]
+    scaffolds = {scaffold_of(c.canonical) for c in scorer.calls}
+    _write_steps(output / "steps.csv", steps)
 
     def score(smiles):
         return [r.score for r in scorer(smiles)]
 
-    steps = []
     while agent.steps < run.max_steps and not scorer.exhausted and not _reached(scorer, run.target_score):
+        logged = len(scorer.calls)
         report = agent.step(score)
+        new_calls = scorer.calls[logged:]
+        log.append(new_calls, first_number=logged + 1)
+        _write_steps(output / "steps.csv", [report], append=True)
         steps.append(report)
+        scaffolds.update(scaffold_of(c.canonical) for c in new_calls)
+        if agent.steps % run.checkpoint_every == 0:
+            _save_state(agent, output)
         if progress:
-            progress(report, len(scorer.calls))
-    _write_calls(output / "oracle_calls.csv", scorer)
+            progress(Progress(report, len(scorer.calls), _best(scorer), len(scaffolds)))
+    if not log.path.exists():  # no molecule was scored at all: still write the header
+        log.append([], first_number=1)
+    _save_state(agent, output)
     _write_top(output / "top.csv", scorer)
-    with (output / "steps.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "mean_score", "best_score", "validity", "loss"])
-        writer.writerows([s.step, s.mean_score, s.best_score, s.validity, s.loss] for s in steps)
     checkpoint.save(
         output / "agent",
         agent.agent,
         agent.tokenizer,
-        {"stage": "reinvent", "steps": agent.steps, "oracle_calls": len(scorer.calls)},
+        {"stage": run.update, "steps": agent.steps, "oracle_calls": len(scorer.calls)},
     )
-    scored = [c.score for c in scorer.calls if c.score == c.score]  # NaN != NaN
-    summary = {"steps": agent.steps, "oracle_calls": len(scorer.calls), "best": max(scored, default=None)}
+    summary = {
+        "steps": agent.steps,
+        "oracle_calls": len(scorer.calls),
+        "best": _best(scorer) if scorer.calls else None,
+        "unique_scaffolds": len(scaffolds),
+    }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)
     return output
+
+
+def _make_agent(run: RunSection) -> Agent:
+    return Agent(
+        checkpoint.load(run.model),
+        update=run.update,
+        sigma=run.sigma,
+        beta=run.beta,
+        lr=run.lr,
+        batch_size=run.batch_size,
+        replay=run.replay,
+        diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
+        seed=run.seed,
+    )
+
+
+def _save_state(agent: Agent, output: Path) -> None:
+    """Write the new state beside the old one, then swap, so a kill mid-write loses nothing."""
+    fresh, current, old = output / "state.new", output / "state", output / "state.old"
+    shutil.rmtree(fresh, ignore_errors=True)
+    agent.save_state(fresh)
+    if current.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        current.rename(old)
+    fresh.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _saved_state(output: Path) -> Path | None:
+    for candidate in (output / "state", output / "state.old"):  # .old: killed mid-swap
+        if (candidate / "agent_state.json").exists():
+            return candidate
+    return None
+
+
+def _best(scorer: Scorer) -> float:
+    return max((c.score for c in scorer.calls if c.score == c.score), default=float("nan"))
 
 
 def _reached(scorer: Scorer, target: float | None) -> bool:
@@ -121,21 +227,25 @@ def _reached(scorer: Scorer, target: float | None) -> bool:
     return len(best) == 10 and sum(best) / 10 >= target
 
 
-def _write_calls(path: Path, scorer: Scorer) -> None:
-    labels = [c.label for c in scorer.config.components]
-    with path.open("w", newline="") as handle:
+STEP_COLUMNS = ["step", "mean_score", "best_score", "validity", "loss"]
+
+
+def _write_steps(path: Path, steps: list[StepReport], append: bool = False) -> None:
+    with path.open("a" if append else "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["call", "smiles", "score", *(f"{x}_raw" for x in labels), *labels])
-        for number, call in enumerate(scorer.calls, start=1):
-            writer.writerow(
-                [
-                    number,
-                    call.canonical,
-                    call.score,
-                    *(call.raw[x] for x in labels),
-                    *(call.transformed[x] for x in labels),
-                ]
-            )
+        if not append:
+            writer.writerow(STEP_COLUMNS)
+        writer.writerows([getattr(s, c) for c in STEP_COLUMNS] for s in steps)
+
+
+def _read_steps(path: Path) -> list[StepReport]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return [
+            StepReport(int(r["step"]), *(float(r[c]) for c in STEP_COLUMNS[1:]))
+            for r in csv.DictReader(handle)
+        ]
 
 
 def _write_top(path: Path, scorer: Scorer, n: int = 100) -> None:

@@ -64,6 +64,13 @@ class Scorer:
     def exhausted(self) -> bool:
         return self.budget is not None and len(self.calls) >= self.budget
 
+    def restore(self, calls: list[Scored]) -> None:
+        """Start from calls already made (a resumed run): they stay cached and count against the budget."""
+        if self.calls:
+            raise ChemloopError("restore() needs a fresh scorer")
+        self.calls = list(calls)
+        self._cache = {c.canonical: c for c in calls}
+
     def __call__(self, smiles: Sequence[str]) -> list[Scored]:
         """Score a batch; molecules past the budget get NaN with the reason 'budget exhausted'."""
         mols, canonical = {}, {}

@@ -1,0 +1,138 @@
+"""The RL agent: a copy of the prior that samples, is scored, and is updated.
+
+Each step samples a batch, scores it, adds replayed best molecules (Augmented Memory),
+and takes one gradient step with the chosen update (``chemloop.rl.losses``): the
+REINVENT augmented likelihood (Olivecrona et al. 2017; Blaschke et al. 2020) or
+REINFORCE with a KL penalty to the prior.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from chemloop.chem.mol import try_canonical
+from chemloop.chem.tokenizer import TokenizerError
+from chemloop.model import checkpoint
+from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
+from chemloop.model.sampling import sample_ids
+from chemloop.rl.diversity import ScaffoldDiversityFilter
+from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
+from chemloop.rl.memory import ReplayMemory
+from chemloop.train.optim_state import load_optimizer, save_optimizer
+
+ScoreFunction = Callable[[Sequence[str]], Sequence[float]]
+
+
+@dataclass
+class StepReport:
+    step: int
+    mean_score: float
+    best_score: float
+    validity: float
+    loss: float
+
+
+class Agent:
+    def __init__(
+        self,
+        prior: LanguageModel,
+        *,
+        update: str = "reinvent",
+        sigma: float = 128.0,
+        beta: float = 0.05,
+        lr: float = 1e-4,
+        batch_size: int = 64,
+        replay: int = 8,
+        memory: ReplayMemory | None = None,
+        diversity: ScaffoldDiversityFilter | None = None,
+        seed: int = 0,
+    ) -> None:
+        if update == "reinvent":
+            self.loss = lambda *args, fresh: reinvent_loss(*args, sigma=sigma, fresh=fresh)
+        elif update == "reinforce_kl":
+            self.loss = lambda *args, fresh: reinforce_kl_loss(*args, beta=beta, fresh=fresh)
+        else:
+            raise ValueError(f"unknown policy update {update!r}; choose 'reinvent' or 'reinforce_kl'")
+        self.prior = prior
+        self.agent = copy.deepcopy(prior.model).train()
+        self.tokenizer = prior.tokenizer
+        self.batch_size, self.replay = batch_size, replay
+        self.memory = memory if memory is not None else ReplayMemory(seed=seed)
+        self.diversity = diversity
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.steps = 0
+        for p in self.prior.model.parameters():
+            p.requires_grad_(False)
+
+    def step(self, score: ScoreFunction) -> StepReport:
+        """Sample a batch, score it, and take one gradient step (plus replay of the best)."""
+        self.agent.eval()
+        ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
+        self.agent.train()
+        smiles = [self.tokenizer.decode(row) for row in ids.tolist()]
+        raw = [float(s) for s in score(smiles)]
+        scores = [0.0 if math.isnan(s) else s for s in raw]
+        canonical = [try_canonical(s) for s in smiles]
+        rewarded = self.diversity(canonical, scores) if self.diversity else scores
+        self.memory.add(canonical, scores)
+
+        replay_smiles, replay_scores = self.memory.sample(self.replay)
+        replay_ids = [self._encode_or_none(s) for s in replay_smiles]
+        keep = [i for i, r in enumerate(replay_ids) if r is not None]
+        # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.
+        all_ids = pad_batch([*ids.tolist(), *(replay_ids[i] for i in keep)], self.tokenizer.pad_id)
+        rewards = torch.tensor([*rewarded, *(replay_scores[i] for i in keep)])
+        with torch.no_grad():
+            prior_logp = sequence_log_likelihood(self.prior.model, all_ids, self.tokenizer.pad_id)
+        agent_logp = sequence_log_likelihood(self.agent, all_ids, self.tokenizer.pad_id)
+        loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(smiles))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.steps += 1
+        valid = sum(c is not None for c in canonical) / len(canonical)
+        return StepReport(self.steps, sum(scores) / len(scores), max(scores), valid, loss.item())
+
+    def _encode_or_none(self, smiles: str) -> list[int] | None:
+        """Token ids of a replayed spelling, or None if it needs a token the prior lacks or is too long.
+
+        A random spelling can need a token (e.g. ``[SH]``) that the canonical one does not.
+        """
+        try:
+            ids = self.tokenizer.encode(smiles)
+        except TokenizerError:
+            return None
+        return ids if len(ids) <= self.agent.config.block_size else None
+
+    # Resume: weights and optimizer as safetensors, the rest as JSON (no pickles).
+    def save_state(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        checkpoint.save(directory / "agent", self.agent, self.tokenizer)
+        save_file({"generator": self.generator.get_state()}, directory / "rng.safetensors")
+        save_optimizer(self.optimizer, directory)
+        state = {
+            "steps": self.steps,
+            "memory": self.memory.state(),
+            "diversity": dict(self.diversity.buckets) if self.diversity else None,
+        }
+        (directory / "agent_state.json").write_text(json.dumps(state))
+
+    def load_state(self, directory: Path) -> None:
+        self.agent.load_state_dict(checkpoint.load(directory / "agent").model.state_dict())
+        self.generator.set_state(load_file(directory / "rng.safetensors")["generator"])
+        load_optimizer(self.optimizer, directory)
+        state = json.loads((directory / "agent_state.json").read_text())
+        self.steps = state["steps"]
+        self.memory.load_state(state["memory"])
+        if self.diversity is not None and state["diversity"] is not None:
+            self.diversity.buckets.update(state["diversity"])

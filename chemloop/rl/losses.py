@@ -1,0 +1,34 @@
+"""Policy updates: each maps log-likelihoods and rewards of a batch to a loss.
+
+The batch holds the agent's fresh samples followed by replayed molecules; ``fresh`` says
+how many rows are fresh. Both updates keep the agent near the prior, in different ways.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def reinvent_loss(
+    agent_logp: torch.Tensor, prior_logp: torch.Tensor, rewards: torch.Tensor, *, sigma: float, fresh: int
+) -> torch.Tensor:
+    """REINVENT (Olivecrona et al. 2017): regress log π(x) onto log p_prior(x) + σ·r(x)."""
+    target = prior_logp + sigma * rewards
+    return (target - agent_logp).pow(2).mean()
+
+
+def reinforce_kl_loss(
+    agent_logp: torch.Tensor, prior_logp: torch.Tensor, rewards: torch.Tensor, *, beta: float, fresh: int
+) -> torch.Tensor:
+    """REINFORCE with a mean baseline on the KL-shaped reward r(x) − β·(log π(x) − log p_prior(x)).
+
+    The shaping term is the per-sample estimate of KL(π ‖ prior), the penalty of RLHF
+    (Ziegler et al. 2019). The baseline is the fresh samples' mean shaped reward, so
+    replayed molecules (which score high) push their likelihood up, as in Augmented Memory.
+    """
+    shaped = rewards - beta * (agent_logp.detach() - prior_logp)
+    advantage = shaped - shaped[:fresh].mean()
+    return -(advantage * agent_logp).mean()
+
+
+LOSSES = {"reinvent": reinvent_loss, "reinforce_kl": reinforce_kl_loss}

@@ -1,0 +1,12 @@
+"""A PMO benchmark task (Gao et al. 2022) as an objective, e.g. ``task = "median1"``."""
+
+from rdkit import Chem
+
+from chemloop.bench.pmo_tasks import oracle
+from chemloop.score.registry import component
+
+
+@component("pmo")
+def pmo(mols: list[Chem.Mol], task: str) -> list[float]:
+    """A PMO benchmark task's oracle (Gao et al. 2022) by name, e.g. task = "median1"."""
+    return oracle(task)(mols)  # oracle() builds each task once (functools.cache), then reuses it

@@ -64,7 +64,7 @@ PMO_TASKS: tuple[str, ...] = (
     "zaleplon_mpo",
 )
 MODEL_TASKS: tuple[str, ...] = ("drd2", "gsk3b", "jnk3")
-MODELS_EXTRA = "pip install 'chemloop[pmo-models]'"
+MODELS_EXTRA = "pip install 'chemloop[pmo-models]' && pip install --no-deps molscore==1.9.5"
 
 # Reference molecules, written exactly as in GuacaMol (descriptor targets are computed from them).
 CELECOXIB = "CC1=CC=C(C=C1)C1=CC(=NN1C1=CC=C(C=C1)S(N)(=O)=O)C(F)(F)F"

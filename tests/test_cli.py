@@ -17,8 +17,9 @@ def test_every_command_has_help(command):
 
 def test_sample_writes_one_row_per_generated_string(tmp_path):
     output = tmp_path / "samples.csv"
-    result = runner.invoke(app, ["sample", "--num", "300", "--seed", "1", "--output", str(output),
-                                 "--device", "cpu"])
+    result = runner.invoke(
+        app, ["sample", "--num", "300", "--seed", "1", "--output", str(output), "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     assert "validity" in result.output and "valid molecules/s" in result.output
     with output.open() as handle:

@@ -90,8 +90,7 @@ def test_moses_metrics_on_small_references(test_split):
     ref, other = test_split[:50], test_split[1000:1050]
     generated = [*ref, "", "C1CC"]
     with pytest.warns(UserWarning, match="unique@1000"):
-        out = mm.moses_metrics(generated, train=ref[:25], test=ref, test_scaffolds=other,
-                               n_jobs=1)
+        out = mm.moses_metrics(generated, train=ref[:25], test=ref, test_scaffolds=other, n_jobs=1)
     assert list(out) == list(METRIC_KEYS)
     assert out["valid"] == pytest.approx(50 / 52)
     assert out["unique@1000"] == 1.0
@@ -107,9 +106,14 @@ def test_moses_metrics_on_small_references(test_split):
 
 
 def test_reference_stats_round_trip(tmp_path, test_split):
-    stats = mm.ReferenceStats(mu=np.arange(3.0), sigma=np.eye(3),
-                              fingerprints=mm.fingerprints_of(test_split[:5]),
-                              fragments={"[1*]C": 2}, scaffolds={"c1ccccc1": 1}, n=5)
+    stats = mm.ReferenceStats(
+        mu=np.arange(3.0),
+        sigma=np.eye(3),
+        fingerprints=mm.fingerprints_of(test_split[:5]),
+        fragments={"[1*]C": 2},
+        scaffolds={"c1ccccc1": 1},
+        n=5,
+    )
     stats.save(tmp_path / "ref")
     back = mm.ReferenceStats.load(tmp_path / "ref")
     assert np.array_equal(back.fingerprints, stats.fingerprints)

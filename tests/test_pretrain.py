@@ -26,8 +26,15 @@ def test_training_loss_and_validation_nll_go_down(tiny_run):
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, smi_file, tiny_model):
-    config = PretrainConfig(data=str(smi_file), out=tmp_path / "run", max_steps=10, batch_size=32,
-                            eval_interval=5, val_size=20, **tiny_model)
+    config = PretrainConfig(
+        data=str(smi_file),
+        out=tmp_path / "run",
+        max_steps=10,
+        batch_size=32,
+        eval_interval=5,
+        val_size=20,
+        **tiny_model,
+    )
     pretrain(config)
     with pytest.raises(ChemloopError, match="already holds a run"):
         pretrain(config)
@@ -59,10 +66,38 @@ def test_unknown_config_key_is_rejected():
 @pytest.mark.slow
 def test_ddp_with_two_cpu_processes(tmp_path, smi_file):
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               "29517", "-m", "chemloop.cli", "pretrain", "--data", str(smi_file), "--out", str(out),
-               "--max-steps", "12", "--batch-size", "16", "--eval-interval", "6", "--val-size", "20",
-               "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "chemloop.cli",
+        "pretrain",
+        "--data",
+        str(smi_file),
+        "--out",
+        str(out),
+        "--max-steps",
+        "12",
+        "--batch-size",
+        "16",
+        "--eval-interval",
+        "6",
+        "--val-size",
+        "20",
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--device",
+        "cpu",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     metadata = json.loads((out / "config.json").read_text())["metadata"]

@@ -252,7 +252,11 @@ def _popcount(packed: np.ndarray) -> np.ndarray:
 
 
 def max_tanimoto(
-    query: np.ndarray, ref: np.ndarray, *, q_chunk: int = 4096, r_chunk: int = 16384,
+    query: np.ndarray,
+    ref: np.ndarray,
+    *,
+    q_chunk: int = 4096,
+    r_chunk: int = 16384,
     device: str = "cpu",
 ) -> np.ndarray:
     """For each query fingerprint, the largest Tanimoto similarity to any reference one.
@@ -343,9 +347,7 @@ def _fcd_model(device: str, batch_size: int) -> Any:
     return FCD(device=device, n_jobs=1, batch_size=batch_size)
 
 
-def chemnet_activations(
-    smiles: Sequence[str], device: str = "cpu", batch_size: int = 512
-) -> np.ndarray:
+def chemnet_activations(smiles: Sequence[str], device: str = "cpu", batch_size: int = 512) -> np.ndarray:
     """ChemNet penultimate-layer activations (``n × 512``) from fcd-torch's ``FCD``.
 
     Molecules go to ``FCD.get_predictions`` a few batches at a time: on CPU each batch's
@@ -368,8 +370,7 @@ def gaussian_stats(activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return acts.mean(0), np.cov(acts.T)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                     sigma2: np.ndarray) -> float:
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """Fréchet distance of two Gaussians, computed by fcd-torch."""
     from fcd_torch.utils import calculate_frechet_distance
 
@@ -395,10 +396,13 @@ class ReferenceStats:
     def save(self, stem: Path) -> None:
         """Write ``stem.npz`` (arrays) and ``stem.json`` (counts); no pickles."""
         stem.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(stem.with_suffix(".npz"), mu=self.mu, sigma=self.sigma,
-                 fingerprints=self.fingerprints)
-        meta = {"format": _STATS_FORMAT, "n": self.n, "fragments": self.fragments,
-                "scaffolds": self.scaffolds}
+        np.savez(stem.with_suffix(".npz"), mu=self.mu, sigma=self.sigma, fingerprints=self.fingerprints)
+        meta = {
+            "format": _STATS_FORMAT,
+            "n": self.n,
+            "fragments": self.fragments,
+            "scaffolds": self.scaffolds,
+        }
         stem.with_suffix(".json").write_text(json.dumps(meta))
 
     @classmethod
@@ -408,8 +412,14 @@ class ReferenceStats:
         if meta.get("format") != _STATS_FORMAT:
             raise ValueError(f"{stem}: unknown statistics format {meta.get('format')!r}")
         with np.load(stem.with_suffix(".npz"), allow_pickle=False) as data:
-            return cls(mu=data["mu"], sigma=data["sigma"], fingerprints=data["fingerprints"],
-                       fragments=meta["fragments"], scaffolds=meta["scaffolds"], n=meta["n"])
+            return cls(
+                mu=data["mu"],
+                sigma=data["sigma"],
+                fingerprints=data["fingerprints"],
+                fragments=meta["fragments"],
+                scaffolds=meta["scaffolds"],
+                n=meta["n"],
+            )
 
 
 def reference_stats(
@@ -421,8 +431,9 @@ def reference_stats(
         raise ValueError("a reference set needs at least two valid molecules")
     fps, frags, scafs, _ = _collect(canon, _ref_features, n_jobs)
     mu, sigma = gaussian_stats(chemnet_activations(canon, device, batch_size))
-    return ReferenceStats(mu=mu, sigma=sigma, fingerprints=fps, fragments=dict(frags),
-                          scaffolds=dict(scafs), n=len(canon))
+    return ReferenceStats(
+        mu=mu, sigma=sigma, fingerprints=fps, fragments=dict(frags), scaffolds=dict(scafs), n=len(canon)
+    )
 
 
 def _digest(smiles: Sequence[str]) -> str:
@@ -434,8 +445,13 @@ def _digest(smiles: Sequence[str]) -> str:
 
 
 def cached_reference_stats(
-    smiles: Sequence[str], name: str, *, cache_dir: str | Path | None = None,
-    n_jobs: int = 2, device: str = "cpu", batch_size: int = 512,
+    smiles: Sequence[str],
+    name: str,
+    *,
+    cache_dir: str | Path | None = None,
+    n_jobs: int = 2,
+    device: str = "cpu",
+    batch_size: int = 512,
 ) -> ReferenceStats:
     """:func:`reference_stats`, cached under ``cache_dir`` by name, content and RDKit version."""
     folder = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
@@ -451,12 +467,17 @@ def cached_reference_stats(
 
 
 def moses_reference_stats(
-    split: str, *, cache_dir: str | Path | None = None, n_jobs: int = 2,
-    device: str = "cpu", batch_size: int = 512,
+    split: str,
+    *,
+    cache_dir: str | Path | None = None,
+    n_jobs: int = 2,
+    device: str = "cpu",
+    batch_size: int = 512,
 ) -> ReferenceStats:
     """Statistics of a MOSES split (``test`` or ``test_scaffolds``), built once and cached."""
-    return cached_reference_stats(load_moses(split), split, cache_dir=cache_dir, n_jobs=n_jobs,
-                                  device=device, batch_size=batch_size)
+    return cached_reference_stats(
+        load_moses(split), split, cache_dir=cache_dir, n_jobs=n_jobs, device=device, batch_size=batch_size
+    )
 
 
 def moses_train_canonical(cache_dir: str | Path | None = None, n_jobs: int = 2) -> frozenset[str]:
@@ -509,22 +530,21 @@ def moses_metrics(
         if isinstance(ref, ReferenceStats):
             refs[label] = ref
         elif ref is None:
-            refs[label] = moses_reference_stats(split, cache_dir=cache_dir, n_jobs=n_jobs,
-                                                device=device, batch_size=batch_size)
+            refs[label] = moses_reference_stats(
+                split, cache_dir=cache_dir, n_jobs=n_jobs, device=device, batch_size=batch_size
+            )
         else:
             refs[label] = reference_stats(ref, n_jobs=n_jobs, device=device, batch_size=batch_size)
 
     counts = Counter(valid)
     unique = list(counts)
-    fps_u, frags, scafs, filters = _collect(unique, _gen_features, n_jobs,
-                                            [counts[s] for s in unique])
+    fps_u, frags, scafs, filters = _collect(unique, _gen_features, n_jobs, [counts[s] for s in unique])
     index = {s: i for i, s in enumerate(unique)}
     fps = fps_u[[index[s] for s in valid]] if valid else fps_u
     if len(valid) >= 2:
         mu, sigma = gaussian_stats(chemnet_activations(valid, device, batch_size))
     for label, ref in refs.items():
-        out[f"FCD/{label}"] = (frechet_distance(mu, sigma, ref.mu, ref.sigma)
-                               if len(valid) >= 2 else math.nan)
+        out[f"FCD/{label}"] = frechet_distance(mu, sigma, ref.mu, ref.sigma) if len(valid) >= 2 else math.nan
         snn = max_tanimoto(fps_u, ref.fingerprints, device=device)
         weights = np.array([counts[s] for s in unique], dtype=np.float64)
         out[f"SNN/{label}"] = float(snn @ weights / weights.sum()) if valid else math.nan
@@ -547,4 +567,3 @@ def moses_metrics(
     order = ["valid", *(f"unique@{kk}" for kk in k)]
     order += [f"{m}/{r}" for m in ("FCD", "SNN", "Frag", "Scaf") for r in refs]
     return {key: out[key] for key in order + ["IntDiv1", "IntDiv2", "Filters", "Novelty"]}
-

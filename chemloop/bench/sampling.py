@@ -17,8 +17,9 @@ def machine_description(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def sampling_throughput(lm: LanguageModel, num: int = 10_000, batch_size: int = 1024,
-                        repeats: int = 3, warmup: bool = True) -> dict:
+def sampling_throughput(
+    lm: LanguageModel, num: int = 10_000, batch_size: int = 1024, repeats: int = 3, warmup: bool = True
+) -> dict:
     """Time ``repeats`` runs of sampling ``num`` molecules; report medians and every run."""
     if warmup:
         sample(lm, min(num, batch_size), seed=12345, batch_size=batch_size)

@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from chemloop.chem.mol import try_canonical
+from chemloop.chem.mol import randomize, try_canonical
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
-from chemloop.rl.diversity import ScaffoldDiversityFilter
+from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.rl.memory import ReplayMemory
 from chemloop.train.optim_state import load_optimizer, save_optimizer
@@ -52,6 +52,7 @@ class Agent:
         lr: float = 1e-4,
         batch_size: int = 64,
         replay: int = 8,
+        augment_rounds: int = 0,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
         seed: int = 0,
@@ -65,7 +66,7 @@ class Agent:
         self.prior = prior
         self.agent = copy.deepcopy(prior.model).train()
         self.tokenizer = prior.tokenizer
-        self.batch_size, self.replay = batch_size, replay
+        self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
         self.memory = memory if memory is not None else ReplayMemory(seed=seed)
         self.diversity = diversity
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
@@ -75,7 +76,12 @@ class Agent:
             p.requires_grad_(False)
 
     def step(self, score: ScoreFunction) -> StepReport:
-        """Sample a batch, score it, and take one gradient step (plus replay of the best)."""
+        """Sample a batch, score it, and update on it plus replayed best molecules.
+
+        With ``augment_rounds`` > 0 the same scores are reused for that many extra updates
+        on random spellings of the batch and the replay (Augmented Memory): more learning
+        per oracle call, which is what the PMO budget rewards.
+        """
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
         self.agent.train()
@@ -84,24 +90,51 @@ class Agent:
         scores = [0.0 if math.isnan(s) else s for s in raw]
         canonical = [try_canonical(s) for s in smiles]
         rewarded = self.diversity(canonical, scores) if self.diversity else scores
-        self.memory.add(canonical, scores)
+        self._remember(canonical, scores, rewarded)
 
+        loss = self._update(ids.tolist(), rewarded)
+        valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
+        for _ in range(self.augment_rounds):
+            spellings = [self._encode_or_none(randomize(c)) for c, _ in valid]
+            kept = [(ids_, r) for ids_, (_, r) in zip(spellings, valid, strict=True) if ids_ is not None]
+            if kept:
+                self._update([i for i, _ in kept], [r for _, r in kept])
+        self.steps += 1
+        return StepReport(
+            self.steps, sum(scores) / len(scores), max(scores), len(valid) / len(canonical), loss
+        )
+
+    def _remember(self, canonical: list[str | None], scores: list[float], rewarded: list[float]) -> None:
+        """Add the batch to the replay memory; purge scaffolds the diversity filter just closed.
+
+        Replaying molecules of a full scaffold would pull the agent back to it (the
+        "selective memory purge" of Augmented Memory).
+        """
+        closed = {
+            scaffold_of(c)
+            for c, s, r in zip(canonical, scores, rewarded, strict=True)
+            if c is not None and s > 0 and r == 0
+        }
+        self.memory.add(canonical, rewarded)
+        if closed:
+            self.memory.discard(lambda smiles: scaffold_of(smiles) in closed)
+
+    def _update(self, fresh_ids: list[list[int]], fresh_rewards: list[float]) -> float:
+        """One gradient step on fresh rows plus a replay sample; returns the loss."""
         replay_smiles, replay_scores = self.memory.sample(self.replay)
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
         # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.
-        all_ids = pad_batch([*ids.tolist(), *(replay_ids[i] for i in keep)], self.tokenizer.pad_id)
-        rewards = torch.tensor([*rewarded, *(replay_scores[i] for i in keep)])
+        all_ids = pad_batch([*fresh_ids, *(replay_ids[i] for i in keep)], self.tokenizer.pad_id)
+        rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
         with torch.no_grad():
             prior_logp = sequence_log_likelihood(self.prior.model, all_ids, self.tokenizer.pad_id)
         agent_logp = sequence_log_likelihood(self.agent, all_ids, self.tokenizer.pad_id)
-        loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(smiles))
+        loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(fresh_ids))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self.steps += 1
-        valid = sum(c is not None for c in canonical) / len(canonical)
-        return StepReport(self.steps, sum(scores) / len(scores), max(scores), valid, loss.item())
+        return loss.item()
 
     def _encode_or_none(self, smiles: str) -> list[int] | None:
         """Token ids of a replayed spelling, or None if it needs a token the prior lacks or is too long.

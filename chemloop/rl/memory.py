@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from chemloop.chem.mol import randomize
 
@@ -31,6 +32,10 @@ class ReplayMemory:
         chosen = self._rng.sample(list(self._best.items()), min(n, len(self._best)))
         smiles = [randomize(s) if self.randomize else s for s, _ in chosen]
         return smiles, [score for _, score in chosen]
+
+    def discard(self, predicate: Callable[[str], bool]) -> None:
+        """Forget every remembered molecule for which ``predicate(canonical)`` is true."""
+        self._best = {s: score for s, score in self._best.items() if not predicate(s)}
 
     def state(self) -> dict:
         """JSON-ready contents and random state, for resuming a run."""

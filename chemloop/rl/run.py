@@ -25,13 +25,14 @@ from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.rl.agent import Agent, StepReport
 from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
+from chemloop.rl.memory import ReplayMemory
 from chemloop.rl.oracle_log import OracleLog
 from chemloop.rl.report import write_report
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import Scorer
 
 # Keys that only decide when to stop: a resumed run may change them, not the rest.
-STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every"}
+STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every", "patience"}
 
 
 class RunSection(BaseModel):
@@ -47,8 +48,15 @@ class RunSection(BaseModel):
     beta: float = Field(0.05, ge=0, description="reinforce_kl: weight of the KL penalty to the prior")
     lr: float = Field(1e-4, gt=0)
     replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
+    memory_size: int = Field(100, ge=1, description="best molecules kept for replay")
+    augment_rounds: int = Field(
+        2, ge=0, description="extra updates per batch on random spellings (Augmented Memory)"
+    )
     diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
+    patience: int = Field(
+        20, ge=1, description="stop after this many steps in a row without a new molecule to score"
+    )
     checkpoint_every: int = Field(10, ge=1, description="steps between saved states (for --resume)")
 
 
@@ -69,7 +77,8 @@ class Progress:
     scaffolds: int
 
 
-def _validate(data: dict, source: str) -> OptimizeConfig:
+def parse_config(data: dict, source: str) -> OptimizeConfig:
+    """Validate a config mapping; errors name each bad key."""
     try:
         return OptimizeConfig.model_validate(data)
     except ValidationError as err:
@@ -87,7 +96,7 @@ def load_config(path: str | Path) -> OptimizeConfig:
     for entry in data.get("score", {}).get("components", []):
         if isinstance(entry, dict) and "path" in entry:
             entry["path"] = str((path.parent / entry["path"]).resolve())
-    return _validate(data, str(path))
+    return parse_config(data, str(path))
 
 
 def resume_config(output: Path, new: OptimizeConfig | None = None) -> OptimizeConfig:
@@ -95,7 +104,7 @@ def resume_config(output: Path, new: OptimizeConfig | None = None) -> OptimizeCo
     stored_path = output / "config.json"
     if not stored_path.exists():
         raise ChemloopError(f"{output} holds no run to resume (no config.json)")
-    stored = _validate(json.loads(stored_path.read_text()), str(stored_path))
+    stored = parse_config(json.loads(stored_path.read_text()), str(stored_path))
     if new is None:
         return stored
     old_run, new_run = stored.run.model_dump(), new.run.model_dump()
@@ -150,10 +159,17 @@ def optimize(
     def score(smiles):
         return [r.score for r in scorer(smiles)]
 
-    while agent.steps < run.max_steps and not scorer.exhausted and not _reached(scorer, run.target_score):
+    stalled = 0  # steps in a row whose batch held nothing new: the agent has collapsed
+    while (
+        agent.steps < run.max_steps
+        and not scorer.exhausted
+        and not _reached(scorer, run.target_score)
+        and stalled < run.patience
+    ):
         logged = len(scorer.calls)
         report = agent.step(score)
         new_calls = scorer.calls[logged:]
+        stalled = 0 if new_calls else stalled + 1
         log.append(new_calls, first_number=logged + 1)
         _write_steps(output / "steps.csv", [report], append=True)
         steps.append(report)
@@ -192,6 +208,8 @@ def _make_agent(run: RunSection) -> Agent:
         lr=run.lr,
         batch_size=run.batch_size,
         replay=run.replay,
+        augment_rounds=run.augment_rounds,
+        memory=ReplayMemory(size=run.memory_size, seed=run.seed),
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
         seed=run.seed,
     )

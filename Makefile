@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps molsets==0.3.1
 	touch $(STAMP)
 
-run: $(STAMP)  ## the main job: sample from the shipped prior and report quality
-	$(VENV)/bin/chemloop sample --num 2000 --seed 0 --output runs/sample.csv
+run: $(STAMP)  ## the main job: steer the shipped prior towards examples/qed.toml's objective
+	$(VENV)/bin/chemloop optimize --config examples/qed.toml --output runs/qed-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)  ## lint, then the whole test suite (slow tests included)
 	$(VENV)/bin/ruff check chemloop tests bench

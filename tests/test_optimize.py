@@ -57,10 +57,14 @@ def test_bad_config_key_is_named(tmp_path):
     assert "run.budgett" in result.output
 
 
-def test_example_config_is_valid():
+def test_example_configs_are_valid():
     from chemloop.rl.run import load_config
+    from chemloop.score.scorer import Scorer
 
     assert load_config("examples/qed.toml").run.budget == 3000
+    plugin = load_config("examples/plugin.toml")
+    scores = [r.score for r in Scorer(plugin.score)(["Nc1ncc(-c2ccccc2)cn1", "CCO", "C1CC"])]
+    assert scores[0] > scores[1] > 0 and scores[2] == 0  # the aminopyrimidine wins; invalid scores 0
 
 
 def test_optimize_stops_at_the_target_score(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def optimize(
     With ``resume``, continue the run in ``output`` from its last saved state; calls logged
     after that state stay in the log and the cache, so no molecule is scored twice.
     """
+    started = time.perf_counter()
     output = Path(output)
     if resume:
         config = resume_config(output, config)
@@ -188,11 +190,15 @@ def optimize(
         agent.tokenizer,
         {"stage": run.update, "steps": agent.steps, "oracle_calls": len(scorer.calls)},
     )
+    top10 = sorted((c.score for c in scorer.calls if c.score == c.score), reverse=True)[:10]
     summary = {
         "steps": agent.steps,
         "oracle_calls": len(scorer.calls),
         "best": _best(scorer) if scorer.calls else None,
+        "top10_mean": sum(top10) / len(top10) if top10 else None,
         "unique_scaffolds": len(scaffolds),
+        "last_step_validity": steps[-1].validity if steps else None,
+        "seconds_this_session": round(time.perf_counter() - started, 1),
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)

@@ -234,9 +234,10 @@ def bench_pmo(
             f"{run.oracle_calls} calls, {run.seconds:.0f} s"
         )
 
-    result = run_bench(chosen, budget=budget, seeds=seeds, runs_dir=runs_dir, run=overrides, progress=show)
+    result = run_bench(
+        chosen, budget=budget, seeds=seeds, runs_dir=runs_dir, run=overrides, progress=show, output=output
+    )
     console.print(format_table(result["summary"], budget))
-    output.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {output}")
 
 

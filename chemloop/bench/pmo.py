@@ -9,9 +9,11 @@ its oracle log and report can be inspected afterwards.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -97,15 +99,21 @@ def bench_pmo(
     seeds: int = 3,
     runs_dir: str | Path = "runs/pmo",
     run: dict[str, Any] | None = None,
-    progress=None,
+    progress: Callable[[PmoRun], None] | None = None,
+    output: str | Path | None = None,
 ) -> dict:
-    """Run every task for ``seeds`` seeds; return per-run results and the per-task summary."""
+    """Run every task for ``seeds`` seeds; return per-run results and the per-task summary.
+
+    With ``output``, the JSON is rewritten after every run, so a stopped benchmark keeps
+    the runs it finished.
+    """
     if not tasks:
         raise ChemloopError("no PMO tasks given")
     for task in tasks:
         oracle(task)
     runs_dir = Path(runs_dir)
-    results = []
+    settings = pmo_config(tasks[0], budget, 0, run).run.model_dump()
+    results: list[PmoRun] = []
     for task in tasks:
         for seed in range(seeds):
             folder = runs_dir / task / f"seed{seed}"
@@ -114,12 +122,18 @@ def bench_pmo(
             results.append(run_task(task, seed, budget, folder, run))
             if progress:
                 progress(results[-1])
-    summary = summarize(results)
+            if output is not None:
+                Path(output).write_text(json.dumps(_result(results, budget, seeds, settings), indent=2))
+    return _result(results, budget, seeds, settings)
+
+
+def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict) -> dict:
+    summary = summarize(runs)
     return {
         "budget": budget,
         "seeds": seeds,
-        "run_settings": pmo_config(tasks[0], budget, 0, run).run.model_dump(),
-        "runs": [asdict(r) for r in results],
+        "run_settings": settings,
+        "runs": [asdict(r) for r in runs],
         "summary": summary,
         "sum": sum(s["mean"] for s in summary.values()),
     }

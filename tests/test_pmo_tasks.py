@@ -204,3 +204,18 @@ def test_activity_models(task, expected):
     )
     assert score(task, *smiles) == pytest.approx(expected, abs=1e-6)
     assert oracle(task)([]) == []
+
+
+def test_drd2_component_scores_haloperidol_as_active_or_names_the_extra():
+    from chemloop.bench.pmo_tasks import models_installed
+    from chemloop.score.config import ScoreConfig
+    from chemloop.score.scorer import Scorer
+
+    scorer = Scorer(ScoreConfig(components=[{"type": "drd2"}]))
+    haloperidol, ethanol = "OC1(CCN(CCCC(=O)c2ccc(F)cc2)CC1)c1ccc(Cl)cc1", "CCO"
+    if not models_installed():
+        with pytest.raises(ChemloopError, match="pmo-models"):
+            scorer([haloperidol])
+        return
+    active, inactive = (r.score for r in scorer([haloperidol, ethanol]))
+    assert active > 0.9 and inactive < 0.1

@@ -1,0 +1,1 @@
+"""Closed design-make-test campaigns: batch selection, rounds, results, storage."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from chemloop.cli_campaign import campaign_app
+from chemloop.cli_common import console, user_errors
 from chemloop.errors import ChemloopError
 
 app = typer.Typer(
@@ -18,24 +18,14 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-console = Console()
+reward_app = typer.Typer(
+    help="Reward models learned from feedback: fit, evaluate, predict.", no_args_is_help=True
+)
+app.add_typer(reward_app, name="reward")
+app.add_typer(campaign_app, name="campaign")
 
 ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
 DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
-
-
-def user_errors(command):
-    """Print a :class:`ChemloopError` as one clear line and exit with status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ChemloopError as err:
-            console.print(f"[bold red]error:[/] {err}")
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command()
@@ -263,6 +253,106 @@ def bench_sampling(
     )
     if output:
         output.write_text(json.dumps(result, indent=2))
+
+
+FeedbackOption = Annotated[Path, typer.Option(help="feedback CSV (see --kind for its columns)")]
+KindOption = Annotated[
+    str,
+    typer.Option(
+        help="values (smiles,value[,std]) | preferences (smiles_a,smiles_b,preferred) "
+        "| ratings (smiles,rating)"
+    ),
+]
+
+
+def _reward_config(**options):
+    from pydantic import ValidationError
+
+    from chemloop.reward.model import RewardConfig
+
+    try:
+        return RewardConfig(**options)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ChemloopError(f"invalid reward model options: {problems}") from None
+
+
+@reward_app.command("fit")
+@user_errors
+def reward_fit(
+    data: FeedbackOption,
+    kind: KindOption,
+    output: Annotated[Path, typer.Option(help="folder for reward_model.safetensors and .json")],
+    features: Annotated[str, typer.Option(help="fingerprints | prior")] = "fingerprints",
+    ensemble: Annotated[int, typer.Option(help="members, each on a bootstrap resample")] = 5,
+    epochs: Annotated[int, typer.Option(help="passes over the training rows")] = 100,
+    seed: int = 0,
+) -> None:
+    """Fit a reward model (an ensemble of MLPs) on measured values, preferences or ratings."""
+    from chemloop.reward.data import read_feedback
+    from chemloop.reward.model import RewardModel
+
+    config = _reward_config(kind=kind, features=features, ensemble=ensemble, epochs=epochs, seed=seed)
+    feedback = read_feedback(data, kind)
+    model = RewardModel.fit(feedback, config)
+    model.save(output)
+    console.print(
+        f"{config.ensemble} members on {len(feedback)} {kind} rows ({features} features), "
+        f"{model.metadata['seconds']:.1f} s; saved in {output}"
+    )
+
+
+@reward_app.command("evaluate")
+@user_errors
+def reward_evaluate(
+    data: FeedbackOption,
+    kind: KindOption,
+    folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
+    features: Annotated[str, typer.Option(help="fingerprints | prior | both (compare them)")] = "both",
+    ensemble: Annotated[int, typer.Option(help="members, each on a bootstrap resample")] = 5,
+    epochs: Annotated[int, typer.Option(help="passes over the training rows")] = 100,
+    seed: int = 0,
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """Cross-validate a reward model: Spearman and RMSE, or pairwise accuracy for preferences."""
+    from chemloop.reward.data import read_feedback
+    from chemloop.reward.evaluate import compare_features, format_table
+    from chemloop.reward.features import FEATURE_KINDS
+
+    kinds = FEATURE_KINDS if features == "both" else (features,)
+    config = _reward_config(kind=kind, features=kinds[0], ensemble=ensemble, epochs=epochs, seed=seed)
+    feedback = read_feedback(data, kind)
+
+    def show(features: str, fold: int, metrics: dict) -> None:
+        console.print(f"{features} fold {fold}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+
+    result = compare_features(feedback, config, folds=folds, seed=seed, features=kinds, progress=show)
+    console.print(format_table(result))
+    if len(kinds) > 1:
+        console.print(f"winner on {result['primary']}: {result['winner']}")
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")
+
+
+@reward_app.command("predict")
+@user_errors
+def reward_predict(
+    model: Annotated[Path, typer.Option(help="reward model folder (from `chemloop reward fit`)")],
+    smiles: Annotated[Path, typer.Option(help=".smi file, or .csv with a smiles column")],
+    output: Annotated[Path, typer.Option(help="CSV file: smiles, mean, std")],
+    skip_invalid: Annotated[bool, typer.Option(help="leave out rows RDKit cannot parse")] = False,
+) -> None:
+    """Predict with a reward model: the ensemble's mean and standard deviation per molecule."""
+    from chemloop.data.corpus import load_corpus
+    from chemloop.reward.model import RewardModel, write_predictions
+
+    reward = RewardModel.load(model)
+    corpus = load_corpus(smiles, skip_invalid=skip_invalid)
+    mean, std = reward.predict(corpus.smiles)
+    write_predictions(output, corpus.smiles, mean, std)
+    skipped = f"; {len(corpus.skipped)} invalid rows left out" if corpus.skipped else ""
+    console.print(f"{len(corpus)} predictions ({reward.config.kind} model) in {output}{skipped}")
 
 
 if __name__ == "__main__":  # `torchrun -m chemloop.cli pretrain ...`

@@ -130,6 +130,14 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Logits of the next token at every position of ``idx`` (shape ``B × T × vocab``)."""
+        return self.head(self.hidden_states(idx, cache))
+
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The final LayerNorm's output at every position (``B × T × n_embd``), before the head.
+
+        Causal: position t sees only tokens up to t, so right padding leaves earlier states
+        unchanged. Reward models mean-pool these states as a learned molecule representation.
+        """
         T = idx.shape[1]
         start = cache.length if cache is not None else 0
         if start + T > self.config.block_size:
@@ -140,4 +148,4 @@ class GPT(nn.Module):
             x = block(x, cache, layer)
         if cache is not None:
             cache.length += T
-        return self.head(self.ln_final(x))
+        return self.ln_final(x)

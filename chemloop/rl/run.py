@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
@@ -66,6 +66,12 @@ class OptimizeConfig(BaseModel):
 
     run: RunSection = Field(default_factory=RunSection)
     score: ScoreConfig
+
+    @model_validator(mode="after")
+    def _has_objective(self) -> OptimizeConfig:
+        if not self.score.weighted:
+            raise ValueError("score: at least one non-filter component needs a weight above 0")
+        return self
 
 
 @dataclass

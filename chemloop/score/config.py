@@ -77,10 +77,13 @@ class ScoreConfig(BaseModel):
     components: list[ComponentConfig] = Field(min_length=1)
     aggregate: Literal["geometric", "arithmetic"] = "geometric"
 
+    @property
+    def weighted(self) -> bool:
+        """Whether any non-filter component carries weight (filters alone score 1 or 0)."""
+        return sum(c.weight for c in self.components if not c.filter) > 0
+
     @model_validator(mode="after")
-    def _some_weight(self) -> ScoreConfig:
-        if sum(c.weight for c in self.components if not c.filter) <= 0:
-            raise ValueError("at least one non-filter component needs a weight above 0")
+    def _unique_labels(self) -> ScoreConfig:
         labels = [c.label for c in self.components]
         duplicates = sorted({x for x in labels if labels.count(x) > 1})
         if duplicates:

@@ -131,6 +131,8 @@ class Scorer:
                 score, reason = math.nan, f"no value from {', '.join(failed)}"
             elif filtered:
                 score, reason = 0.0, f"filtered by {', '.join(filtered)}"
+            elif not self.config.weighted:  # constraints only: passing them is the whole score
+                score, reason = 1.0, ""
             else:
                 score = combine(
                     [transformed[c.label] for c in scored_parts], [c.weight for c in scored_parts]

@@ -1,0 +1,115 @@
+"""``chemloop campaign …``: the design-make-test loop from the command line (thin: parses
+options, calls ``chemloop.loop.campaign``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chemloop.cli_common import console, user_errors
+
+campaign_app = typer.Typer(
+    help="Design-make-test campaigns: init, propose, import, status.", no_args_is_help=True
+)
+
+DbOption = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL (default: $CHEMLOOP_DB or sqlite:///chemloop.db)")
+]
+
+
+def _factory(db: str | None):
+    from chemloop.loop.store import DEFAULT_DB, connect
+
+    return connect(db or os.environ.get("CHEMLOOP_DB") or DEFAULT_DB)
+
+
+@campaign_app.command("init")
+@user_errors
+def init(
+    name: str,
+    config: Annotated[Path, typer.Option(help="campaign TOML ([campaign], [reward], [[score.components]])")],
+    db: DbOption = None,
+) -> None:
+    """Create a campaign: objective, reward model settings, optional seed data."""
+    from chemloop.loop.campaign import init_campaign
+    from chemloop.loop.config import load_campaign_config
+
+    result = init_campaign(_factory(db), name, load_campaign_config(config))
+    console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
+
+
+@campaign_app.command("propose")
+@user_errors
+def propose(
+    name: str,
+    output: Annotated[Path, typer.Option(help="CSV of the proposed molecules")],
+    batch: Annotated[
+        int | None, typer.Option(min=1, help="molecules to propose (default: the config's)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Fine-tune the agent on the current reward, generate, and choose a batch to make and test."""
+    from chemloop.loop.campaign import propose as run_propose
+
+    result = run_propose(_factory(db), name, batch=batch, output=output)
+    table = Table(title=f"{name}: round {result.round} ({result.seconds:.0f} s)")
+    for column in ("#", "smiles", "predicted", "±", "priority"):
+        table.add_column(column)
+    for rank, (s, m, sd, p) in enumerate(
+        zip(result.smiles, result.predicted_mean, result.predicted_std, result.priority, strict=True), start=1
+    ):
+        table.add_row(
+            str(rank), s, "-" if m is None else f"{m:.3g}", "-" if sd is None else f"{sd:.2g}", f"{p:.3g}"
+        )
+    console.print(table)
+    console.print(f"wrote {output}")
+
+
+@campaign_app.command("import")
+@user_errors
+def import_(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="CSV: smiles,value[,std] or smiles_a,smiles_b,preferred")],
+    external: Annotated[bool, typer.Option(help="accept molecules the campaign never proposed")] = False,
+    db: DbOption = None,
+) -> None:
+    """Store measured results (or preferences) and refit the reward model."""
+    from chemloop.loop.campaign import import_results
+
+    result = import_results(_factory(db), name, file, external=external)
+    console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
+
+
+@campaign_app.command("status")
+@user_errors
+def status(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """Rounds, molecules tested, best measured value per round, reward model quality."""
+    from chemloop.loop.campaign import status as get_status
+
+    report = get_status(_factory(db), name)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    table = Table(title=f"campaign {name}")
+    for column in ("round", "proposed", "measured", "best", "propose s"):
+        table.add_column(column, justify="right")
+    for r in report["rounds"]:
+        best = "-" if r["best"] is None else f"{r['best']:.3g}"
+        table.add_row(
+            str(r["round"]), str(r["proposed"]), str(r["measured"]), best, str(r["propose_seconds"])
+        )
+    console.print(table)
+    console.print(
+        f"tested {report['molecules_tested']} molecules (seed {report['seed_measurements']}); "
+        f"best {report['best']}; "
+        f"preferences {report['preferences']}; reward model: {report['reward_model'] or 'not fitted yet'}"
+    )

@@ -1,0 +1,80 @@
+"""A campaign's configuration (TOML), validated once with errors that name the key.
+
+[campaign]
+batch = 12                 # molecules to make and test per round
+acquisition = "ucb"        # greedy | ucb | ei | thompson
+seed_data = "seed.csv"     # optional: smiles,value measured before round 1
+
+[reward]
+features = "fingerprints"  # or "prior": the foundation model's embeddings
+
+[[score.components]]       # optional: constraints and terms beside the learned reward
+type = "alerts"
+filter = true
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chemloop.errors import ChemloopError
+from chemloop.loop.acquisition import Acquisition
+from chemloop.score.config import ScoreConfig
+
+
+class CampaignSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch: int = Field(12, ge=1, le=1000, description="molecules proposed per round")
+    acquisition: Acquisition = "ucb"
+    kappa: float = Field(1.0, ge=0, description="ucb: weight of the uncertainty; rl: exploration bonus")
+    max_similarity: float | None = Field(0.7, gt=0, le=1, description="Tanimoto cap within a batch")
+    candidates: int = Field(2000, ge=10, description="molecules generated per propose")
+    rl_steps: int = Field(20, ge=0, description="agent updates against the current reward per propose")
+    rl_batch_size: int = Field(64, ge=1)
+    min_measurements: int = Field(5, ge=4, description="values needed before a reward model is fitted")
+    model: str = Field("prior", description="the prior the agent starts from")
+    seed: int = 0
+    seed_data: Path | None = Field(None, description="CSV smiles,value[,std] imported as round 0")
+
+
+class RewardSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    features: Literal["fingerprints", "prior"] = "fingerprints"
+    ensemble: int = Field(5, ge=2, description="members; their spread is the uncertainty")
+    hidden: int = Field(256, ge=1, description="hidden width of each member")
+    epochs: int = Field(100, ge=1)
+    cv_folds: int = Field(5, ge=0, description="cross-validation after each refit, for status; 0 skips it")
+
+
+class CampaignConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: CampaignSection = Field(default_factory=CampaignSection)
+    reward: RewardSection = Field(default_factory=RewardSection)
+    score: ScoreConfig | None = None
+
+
+def load_campaign_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign TOML; relative paths are relative to the file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ChemloopError(f"cannot read campaign config {path}: {err}") from None
+    section = data.get("campaign", {})
+    if isinstance(section, dict) and "seed_data" in section:
+        section["seed_data"] = str((path.parent / section["seed_data"]).resolve())
+    for entry in (data.get("score") or {}).get("components", []):
+        if isinstance(entry, dict) and "path" in entry:
+            entry["path"] = str((path.parent / entry["path"]).resolve())
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ChemloopError(f"invalid campaign config {path}: {problems}") from None

@@ -1,0 +1,155 @@
+"""Campaign state in a SQL database (SQLAlchemy): a SQLite file by default, PostgreSQL by URL.
+
+Every command is one transaction (``session_scope``): a process killed mid-way leaves the
+database as the last committed command left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from chemloop.errors import ChemloopError
+
+DEFAULT_DB = "sqlite:///chemloop.db"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    config_json: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    rounds: Mapped[list[Round]] = relationship(back_populates="campaign", order_by="Round.number")
+
+
+class Round(Base):
+    """One ``propose``: the molecules chosen to make and test, with their predictions."""
+
+    __tablename__ = "round"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    acquisition: Mapped[str] = mapped_column(String(20))
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    campaign: Mapped[Campaign] = relationship(back_populates="rounds")
+    proposals: Mapped[list[Proposal]] = relationship(back_populates="round", order_by="Proposal.rank")
+
+
+class Proposal(Base):
+    __tablename__ = "proposal"
+    __table_args__ = (UniqueConstraint("round_id", "smiles"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    smiles: Mapped[str] = mapped_column(Text)  # canonical
+    predicted_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+    predicted_std: Mapped[float | None] = mapped_column(Float, nullable=True)
+    priority: Mapped[float | None] = mapped_column(Float, nullable=True)
+    round: Mapped[Round] = relationship(back_populates="proposals")
+
+
+class ImportedFile(Base):
+    """A results file, by content hash: importing the same file twice changes nothing."""
+
+    __tablename__ = "imported_file"
+    __table_args__ = (UniqueConstraint("campaign_id", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Measurement(Base):
+    __tablename__ = "measurement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_file.id"), nullable=True)
+    smiles: Mapped[str] = mapped_column(Text)  # canonical
+    value: Mapped[float] = mapped_column(Float)
+    std: Mapped[float | None] = mapped_column(Float, nullable=True)
+    round_number: Mapped[int] = mapped_column(Integer)  # 0: seed data; else the round that proposed it
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Preference(Base):
+    """A chemist's choice between two molecules (from a file, or later from the web app)."""
+
+    __tablename__ = "preference"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_file.id"), nullable=True)
+    smiles_a: Mapped[str] = mapped_column(Text)
+    smiles_b: Mapped[str] = mapped_column(Text)
+    preferred: Mapped[str] = mapped_column(String(1))  # "a" or "b"
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RewardModelVersion(Base):
+    """The reward model fitted after an import: its files as bytes, and its CV quality."""
+
+    __tablename__ = "reward_model"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    measurements: Mapped[int] = mapped_column(Integer)
+    weights: Mapped[bytes] = mapped_column(LargeBinary)
+    metadata_json: Mapped[str] = mapped_column(Text)
+    metrics_json: Mapped[str] = mapped_column(Text)
+
+
+def connect(url: str = DEFAULT_DB) -> sessionmaker[Session]:
+    """A session factory for ``url``; creates the tables on first use."""
+    try:
+        engine: Engine = create_engine(url)
+        Base.metadata.create_all(engine)
+    except (ArgumentError, OperationalError) as err:
+        raise ChemloopError(
+            f"cannot open campaign database {url!r}: {err.__class__.__name__}: {err}"
+        ) from None
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: committed if the block finishes, rolled back if it raises."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def get_campaign(session: Session, name: str) -> Campaign:
+    campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+    if campaign is None:
+        known = session.scalars(select(Campaign.name).order_by(Campaign.name)).all()
+        raise ChemloopError(f"no campaign named {name!r}; known: {', '.join(known) or 'none'}")
+    return campaign

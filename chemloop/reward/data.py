@@ -1,0 +1,243 @@
+"""Feedback for reward models, read from CSV files: measured values, pairwise preferences, ratings.
+
+- values: ``smiles,value[,std]`` (``std`` > 0 when the column is present: the measurement's
+  standard deviation, used to weight the row by 1/std²);
+- preferences: ``smiles_a,smiles_b,preferred`` with ``preferred`` ``a`` or ``b``;
+- ratings: ``smiles,rating`` with whole-number ratings from 1 to 5.
+
+Column names are matched without regard to case or surrounding spaces; other columns are
+ignored. Molecules are canonicalized. Every bad row is collected and reported in one
+:class:`FeedbackError` naming the file, the row (numbered as in a spreadsheet: the header is
+row 1) and the offending value, so a user fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from chemloop.chem.mol import try_canonical
+from chemloop.errors import ChemloopError
+
+FeedbackKind = Literal["values", "preferences", "ratings"]
+FEEDBACK_KINDS: tuple[str, ...] = ("values", "preferences", "ratings")
+MAX_REPORTED = 10  # bad rows named in one error message
+
+
+class FeedbackError(ChemloopError, ValueError):
+    """A feedback file that is missing, empty, lacks a column or holds bad rows."""
+
+
+@dataclass
+class ValueData:
+    """Measured values (e.g. an assay's pIC50), optionally with each measurement's std."""
+
+    smiles: list[str]
+    values: np.ndarray
+    std: np.ndarray | None = None
+    source: str = ""
+    kind: str = "values"
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def subset(self, rows: np.ndarray) -> ValueData:
+        std = None if self.std is None else self.std[rows]
+        return ValueData([self.smiles[i] for i in rows], self.values[rows], std, self.source)
+
+
+@dataclass
+class PreferenceData:
+    """Pairs of molecules with the one a chemist preferred (``"a"`` or ``"b"``)."""
+
+    smiles_a: list[str]
+    smiles_b: list[str]
+    preferred: list[str]
+    source: str = ""
+    kind: str = "preferences"
+
+    def __len__(self) -> int:
+        return len(self.preferred)
+
+    @property
+    def winners(self) -> list[str]:
+        return [a if p == "a" else b for a, b, p in self._pairs()]
+
+    @property
+    def losers(self) -> list[str]:
+        return [b if p == "a" else a for a, b, p in self._pairs()]
+
+    def _pairs(self):
+        return zip(self.smiles_a, self.smiles_b, self.preferred, strict=True)
+
+    def subset(self, rows: np.ndarray) -> PreferenceData:
+        pick = [int(i) for i in rows]
+        return PreferenceData(
+            [self.smiles_a[i] for i in pick],
+            [self.smiles_b[i] for i in pick],
+            [self.preferred[i] for i in pick],
+            self.source,
+        )
+
+
+@dataclass
+class RatingData:
+    """Chemists' ratings from 1 (poor) to 5 (excellent)."""
+
+    smiles: list[str]
+    ratings: np.ndarray
+    source: str = ""
+    kind: str = "ratings"
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Ratings as floats: a rating model regresses on them (see :mod:`chemloop.reward.model`)."""
+        return self.ratings.astype(np.float64)
+
+    def subset(self, rows: np.ndarray) -> RatingData:
+        return RatingData([self.smiles[i] for i in rows], self.ratings[rows], self.source)
+
+
+Feedback = ValueData | PreferenceData | RatingData
+
+
+def read_feedback(path: str | Path, kind: str) -> Feedback:
+    """Read a feedback CSV of ``kind`` (``values``, ``preferences`` or ``ratings``)."""
+    readers: dict[str, Callable[[Path], Feedback]] = {
+        "values": read_values,
+        "preferences": read_preferences,
+        "ratings": read_ratings,
+    }
+    if kind not in readers:
+        raise FeedbackError(f"unknown feedback kind {kind!r}; choose one of: {', '.join(FEEDBACK_KINDS)}")
+    return readers[kind](Path(path))
+
+
+def read_values(path: str | Path) -> ValueData:
+    path = Path(path)
+    table = _Table(path, required=("smiles", "value"), optional=("std",))
+    smiles, values, stds = [], [], []
+    for row, cells in table.rows():
+        mol = table.molecule(row, "smiles", cells["smiles"])
+        value = table.number(row, "value", cells["value"])
+        std = table.number(row, "std", cells["std"], positive=True) if "std" in cells else 1.0
+        if None not in (mol, value, std):
+            smiles.append(mol)
+            values.append(value)
+            stds.append(std)
+    table.finish()
+    has_std = "std" in table.columns
+    return ValueData(smiles, np.array(values), np.array(stds) if has_std else None, str(path))
+
+
+def read_preferences(path: str | Path) -> PreferenceData:
+    path = Path(path)
+    table = _Table(path, required=("smiles_a", "smiles_b", "preferred"))
+    first, second, preferred = [], [], []
+    for row, cells in table.rows():
+        a = table.molecule(row, "smiles_a", cells["smiles_a"])
+        b = table.molecule(row, "smiles_b", cells["smiles_b"])
+        choice = cells["preferred"].strip().lower()
+        if choice not in ("a", "b"):
+            table.error(row, f"preferred must be 'a' or 'b', not {cells['preferred']!r}")
+            continue
+        if a is not None and a == b:
+            table.error(row, f"smiles_a and smiles_b are the same molecule ({a!r})")
+            continue
+        if a is not None and b is not None:
+            first.append(a)
+            second.append(b)
+            preferred.append(choice)
+    table.finish()
+    return PreferenceData(first, second, preferred, str(path))
+
+
+def read_ratings(path: str | Path) -> RatingData:
+    path = Path(path)
+    table = _Table(path, required=("smiles", "rating"))
+    smiles, ratings = [], []
+    for row, cells in table.rows():
+        mol = table.molecule(row, "smiles", cells["smiles"])
+        rating = table.number(row, "rating", cells["rating"])
+        if rating is not None and (rating != int(rating) or not 1 <= rating <= 5):
+            table.error(row, f"rating {cells['rating']!r} is not a whole number from 1 to 5")
+            continue
+        if mol is not None and rating is not None:
+            smiles.append(mol)
+            ratings.append(int(rating))
+    table.finish()
+    return RatingData(smiles, np.array(ratings, dtype=np.int64), str(path))
+
+
+class _Table:
+    """A CSV file read row by row, collecting every bad row before raising one error."""
+
+    def __init__(self, path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        if not path.is_file():
+            raise FeedbackError(f"feedback file not found: {path}")
+        self.path = path
+        self.errors: list[tuple[int, str]] = []
+        self.count = 0
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: spreadsheet BOMs
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            self._lines = list(reader)
+        if not header or not any(h.strip() for h in header):
+            raise FeedbackError(f"{path} is empty: expected a header row with {', '.join(required)}")
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise FeedbackError(
+                f"{path} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"its columns are: {', '.join(h.strip() for h in header)}"
+            )
+        self.columns = {c: names.index(c) for c in (*required, *optional) if c in names}
+
+    def rows(self):
+        """(spreadsheet row number, {column: cell}) for every non-blank data row."""
+        for number, line in enumerate(self._lines, start=2):
+            if not any(cell.strip() for cell in line):
+                continue
+            self.count += 1
+            yield number, {c: (line[i].strip() if i < len(line) else "") for c, i in self.columns.items()}
+
+    def error(self, row: int, message: str) -> None:
+        self.errors.append((row, message))
+
+    def molecule(self, row: int, column: str, text: str) -> str | None:
+        canonical = try_canonical(text)
+        if canonical is None:
+            self.error(row, f"{column} {text!r} is not a valid SMILES")
+        return canonical
+
+    def number(self, row: int, column: str, text: str, positive: bool = False) -> float | None:
+        try:
+            value = float(text)
+        except ValueError:
+            self.error(row, f"{column} {text!r} is not a number")
+            return None
+        if not math.isfinite(value):
+            self.error(row, f"{column} {text!r} is not a finite number")
+            return None
+        if positive and value <= 0:
+            self.error(row, f"{column} {text!r} must be greater than 0")
+            return None
+        return value
+
+    def finish(self) -> None:
+        if self.errors:
+            shown = "; ".join(f"row {row}: {message}" for row, message in self.errors[:MAX_REPORTED])
+            more = f"; and {len(self.errors) - MAX_REPORTED} more" if len(self.errors) > MAX_REPORTED else ""
+            bad = len({row for row, _ in self.errors})
+            raise FeedbackError(f"{self.path}: {bad} bad row(s) of {self.count}: {shown}{more}")
+        if self.count == 0:
+            raise FeedbackError(f"{self.path} has a header but no data rows")

@@ -1,0 +1,146 @@
+"""The design-make-test loop on SQLite with the shipped prior and tiny settings."""
+
+import csv
+import os
+
+import pytest
+from rdkit import Chem
+from rdkit.Chem import QED
+from typer.testing import CliRunner
+
+from chemloop.cli import app
+from chemloop.errors import ChemloopError
+from chemloop.loop import campaign as loop
+from chemloop.loop.config import load_campaign_config
+from chemloop.loop.store import connect
+
+runner = CliRunner()
+SEED = [
+    "CCO",
+    "c1ccccc1O",
+    "CC(=O)Nc1ccc(O)cc1",
+    "CCN(CC)CC",
+    "c1ccc2ccccc2c1",
+    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+    "O=C(O)c1ccccc1O",
+    "CN1CCC[C@H]1c1cccnc1",
+    "Clc1ccccc1",
+    "CCCCCCCC",
+]
+
+
+def lab(smiles: str) -> float:
+    """The simulated assay: 10 × QED, a value with the spread of a pIC50."""
+    return round(10 * QED.qed(Chem.MolFromSmiles(smiles)), 4)
+
+
+def write_values(path, smiles):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["smiles", "value"])
+        writer.writerows([s, lab(s)] for s in smiles)
+    return path
+
+
+@pytest.fixture
+def campaign_setup(tmp_path):
+    write_values(tmp_path / "seed.csv", SEED)
+    (tmp_path / "campaign.toml").write_text(
+        "[campaign]\nbatch = 4\ncandidates = 120\nrl_steps = 2\nrl_batch_size = 16\nseed_data = 'seed.csv'\n"
+        "[reward]\nensemble = 2\nhidden = 32\nepochs = 20\ncv_folds = 2\n"
+        "[[score.components]]\ntype = 'alerts'\nfilter = true\nparams = { catalogs = ['PAINS'] }\n"
+    )
+    url = os.environ.get("CHEMLOOP_TEST_DB") or f"sqlite:///{tmp_path / 'campaigns.db'}"
+    factory = connect(url)
+    name = f"test-{tmp_path.name}"  # unique per test, also on a shared PostgreSQL server
+    loop.init_campaign(factory, name, load_campaign_config(tmp_path / "campaign.toml"))
+    return factory, name, tmp_path
+
+
+def _proposed(path):
+    with path.open() as handle:
+        return [row["smiles"] for row in csv.DictReader(handle)]
+
+
+def test_init_propose_import_propose(campaign_setup):
+    factory, name, tmp = campaign_setup
+    first = loop.propose(factory, name, output=tmp / "round1.csv")
+    assert first.round == 1 and len(first.smiles) == 4 == len(_proposed(tmp / "round1.csv"))
+    assert all(
+        m is not None and s is not None
+        for m, s in zip(first.predicted_mean, first.predicted_std, strict=True)
+    )
+    assert not set(first.smiles) & {Chem.CanonSmiles(s) for s in SEED}  # never re-proposes what was tested
+    loop.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
+    second = loop.propose(factory, name, output=tmp / "round2.csv")
+    assert second.round == 2 and not set(second.smiles) & set(first.smiles)
+    report = loop.status(factory, name)
+    assert [r["round"] for r in report["rounds"]] == [1, 2]
+    assert report["rounds"][0]["measured"] == 4 and report["rounds"][1]["measured"] == 0
+    assert report["rounds"][0]["best"] == max(lab(s) for s in first.smiles)
+    assert report["molecules_tested"] == 14 and report["reward_model"]["measurements"] == 14
+
+
+def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_setup, monkeypatch):
+    factory, name, tmp = campaign_setup
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the process died while choosing the batch
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "select_batch", killed)
+        with pytest.raises(KeyboardInterrupt):
+            loop.propose(factory, name, output=tmp / "lost.csv")
+    assert loop.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()
+    assert loop.propose(factory, name, output=tmp / "round1.csv").round == 1
+
+
+def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campaign_setup):
+    factory, name, tmp = campaign_setup
+    proposed = loop.propose(factory, name, output=tmp / "round1.csv").smiles
+    results = write_values(tmp / "results.csv", proposed)
+    assert loop.import_results(factory, name, results)["imported"] == 4
+    again = loop.import_results(factory, name, results)
+    assert again["imported"] == 0 and "already imported" in again["note"]
+    assert loop.status(factory, name)["molecules_tested"] == 14
+
+    outsider = write_values(tmp / "outsider.csv", [proposed[0], "CC(=O)Oc1ccccc1C(=O)O"])
+    with pytest.raises(ChemloopError, match=r"row 3: CC\(=O\)Oc1ccccc1C\(=O\)O.*--external"):
+        loop.import_results(factory, name, outsider)
+    assert loop.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
+    assert loop.import_results(factory, name, outsider, external=True)["imported"] == 2
+    assert loop.status(factory, name)["molecules_tested"] == 15
+
+
+def test_bad_result_rows_are_named(campaign_setup):
+    factory, name, tmp = campaign_setup
+    (tmp / "bad.csv").write_text("smiles,value\nCCO,1.0\nC1CC,2.0\nCCN,high\n")
+    with pytest.raises(ChemloopError, match=r"row 3.*'C1CC'.*row 4.*'high'"):
+        loop.import_results(factory, name, tmp / "bad.csv", external=True)
+    (tmp / "cols.csv").write_text("smile,val\nCCO,1\n")
+    with pytest.raises(ChemloopError, match="neither"):
+        loop.import_results(factory, name, tmp / "cols.csv")
+    with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
+        loop.status(factory, "nope")
+
+
+def test_campaign_commands(tmp_path):
+    write_values(tmp_path / "seed.csv", SEED)
+    (tmp_path / "c.toml").write_text(
+        "[campaign]\nbatch = 3\ncandidates = 100\nrl_steps = 1\nrl_batch_size = 16\nseed_data = 'seed.csv'\n"
+        "[reward]\nensemble = 2\nhidden = 32\nepochs = 20\ncv_folds = 2\n"
+    )
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    assert (
+        runner.invoke(app, ["campaign", "init", "demo", "--config", str(tmp_path / "c.toml"), *db]).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["campaign", "propose", "demo", "--output", str(tmp_path / "r1.csv"), *db])
+    assert result.exit_code == 0, result.output
+    proposed = _proposed(tmp_path / "r1.csv")
+    write_values(tmp_path / "m1.csv", proposed)
+    assert runner.invoke(app, ["campaign", "import", "demo", str(tmp_path / "m1.csv"), *db]).exit_code == 0
+    status = runner.invoke(app, ["campaign", "status", "demo", "--json", *db])
+    assert status.exit_code == 0 and '"molecules_tested": 13' in status.output
+    bad = runner.invoke(app, ["campaign", "init", "demo2", "--config", str(tmp_path / "nope.toml"), *db])
+    assert bad.exit_code == 2 and "nope.toml" in bad.output

@@ -144,3 +144,9 @@ def test_campaign_commands(tmp_path):
     assert status.exit_code == 0 and '"molecules_tested": 13' in status.output
     bad = runner.invoke(app, ["campaign", "init", "demo2", "--config", str(tmp_path / "nope.toml"), *db])
     assert bad.exit_code == 2 and "nope.toml" in bad.output
+
+
+def test_example_campaign_config_is_valid():
+    config = load_campaign_config("examples/campaign/campaign.toml")
+    assert config.campaign.seed_data.exists() and config.campaign.batch == 12
+    assert all(c.filter for c in config.score.components)  # constraints only: the reward model is the objective

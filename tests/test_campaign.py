@@ -149,4 +149,4 @@ def test_campaign_commands(tmp_path):
 def test_example_campaign_config_is_valid():
     config = load_campaign_config("examples/campaign/campaign.toml")
     assert config.campaign.seed_data.exists() and config.campaign.batch == 12
-    assert all(c.filter for c in config.score.components)  # constraints only: the reward model is the objective
+    assert all(c.filter for c in config.score.components)  # constraints; the reward model is the objective

@@ -231,6 +231,62 @@ def bench_pmo(
     console.print(f"wrote {output}")
 
 
+@bench_app.command("campaign")
+@user_errors
+def bench_campaign(
+    task: Annotated[str, typer.Option(help="the PMO oracle that plays the lab")] = "osimertinib_mpo",
+    rounds: Annotated[int, typer.Option(min=1, help="design-make-test rounds")] = 6,
+    batch: Annotated[int, typer.Option(min=1, help="molecules measured per round")] = 12,
+    noise: Annotated[float, typer.Option(min=0.0, help="std of Gaussian noise added to each score")] = 0.0,
+    seed: Annotated[int, typer.Option(help="first seed")] = 0,
+    repeats: Annotated[int, typer.Option(min=1, help="seeds run: seed, seed+1, …")] = 1,
+    seed_molecules: Annotated[int, typer.Option(min=5, help="measured MOSES molecules to start")] = 10,
+    reference_size: Annotated[
+        int, typer.Option(min=100, help="MOSES test molecules that define the top-1% threshold")
+    ] = 10_000,
+    candidates: Annotated[
+        int | None, typer.Option(min=10, help="molecules generated per propose (and the baselines' pools)")
+    ] = None,
+    rl_steps: Annotated[int | None, typer.Option(min=0, help="agent updates per propose")] = None,
+    settings: Annotated[
+        Path | None, typer.Option(help="TOML whose [campaign] and [reward] tables override the defaults")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
+) -> None:
+    """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines."""
+    import tomllib
+
+    from chemloop.bench.campaign import bench_campaign as run_bench
+    from chemloop.bench.campaign import format_table
+
+    overrides: dict = {}
+    if settings is not None:
+        try:
+            overrides = tomllib.loads(settings.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ChemloopError(f"cannot read settings {settings}: {err}") from None
+    campaign = dict(overrides.get("campaign", {}))
+    if candidates is not None:
+        campaign["candidates"] = candidates
+    if rl_steps is not None:
+        campaign["rl_steps"] = rl_steps
+    result = run_bench(
+        task=task,
+        rounds=rounds,
+        batch=batch,
+        seeds=list(range(seed, seed + repeats)),
+        noise=noise,
+        seed_molecules=seed_molecules,
+        reference_size=reference_size,
+        campaign=campaign,
+        reward=overrides.get("reward", {}),
+        progress=console.print,
+    )
+    console.print(format_table(result))
+    output.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {output}")
+
+
 @bench_app.command("sampling")
 @user_errors
 def bench_sampling(

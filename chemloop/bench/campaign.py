@@ -1,0 +1,315 @@
+"""``chemloop bench campaign``: a simulated design-make-test campaign where a PMO oracle is the lab.
+
+Protocol (issue 4): a campaign starts from a few measured seed molecules and runs R rounds
+of K molecules. Beside it, with the same seed data and the same budget, run three baselines:
+
+- ``random``: random picks from a fixed pool of the prior's samples (valid, unique);
+- ``greedy``: each round, a reward model (the campaign's settings, no RL) is fitted on
+  everything measured and scores the same pool of prior samples; the batch is the top K by
+  predicted mean under the campaign's diversity rule (``select_batch`` with its
+  ``max_similarity``), so only RL and the acquisition function differ from the campaign;
+- ``screen``: the same greedy rule on a pool of MOSES test molecules.
+
+The MOSES test set is shuffled once with a fixed generator and cut into disjoint slices:
+the reference (``reference_size`` molecules whose oracle scores define the top-1%
+threshold, their 99th percentile), then, per seed, the seed molecules and the screening
+pool. The reference is the same for every seed; no method ever measures a reference molecule
+through the seed or the screening slices (the prior may of course generate one).
+
+A measured value is the oracle's score plus Gaussian noise of std ``noise``; the noise of a
+molecule is fixed by (seed, SMILES), so two methods that measure the same molecule read the
+same value. Hits (molecules in the top 1%) and "best in the top 1%" are judged on the true,
+noise-free score of the designed molecules (seed molecules excluded, as all methods share
+them); best-so-far is what the chemist sees: the best *measured* value after each round.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from chemloop.bench.pmo_tasks import oracle
+from chemloop.chem.mol import to_mol, try_canonical
+from chemloop.data.corpus import load_moses
+from chemloop.errors import ChemloopError
+from chemloop.loop import campaign as loop
+from chemloop.loop.acquisition import select_batch
+from chemloop.loop.config import CampaignConfig, CampaignSection, RewardSection
+from chemloop.loop.store import connect
+from chemloop.model import checkpoint
+from chemloop.model.generate import sample
+from chemloop.reward.data import ValueData
+from chemloop.reward.features import FeatureTable
+from chemloop.reward.model import RewardConfig, RewardModel
+
+METHODS: tuple[str, ...] = ("chemloop", "random", "greedy", "screen")
+REFERENCE_SEED = 20240  # the reference slice does not depend on the run's seed
+TOP_PERCENTILE = 99.0
+
+
+class _Lab:
+    """The oracle as an assay: true scores (cached) and noisy measurements fixed per molecule."""
+
+    def __init__(self, task: str, noise: float, seed: int) -> None:
+        self.score_mols = oracle(task)
+        self.noise, self.seed = noise, seed
+        self.true: dict[str, float] = {}
+
+    def score(self, smiles: Sequence[str]) -> list[float]:
+        new = [s for s in dict.fromkeys(smiles) if s not in self.true]
+        if new:
+            for s, v in zip(new, self.score_mols([to_mol(s, "oracle") for s in new]), strict=True):
+                self.true[s] = 0.0 if v != v else float(v)  # NaN (a failed term) scores 0
+        return [self.true[s] for s in smiles]
+
+    def measure(self, smiles: Sequence[str]) -> list[float]:
+        values = self.score(smiles)
+        if self.noise <= 0:
+            return values
+        out = []
+        for s, v in zip(smiles, values, strict=True):
+            key = int.from_bytes(hashlib.sha256(s.encode()).digest()[:8], "little")
+            out.append(v + float(np.random.default_rng([self.seed, key]).normal(0.0, self.noise)))
+        return out
+
+
+def _canonical_unique(smiles: Sequence[str], exclude: Collection[str] = frozenset()) -> list[str]:
+    out = (try_canonical(s) for s in smiles)
+    return [c for c in dict.fromkeys(c for c in out if c) if c not in exclude]
+
+
+def _campaign_config(
+    batch: int, seed: int, seed_csv: Path, campaign: dict[str, Any], reward: dict[str, Any]
+) -> CampaignConfig:
+    section = CampaignSection(**{**campaign, "batch": batch, "seed": seed, "seed_data": seed_csv})
+    return CampaignConfig(campaign=section, reward=RewardSection(**reward))
+
+
+def _write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["smiles", "value"])
+        writer.writerows(zip(smiles, values, strict=True))
+    return path
+
+
+def _run_chemloop(config: CampaignConfig, rounds: int, lab: _Lab, folder: Path) -> list[list[str]]:
+    """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import."""
+    factory = connect(f"sqlite:///{folder / 'campaign.db'}")
+    loop.init_campaign(factory, "bench", config)
+    picks = []
+    for number in range(1, rounds + 1):
+        proposed = loop.propose(factory, "bench").smiles
+        results = _write_values(folder / f"round{number}.csv", proposed, lab.measure(proposed))
+        loop.import_results(factory, "bench", results)
+        picks.append(proposed)
+    return picks
+
+
+def _run_greedy(
+    pool: list[str],
+    seed_smiles: list[str],
+    rounds: int,
+    batch: int,
+    lab: _Lab,
+    reward: RewardConfig,
+    max_similarity: float | None,
+) -> list[list[str]]:
+    """Each round: fit the reward model on all measurements, take the top K of the unmeasured pool."""
+    table = FeatureTable(reward.features)  # the pool's features are computed once
+    measured = list(seed_smiles)
+    values = lab.measure(measured)
+    picks = []
+    for _ in range(rounds):
+        model = RewardModel.fit(ValueData(measured, np.array(values), None, "bench"), reward, table=table)
+        seen = set(measured)
+        rest = [s for s in pool if s not in seen]
+        mean, _ = model.predict(rest)
+        chosen = [rest[i] for i in select_batch(rest, list(mean), k=batch, max_similarity=max_similarity)]
+        measured += chosen
+        values += lab.measure(chosen)
+        picks.append(chosen)
+    return picks
+
+
+def _summary(picks: list[list[str]], seed_smiles: list[str], lab: _Lab, threshold: float, seconds: float):
+    seed_values = lab.measure(seed_smiles)
+    best, best_so_far = max(seed_values), [max(seed_values)]
+    molecules = []
+    for number, chosen in enumerate(picks, start=1):
+        for s, value, true in zip(chosen, lab.measure(chosen), lab.score(chosen), strict=True):
+            molecules.append({"round": number, "smiles": s, "value": value, "score": true})
+            best = max(best, value)
+        best_so_far.append(best)
+    designed = molecules or [{"value": best, "score": max(lab.score(seed_smiles))}]
+    top = max(designed, key=lambda m: m["value"])
+    return {
+        "best_so_far": best_so_far,
+        "best_measured": best,
+        "best_designed_score": top["score"],
+        "top1_hits": sum(m["score"] >= threshold for m in molecules),
+        "best_in_top1": top["score"] >= threshold,
+        "measured": len(seed_smiles) + len(molecules),
+        "seconds": round(seconds, 1),
+        "molecules": molecules,
+    }
+
+
+def bench_campaign(
+    task: str = "osimertinib_mpo",
+    rounds: int = 6,
+    batch: int = 12,
+    seeds: Sequence[int] = (0,),
+    noise: float = 0.0,
+    seed_molecules: int = 10,
+    reference_size: int = 10_000,
+    pool_size: int | None = None,
+    campaign: dict[str, Any] | None = None,
+    reward: dict[str, Any] | None = None,
+    methods: Sequence[str] = METHODS,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Simulate the campaign and its baselines for each seed; return a JSON-serializable dict.
+
+    ``campaign`` and ``reward`` override :class:`CampaignSection` / :class:`RewardSection`
+    fields (e.g. ``{"candidates": 500, "rl_steps": 5}``); unset fields keep their defaults.
+    ``pool_size`` is the size of the baselines' pools (prior samples, MOSES molecules);
+    by default the campaign's ``candidates``, so every method chooses from as many molecules.
+    """
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ChemloopError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    if rounds < 1 or batch < 1 or seed_molecules < 5 or reference_size < 100:
+        raise ChemloopError("need rounds ≥ 1, batch ≥ 1, seed_molecules ≥ 5, reference_size ≥ 100")
+    say = progress or (lambda _: None)
+    campaign, reward = dict(campaign or {}), dict(reward or {})
+    try:  # validates the overrides before any work
+        probe = _campaign_config(batch, 0, Path("seed.csv"), campaign, reward)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ChemloopError(f"invalid campaign settings: {problems}") from None
+    settings, reward_settings = probe.campaign, probe.reward
+    pool_size = pool_size or settings.candidates
+
+    started = time.perf_counter()
+    test = load_moses("test")
+    order = np.random.default_rng(REFERENCE_SEED).permutation(len(test))
+    reference = _canonical_unique([test[i] for i in order[:reference_size]])
+    rest = [test[i] for i in order[reference_size:]]
+    reference_lab = _Lab(task, 0.0, 0)
+    reference_scores = np.array(reference_lab.score(reference))
+    threshold = float(np.percentile(reference_scores, TOP_PERCENTILE))
+    say(f"reference: {len(reference)} MOSES test molecules, top-1% threshold {threshold:.4f}")
+
+    prior = checkpoint.load(settings.model)
+    runs = []
+    for seed in seeds:
+        lab = _Lab(task, noise, seed)
+        lab.true.update(reference_lab.true)
+        rng = np.random.default_rng(seed)
+        shuffled = [rest[i] for i in rng.permutation(len(rest))[: 2 * (seed_molecules + pool_size)]]
+        seed_smiles = _canonical_unique(shuffled)[:seed_molecules]
+        screen_pool = _canonical_unique(shuffled, set(seed_smiles))[:pool_size]
+        report = sample(prior, pool_size, seed=seed)
+        prior_pool = _canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
+        if len(prior_pool) < rounds * batch or len(screen_pool) < rounds * batch:
+            raise ChemloopError(f"pools of {pool_size} molecules are too small for {rounds} × {batch} picks")
+        model_reward = RewardConfig(
+            kind="values",
+            features=reward_settings.features,
+            ensemble=reward_settings.ensemble,
+            hidden=reward_settings.hidden,
+            epochs=reward_settings.epochs,
+            seed=seed,
+        )
+        results = {}
+        for method in methods:
+            start = time.perf_counter()
+            if method == "chemloop":
+                with tempfile.TemporaryDirectory() as folder:
+                    seed_csv = _write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
+                    config = _campaign_config(batch, seed, seed_csv, campaign, reward)
+                    picks = _run_chemloop(config, rounds, lab, Path(folder))
+            elif method == "random":
+                drawn = np.random.default_rng([seed, 1]).choice(
+                    len(prior_pool), rounds * batch, replace=False
+                )
+                flat = [prior_pool[i] for i in drawn]
+                picks = [flat[r * batch : (r + 1) * batch] for r in range(rounds)]
+            else:
+                pool = prior_pool if method == "greedy" else screen_pool
+                picks = _run_greedy(
+                    pool, seed_smiles, rounds, batch, lab, model_reward, settings.max_similarity
+                )
+            results[method] = _summary(picks, seed_smiles, lab, threshold, time.perf_counter() - start)
+            r = results[method]
+            say(
+                f"seed {seed} {method}: best {r['best_measured']:.4f}, {r['top1_hits']} top-1% hits, "
+                f"{r['seconds']:.0f} s"
+            )
+        runs.append({"seed": seed, "seed_molecules": seed_smiles, "methods": results})
+
+    return {
+        "task": task,
+        "rounds": rounds,
+        "batch": batch,
+        "seeds": list(seeds),
+        "noise": noise,
+        "seed_molecules": seed_molecules,
+        "reference_size": len(reference),
+        "pool_size": pool_size,
+        "threshold": threshold,
+        "top_percentile": TOP_PERCENTILE,
+        "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
+        "reward_settings": reward_settings.model_dump(mode="json"),
+        "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule",
+        "runs": runs,
+        "summary": _mean_over_seeds(runs, methods),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _mean_over_seeds(runs: list[dict], methods: Sequence[str]) -> dict:
+    summary = {}
+    for method in methods:
+        rows = [run["methods"][method] for run in runs]
+        summary[method] = {
+            "best_measured": float(np.mean([r["best_measured"] for r in rows])),
+            "top1_hits": float(np.mean([r["top1_hits"] for r in rows])),
+            "best_in_top1": float(np.mean([r["best_in_top1"] for r in rows])),
+            "seconds": float(np.mean([r["seconds"] for r in rows])),
+        }
+    return summary
+
+
+def format_table(result: dict):
+    """A rich table: method | best after each round | top-1% hits | best in top 1%? | seconds."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"bench campaign: {result['task']}, {result['rounds']} × {result['batch']} after "
+        f"{result['seed_molecules']} seed molecules, noise {result['noise']}; top-1% threshold "
+        f"{result['threshold']:.3f} over {result['reference_size']} MOSES test molecules"
+    )
+    for column in ("seed", "method", "best after each round (0 = seed)", "top-1% hits", "best in top 1%?"):
+        table.add_column(column)
+    table.add_column("seconds", justify="right")
+    for run in result["runs"]:
+        for method, r in run["methods"].items():
+            table.add_row(
+                str(run["seed"]),
+                method,
+                " ".join(f"{v:.3f}" for v in r["best_so_far"]),
+                str(r["top1_hits"]),
+                f"{'yes' if r['best_in_top1'] else 'no'} ({r['best_designed_score']:.3f})",
+                f"{r['seconds']:.0f}",
+            )
+    return table

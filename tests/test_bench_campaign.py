@@ -1,0 +1,104 @@
+"""``bench campaign``: the simulated campaign and its three baselines, with tiny settings."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from chemloop.bench.campaign import METHODS, bench_campaign
+from chemloop.cli import app
+from chemloop.errors import ChemloopError
+
+TINY_CAMPAIGN = {"candidates": 100, "rl_steps": 1, "rl_batch_size": 16}
+TINY_REWARD = {"ensemble": 2, "hidden": 32, "epochs": 20, "cv_folds": 0}
+
+
+@pytest.fixture(scope="module")
+def result():
+    return bench_campaign(
+        task="osimertinib_mpo",
+        rounds=2,
+        batch=3,
+        seed_molecules=5,
+        reference_size=200,
+        noise=0.05,
+        campaign=TINY_CAMPAIGN,
+        reward=TINY_REWARD,
+    )
+
+
+def test_every_method_measures_the_same_budget_with_honest_counts(result):
+    assert 0.0 <= result["threshold"] <= 1.0 and result["reference_size"] == 200
+    json.dumps(result)  # serializable as it is
+    (run,) = result["runs"]
+    seed = set(run["seed_molecules"])
+    assert len(seed) == 5
+    for method in METHODS:
+        r = run["methods"][method]
+        designed = [m["smiles"] for m in r["molecules"]]
+        assert len(designed) == len(set(designed)) == 2 * 3 and not seed & set(designed)
+        assert r["measured"] == 5 + 2 * 3
+        assert [sum(m["round"] == n for m in r["molecules"]) for n in (1, 2)] == [3, 3]
+        best = r["best_so_far"]
+        assert len(best) == 3 and all(a <= b for a, b in zip(best, best[1:], strict=False))
+        assert best[-1] == r["best_measured"] >= max(m["value"] for m in r["molecules"])
+        assert r["top1_hits"] == sum(m["score"] >= result["threshold"] for m in r["molecules"])
+        top = max(r["molecules"], key=lambda m: m["value"])
+        assert r["best_in_top1"] == (top["score"] >= result["threshold"])
+        assert all(0.0 <= m["score"] <= 1.0 for m in r["molecules"])
+    # The noise of a molecule is fixed: a molecule two methods measured reads the same value.
+    values = {}
+    for r in run["methods"].values():
+        for m in r["molecules"]:
+            assert values.setdefault(m["smiles"], m["value"]) == m["value"]
+
+
+def test_bad_settings_fail_before_any_work():
+    with pytest.raises(ChemloopError, match="unknown methods"):
+        bench_campaign(methods=["chemloop", "oracle"])
+    with pytest.raises(ChemloopError, match="unknown PMO task"):
+        bench_campaign(task="nope", reference_size=100)
+    with pytest.raises(ChemloopError, match="rl_step"):
+        bench_campaign(campaign={"rl_step": 1})
+
+
+def test_cli_runs_and_writes_json(tmp_path, monkeypatch):
+    import chemloop.bench.campaign as module
+
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return {
+            "task": kwargs["task"],
+            "rounds": 1,
+            "batch": 2,
+            "seed_molecules": 5,
+            "noise": 0.0,
+            "threshold": 0.5,
+            "reference_size": 100,
+            "runs": [
+                {
+                    "seed": 0,
+                    "methods": {
+                        "chemloop": {
+                            "best_so_far": [0.1, 0.6],
+                            "top1_hits": 1,
+                            "best_in_top1": True,
+                            "best_designed_score": 0.6,
+                            "seconds": 1.0,
+                        }
+                    },
+                }
+            ],
+        }
+
+    monkeypatch.setattr(module, "bench_campaign", fake)
+    (tmp_path / "s.toml").write_text("[reward]\nensemble = 2\n")
+    out = tmp_path / "b.json"
+    args = ["bench", "campaign", "--rounds", "1", "--batch", "2", "--candidates", "50", "--rl-steps", "0"]
+    outcome = CliRunner().invoke(app, [*args, "--settings", str(tmp_path / "s.toml"), "--output", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "0.100 0.600" in outcome.output and json.loads(out.read_text())["threshold"] == 0.5
+    assert seen["campaign"] == {"candidates": 50, "rl_steps": 0} and seen["reward"] == {"ensemble": 2}
+    assert seen["seeds"] == [0] and seen["task"] == "osimertinib_mpo"

@@ -15,13 +15,12 @@ filter = true
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from chemloop.errors import ChemloopError
+from chemloop.config_files import read_toml, validate
 from chemloop.loop.acquisition import Acquisition
 from chemloop.score.config import ScoreConfig
 
@@ -63,18 +62,8 @@ class CampaignConfig(BaseModel):
 def load_campaign_config(path: str | Path) -> CampaignConfig:
     """Read and validate a campaign TOML; relative paths are relative to the file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ChemloopError(f"cannot read campaign config {path}: {err}") from None
+    data = read_toml(path, "campaign config")
     section = data.get("campaign", {})
     if isinstance(section, dict) and "seed_data" in section:
         section["seed_data"] = str((path.parent / section["seed_data"]).resolve())
-    for entry in (data.get("score") or {}).get("components", []):
-        if isinstance(entry, dict) and "path" in entry:
-            entry["path"] = str((path.parent / entry["path"]).resolve())
-    try:
-        return CampaignConfig.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid campaign config {path}: {problems}") from None
+    return validate(CampaignConfig, data, f"campaign config {path}")

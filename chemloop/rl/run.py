@@ -14,14 +14,14 @@ import csv
 import json
 import shutil
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chemloop.config_files import read_toml, validate
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.rl.agent import Agent, StepReport
@@ -86,24 +86,13 @@ class Progress:
 
 def parse_config(data: dict, source: str) -> OptimizeConfig:
     """Validate a config mapping; errors name each bad key."""
-    try:
-        return OptimizeConfig.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid config {source}: {problems}") from None
+    return validate(OptimizeConfig, data, f"config {source}")
 
 
 def load_config(path: str | Path) -> OptimizeConfig:
     """Read and validate a TOML run config; plugin paths are relative to the config file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ChemloopError(f"cannot read config {path}: {err}") from None
-    for entry in data.get("score", {}).get("components", []):
-        if isinstance(entry, dict) and "path" in entry:
-            entry["path"] = str((path.parent / entry["path"]).resolve())
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path, "config"), str(path))
 
 
 def resume_config(output: Path, new: OptimizeConfig | None = None) -> OptimizeConfig:

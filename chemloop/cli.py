@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from chemloop.cli_campaign import campaign_app
 from chemloop.cli_common import console, user_errors
+from chemloop.config_files import read_toml
 from chemloop.errors import ChemloopError
 
 app = typer.Typer(
@@ -204,19 +205,12 @@ def bench_pmo(
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_pmo.json"),
 ) -> None:
     """The PMO benchmark (Gao et al. 2022): AUC top-10 per task over seeds, beside published REINVENT."""
-    import tomllib
-
     from chemloop.bench.pmo import bench_pmo as run_bench
     from chemloop.bench.pmo_reference import format_table
     from chemloop.bench.pmo_tasks import available_tasks
 
     chosen = available_tasks() if tasks == "all" else [t.strip() for t in tasks.split(",") if t.strip()]
-    overrides = {}
-    if settings is not None:
-        try:
-            overrides = tomllib.loads(settings.read_text()).get("run", {})
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ChemloopError(f"cannot read settings {settings}: {err}") from None
+    overrides = read_toml(settings, "settings").get("run", {}) if settings is not None else {}
 
     def show(run) -> None:
         console.print(
@@ -254,17 +248,10 @@ def bench_campaign(
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
 ) -> None:
     """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines."""
-    import tomllib
-
     from chemloop.bench.campaign import bench_campaign as run_bench
     from chemloop.bench.campaign import format_table
 
-    overrides: dict = {}
-    if settings is not None:
-        try:
-            overrides = tomllib.loads(settings.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ChemloopError(f"cannot read settings {settings}: {err}") from None
+    overrides = read_toml(settings, "settings") if settings is not None else {}
     campaign = dict(overrides.get("campaign", {}))
     if candidates is not None:
         campaign["candidates"] = candidates

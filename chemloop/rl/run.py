@@ -185,7 +185,7 @@ def optimize(
         agent.tokenizer,
         {"stage": run.update, "steps": agent.steps, "oracle_calls": len(scorer.calls)},
     )
-    top10 = sorted((c.score for c in scorer.calls if c.score == c.score), reverse=True)[:10]
+    top10 = _top10(scorer)
     summary = {
         "steps": agent.steps,
         "oracle_calls": len(scorer.calls),
@@ -239,10 +239,14 @@ def _best(scorer: Scorer) -> float:
     return max((c.score for c in scorer.calls if c.score == c.score), default=float("nan"))
 
 
+def _top10(scorer: Scorer) -> list[float]:
+    return sorted((c.score for c in scorer.calls if c.score == c.score), reverse=True)[:10]
+
+
 def _reached(scorer: Scorer, target: float | None) -> bool:
     if target is None:
         return False
-    best = sorted((c.score for c in scorer.calls if c.score == c.score), reverse=True)[:10]
+    best = _top10(scorer)
     return len(best) == 10 and sum(best) / 10 >= target
 
 

@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,docking,ray,postgres]"
 	# MOSES data (train/test SMILES); its declared dependencies are from 2020 and unneeded.
 	$(PY) -m pip install --quiet --no-deps molsets==0.3.1
 	touch $(STAMP)

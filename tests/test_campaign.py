@@ -42,16 +42,27 @@ def write_values(path, smiles):
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each campaign test runs on SQLite, and on PostgreSQL where CI provides a server
+    (``CHEMLOOP_TEST_POSTGRES``: a SQLAlchemy URL, e.g. postgresql+psycopg://user@127.0.0.1/db)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'campaigns.db'}"
+    url = os.environ.get("CHEMLOOP_TEST_POSTGRES")
+    if not url:
+        pytest.skip("no PostgreSQL server (set CHEMLOOP_TEST_POSTGRES; .ci/run starts one)")
+    return url
+
+
 @pytest.fixture
-def campaign_setup(tmp_path):
+def campaign_setup(tmp_path, database_url):
     write_values(tmp_path / "seed.csv", SEED)
     (tmp_path / "campaign.toml").write_text(
         "[campaign]\nbatch = 4\ncandidates = 120\nrl_steps = 2\nrl_batch_size = 16\nseed_data = 'seed.csv'\n"
         "[reward]\nensemble = 2\nhidden = 32\nepochs = 20\ncv_folds = 2\n"
         "[[score.components]]\ntype = 'alerts'\nfilter = true\nparams = { catalogs = ['PAINS'] }\n"
     )
-    url = os.environ.get("CHEMLOOP_TEST_DB") or f"sqlite:///{tmp_path / 'campaigns.db'}"
-    factory = connect(url)
+    factory = connect(database_url)
     name = f"test-{tmp_path.name}"  # unique per test, also on a shared PostgreSQL server
     loop.init_campaign(factory, name, load_campaign_config(tmp_path / "campaign.toml"))
     return factory, name, tmp_path
@@ -118,7 +129,7 @@ def test_bad_result_rows_are_named(campaign_setup):
     with pytest.raises(ChemloopError, match=r"row 3.*'C1CC'.*row 4.*'high'"):
         loop.import_results(factory, name, tmp / "bad.csv", external=True)
     (tmp / "cols.csv").write_text("smile,val\nCCO,1\n")
-    with pytest.raises(ChemloopError, match="neither"):
+    with pytest.raises(ChemloopError, match="none of"):
         loop.import_results(factory, name, tmp / "cols.csv")
     with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
         loop.status(factory, "nope")
@@ -150,3 +161,41 @@ def test_example_campaign_config_is_valid():
     config = load_campaign_config("examples/campaign/campaign.toml")
     assert config.campaign.seed_data.exists() and config.campaign.batch == 12
     assert all(c.filter for c in config.score.components)  # constraints; the reward model is the objective
+
+
+def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup):
+    factory, name, tmp = campaign_setup
+    before = loop.status(factory, name)
+    assert before["reward_model"]["feedback"] == {"values": 10, "preferences": 0, "ratings": 0}
+    assert not before["reward_model_stale"]
+    (tmp / "ratings.csv").write_text("smiles,rating\nClc1ccccc1,5\n")
+    assert loop.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
+    assert not loop.status(factory, name)["reward_model_stale"]  # an import refits at once
+    # Single choices (the web app's clicks) are cheap: stored now, fitted by the next propose.
+    stored = loop.record_preference(factory, name, "OC1=CC=CC=C1", "CCO", "A")
+    assert (stored["smiles_a"], stored["preferred"]) == ("Oc1ccccc1", "a")  # canonical, lower case
+    loop.record_rating(factory, name, "CCN(CC)CC", 2)
+    loop.record_rating(factory, name, "c1ccc2ccccc2c1", 4)
+    status = loop.status(factory, name)
+    assert (status["preferences"], status["ratings"], status["reward_model_stale"]) == (1, 3, True)
+    # The next propose refits on everything first: values, the choice, and the pairs the ratings imply.
+    loop.propose(factory, name, output=tmp / "round1.csv")
+    after = loop.status(factory, name)
+    assert after["reward_model"]["feedback"] == {"values": 10, "preferences": 1, "ratings": 3}
+    assert not after["reward_model_stale"]
+
+
+def test_bad_feedback_is_refused_and_named(campaign_setup):
+    factory, name, _ = campaign_setup
+    cases = [
+        (lambda: loop.record_preference(factory, name, "CCO", "CCN", "c"), "preferred must be 'a' or 'b'"),
+        (lambda: loop.record_preference(factory, name, "CCO", "OCC", "a"), "same molecule"),
+        (lambda: loop.record_preference(factory, name, "C1CC", "CCO", "a"), "'C1CC'"),
+        (lambda: loop.record_rating(factory, name, "CCO", 6), "from 1 to 5, not 6"),
+        (lambda: loop.record_rating(factory, "nope", "CCO", 3), "no campaign named 'nope'"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ChemloopError, match=message):
+            call()
+    status = loop.status(factory, name)
+    assert (status["preferences"], status["ratings"]) == (0, 0)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chemloop.chem.mol import try_canonical
+from chemloop.chem.mol import canonical, try_canonical
 from chemloop.errors import ChemloopError
 from chemloop.loop import rewards
 from chemloop.loop.acquisition import acquisition_values, select_batch
@@ -30,6 +30,7 @@ from chemloop.loop.store import (
     Measurement,
     Preference,
     Proposal,
+    Rating,
     Round,
     get_campaign,
     session_scope,
@@ -37,7 +38,7 @@ from chemloop.loop.store import (
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
-from chemloop.reward.data import read_preferences, read_values
+from chemloop.reward.data import FeedbackError, read_preferences, read_ratings, read_values
 from chemloop.rl.agent import Agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
@@ -47,7 +48,7 @@ def init_campaign(factory: sessionmaker[Session], name: str, config: CampaignCon
     """Create campaign ``name``; import its seed data (round 0) and fit a first reward model."""
     if not name.strip():
         raise ChemloopError("a campaign needs a non-empty name")
-    seed_rows = _read_results(config.campaign.seed_data) if config.campaign.seed_data else None
+    seed_rows = read_results(config.campaign.seed_data) if config.campaign.seed_data else None
     with session_scope(factory) as session:
         if session.scalar(select(Campaign).where(Campaign.name == name)) is not None:
             raise ChemloopError(f"campaign {name!r} already exists")
@@ -82,6 +83,8 @@ def propose(
         known |= set(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
+        if rewards.is_stale(session, campaign.id):  # e.g. ratings recorded in the web app
+            rewards.refit(session, campaign.id, config)
         model = rewards.latest(session, campaign.id)
         values = [m.value for m in _measurements(session, campaign.id)]
         round_number = 1 + (
@@ -217,15 +220,16 @@ def _write_proposals(path: Path, proposed: Proposed) -> None:
 
 @dataclass
 class ResultRows:
-    kind: str  # "values" or "preferences"
-    rows: list[tuple]  # (smiles, value, std) or (smiles_a, smiles_b, preferred); canonical SMILES
+    kind: str  # "values", "preferences" or "ratings"
+    rows: list[tuple]  # (smiles, value, std), (smiles_a, smiles_b, preferred) or (smiles, rating); canonical
     sha256: str
     filename: str
 
 
-def _read_results(path: str | Path) -> ResultRows:
-    """Read a results CSV (``smiles,value[,std]`` or ``smiles_a,smiles_b,preferred``); every bad
-    row is reported by number before anything is stored."""
+def read_results(path: str | Path) -> ResultRows:
+    """Read a results CSV (``smiles,value[,std]``, ``smiles_a,smiles_b,preferred`` or
+    ``smiles,rating``) without storing it: every bad row is reported by number (a
+    :class:`FeedbackError` whose ``problems`` list them), so a page can preview a file first."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -245,10 +249,14 @@ def _read_results(path: str | Path) -> ResultRows:
         prefs = read_preferences(path)
         rows = list(zip(prefs.smiles_a, prefs.smiles_b, prefs.preferred, strict=True))
         kind = "preferences"
+    elif {"smiles", "rating"} <= columns:
+        ratings = read_ratings(path)
+        rows = [(s, int(r)) for s, r in zip(ratings.smiles, ratings.ratings, strict=True)]
+        kind = "ratings"
     else:
-        raise ChemloopError(
-            f"{path}: columns {sorted(columns)} are neither smiles,value[,std] "
-            "nor smiles_a,smiles_b,preferred"
+        raise FeedbackError(
+            f"{path}: columns {sorted(columns)} are none of smiles,value[,std], "
+            "smiles_a,smiles_b,preferred or smiles,rating"
         )
     return ResultRows(kind, rows, hashlib.sha256(raw).hexdigest(), path.name)
 
@@ -261,7 +269,7 @@ def import_results(
     The same file (by content) imported again changes nothing. A molecule the campaign never
     proposed is rejected, naming its row, unless ``external``.
     """
-    results = _read_results(path)
+    results = read_results(path)
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
@@ -283,20 +291,8 @@ def import_results(
 def _store_results(
     session: Session, campaign: Campaign, config: CampaignConfig, results: ResultRows, external: bool
 ) -> int:
-    proposed_in = dict(
-        session.execute(
-            select(Proposal.smiles, func.max(Round.number))
-            .join(Round)
-            .where(Round.campaign_id == campaign.id)
-            .group_by(Proposal.smiles)
-        ).all()
-    )
-    smiles_of_row = (
-        [(r[0],) for r in results.rows] if results.kind == "values" else [(r[0], r[1]) for r in results.rows]
-    )
-    unknown = [
-        (n, s) for n, group in enumerate(smiles_of_row, start=2) for s in group if s not in proposed_in
-    ]
+    proposed_in = _proposed_in(session, campaign.id)
+    unknown = _unproposed(results, proposed_in)
     if unknown and not external:
         shown = "; ".join(f"row {n}: {s}" for n, s in unknown[:10])
         raise ChemloopError(
@@ -322,6 +318,8 @@ def _store_results(
                     external=smiles not in proposed_in,
                 )
             )
+        elif results.kind == "ratings":
+            session.add(Rating(campaign_id=campaign.id, file_id=file.id, smiles=row[0], rating=row[1]))
         else:
             session.add(
                 Preference(
@@ -337,8 +335,76 @@ def _store_results(
     return len(results.rows)
 
 
+def _proposed_in(session: Session, campaign_id: int) -> dict[str, int]:
+    """Every molecule the campaign proposed, with the last round that proposed it."""
+    return dict(
+        session.execute(
+            select(Proposal.smiles, func.max(Round.number))
+            .join(Round)
+            .where(Round.campaign_id == campaign_id)
+            .group_by(Proposal.smiles)
+        ).all()
+    )
+
+
+def _unproposed(results: ResultRows, proposed_in: dict[str, int]) -> list[tuple[int, str]]:
+    smiles_of_row = [(r[0], r[1]) if results.kind == "preferences" else (r[0],) for r in results.rows]
+    return [(n, s) for n, group in enumerate(smiles_of_row, start=2) for s in group if s not in proposed_in]
+
+
+def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> list[tuple[int, str]]:
+    """The rows of ``results`` naming a molecule the campaign never proposed, as (row, SMILES): a page
+    shows them before anything is stored; ``import_results`` rejects them unless ``external``."""
+    with session_scope(factory) as session:
+        return _unproposed(results, _proposed_in(session, get_campaign(session, name).id))
+
+
 def _measurements(session: Session, campaign_id: int) -> list[Measurement]:
     return list(session.scalars(select(Measurement).where(Measurement.campaign_id == campaign_id)))
+
+
+# --- feedback from the web app and the API -------------------------------------------------------
+
+
+def record_preference(
+    factory: sessionmaker[Session], name: str, smiles_a: str, smiles_b: str, preferred: str
+) -> dict:
+    """Store a chemist's choice between two molecules (``preferred``: "a" or "b"). Cheap: the reward
+    model is refitted by the next ``propose`` (or ``refit``), not on every click."""
+    choice = preferred.strip().lower()
+    if choice not in ("a", "b"):
+        raise ChemloopError(f"preferred must be 'a' or 'b', not {preferred!r}")
+    a, b = canonical(smiles_a, "smiles_a"), canonical(smiles_b, "smiles_b")
+    if a == b:
+        raise ChemloopError(f"smiles_a and smiles_b are the same molecule ({a!r})")
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        row = Preference(campaign_id=campaign.id, smiles_a=a, smiles_b=b, preferred=choice)
+        session.add(row)
+        session.flush()
+        return {"campaign": name, "id": row.id, "smiles_a": a, "smiles_b": b, "preferred": choice}
+
+
+def record_rating(factory: sessionmaker[Session], name: str, smiles: str, rating: int) -> dict:
+    """Store a chemist's 1–5 rating of a molecule (used by the next reward-model fit)."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ChemloopError(f"rating must be a whole number from 1 to 5, not {rating!r}")
+    molecule = canonical(smiles, "smiles")
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        row = Rating(campaign_id=campaign.id, smiles=molecule, rating=rating)
+        session.add(row)
+        session.flush()
+        return {"campaign": name, "id": row.id, "smiles": molecule, "rating": rating}
+
+
+def refit(factory: sessionmaker[Session], name: str) -> dict | None:
+    """Refit the campaign's reward model on all its feedback now; returns its quality (None: too little)."""
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        config = CampaignConfig.model_validate_json(campaign.config_json)
+        rewards.refit(session, campaign.id, config)
+        return rewards.quality(session, campaign.id)
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -362,9 +428,7 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
                 }
             )
         seed = [m.value for m in measured if m.round_number == 0]
-        preferences = session.scalar(
-            select(func.count()).select_from(Preference).where(Preference.campaign_id == campaign.id)
-        )
+        counts = rewards.feedback_counts(session, campaign.id)
         return {
             "campaign": name,
             "rounds": rounds,
@@ -372,6 +436,83 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
             "best_seed": max(seed, default=None),
             "molecules_tested": len({m.smiles for m in measured}),
             "best": max((m.value for m in measured), default=None),
-            "preferences": preferences,
+            "preferences": counts["preferences"],
+            "ratings": counts["ratings"],
             "reward_model": rewards.quality(session, campaign.id),
+            "reward_model_stale": rewards.is_stale(session, campaign.id),
         }
+
+
+# --- reads for the faces (web app, API) ----------------------------------------------------------
+
+
+def molecule_key(smiles: str) -> str:
+    """A short stable id of a canonical SMILES for URLs (the same digest names its docking poses)."""
+    return hashlib.sha256(smiles.encode()).hexdigest()[:16]
+
+
+def list_campaigns(factory: sessionmaker[Session]) -> list[dict]:
+    """Every campaign by name, with its rounds proposed and molecules tested."""
+    with session_scope(factory) as session:
+        rounds = dict(
+            session.execute(select(Round.campaign_id, func.count()).group_by(Round.campaign_id)).all()
+        )
+        tested = dict(
+            session.execute(
+                select(Measurement.campaign_id, func.count(func.distinct(Measurement.smiles))).group_by(
+                    Measurement.campaign_id
+                )
+            ).all()
+        )
+        return [
+            {
+                "campaign": c.name,
+                "created": c.created.isoformat(),
+                "rounds": rounds.get(c.id, 0),
+                "molecules_tested": tested.get(c.id, 0),
+            }
+            for c in session.scalars(select(Campaign).order_by(Campaign.name))
+        ]
+
+
+def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
+    """Every molecule the campaign proposed or measured, once each, ordered by round and rank.
+
+    Keys: ``key`` (:func:`molecule_key`), ``smiles`` (canonical), ``round`` (the round that proposed
+    it; 0 for seed and external data), ``rank``, ``predicted_mean``/``predicted_std`` (the reward
+    model's prediction when proposed), ``value`` (mean of its measurements, None before any),
+    ``measurements`` (how many) and ``external`` (measured but never proposed).
+    """
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        table: dict[str, dict] = {}
+        proposals = session.execute(
+            select(Proposal, Round.number)
+            .join(Round)
+            .where(Round.campaign_id == campaign.id)
+            .order_by(Round.number, Proposal.rank)
+        ).all()
+        for proposal, number in proposals:
+            table[proposal.smiles] = {
+                "round": number,
+                "rank": proposal.rank,
+                "predicted_mean": proposal.predicted_mean,
+                "predicted_std": proposal.predicted_std,
+            }
+        values: dict[str, list[float]] = {}
+        for m in _measurements(session, campaign.id):
+            values.setdefault(m.smiles, []).append(m.value)
+            blank = {"round": m.round_number, "rank": None, "predicted_mean": None, "predicted_std": None}
+            table.setdefault(m.smiles, blank)
+    rows = [
+        {
+            "key": molecule_key(smiles),
+            "smiles": smiles,
+            **row,
+            "value": sum(values[smiles]) / len(values[smiles]) if smiles in values else None,
+            "measurements": len(values.get(smiles, [])),
+            "external": row["rank"] is None,
+        }
+        for smiles, row in table.items()
+    ]
+    return sorted(rows, key=lambda r: (r["round"], r["rank"] or 0, r["smiles"]))

@@ -3,43 +3,81 @@ database (safetensors + JSON, never a pickle), loaded for ``propose``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import Measurement, Preference, RewardModelVersion
+from chemloop.loop.store import Measurement, Preference, Rating, RewardModelVersion
 from chemloop.reward.data import PreferenceData, ValueData
 from chemloop.reward.evaluate import cross_validate
 from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import META, WEIGHTS, RewardConfig, RewardModel
 
+MAX_RATING_PAIRS = 5000  # ratings become pairs (higher beats lower); a sample keeps the fit fast
 
-def _feedback(session: Session, campaign_id: int) -> ValueData | PreferenceData | None:
-    """Measured values if there are any, otherwise the chemists' preferences."""
+
+def feedback_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """How many values, preferences and ratings the campaign holds (a refit is due when they change)."""
+    return {
+        name: session.scalar(select(func.count()).select_from(table).where(table.campaign_id == campaign_id))
+        or 0
+        for name, table in (("values", Measurement), ("preferences", Preference), ("ratings", Rating))
+    }
+
+
+def _rating_pairs(ratings: list[Rating], seed: int) -> PreferenceData:
+    """Ratings as preferences: each molecule's mean rating beats every lower-rated molecule's.
+
+    Pairs carry no scale, so 1–5 ratings can join measured values in one model without
+    pretending a rating is in the assay's units.
+    """
+    by_molecule: dict[str, list[int]] = {}
+    for r in ratings:
+        by_molecule.setdefault(r.smiles, []).append(r.rating)
+    mean = {s: sum(v) / len(v) for s, v in by_molecule.items()}
+    pairs = [(a, b) for a, b in itertools.combinations(mean, 2) if mean[a] != mean[b]]
+    if len(pairs) > MAX_RATING_PAIRS:
+        keep = np.random.default_rng(seed).choice(len(pairs), MAX_RATING_PAIRS, replace=False)
+        pairs = [pairs[i] for i in sorted(keep)]
+    return PreferenceData(
+        [a for a, _ in pairs], [b for _, b in pairs], ["a" if mean[a] > mean[b] else "b" for a, b in pairs]
+    )
+
+
+def _feedback(
+    session: Session, campaign_id: int, seed: int
+) -> tuple[ValueData | PreferenceData | None, PreferenceData]:
+    """All the campaign's feedback: its measured values (if any) and its preference pairs (the
+    chemists' choices and the pairs implied by their ratings). Without values, the pairs are the data."""
     rows = session.scalars(select(Measurement).where(Measurement.campaign_id == campaign_id)).all()
+    prefs = session.scalars(select(Preference).where(Preference.campaign_id == campaign_id)).all()
+    ratings = session.scalars(select(Rating).where(Rating.campaign_id == campaign_id)).all()
+    from_ratings = _rating_pairs(list(ratings), seed)
+    pairs = PreferenceData(
+        [p.smiles_a for p in prefs] + from_ratings.smiles_a,
+        [p.smiles_b for p in prefs] + from_ratings.smiles_b,
+        [p.preferred for p in prefs] + from_ratings.preferred,
+        "preferences and ratings",
+    )
     if rows:
         std = np.array([r.std for r in rows], dtype=float) if all(r.std for r in rows) else None
-        return ValueData([r.smiles for r in rows], np.array([r.value for r in rows]), std, "campaign results")
-    pairs = session.scalars(select(Preference).where(Preference.campaign_id == campaign_id)).all()
-    if pairs:
-        return PreferenceData(
-            [p.smiles_a for p in pairs],
-            [p.smiles_b for p in pairs],
-            [p.preferred for p in pairs],
-            "preferences",
+        values = ValueData(
+            [r.smiles for r in rows], np.array([r.value for r in rows]), std, "campaign results"
         )
-    return None
+        return values, pairs
+    return (pairs if len(pairs) else None), PreferenceData([], [], [])
 
 
 def refit(session: Session, campaign_id: int, config: CampaignConfig) -> RewardModelVersion | None:
     """Fit on everything the campaign has measured (once there are ``min_measurements``) and store it
     with its cross-validated quality; returns None while there is too little data."""
-    data = _feedback(session, campaign_id)
+    data, pairs = _feedback(session, campaign_id, config.campaign.seed)
     if data is None or len(data) < config.campaign.min_measurements:
         return None
     reward = config.reward
@@ -55,9 +93,12 @@ def refit(session: Session, campaign_id: int, config: CampaignConfig) -> RewardM
     folds = min(reward.cv_folds, len(data) // 2)
     quality: dict = {"folds": 0}
     if folds >= 2:
-        metrics = cross_validate(data, settings, folds=folds, seed=config.campaign.seed, table=table)
+        metrics = cross_validate(
+            data, settings, folds=folds, seed=config.campaign.seed, table=table, pairs=pairs or None
+        )
         quality = {"primary": metrics["primary"], "folds": folds, **metrics["metrics"]}
-    model = RewardModel.fit(data, settings, table=table)
+    quality["feedback"] = feedback_counts(session, campaign_id)
+    model = RewardModel.fit(data, settings, table=table, pairs=pairs or None)
     with tempfile.TemporaryDirectory() as folder:
         model.save(folder)
         version = RewardModelVersion(
@@ -90,6 +131,15 @@ def latest(session: Session, campaign_id: int) -> RewardModel | None:
         (Path(folder) / WEIGHTS).write_bytes(version.weights)
         (Path(folder) / META).write_text(version.metadata_json)
         return RewardModel.load(folder)
+
+
+def is_stale(session: Session, campaign_id: int) -> bool:
+    """Whether feedback arrived (e.g. ratings from the web app) since the latest fit."""
+    version = _latest(session, campaign_id)
+    counts = feedback_counts(session, campaign_id)
+    if version is None:
+        return any(counts.values())
+    return json.loads(version.metrics_json).get("feedback") != counts
 
 
 def quality(session: Session, campaign_id: int) -> dict | None:

@@ -103,7 +103,7 @@ class Measurement(Base):
 
 
 class Preference(Base):
-    """A chemist's choice between two molecules (from a file, or later from the web app)."""
+    """A chemist's choice between two molecules (from a file, the web app or the API)."""
 
     __tablename__ = "preference"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +112,18 @@ class Preference(Base):
     smiles_a: Mapped[str] = mapped_column(Text)
     smiles_b: Mapped[str] = mapped_column(Text)
     preferred: Mapped[str] = mapped_column(String(1))  # "a" or "b"
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Rating(Base):
+    """A chemist's 1–5 rating of one molecule."""
+
+    __tablename__ = "rating"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_file.id"), nullable=True)
+    smiles: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int] = mapped_column(Integer)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -147,9 +159,13 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+class UnknownCampaignError(ChemloopError):
+    """A campaign name the database does not hold (the HTTP API answers 404)."""
+
+
 def get_campaign(session: Session, name: str) -> Campaign:
     campaign = session.scalar(select(Campaign).where(Campaign.name == name))
     if campaign is None:
         known = session.scalars(select(Campaign.name).order_by(Campaign.name)).all()
-        raise ChemloopError(f"no campaign named {name!r}; known: {', '.join(known) or 'none'}")
+        raise UnknownCampaignError(f"no campaign named {name!r}; known: {', '.join(known) or 'none'}")
     return campaign

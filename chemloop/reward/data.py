@@ -31,7 +31,14 @@ MAX_REPORTED = 10  # bad rows named in one error message
 
 
 class FeedbackError(ChemloopError, ValueError):
-    """A feedback file that is missing, empty, lacks a column or holds bad rows."""
+    """A feedback file that is missing, empty, lacks a column or holds bad rows.
+
+    ``problems`` lists every bad row as ``(row number, message)``, for a page that shows them all.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 @dataclass
@@ -238,6 +245,8 @@ class _Table:
             shown = "; ".join(f"row {row}: {message}" for row, message in self.errors[:MAX_REPORTED])
             more = f"; and {len(self.errors) - MAX_REPORTED} more" if len(self.errors) > MAX_REPORTED else ""
             bad = len({row for row, _ in self.errors})
-            raise FeedbackError(f"{self.path}: {bad} bad row(s) of {self.count}: {shown}{more}")
+            raise FeedbackError(
+                f"{self.path}: {bad} bad row(s) of {self.count}: {shown}{more}", problems=self.errors
+            )
         if self.count == 0:
             raise FeedbackError(f"{self.path} has a header but no data rows")

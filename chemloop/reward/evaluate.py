@@ -54,8 +54,12 @@ def cross_validate(
     *,
     table: FeatureTable | None = None,
     progress: Callable[[int, dict], None] | None = None,
+    pairs: PreferenceData | None = None,
 ) -> dict:
-    """k-fold metrics of a reward model of ``config`` on ``data`` (``progress(fold, metrics)`` per fold)."""
+    """k-fold metrics of a reward model of ``config`` on ``data`` (``progress(fold, metrics)`` per fold).
+
+    ``pairs`` (preferences beside values) join every training fold; the folds split ``data`` only.
+    """
     config = config or RewardConfig(kind=data.kind)
     if folds < 2:
         raise ChemloopError(f"cross-validation needs at least 2 folds, not {folds}")
@@ -69,7 +73,7 @@ def cross_validate(
     per_fold = []
     for number, held in enumerate(fold_indices(len(data), folds, seed), start=1):
         train = np.setdiff1d(np.arange(len(data)), held)
-        model = RewardModel.fit(data.subset(train), config, table=table)
+        model = RewardModel.fit(data.subset(train), config, table=table, pairs=pairs)
         metrics = fold_metrics(model, data.subset(held))
         per_fold.append(metrics)
         if progress:

@@ -119,9 +119,19 @@ class RewardModel:
 
     @classmethod
     def fit(
-        cls, data: Feedback, config: RewardConfig | None = None, *, table: FeatureTable | None = None
+        cls,
+        data: Feedback,
+        config: RewardConfig | None = None,
+        *,
+        table: FeatureTable | None = None,
+        pairs: PreferenceData | None = None,
     ) -> RewardModel:
-        """Train an ensemble on ``data``; ``table`` shares features already computed (cross-validation)."""
+        """Train an ensemble on ``data``; ``table`` shares features already computed (cross-validation).
+
+        ``pairs`` adds preferences to a values (or ratings) model: a Bradley–Terry term on the same
+        standardized scale as the values, so a chemist's choices shape the order among molecules
+        the assay has not separated, while the measured values keep the unit.
+        """
         config = config or RewardConfig(kind=data.kind)
         if config.kind != data.kind:
             raise ChemloopError(f"a {config.kind} reward model cannot learn from {data.kind} data")
@@ -132,10 +142,16 @@ class RewardModel:
         started = time.perf_counter()
         # Readers canonicalize already; data built in Python may not be (prior embeddings see the string).
         if isinstance(data, PreferenceData):
+            if pairs is not None:
+                raise ChemloopError("extra preference pairs go with a values or ratings model")
             winners, losers = _canonical(data.winners), _canonical(data.losers)
             molecules = list(dict.fromkeys(winners + losers))
         else:
             molecules = _canonical(data.smiles)
+            if pairs is not None and len(pairs):
+                winners, losers = _canonical(pairs.winners), _canonical(pairs.losers)
+                seen = set(molecules)
+                molecules += [s for s in dict.fromkeys(winners + losers) if s not in seen]
         raw = torch.from_numpy(table(molecules))
         wide = raw.double()  # float64 statistics: squares of large descriptors overflow float32
         mean, std = wide.mean(dim=0).float(), wide.std(dim=0, correction=0).float()
@@ -162,10 +178,21 @@ class RewardModel:
                 if getattr(data, "std", None) is not None:
                     precision = 1.0 / torch.as_tensor(data.std, dtype=torch.float32) ** 2
                     weights = precision / precision.mean()
-                loss = _train(net, config, len(data), _squared_loss(x, (y - y_mean) / y_scale), weights)
+                # Value rows come first in x (and in y); pair molecules, if any, after them.
+                loss_fn, rows = _squared_loss(x, (y - y_mean) / y_scale), len(data)
+                if pairs is not None and len(pairs):
+                    index = {s: i for i, s in enumerate(molecules)}
+                    pair_loss = _preference_loss(
+                        x, torch.tensor([index[s] for s in winners]), torch.tensor([index[s] for s in losers])
+                    )
+                    loss_fn, rows = _joint_loss(loss_fn, pair_loss, len(data)), len(data) + len(pairs)
+                    if weights is not None:
+                        weights = torch.cat([weights, torch.ones(len(pairs))])
+                loss = _train(net, config, rows, loss_fn, weights)
                 shift = torch.zeros(config.ensemble)
         metadata = {
             "rows": len(data),
+            "pairs": 0 if pairs is None or isinstance(data, PreferenceData) else len(pairs),
             "molecules": len(set(molecules)),
             "source": data.source,
             "final_loss": loss,
@@ -327,6 +354,21 @@ def _preference_loss(x: torch.Tensor, winners: torch.Tensor, losers: torch.Tenso
         both = net(torch.cat([x[winners[rows]], x[losers[rows]]]))
         margin = both[:, : len(rows)] - both[:, len(rows) :]
         return F.softplus(-margin)  # −log σ(f(winner) − f(loser)), stable for large margins
+
+    return loss
+
+
+def _joint_loss(value_loss, pair_loss, values: int):
+    """Rows ``0..values-1`` are value rows, the rest preference pairs; one (E, B) loss in batch order."""
+
+    def loss(net: _Ensemble, rows: torch.Tensor) -> torch.Tensor:
+        is_value = rows < values
+        out = torch.empty(net.w1.shape[0], len(rows))
+        if is_value.any():
+            out[:, is_value] = value_loss(net, rows[is_value])
+        if (~is_value).any():
+            out[:, ~is_value] = pair_loss(net, rows[~is_value] - values)
+        return out
 
     return loss
 

@@ -1,0 +1,143 @@
+"""Molecule tools shared by every face of chemloop (CLI, HTTP API, web app, MCP server):
+properties, structural alerts, depictions, and scoring with named components.
+
+Requests from the network go through :func:`score_molecules` with ``allow_plugins=False``: a
+component that runs code (``python`` files, external ``command``s) can only come from a
+server-side config, never from a request.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+from rdkit import Chem
+from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
+from rdkit.Chem.Draw import rdMolDraw2D
+from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+from chemloop.chem.mol import to_mol
+from chemloop.errors import ChemloopError
+from chemloop.score.components.synthetic_accessibility import sa_score
+from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
+from chemloop.score.registry import get_component
+from chemloop.score.scorer import Scorer
+
+ALERT_CATALOGS = ("PAINS", "BRENK")
+# Parameters through which a component reads or writes files: refused in requests from the network.
+PATH_PARAMS = frozenset({"path", "receptor", "poses_dir", "cache_dir", "model", "directory"})
+
+
+@cache
+def _alert_catalog(name: str) -> FilterCatalog:
+    params = FilterCatalogParams()
+    params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name))
+    return FilterCatalog(params)
+
+
+def structural_alerts(mol: Chem.Mol) -> list[dict[str, str]]:
+    """Every PAINS and Brenk alert the molecule matches: ``{"catalog", "description"}``."""
+    found = []
+    for name in ALERT_CATALOGS:
+        for entry in _alert_catalog(name).GetMatches(mol):
+            found.append({"catalog": name, "description": entry.GetDescription()})
+    return found
+
+
+def properties(smiles: str) -> dict[str, Any]:
+    """The properties a medicinal chemist looks at first, with the molecule's alerts."""
+    mol = to_mol(smiles)
+    return {
+        "smiles": smiles,
+        "canonical": Chem.MolToSmiles(mol),
+        "formula": rdMolDescriptors.CalcMolFormula(mol),
+        "mw": round(Descriptors.MolWt(mol), 2),
+        "clogp": round(Crippen.MolLogP(mol), 2),
+        "tpsa": round(rdMolDescriptors.CalcTPSA(mol), 2),
+        "hbd": Lipinski.NumHDonors(mol),
+        "hba": Lipinski.NumHAcceptors(mol),
+        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
+        "rings": rdMolDescriptors.CalcNumRings(mol),
+        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
+        "heavy_atoms": mol.GetNumHeavyAtoms(),
+        "fraction_sp3": round(rdMolDescriptors.CalcFractionCSP3(mol), 3),
+        "stereocentres": len(
+            Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
+        ),
+        "qed": round(QED.qed(mol), 3),
+        "sa_score": round(sa_score([mol])[0], 2),
+        "alerts": structural_alerts(mol),
+    }
+
+
+def depict_svg(smiles: str, width: int = 300, height: int = 220) -> str:
+    """An SVG drawing of the molecule (RDKit's 2D depiction)."""
+    if not (50 <= width <= 2000 and 50 <= height <= 2000):
+        raise ChemloopError(f"depiction size {width}x{height} is outside 50..2000 pixels")
+    mol = to_mol(smiles)
+    drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
+    drawer.drawOptions().clearBackground = False
+    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    drawer.FinishDrawing()
+    return drawer.GetDrawingText()
+
+
+def score_config(components: Sequence[str | dict[str, Any]], allow_plugins: bool = False) -> ScoreConfig:
+    """A scoring config from component names (``"qed"``) or tables (``{"type": "mw", ...}``).
+
+    With ``allow_plugins=False`` (every request from the network) a component that would run
+    code or touch a path is refused.
+    """
+    if not components:
+        raise ChemloopError("name at least one scoring component")
+    tables = [{"type": c} if isinstance(c, str) else dict(c) for c in components]
+    if not allow_plugins:
+        for table in tables:
+            if table.get("type") in PLUGIN_TYPES:
+                raise ChemloopError(
+                    f"component type {table['type']!r} runs code and is allowed only in server-side configs"
+                )
+            paths = sorted(PATH_PARAMS & set(table.get("params") or {}))
+            if paths:
+                raise ChemloopError(
+                    f"component {table.get('type')!r}: parameter {paths[0]!r} names a file and is allowed "
+                    "only in server-side configs"
+                )
+    try:
+        config = ScoreConfig(components=tables)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'components'}: {e['msg']}" for e in err.errors()
+        )
+        raise ChemloopError(f"invalid scoring components: {problems}") from None
+    for c in config.components:  # a misspelt parameter fails here, not as a TypeError mid-scoring
+        if c.type not in PLUGIN_TYPES:
+            try:
+                inspect.signature(get_component(c.type).function).bind([], **c.params)
+            except TypeError as err:
+                raise ChemloopError(f"component {c.label!r}: {err}") from None
+    return config
+
+
+def score_molecules(
+    smiles: Sequence[str],
+    components: Sequence[str | dict[str, Any]] | ScoreConfig,
+    allow_plugins: bool = False,
+) -> list[dict[str, Any]]:
+    """Score each SMILES: aggregate, every component's raw and transformed value, and the reason for
+    a zero or missing score. An invalid SMILES scores 0 with the reason; it does not raise."""
+    config = components if isinstance(components, ScoreConfig) else score_config(components, allow_plugins)
+    return [
+        {
+            "smiles": r.smiles,
+            "canonical": r.canonical,
+            "score": r.score,
+            "raw": r.raw,
+            "transformed": r.transformed,
+            "reason": r.reason,
+        }
+        for r in Scorer(config)(list(smiles))
+    ]

@@ -1,0 +1,1 @@
+"""chemloop serve: the HTTP API, the web app for chemists, and their shared settings."""

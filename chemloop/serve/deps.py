@@ -1,0 +1,83 @@
+"""FastAPI dependencies shared by the API routers and the web pages: settings, the campaign
+database, the job manager, and the API-key check for everything that changes state."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session, sessionmaker
+
+from chemloop.jobs import JobManager
+from chemloop.model.checkpoint import LanguageModel
+from chemloop.serve.settings import ServeSettings
+
+KEY_HEADER = "X-API-Key"
+KEY_COOKIE = "chemloop_key"  # set by the web app's sign-in form (SameSite=Strict, HttpOnly)
+
+
+def get_settings(request: Request) -> ServeSettings:
+    return request.app.state.settings
+
+
+def get_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.factory
+
+
+def get_jobs(request: Request) -> JobManager:
+    return request.app.state.jobs
+
+
+_model_lock = threading.Lock()
+
+
+def get_model(request: Request) -> LanguageModel:
+    """The server's model, loaded on first use (a server that only scores never loads torch weights)."""
+    state = request.app.state
+    with _model_lock:
+        if getattr(state, "model", None) is None:
+            from chemloop.api import load_model
+
+            state.model = load_model(state.settings.model)
+        return state.model
+
+
+def presented_key(request: Request) -> str | None:
+    """The key a request carries: the ``X-API-Key`` header, a bearer token, or the web app's cookie."""
+    header = request.headers.get(KEY_HEADER)
+    if header:
+        return header
+    authorization = request.headers.get("Authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return request.cookies.get(KEY_COOKIE)
+
+
+def has_valid_key(request: Request) -> bool:
+    key = presented_key(request)
+    expected = request.app.state.settings.api_key
+    return key is not None and secrets.compare_digest(key.encode(), expected.encode())
+
+
+# Declared so the OpenAPI spec shows the scheme; require_key also accepts a bearer token or the cookie.
+_key_scheme = APIKeyHeader(name=KEY_HEADER, auto_error=False, description="the server's API key")
+
+
+def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)] = None) -> None:
+    """401 unless the request carries the server's API key (constant-time comparison)."""
+    if not has_valid_key(request):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"this endpoint changes state and needs the API key (header {KEY_HEADER})",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+Settings = Annotated[ServeSettings, Depends(get_settings)]
+Factory = Annotated[sessionmaker[Session], Depends(get_factory)]
+Jobs = Annotated[JobManager, Depends(get_jobs)]
+Model = Annotated[LanguageModel, Depends(get_model)]
+RequireKey = Depends(require_key)

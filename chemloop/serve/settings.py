@@ -1,0 +1,47 @@
+"""Server settings: where the campaign database and job folders live, the API key, request limits.
+
+Everything a request may touch on disk is fixed here, on the server side; a request never
+names a path or a plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chemloop.loop.store import DEFAULT_DB
+
+
+class ServeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    db_url: str = Field(DEFAULT_DB, description="SQLAlchemy URL of the campaign database")
+    api_key: str = Field(min_length=8, description="required by every mutating endpoint")
+    runs_dir: Path = Field(Path("runs/serve"), description="job folders (optimize runs, proposals)")
+    model: str = Field("prior", description="the model that /sample and new jobs use")
+    max_molecules: int = Field(1000, ge=1, description="SMILES per score/properties request")
+    max_samples: int = Field(10_000, ge=1, description="molecules per sample request")
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body accepted")
+    max_budget: int = Field(20_000, ge=1, description="oracle-call budget cap of an optimize job")
+    max_running_jobs: int = Field(1, ge=1, description="jobs run at once; more wait in a queue")
+
+    @classmethod
+    def from_env(cls, **overrides) -> ServeSettings:
+        """Settings from ``CHEMLOOP_DB`` and ``CHEMLOOP_API_KEY``, then ``overrides``.
+
+        Without a key in the environment a random one is made (``generated_key`` tells the
+        caller to print it), so a server never starts with writes open to anyone.
+        """
+        values = {
+            "db_url": os.environ.get("CHEMLOOP_DB", DEFAULT_DB),
+            "api_key": os.environ.get("CHEMLOOP_API_KEY") or secrets.token_urlsafe(24),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def generated_key(self) -> bool:
+        return not os.environ.get("CHEMLOOP_API_KEY")

@@ -5,10 +5,11 @@ come next.
 """
 
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
-from chemloop.score.registry import available_components, component, get_component, run_component
+from chemloop.score.registry import NoScore, available_components, component, get_component, run_component
 from chemloop.score.transforms import TRANSFORMS
 
 __all__ = [
+    "NoScore",
     "TRANSFORMS",
     "available_components",
     "component",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import math
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,9 +97,24 @@ def available_components() -> dict[str, str]:
     return {name: c.description for name, c in sorted(_REGISTRY.items())}
 
 
+class NoScore(float):
+    """NaN that says why: a component returns ``NoScore("timed out")`` for a molecule it could
+    not score, and the scorer shows the reason beside the component's name."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> NoScore:
+        value = super().__new__(cls, math.nan)
+        value.reason = reason
+        return value
+
+    def __reduce__(self) -> tuple:
+        return NoScore, (self.reason,)
+
+
 def as_scores(values: Sequence[float], count: int, source: str) -> list[float]:
     """``values`` as floats, after checking there is one per molecule (``source`` names the culprit)."""
-    values = [float(v) for v in values]
+    values = [v if isinstance(v, NoScore) else float(v) for v in values]
     if len(values) != count:
         raise ChemloopError(f"{source} returned {len(values)} scores for {count} molecules")
     return values

@@ -19,7 +19,7 @@ from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
 from chemloop.score.config import ComponentConfig, ScoreConfig
 from chemloop.score.external import run_command
-from chemloop.score.registry import as_scores, run_component
+from chemloop.score.registry import NoScore, as_scores, run_component
 from chemloop.score.transforms import TRANSFORMS
 
 
@@ -128,7 +128,11 @@ class Scorer:
             filtered = [c.label for c in components if c.filter and transformed[c.label] < 0.5]
             scored_parts = [c for c in components if not c.filter]
             if failed:
-                score, reason = math.nan, f"no value from {', '.join(failed)}"
+                why = [
+                    f"{label} ({raw_i[label].reason})" if isinstance(raw_i[label], NoScore) else label
+                    for label in failed
+                ]
+                score, reason = math.nan, f"no value from {', '.join(why)}"
             elif filtered:
                 score, reason = 0.0, f"filtered by {', '.join(filtered)}"
             elif not self.config.weighted:  # constraints only: passing them is the whole score

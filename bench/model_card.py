@@ -18,14 +18,21 @@ from pathlib import Path
 from chemloop.bench.moses_reference import METRIC_KEYS, PUBLISHED
 from chemloop.model import checkpoint
 
-TARGETS = {"valid": (">=", 0.99), "unique@10000": (">=", 0.998), "Novelty": (">=", 0.80),
-           "FCD/Test": ("<", 0.0732), "SNN/Test": (">=", 0.60)}
+TARGETS = {
+    "valid": (">=", 0.99),
+    "unique@10000": (">=", 0.998),
+    "Novelty": (">=", 0.80),
+    "FCD/Test": ("<", 0.0732),
+    "SNN/Test": (">=", 0.60),
+}
 
 
 def moses_table(metrics: dict[str, float]) -> str:
     names = list(PUBLISHED)
-    lines = ["| metric | this prior | " + " | ".join(names) + " | issue target |",
-             "|---" * (len(names) + 3) + "|"]
+    lines = [
+        "| metric | this prior | " + " | ".join(names) + " | issue target |",
+        "|---" * (len(names) + 3) + "|",
+    ]
     for key in METRIC_KEYS:
         target = TARGETS.get(key)
         verdict = ""

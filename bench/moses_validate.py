@@ -59,9 +59,14 @@ def main() -> None:
     train = load_moses("train")
     sample = random.Random(args.seed).sample(train, args.n)
     start = time.perf_counter()
-    ours = mm.moses_metrics(sample, train=train_set, test=refs["test"],
-                            test_scaffolds=refs["test_scaffolds"], device=args.device,
-                            n_jobs=args.n_jobs)
+    ours = mm.moses_metrics(
+        sample,
+        train=train_set,
+        test=refs["test"],
+        test_scaffolds=refs["test_scaffolds"],
+        device=args.device,
+        n_jobs=args.n_jobs,
+    )
     timings[f"moses_metrics on {args.n} molecules"] = time.perf_counter() - start
 
     console.print(format_table(ours, f"train sample {args.n // 1000}k"))
@@ -72,9 +77,11 @@ def main() -> None:
     start = time.perf_counter()
     fps = mm.fingerprints_of(sample, n_jobs=args.n_jobs)
     paper = mm.internal_diversity(fps, 2, per_molecule=False)
-    console.print(f"IntDiv2 by the paper's formula 1 - sqrt(mean T^2): {paper:.4f} "
-                  f"(MOSES implementation: {ours['IntDiv2']:.4f}); "
-                  f"{time.perf_counter() - start:.0f} s")
+    console.print(
+        f"IntDiv2 by the paper's formula 1 - sqrt(mean T^2): {paper:.4f} "
+        f"(MOSES implementation: {ours['IntDiv2']:.4f}); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     for what, seconds in timings.items():
         console.print(f"time: {what}: {seconds:.0f} s")
     if args.json:

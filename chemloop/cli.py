@@ -169,6 +169,45 @@ def optimize(
     console.print(f"oracle log, top molecules and agent in {folder}; report: {folder / 'report.html'}")
 
 
+@app.command()
+def mcp(
+    db: Annotated[
+        str | None,
+        typer.Option(help="campaign database URL (default: $CHEMLOOP_DB or sqlite:///chemloop.db)"),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="folder for jobs (optimize, propose)")] = Path("runs/mcp"),
+    model: Annotated[str, typer.Option(help="the model that sample and new optimize jobs use")] = "prior",
+) -> None:
+    """An MCP server on stdin/stdout: chemloop's tools for LLM assistants (Claude Desktop, IDE agents)."""
+    from chemloop.serve.mcp_server import build_server
+    from chemloop.serve.settings import ServeSettings
+
+    try:
+        server = build_server(ServeSettings.from_env(db_url=db, runs_dir=runs_dir, model=model))
+    except ChemloopError as err:  # to stderr: stdout is the protocol stream
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    server.run("stdio")
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0: all)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    db: Annotated[str | None, typer.Option(help="campaign database URL (default: $CHEMLOOP_DB)")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="folder for jobs (optimize, propose)")] = Path("runs/serve"),
+    model: Annotated[str, typer.Option(help="the model that /api/sample and new jobs use")] = "prior",
+) -> None:
+    """The HTTP API (spec at /openapi.json) and the web app; writes need $CHEMLOOP_API_KEY."""
+    from chemloop.serve.app import serve as run_server
+
+    def echo(line: str) -> None:  # unwrapped: the key must stay on one line to be copied
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+    run_server(host=host, port=port, db_url=db, runs_dir=runs_dir, model=model, echo=echo)
+
+
 @bench_app.command("moses")
 @user_errors
 def bench_moses(
@@ -296,6 +335,24 @@ def bench_sampling(
     )
     if output:
         output.write_text(json.dumps(result, indent=2))
+
+
+@bench_app.command("serve")
+@user_errors
+def bench_serve(
+    requests: Annotated[int, typer.Option(min=1, help="score requests timed (after 2 warm-up ones)")] = 30,
+    batch: Annotated[int, typer.Option(min=1, help="molecules per request")] = 100,
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """Scoring throughput through the HTTP API (loopback) beside in-process, and request latency."""
+    from chemloop.bench.serve import bench_serve as run_bench
+    from chemloop.bench.serve import format_table
+
+    result = run_bench(requests=requests, batch=batch)
+    console.print(format_table(result))
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")
 
 
 FeedbackOption = Annotated[Path, typer.Option(help="feedback CSV (see --kind for its columns)")]

@@ -85,11 +85,14 @@ def depict_svg(smiles: str, width: int = 300, height: int = 220) -> str:
     return drawer.GetDrawingText()
 
 
-def score_config(components: Sequence[str | dict[str, Any]], allow_plugins: bool = False) -> ScoreConfig:
+def score_config(
+    components: Sequence[str | dict[str, Any]], allow_plugins: bool = False, allow_slow: bool = True
+) -> ScoreConfig:
     """A scoring config from component names (``"qed"``) or tables (``{"type": "mw", ...}``).
 
     With ``allow_plugins=False`` (every request from the network) a component that would run
-    code or touch a path is refused.
+    code or touch a path is refused; with ``allow_slow=False`` (a request answered while the
+    client waits) so is a slow one such as docking, which belongs in a background job.
     """
     if not components:
         raise ChemloopError("name at least one scoring component")
@@ -114,6 +117,11 @@ def score_config(components: Sequence[str | dict[str, Any]], allow_plugins: bool
         )
         raise ChemloopError(f"invalid scoring components: {problems}") from None
     for c in config.components:  # a misspelt parameter fails here, not as a TypeError mid-scoring
+        if c.type not in PLUGIN_TYPES and not allow_slow and get_component(c.type).slow:
+            raise ChemloopError(
+                f"component {c.type!r} takes seconds or more per molecule: use it in an optimize job "
+                "or a campaign, not in a request that waits for its answer"
+            )
         if c.type not in PLUGIN_TYPES:
             try:
                 inspect.signature(get_component(c.type).function).bind([], **c.params)

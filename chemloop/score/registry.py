@@ -29,6 +29,7 @@ class Component:
     name: str
     function: ComponentFunction
     description: str
+    slow: bool = False  # seconds or more per molecule (docking): background jobs only, not a request
 
 
 _REGISTRY: dict[str, Component] = {}
@@ -39,15 +40,15 @@ class UnknownComponentError(ChemloopError, ValueError):
     """A component name that no module registers (ValueError, so pydantic reports it by key)."""
 
 
-def component(name: str) -> Callable[[ComponentFunction], ComponentFunction]:
-    """Register ``function`` as the scoring component ``name``."""
+def component(name: str, *, slow: bool = False) -> Callable[[ComponentFunction], ComponentFunction]:
+    """Register ``function`` as the scoring component ``name`` (``slow``: seconds or more per molecule)."""
 
     def register(function: ComponentFunction) -> ComponentFunction:
         existing = _REGISTRY.get(name)
         if existing is not None and existing.function is not function:
             raise ChemloopError(f"scoring component {name!r} is registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = Component(name, function, doc[0] if doc else "")
+        _REGISTRY[name] = Component(name, function, doc[0] if doc else "", slow)
         return function
 
     return register

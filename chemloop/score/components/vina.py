@@ -47,7 +47,7 @@ def _positive(name: str, value: object, integer: bool = True) -> None:
         )
 
 
-@component("vina")
+@component("vina", slow=True)
 def vina(
     mols: list[Chem.Mol],
     target: str | None = None,

@@ -1,0 +1,88 @@
+"""The HTTP API (and the web app's pages): ``chemloop serve``.
+
+    chemloop serve --host 127.0.0.1 --port 8000 --db sqlite:///chemloop.db
+    curl -s localhost:8000/api/score -H 'content-type: application/json' \\
+         -d '{"smiles": ["CCO"], "components": ["qed", "sa_score"]}'
+
+The spec is at ``/openapi.json`` (browsable at ``/docs``). Reading is open; every endpoint that
+changes state needs the API key (``X-API-Key``, a bearer token, or the web app's cookie).
+Nothing a request sends is run as code or opened as a path: plugins, models and folders come
+only from :class:`~chemloop.serve.settings.ServeSettings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from chemloop import __version__
+from chemloop.jobs import JobManager
+from chemloop.loop.store import connect
+from chemloop.model.checkpoint import resolve
+from chemloop.serve import api_campaigns, api_jobs, api_molecules
+from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
+from chemloop.serve.limits import BodySizeMiddleware, document_limits
+from chemloop.serve.settings import ServeSettings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: ServeSettings | None = None) -> FastAPI:
+    """The API app for ``settings`` (default: from the environment), with the web pages if present."""
+    settings = settings or ServeSettings.from_env()
+    resolve(settings.model)  # a wrong model fails at start, not at the first sample
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.jobs.shutdown()  # the server is stopping: no orphaned job processes
+
+    app = FastAPI(
+        title="chemloop",
+        version=__version__,
+        summary="Molecule design: sample, score, optimize, and run design-make-test campaigns.",
+        default_response_class=SafeJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.factory = connect(settings.db_url)
+    app.state.jobs = JobManager(settings.runs_dir, max_running=settings.max_running_jobs)
+    app.state.model = None  # loaded by the first request that samples
+    app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
+    add_error_handlers(app)
+    for module in (api_molecules, api_jobs, api_campaigns):
+        app.include_router(module.router)
+    _add_web_pages(app)
+    document_limits(app, settings)
+    return app
+
+
+def _add_web_pages(app: FastAPI) -> None:
+    from chemloop.serve.web import router
+
+    app.include_router(router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    db_url: str | None = None,
+    runs_dir: Path | None = None,
+    model: str | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the API with uvicorn until interrupted (what ``chemloop serve`` calls)."""
+    import uvicorn
+
+    settings = ServeSettings.from_env(db_url=db_url, runs_dir=runs_dir, model=model)
+    app = create_app(settings)
+    echo(f"chemloop API on http://{host}:{port}/api  (spec: /openapi.json, docs: /docs, web app: /)")
+    if settings.generated_key:
+        echo(f"API key for this run (set CHEMLOOP_API_KEY to choose one): {settings.api_key}")
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,115 @@
+"""Errors as JSON: every refused request gets a body that names the field and the value.
+
+All error bodies share FastAPI's validation shape, ``{"detail": [{"loc", "msg", "input", "type"}]}``,
+so a client reads one format whether pydantic or a chemloop layer refused the input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from chemloop.chem.mol import InvalidSmilesError
+from chemloop.errors import ChemloopError
+from chemloop.loop.store import UnknownCampaignError
+from chemloop.model.checkpoint import CheckpointError
+from chemloop.reward.data import FeedbackError
+
+Loc = tuple[str | int, ...]
+
+
+class FieldError(ChemloopError):
+    """A request value the server refuses: where it was (``loc``), what it was, and why.
+
+    ``also`` adds more problems of the same request (e.g. every invalid SMILES of a list).
+    """
+
+    def __init__(
+        self,
+        loc: Loc,
+        value: Any,
+        message: str,
+        status_code: int = 422,
+        kind: str = "value_error",
+        also: list[dict[str, Any]] | None = None,
+    ):
+        super().__init__(message)
+        self.status_code = status_code
+        self.problems = [problem(loc, message, value, kind), *(also or [])]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON has no NaN, and a failed score is NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+class SafeJSONResponse(JSONResponse):
+    """The default response class: NaN becomes null instead of a 500 from ``allow_nan=False``."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode()
+
+
+def error_response(status_code: int, problems: list[dict[str, Any]], headers=None) -> SafeJSONResponse:
+    return SafeJSONResponse({"detail": problems}, status_code=status_code, headers=headers)
+
+
+def problem(loc: Loc, message: str, value: Any = None, kind: str = "value_error") -> dict[str, Any]:
+    return {"loc": list(loc), "msg": message, "input": value, "type": kind}
+
+
+def _field_error(request: Request, err: FieldError) -> SafeJSONResponse:
+    return error_response(err.status_code, err.problems)
+
+
+def _validation_error(request: Request, err: RequestValidationError) -> SafeJSONResponse:
+    # FastAPI's own body, through the NaN-safe response (a NaN in the input must not become a 500).
+    return error_response(422, jsonable_encoder(err.errors()))
+
+
+def _feedback_error(request: Request, err: FeedbackError) -> SafeJSONResponse:
+    rows = [problem(("body", "file", f"row {row}"), message, kind="bad_row") for row, message in err.problems]
+    return error_response(422, rows or [problem(("body", "file"), str(err), kind="bad_file")])
+
+
+def _invalid_smiles(request: Request, err: InvalidSmilesError) -> SafeJSONResponse:
+    return error_response(422, [problem(("smiles",), str(err), err.smiles, "invalid_smiles")])
+
+
+def _unknown_campaign(request: Request, err: UnknownCampaignError) -> SafeJSONResponse:
+    name = request.path_params.get("name")
+    return error_response(404, [problem(("path", "name"), str(err), name, "not_found")])
+
+
+def _checkpoint_error(request: Request, err: CheckpointError) -> SafeJSONResponse:
+    # The model is server-side configuration: the client can do nothing about it.
+    return error_response(503, [problem((), f"the server's model is unavailable: {err}", kind="no_model")])
+
+
+def _chemloop_error(request: Request, err: ChemloopError) -> SafeJSONResponse:
+    return error_response(400, [problem((), str(err), kind="chemloop_error")])
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    # Starlette picks the handler of the most specific class in the exception's MRO.
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(FieldError, _field_error)
+    app.add_exception_handler(FeedbackError, _feedback_error)
+    app.add_exception_handler(InvalidSmilesError, _invalid_smiles)
+    app.add_exception_handler(UnknownCampaignError, _unknown_campaign)
+    app.add_exception_handler(CheckpointError, _checkpoint_error)
+    app.add_exception_handler(ChemloopError, _chemloop_error)

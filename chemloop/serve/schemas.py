@@ -1,0 +1,331 @@
+"""Request and response bodies of the HTTP API, with the limits the OpenAPI spec documents.
+
+Limits that the server's settings decide (molecules per request, samples, budget) are checked
+per request and written into the spec by :func:`chemloop.serve.limits.document_limits`; the fixed
+ones (SMILES length, component count, RL and reward-model sizes) live here as field constraints.
+Run and campaign sections mirror the layers' configs without the keys a request may not set (a
+model path, a seed-data path, plugins); a field left out keeps the layer's default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from chemloop.loop.acquisition import Acquisition
+
+MAX_SMILES_LENGTH = 500
+MAX_COMPONENTS = 20
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"  # campaign names a URL path can carry (as the web app)
+MAX_SEED = 2**31 - 1
+
+Smiles = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SMILES_LENGTH)]
+# Component types and labels: plain words (a label lands in CSV headers and HTML reports).
+ComponentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{1,64}$")]
+CampaignName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Section(Strict):
+    """A config section whose fields default to the layer's: a field left out, or null, keeps the
+    layer's default, except the fields in ``NULL_MEANS_NONE`` where null is a value ("no cap")."""
+
+    NULL_MEANS_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    def overrides(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in self.model_dump(exclude_unset=True).items()
+            if v is not None or k in self.NULL_MEANS_NONE
+        }
+
+
+# --- molecules ----------------------------------------------------------------------------------
+
+
+class ComponentIn(Strict):
+    """A scoring component as in a run config's ``[[score.components]]``, minus plugin keys."""
+
+    type: ComponentName = Field(description="a registered component (GET /api/components)")
+    name: ComponentName | None = Field(None, description="label in the results (default: the type)")
+    weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
+    params: dict[str, Any] = Field(
+        default_factory=dict, max_length=20, description="keyword arguments; never a file path"
+    )
+    transform: dict[str, Any] | None = Field(None, max_length=10, description="{type: 'sigmoid', ...}")
+    filter: bool = Field(False, description="a transformed score below 0.5 zeroes the aggregate")
+
+
+def _named(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+# "qed" is short for {"type": "qed"}; converting first keeps a refusal's message about one shape.
+Component = Annotated[
+    ComponentIn, BeforeValidator(_named, json_schema_input_type=ComponentName | ComponentIn)
+]
+
+
+class ScoreIn(Strict):
+    components: list[Component] = Field(
+        min_length=1, max_length=MAX_COMPONENTS, examples=[["qed", "sa_score"]]
+    )
+    aggregate: Literal["geometric", "arithmetic"] = "geometric"
+
+
+class ScoreRequest(ScoreIn):
+    smiles: list[Smiles] = Field(min_length=1, description="at most the server's max_molecules")
+
+
+class Scored(BaseModel):
+    smiles: str
+    canonical: str | None
+    score: float | None = Field(description="aggregate; null where a component gave no value")
+    raw: dict[str, float | None]
+    transformed: dict[str, float | None]
+    reason: str = Field(description="why the score is 0 or null, where it is")
+
+
+class ScoreResponse(BaseModel):
+    components: list[str]
+    results: list[Scored]
+
+
+class SampleRequest(Strict):
+    num: int = Field(100, ge=1, description="strings to generate; at most the server's max_samples")
+    seed: Seed = 0
+    temperature: float = Field(1.0, ge=0, le=10, allow_inf_nan=False)
+    top_k: int = Field(0, ge=0, le=1000, description="0 keeps every token")
+    top_p: float = Field(1.0, ge=0, le=1, allow_inf_nan=False)
+
+
+class Sampled(BaseModel):
+    smiles: str
+    valid: bool
+    canonical: str
+    nll: float | None
+
+
+class SampleResponse(BaseModel):
+    molecules: list[Sampled]
+    validity: float
+    uniqueness: float
+    seconds: float
+
+
+class PropertiesRequest(Strict):
+    smiles: list[Smiles] = Field(min_length=1, description="at most the server's max_molecules")
+
+
+class Alert(BaseModel):
+    catalog: str
+    description: str
+
+
+class Properties(BaseModel):
+    smiles: str
+    canonical: str
+    formula: str
+    mw: float
+    clogp: float
+    tpsa: float
+    hbd: int
+    hba: int
+    rotatable_bonds: int
+    rings: int
+    aromatic_rings: int
+    heavy_atoms: int
+    fraction_sp3: float
+    stereocentres: int
+    qed: float
+    sa_score: float | None
+    alerts: list[Alert]
+
+
+class ComponentInfo(BaseModel):
+    name: str
+    description: str
+
+
+class ComponentsOut(BaseModel):
+    components: list[ComponentInfo]
+    transforms: list[str]
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+class RunIn(Section):
+    """The ``[run]`` table of ``chemloop optimize`` without ``model`` (the server's) or checkpoints."""
+
+    NULL_MEANS_NONE = frozenset({"diversity_bucket", "target_score"})
+
+    budget: int | None = Field(None, ge=1, description="unique oracle calls; at most the server's max_budget")
+    max_steps: int | None = Field(None, ge=1, le=10_000)
+    seed: Seed | None = None
+    batch_size: int | None = Field(None, ge=1, le=1024)
+    update: Literal["reinvent", "reinforce_kl"] | None = None
+    sigma: float | None = Field(None, gt=0, le=10_000, allow_inf_nan=False)
+    beta: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    lr: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    replay: int | None = Field(None, ge=0, le=256)
+    memory_size: int | None = Field(None, ge=1, le=10_000)
+    augment_rounds: int | None = Field(None, ge=0, le=10)
+    diversity_bucket: int | None = Field(None, ge=1, le=10_000, description="null disables the filter")
+    target_score: float | None = Field(None, allow_inf_nan=False)
+    patience: int | None = Field(None, ge=1, le=10_000)
+
+
+class OptimizeRequest(Strict):
+    run: RunIn = Field(default_factory=RunIn)
+    score: ScoreIn
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str = Field(description="optimize | propose")
+    status: str = Field(description="queued | running | done | failed | cancelled")
+    created: str
+    params: dict[str, Any]
+    progress: dict[str, Any] = Field(description="optimize: step, oracle_calls, budget, best, mean, …")
+    error: str | None
+    files: list[str] = Field(description="result files to download, once the job has finished")
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+class CampaignSectionIn(Section):
+    """The ``[campaign]`` table without ``model`` (the server's) and ``seed_data`` (use ``seed``)."""
+
+    NULL_MEANS_NONE = frozenset({"max_similarity"})
+
+    batch: int | None = Field(None, ge=1, le=1000)
+    acquisition: Acquisition | None = None
+    kappa: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    max_similarity: float | None = Field(None, gt=0, le=1, description="null: no similarity cap")
+    candidates: int | None = Field(None, ge=10, description="at most the server's max_samples")
+    rl_steps: int | None = Field(None, ge=0, le=500)
+    rl_batch_size: int | None = Field(None, ge=1, le=512)
+    min_measurements: int | None = Field(None, ge=4, le=10_000)
+    seed: Seed | None = None
+
+
+class RewardSectionIn(Section):
+    features: Literal["fingerprints", "prior"] | None = None
+    ensemble: int | None = Field(None, ge=2, le=20)
+    hidden: int | None = Field(None, ge=1, le=2048)
+    epochs: int | None = Field(None, ge=1, le=1000)
+    cv_folds: int | None = Field(None, ge=0, le=10)
+
+
+class SeedRow(Strict):
+    smiles: Smiles
+    value: float = Field(allow_inf_nan=False)
+    std: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+
+class CampaignCreate(Strict):
+    name: CampaignName
+    campaign: CampaignSectionIn = Field(default_factory=CampaignSectionIn)
+    reward: RewardSectionIn = Field(default_factory=RewardSectionIn)
+    score: ScoreIn | None = Field(None, description="constraints and terms beside the learned reward")
+    seed: list[SeedRow] = Field(
+        default_factory=list, max_length=10_000, description="values measured before round 1 (round 0)"
+    )
+
+
+class CampaignSummary(BaseModel):
+    campaign: str
+    created: str
+    rounds: int
+    molecules_tested: int
+
+
+class RoundStatus(BaseModel):
+    round: int
+    proposed: int
+    measured: int
+    best: float | None
+    propose_seconds: float
+
+
+class CampaignStatus(BaseModel):
+    campaign: str
+    rounds: list[RoundStatus]
+    seed_measurements: int
+    best_seed: float | None
+    molecules_tested: int
+    best: float | None
+    preferences: int
+    ratings: int
+    reward_model: dict[str, Any] | None = Field(
+        description="size and cross-validated metrics of the latest fit"
+    )
+    reward_model_stale: bool = Field(
+        description="feedback arrived since the latest fit; the next propose refits"
+    )
+
+
+class CampaignMolecule(BaseModel):
+    key: str
+    smiles: str
+    round: int = Field(description="the round that proposed it; 0 for seed and external data")
+    rank: int | None
+    predicted_mean: float | None
+    predicted_std: float | None
+    value: float | None = Field(description="mean of its measurements")
+    measurements: int
+    external: bool
+
+
+class ProposeRequest(Strict):
+    batch: int | None = Field(
+        None, ge=1, le=1000, description="molecules to propose (default: the campaign's)"
+    )
+
+
+class PreferenceIn(Strict):
+    smiles_a: Smiles
+    smiles_b: Smiles
+    preferred: Literal["a", "b"]
+
+
+class RatingIn(Strict):
+    smiles: Smiles
+    rating: int = Field(ge=1, le=5)
+
+
+class PreferenceRecorded(BaseModel):
+    campaign: str
+    id: int
+    smiles_a: str = Field(description="canonical")
+    smiles_b: str = Field(description="canonical")
+    preferred: str
+
+
+class RatingRecorded(BaseModel):
+    campaign: str
+    id: int
+    smiles: str = Field(description="canonical")
+    rating: int
+
+
+class ImportResult(BaseModel):
+    campaign: str
+    imported: int
+    kind: str | None = None
+    note: str | None = None
+
+
+class ResultsPreview(BaseModel):
+    ok: bool
+    kind: str | None
+    rows: int
+    sample: list[list[Any]] = Field(description="the first rows as parsed (canonical SMILES)")
+    problems: list[dict[str, Any]] = Field(description="{row, message} for every bad row")

@@ -1,0 +1,154 @@
+"""The campaign list with its create form, and each campaign's dashboard."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+
+from chemloop.errors import ChemloopError
+from chemloop.loop import campaign as loop
+from chemloop.loop.acquisition import Acquisition
+from chemloop.loop.config import CampaignConfig
+from chemloop.loop.store import UnknownCampaignError
+from chemloop.reward.data import FeedbackError
+from chemloop.serve import schemas
+from chemloop.serve.api_campaigns import campaign_config
+from chemloop.serve.deps import Factory, Settings, require_key
+from chemloop.serve.settings import ServeSettings
+from chemloop.serve.web import uploads
+from chemloop.serve.web.plot import best_so_far
+from chemloop.serve.web.templating import error_page, path, render
+
+router = APIRouter()
+
+ACQUISITIONS: tuple[str, ...] = Acquisition.__args__  # type: ignore[attr-defined]
+NAME = re.compile(schemas.NAME_PATTERN)  # the JSON API's rule: safe in a URL path segment
+# The create form's fixed menu of scoring components (anything else: the TOML box).
+COMPONENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "alerts": ("Reject PAINS and Brenk alerts", {"type": "alerts", "filter": True}),
+    "qed": ("Drug-likeness (QED)", {"type": "qed"}),
+    "sa_score": (
+        "Easy to make (SA score)",
+        {"type": "sa_score", "transform": {"type": "reverse_sigmoid", "low": 2.0, "high": 6.0}},
+    ),
+    "mw": (
+        "Molecular weight 200–500",
+        {"type": "mw", "transform": {"type": "double_sigmoid", "low": 200, "high": 500}},
+    ),
+}
+
+
+def config_from_request(name: str, data: dict[str, Any], settings: ServeSettings) -> CampaignConfig:
+    """The config of a campaign created from a page, checked exactly as the JSON API checks one: no
+    file, no model (the server's), no component that runs code, sizes within the server's limits."""
+    extra = sorted(set(data) - {"campaign", "reward", "score"})
+    if extra:
+        raise ChemloopError(f"unknown config table {extra[0]!r}; use [campaign], [reward] and [score]")
+    try:
+        body = schemas.CampaignCreate.model_validate({**data, "name": name})
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ChemloopError(f"invalid campaign config: {problems}") from None
+    return campaign_config(body, settings)
+
+
+def _form_config(batch: int, acquisition: str, components: list[str], toml: str) -> dict[str, Any]:
+    if toml.strip():  # the TOML box, when filled, is the whole config
+        try:
+            return tomllib.loads(toml)
+        except tomllib.TOMLDecodeError as err:
+            raise ChemloopError(f"the TOML config is not valid TOML: {err}") from None
+    unknown = sorted(set(components) - set(COMPONENTS))
+    if unknown:
+        raise ChemloopError(f"unknown component {unknown[0]!r}; choose from {', '.join(COMPONENTS)}")
+    data: dict[str, Any] = {"campaign": {"batch": batch, "acquisition": acquisition}}
+    if components:
+        data["score"] = {"components": [COMPONENTS[c][1] for c in components]}
+    return data
+
+
+def _index(request: Request, factory, status_code: int = 200, **form: Any) -> HTMLResponse:
+    defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb"}
+    defaults |= {"chosen": ["alerts", "qed"], "toml": ""}
+    return render(
+        request,
+        "index.html",
+        status_code=status_code,
+        campaigns=loop.list_campaigns(factory),
+        acquisitions=ACQUISITIONS,
+        components=COMPONENTS,
+        **(defaults | form),
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, factory: Factory) -> HTMLResponse:
+    return _index(request, factory)
+
+
+@router.post("/campaigns", dependencies=[Depends(require_key)], response_model=None)
+async def create(
+    request: Request,
+    factory: Factory,
+    settings: Settings,
+    name: Annotated[str, Form()],
+    batch: Annotated[int, Form(ge=1, le=1000)] = 12,
+    acquisition: Annotated[str, Form()] = "ucb",
+    components: Annotated[list[str] | None, Form()] = None,
+    toml: Annotated[str, Form()] = "",
+    seed: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse | RedirectResponse:
+    name, components = name.strip(), components or []
+    form = {"name": name, "batch": batch, "acquisition": acquisition, "toml": toml, "chosen": components}
+    token = None
+    try:
+        if not NAME.fullmatch(name):
+            raise ChemloopError(
+                f"campaign name {name!r}: use 1–100 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        config = config_from_request(name, _form_config(batch, acquisition, components, toml), settings)
+        if seed is not None and seed.filename:
+            token, seed_path = uploads.stage(
+                settings, seed.filename, await uploads.read_upload(seed, settings.max_body_bytes)
+            )
+            config.campaign.seed_data = seed_path
+        loop.init_campaign(factory, name, config)
+    except FeedbackError as err:
+        return _index(request, factory, 400, error=str(err), problems=err.problems, **form)
+    except ChemloopError as err:
+        return _index(request, factory, 400, error=str(err), **form)
+    finally:
+        if token is not None:
+            uploads.discard(settings, token)
+    return RedirectResponse(path("campaigns", name), status_code=303)
+
+
+@router.get("/campaigns/{name}", response_class=HTMLResponse)
+def dashboard(request: Request, factory: Factory, name: str, imported: int | None = None) -> HTMLResponse:
+    try:
+        report = loop.status(factory, name)
+        table = loop.molecules(factory, name)
+    except UnknownCampaignError as err:
+        return error_page(request, 404, str(err))
+    measured = [m for m in table if m["value"] is not None]
+    round_best = {0: report["best_seed"]} if report["seed_measurements"] else {}
+    round_best |= {r["round"]: r["best"] for r in report["rounds"]}
+    quality = report["reward_model"] or {}
+    metrics = {k: v for k, v in quality.items() if isinstance(v, dict) and "mean" in v}  # cross-validated
+    return render(
+        request,
+        "campaign.html",
+        name=name,
+        report=report,
+        plot=best_so_far(round_best, [(m["round"], m["value"]) for m in measured]),
+        top=sorted(measured, key=lambda m: m["value"], reverse=True)[:10],
+        quality=quality,
+        metrics=metrics,
+        imported=imported,
+    )

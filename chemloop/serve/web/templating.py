@@ -1,0 +1,82 @@
+"""Rendering pages: one Jinja2 environment (autoescaping on), URL building, number formatting,
+and cached depictions and properties shared by every page."""
+
+from __future__ import annotations
+
+import base64
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from chemloop.molecules import depict_svg, properties
+from chemloop.serve.deps import has_valid_key
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def path(*segments: Any, **query: Any) -> str:
+    """An absolute URL path from segments, each percent-encoded (a SMILES or a campaign name may hold
+    ``/ # ? [ \\``), plus a query string of the non-empty ``query`` values."""
+    url = "/" + "/".join(quote(str(s), safe="") for s in segments)
+    params = {k: v for k, v in query.items() if v not in (None, "")}
+    return url + ("?" + urlencode(params) if params else "")
+
+
+def number(value: float | int | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"], default_for_string=True),
+    undefined=StrictUndefined,  # a misspelt variable fails the page (and the tests), not silently blank
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals["path"] = path
+_env.filters["number"] = number
+templates = Jinja2Templates(env=_env)
+
+
+def here(request: Request) -> str:
+    """The request's path and query: where the sign-in form sends the chemist back to."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("signed_in", has_valid_key(request))
+    context.setdefault("here", here(request))
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status_code, message=message)
+
+
+# Properties and depictions are pure functions of the canonical SMILES: compute each once per process.
+@lru_cache(maxsize=8192)
+def props(smiles: str) -> dict[str, Any]:
+    """:func:`chemloop.molecules.properties`, cached (treat the result as read-only)."""
+    return properties(smiles)
+
+
+@lru_cache(maxsize=4096)
+def svg(smiles: str, width: int, height: int) -> str:
+    text = depict_svg(smiles, width, height)
+    return text[text.find("<svg") :]  # drop the XML prolog so the markup can sit inside HTML too
+
+
+def image_url(smiles: str, width: int = 320, height: int = 240) -> str:
+    """A ``data:`` URL of the depiction, for an ``<img>`` that needs no second request (review page)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg(smiles, width, height).encode()).decode()

@@ -1,0 +1,417 @@
+"""The web app for chemists: every page through TestClient, and one real headless Chromium session
+(Playwright driving Debian's /usr/bin/chromium) that records preferences by clicking and by keyboard."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from chemloop.chem.mol import canonical
+from chemloop.dock.poses import pose_path
+from chemloop.loop import campaign as loop
+from chemloop.loop.config import CampaignConfig
+from chemloop.loop.review import next_pair
+from chemloop.loop.store import (
+    Campaign,
+    Measurement,
+    Preference,
+    Proposal,
+    Rating,
+    Round,
+    get_campaign,
+    session_scope,
+)
+from chemloop.serve.app import create_app
+from chemloop.serve.deps import KEY_COOKIE
+from chemloop.serve.live import live_server
+from chemloop.serve.settings import ServeSettings
+from chemloop.serve.web.plot import best_so_far
+
+KEY = "test-key-0123456789"
+TINY_REWARD = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}  # refits after an upload stay fast
+CHROMIUM = Path("/usr/bin/chromium")
+SEED = {"CCO": 1.0, "Oc1ccccc1": 2.0, "N#Cc1ccccc1": 3.0, "C[C@H](N)C(=O)O": 2.5}  # 4 rows: no model fit
+PROPOSED = [  # (SMILES, predicted mean, std): round 1, with an alert or two among them
+    ("O=C1C=CC(=O)C=C1", 2.0, 0.5),
+    ("CCCCCCCC", 2.1, 0.4),
+    ("c1ccc2ccccc2c1", 3.5, 0.3),
+    ("CC(=O)Nc1ccc(O)cc1", 1.2, 0.6),
+    ("C=CC(=O)Nc1ccccc1", 2.8, 0.2),
+]
+
+
+def settings_for(tmp_path: Path, db: str) -> ServeSettings:
+    return ServeSettings(db_url=f"sqlite:///{tmp_path / db}", api_key=KEY, runs_dir=tmp_path / "runs")
+
+
+def seed_csv(path: Path, rows: dict[str, float]) -> Path:
+    path.write_text("smiles,value\n" + "".join(f"{s},{v}\n" for s, v in rows.items()))
+    return path
+
+
+def add_round(factory, name: str, rows=PROPOSED, number: int = 1) -> None:
+    """A round as ``propose`` stores it, without running the model (the pages only read it)."""
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        round_ = Round(campaign_id=campaign.id, number=number, acquisition="ucb", seconds=1.5)
+        session.add(round_)
+        session.flush()
+        for rank, (smiles, mean, std) in enumerate(rows, start=1):
+            session.add(
+                Proposal(
+                    round_id=round_.id,
+                    rank=rank,
+                    smiles=canonical(smiles),
+                    predicted_mean=mean,
+                    predicted_std=std,
+                    priority=mean + std,
+                )
+            )
+
+
+def count(factory, table, name: str) -> int:
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        return session.scalar(select(func.count()).select_from(table).where(table.campaign_id == campaign.id))
+
+
+@pytest.fixture
+def server(tmp_path):
+    """(client, factory, settings) with campaign ``demo``: 4 seed values and one proposed round."""
+    settings = settings_for(tmp_path, "web.db")
+    app = create_app(settings)
+    factory = app.state.factory
+    seed = seed_csv(tmp_path / "s.csv", SEED)
+    config = CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD})
+    loop.init_campaign(factory, "demo", config)
+    add_round(factory, "demo")
+    return TestClient(app), factory, settings
+
+
+def sign_in(client: TestClient) -> None:
+    response = client.post("/sign-in", data={"key": KEY, "next": "/campaigns/demo"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/campaigns/demo"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+# --- read-only pages ----------------------------------------------------------------------------
+
+
+def test_index_and_dashboard(server):
+    client, _, _ = server
+    index = client.get("/")
+    assert index.status_code == 200 and 'href="/campaigns/demo"' in index.text
+    assert "Sign in with the API key" in index.text and 'action="/campaigns"' not in index.text
+    page = client.get("/campaigns/demo")
+    assert page.status_code == 200
+    assert '<h2 id="rounds-title">Rounds</h2>' in page.text and 'class="plot"' in page.text
+    assert "N#Cc1ccccc1" in page.text  # the best seed molecule is among the molecules tested
+    assert "Not fitted yet" in page.text  # 4 values: too few for a reward model
+    assert client.get("/campaigns/nope").status_code == 404
+
+
+def test_best_so_far_plot_is_a_staircase():
+    plot = best_so_far({0: 3.0, 1: 2.0, 2: 5.0}, [(0, 3.0), (1, 2.0), (2, 5.0), (2, 1.0)])
+    ys = [y for _, y, _ in plot.best]
+    assert ys[0] == ys[1] > ys[2]  # round 1 did not beat the seed; round 2 did (higher is up: smaller y)
+    assert len(plot.measured) == 4 and plot.line.startswith("M")
+    assert best_so_far({}, []) is None
+
+
+def test_molecule_grid_filters_sorts_and_escapes(server):
+    client, _, _ = server
+    page = client.get("/campaigns/demo/molecules")
+    assert page.status_code == 200 and "9 of 9 molecules" in page.text
+    assert "/depict.svg?smiles=N%23Cc1ccccc1" in page.text  # '#' is URL-encoded in links
+    assert "C[C@H](N)C(=O)O" in page.text
+    alerts = client.get("/campaigns/demo/molecules", params={"alerts": "yes"}).text
+    assert "O=C1C=CC(=O)C=C1" in alerts and "N#Cc1ccccc1" not in alerts
+    assert "3 of 9" in client.get("/campaigns/demo/molecules", params={"q": "CCCCC1"}).text
+    assert "1 of 9" in client.get("/campaigns/demo/molecules", params={"smarts": "C#N"}).text
+    bad = client.get("/campaigns/demo/molecules", params={"smarts": "C(("})
+    assert bad.status_code == 200 and "not valid SMARTS" in bad.text
+    ordered = client.get("/campaigns/demo/molecules", params={"sort": "predicted_mean", "order": "desc"}).text
+    assert ordered.index("c1ccc2ccccc2c1") < ordered.index("C=CC(=O)Nc1ccccc1") < ordered.index("CCCCCCCC")
+    assert 'aria-sort="descending"' in ordered
+    round1 = client.get("/campaigns/demo/molecules", params={"round": "1", "measured": "no"}).text
+    assert "5 of 9" in round1
+    svg = client.get("/depict.svg", params={"smiles": "N#Cc1ccccc1"})
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "default-src 'none'" in svg.headers["content-security-policy"]
+    assert client.get("/depict.svg", params={"smiles": "not a smiles"}).status_code == 400
+
+
+def test_detail_page_and_pose_download(tmp_path):
+    app = create_app(settings_for(tmp_path, "p.db"))
+    client, factory = TestClient(app), app.state.factory
+    poses = tmp_path / "poses"
+    vina = {"type": "vina", "params": {"target": "DRD2", "poses_dir": str(poses)}}
+    loop.init_campaign(factory, "docked", CampaignConfig.model_validate({"score": {"components": [vina]}}))
+    add_round(factory, "docked", rows=PROPOSED[:2])
+    docked, undocked = loop.molecules(factory, "docked")
+    file = pose_path(poses, "DRD2", docked["smiles"])
+    file.parent.mkdir(parents=True)
+    file.write_text("pose\n$$$$\n")
+
+    page = client.get(f"/campaigns/docked/molecules/{docked['key']}")
+    assert page.status_code == 200 and "Molecular weight" in page.text and "quinone" in page.text
+    link = f"/campaigns/docked/molecules/{docked['key']}/pose/DRD2"
+    assert link in page.text
+    download = client.get(link)
+    assert download.status_code == 200 and download.text == "pose\n$$$$\n"
+    assert "attachment" in download.headers["content-disposition"]
+    other = client.get(f"/campaigns/docked/molecules/{undocked['key']}")
+    assert "No pose for this molecule yet" in other.text
+    # Only a configured target, and only a file named from the molecule: no path from the request.
+    assert client.get(f"/campaigns/docked/molecules/{docked['key']}/pose/..%2F..%2Fetc").status_code == 404
+    assert client.get(f"/campaigns/docked/molecules/{docked['key']}/pose/ABL1").status_code == 404
+    assert client.get(f"/campaigns/docked/molecules/{undocked['key']}/pose/DRD2").status_code == 404
+    assert client.get("/campaigns/docked/molecules/0123456789abcdef").status_code == 404
+
+
+def test_detail_page_without_docking(server):
+    client, factory, _ = server
+    key = loop.molecule_key(canonical("N#Cc1ccccc1"))
+    page = client.get(f"/campaigns/demo/molecules/{key}")
+    assert page.status_code == 200 and "this campaign does not dock" in page.text
+    assert '<h1 class="smiles">N#Cc1ccccc1</h1>' in page.text
+
+
+# --- state changes need the key -----------------------------------------------------------------
+
+
+def test_actions_without_the_key_are_refused(server):
+    client, factory, _ = server
+    pair = {"smiles_a": "CCO", "smiles_b": "Oc1ccccc1", "choice": "a"}
+    refused = [
+        client.post("/campaigns", data={"name": "new"}),
+        client.post("/campaigns/demo/review/choice", json=pair),
+        client.post("/campaigns/demo/review/rating", json={"smiles": "CCO", "rating": 3}),
+        client.post("/campaigns/demo/upload", files={"file": ("r.csv", "smiles,value\nCCO,1\n")}),
+        client.post("/campaigns/demo/upload/confirm", data={"token": "0" * 64}),
+    ]
+    assert [r.status_code for r in refused] == [401] * 5
+    assert count(factory, Preference, "demo") == count(factory, Rating, "demo") == 0
+    wrong = client.post("/sign-in", data={"key": "not-the-key"}, follow_redirects=False)
+    assert wrong.status_code == 401 and KEY_COOKIE not in wrong.cookies
+    offsite = client.post("/sign-in", data={"key": KEY, "next": "//evil.example"}, follow_redirects=False)
+    assert offsite.headers["location"] == "/"
+
+
+def test_create_campaign_through_the_form(server, tmp_path):
+    client, factory, _ = server
+    sign_in(client)
+    assert 'action="/campaigns"' in client.get("/").text
+    seed = ("seed.csv", "smiles,value\nCCO,1.5\nc1ccccc1N,2\n", "text/csv")
+    form = {"name": "web-made", "batch": "8", "acquisition": "ei", "components": ["alerts", "qed"]}
+    made = client.post("/campaigns", data=form, files={"seed": seed}, follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/campaigns/web-made"
+    with session_scope(factory) as session:
+        config = CampaignConfig.model_validate_json(get_campaign(session, "web-made").config_json)
+    assert config.campaign.batch == 8 and config.campaign.acquisition == "ei"
+    assert [c.type for c in config.score.components] == ["alerts", "qed"]
+    assert count(factory, Measurement, "web-made") == 2
+    assert not list((tmp_path / "runs" / "uploads").glob("*"))  # the staged seed file is gone
+
+    bad_seed = ("seed.csv", "smiles,value\nCCO,1\nnot-a-smiles,2\nCCN,x\n", "text/csv")
+    refused = client.post("/campaigns", data={"name": "bad-seed"}, files={"seed": bad_seed})
+    assert refused.status_code == 400 and "row 3" in refused.text and "row 4" in refused.text
+    assert "not-a-smiles" in refused.text
+    plugin = '[[score.components]]\ntype = "python"\npath = "/tmp/x.py"\n'
+    for toml, why in [
+        (plugin, "python"),
+        ('[campaign]\nseed_data = "/etc/passwd"\n', "seed_data"),
+        ('[campaign]\nmodel = "/somewhere"\n', "model"),
+        ("[campaign\n", "not valid TOML"),
+    ]:
+        response = client.post("/campaigns", data={"name": "refused", "toml": toml})
+        assert response.status_code == 400 and why in response.text, toml
+    assert client.post("/campaigns", data={"name": "has/slash"}).status_code == 400
+    assert client.post("/campaigns", data={"name": "demo"}).status_code == 400  # exists already
+    with session_scope(factory) as session:
+        assert set(session.scalars(select(Campaign.name))) == {"demo", "web-made"}
+
+
+def test_upload_preview_stores_nothing_until_confirmed(server):
+    client, factory, settings = server
+    sign_in(client)
+    before = count(factory, Measurement, "demo")
+    bad = "smiles,value\nO=C1C=CC(=O)C=C1,2.5\nnot-a-smiles,1\n\nCCCCCCCC,abc\n"
+    preview = client.post("/campaigns/demo/upload", files={"file": ("lab.csv", bad, "text/csv")})
+    assert preview.status_code == 422
+    assert "row 3: smiles &#39;not-a-smiles&#39; is not a valid SMILES" in preview.text
+    assert "row 5: value &#39;abc&#39; is not a number" in preview.text
+    assert "Store" not in preview.text and count(factory, Measurement, "demo") == before
+    assert not list((Path(settings.runs_dir) / "uploads").glob("*"))
+
+    foreign = "smiles,value\nO=C1C=CC(=O)C=C1,2.5\nc1ccncc1,1.0\n"
+    refused = client.post("/campaigns/demo/upload", files={"file": ("lab.csv", foreign, "text/csv")})
+    assert refused.status_code == 422 and "never proposed" in refused.text and "row 3" in refused.text
+
+    ok = client.post(
+        "/campaigns/demo/upload", files={"file": ("lab.csv", foreign, "text/csv")}, data={"external": "true"}
+    )
+    assert ok.status_code == 200 and "Store 2 rows" in ok.text and "external" in ok.text
+    assert count(factory, Measurement, "demo") == before
+    token = ok.text.split('name="token" value="')[1].split('"')[0]
+    stored = client.post(
+        "/campaigns/demo/upload/confirm", data={"token": token, "external": "true"}, follow_redirects=False
+    )
+    assert stored.status_code == 303 and stored.headers["location"] == "/campaigns/demo?imported=2"
+    assert count(factory, Measurement, "demo") == before + 2
+    assert "Stored 2 rows" in client.get(stored.headers["location"]).text
+    again = client.post("/campaigns/demo/upload/confirm", data={"token": token, "external": "true"})
+    assert again.status_code == 400 and "no longer waiting" in again.text
+    assert client.post("/campaigns/demo/upload/confirm", data={"token": "../../x"}).status_code == 400
+
+
+# --- review -------------------------------------------------------------------------------------
+
+
+def test_next_pair_prefers_close_estimates_and_skips_done_pairs(server):
+    _, factory, _ = server
+    a, b = next_pair(factory, "demo")
+    # Estimates: measured values for the seed, predictions for round 1; 2.0 (seed phenol) meets 2.0
+    # (the quinone's prediction): the closest pair.
+    assert {a["smiles"], b["smiles"]} == {"Oc1ccccc1", "O=C1C=CC(=O)C=C1"}
+    loop.record_preference(factory, "demo", a["smiles"], b["smiles"], "a")
+    c, d = next_pair(factory, "demo")
+    assert {c["smiles"], d["smiles"]} != {a["smiles"], b["smiles"]}
+    e, f = next_pair(factory, "demo", skipped=[(c["smiles"], d["smiles"])])
+    assert {e["smiles"], f["smiles"]} not in ({a["smiles"], b["smiles"]}, {c["smiles"], d["smiles"]})
+
+
+def test_review_says_when_every_pair_is_done(server):
+    client, factory, _ = server
+    loop.init_campaign(factory, "pair", CampaignConfig())
+    add_round(factory, "pair", rows=PROPOSED[:2])
+    sign_in(client)
+    a, b = next_pair(factory, "pair")
+    last = client.post(
+        "/campaigns/pair/review/choice",
+        json={"smiles_a": a["smiles"], "smiles_b": b["smiles"], "choice": "a"},
+    )
+    assert last.status_code == 200 and last.json()["pair"] is None
+    assert "No pairs left to compare" in client.get("/campaigns/pair/review").text
+    out = client.post("/sign-out", follow_redirects=False)
+    assert out.status_code == 303 and KEY_COOKIE not in client.cookies
+
+
+CHOICE, RATING = "/campaigns/demo/review/choice", "/campaigns/demo/review/rating"
+
+
+def test_review_page_and_json_actions(server):
+    client, factory, _ = server
+    page = client.get("/campaigns/demo/review")
+    assert page.status_code == 200 and "Sign in with the API key" in page.text and "disabled" in page.text
+    sign_in(client)
+    page = client.get("/campaigns/demo/review")
+    assert 'data-signed-in="yes"' in page.text and "data:image/svg+xml;base64," in page.text
+    a, b = next_pair(factory, "demo")
+    answer = client.post(CHOICE, json={"smiles_a": a["smiles"], "smiles_b": b["smiles"], "choice": "b"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["recorded"]["preferred"] == "b" and body["pair"]["a"]["image"].startswith("data:image/svg")
+    shown = {body["pair"]["a"]["smiles"], body["pair"]["b"]["smiles"]}
+    pair = {f"smiles_{k}": body["pair"][k]["smiles"] for k in "ab"}
+    skip = client.post(CHOICE, json={**pair, "choice": "skip"}).json()
+    assert skip["recorded"] is None and {skip["pair"]["a"]["smiles"], skip["pair"]["b"]["smiles"]} != shown
+    rated = client.post(RATING, json={"smiles": "OCC", "rating": 4})
+    assert rated.status_code == 200 and rated.json()["recorded"]["smiles"] == "CCO"
+    assert client.post(RATING, json={"smiles": "CCO", "rating": 6}).status_code == 422
+    same = client.post(CHOICE, json={"smiles_a": "CCO", "smiles_b": "OCC", "choice": "a"})
+    assert same.status_code == 400 and "same molecule" in same.json()["detail"]
+    assert count(factory, Preference, "demo") == 1 and count(factory, Rating, "demo") == 1
+
+
+# --- a real browser -----------------------------------------------------------------------------
+
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live(tmp_path):
+    """(base URL, factory): the whole app under uvicorn on a free 127.0.0.1 port, in a thread."""
+    app = create_app(settings_for(tmp_path, "live.db"))
+    with live_server(app) as url:
+        yield url, app.state.factory
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_review_session(live, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, factory = live
+    seed = seed_csv(tmp_path / "seed.csv", SEED)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+
+        page.goto(base + "/sign-in")
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + "/")
+
+        page.get_by_label("Name", exact=True).fill("browser")
+        page.get_by_label("Molecules per round").fill("6")
+        page.get_by_label("Seed results (CSV: smiles,value[,std]), optional").set_input_files(str(seed))
+        page.get_by_role("button", name="Create campaign").click()
+        page.wait_for_url(base + "/campaigns/browser")
+        assert page.get_by_role("heading", name="browser", exact=True).is_visible()
+        add_round(factory, "browser")  # what a propose job would store: more molecules to compare
+
+        page.goto(base + "/campaigns/browser/review")
+        review = page.locator("#review")
+
+        def act(do) -> None:  # one action that swaps the pair; waits until the page has timed it
+            swaps = int(review.get_attribute("data-swaps"))
+            do()
+            page.wait_for_function(
+                "n => Number(document.getElementById('review').dataset.swaps) > n", arg=swaps
+            )
+
+        act(lambda: page.get_by_role("button", name="A is better").click())
+        act(lambda: page.get_by_role("button", name="B is better").click())
+        act(lambda: page.get_by_role("button", name="Skip").click())
+        act(lambda: page.get_by_role("button", name="A is better").click())
+        act(lambda: page.keyboard.press("ArrowRight"))
+        act(lambda: page.keyboard.press("a"))
+        rated = page.locator("#card-b").get_attribute("data-smiles")
+        page.get_by_role("group", name="Rate B from 1 to 5").get_by_role("button", name="4").click()
+        page.wait_for_selector("#card-b [data-rating='4'][aria-pressed='true']")
+        page.keyboard.press("Digit2")  # by keyboard: 2 rates A, Shift+5 rates B
+        page.wait_for_selector("#card-a [data-rating='2'][aria-pressed='true']")
+        page.keyboard.press("Shift+Digit5")
+        page.wait_for_selector("#card-b [data-rating='5'][aria-pressed='true']")
+        rated_a = page.locator("#card-a").get_attribute("data-smiles")
+        times = [float(t) for t in review.get_attribute("data-times").split(",")]
+        browser.close()
+
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, "browser")
+        prefs = session.scalars(select(Preference).where(Preference.campaign_id == campaign.id)).all()
+        ratings = session.scalars(select(Rating).where(Rating.campaign_id == campaign.id)).all()
+    assert [p.preferred for p in prefs] == ["a", "b", "a", "b", "a"]  # the skip stored nothing
+    assert len({frozenset((p.smiles_a, p.smiles_b)) for p in prefs}) == 5  # never the same pair twice
+    assert [(r.smiles, r.rating) for r in ratings] == [(rated, 4), (rated_a, 2), (rated, 5)]
+    assert len(times) == 6 and all(t > 0 for t in times)
+    each = ", ".join(f"{t:.0f}" for t in times)
+    print(
+        f"\nreview: click-to-new-pair painted over {len(times)} swaps: "
+        f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms ({each})"
+    )

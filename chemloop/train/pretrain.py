@@ -160,6 +160,9 @@ class _Distributed:
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
+            # Every rank waits here first: a rank that tears down gloo while rank 0 is still saving
+            # the checkpoint can abort the other ("terminate called without an active exception").
+            dist.barrier()
             dist.destroy_process_group()
 
 

@@ -54,6 +54,17 @@ def test_unknown_component_names_itself_and_lists_known():
         get_component("qedd")
 
 
+def test_a_misspelt_or_missing_parameter_fails_when_the_config_loads():
+    from pydantic import ValidationError
+
+    from chemloop.score.config import ScoreConfig
+
+    with pytest.raises(ValidationError, match=r"params of component 'similarity'.*smile"):
+        ScoreConfig(components=[{"type": "similarity", "params": {"smile": "CCO"}}])
+    with pytest.raises(ValidationError, match=r"params of component 'pmo'.*task"):
+        ScoreConfig(components=[{"type": "pmo"}])
+
+
 def test_a_component_registered_by_a_test_is_found_by_name():
     @component("test_carbon_count")
     def carbon_count(ms):

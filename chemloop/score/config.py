@@ -14,6 +14,7 @@ function = "score"           # list[str] -> list[float]
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,7 +49,11 @@ class ComponentConfig(BaseModel):
         if self.type == "command" and not self.command:
             raise ValueError("component type 'command' needs a 'command' (a list of arguments)")
         if self.type not in PLUGIN_TYPES:
-            get_component(self.type)  # raises naming the unknown component
+            found = get_component(self.type)  # raises naming the unknown component
+            try:  # a misspelt or missing parameter fails when the config loads, not mid-run
+                inspect.signature(found.function).bind([], **self.params)
+            except TypeError as err:
+                raise ValueError(f"params of component {self.type!r}: {err}") from None
         if self.transform is not None:
             kind = self.transform.get("type")
             if kind not in TRANSFORMS:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from chemloop.chem.mol import canonical
 from chemloop.dock.poses import pose_path
+from chemloop.jobs import JobManager
 from chemloop.loop import campaign as loop
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.review import next_pair
@@ -201,6 +202,22 @@ def test_actions_without_the_key_are_refused(server):
     assert wrong.status_code == 401 and KEY_COOKIE not in wrong.cookies
     offsite = client.post("/sign-in", data={"key": KEY, "next": "//evil.example"}, follow_redirects=False)
     assert offsite.headers["location"] == "/"
+
+
+def test_propose_from_the_dashboard_starts_a_job(server, tmp_path):
+    client, _, _ = server
+    client.app.state.jobs = JobManager(tmp_path / "queued", max_running=0)  # jobs wait, never run
+    assert client.post("/campaigns/demo/propose").status_code == 401
+    assert "to propose a round" in client.get("/campaigns/demo").text
+    sign_in(client)
+    started = client.post("/campaigns/demo/propose", data={"batch": "6"}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/campaigns/demo"
+    [job] = client.app.state.jobs.list()
+    assert (job.kind, job.params) == ("propose", {"campaign": "demo", "batch": 6})
+    page = client.get("/campaigns/demo").text
+    assert "<td>queued</td>" in page and 'http-equiv="refresh"' in page  # refreshes until it is done
+    assert "disabled>Propose the next round" in page  # one round at a time
+    assert client.post("/campaigns/nope/propose").status_code == 404
 
 
 def test_create_campaign_through_the_form(server, tmp_path):

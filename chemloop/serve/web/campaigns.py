@@ -18,7 +18,7 @@ from chemloop.loop.store import UnknownCampaignError
 from chemloop.reward.data import FeedbackError
 from chemloop.serve import schemas
 from chemloop.serve.api_campaigns import campaign_config
-from chemloop.serve.deps import Factory, Settings, require_key
+from chemloop.serve.deps import Factory, Jobs, Settings, require_key
 from chemloop.serve.settings import ServeSettings
 from chemloop.serve.web import uploads
 from chemloop.serve.web.plot import best_so_far
@@ -129,13 +129,19 @@ async def create(
     return RedirectResponse(path("campaigns", name), status_code=303)
 
 
+PROPOSE_JOBS_SHOWN = 5
+
+
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
-def dashboard(request: Request, factory: Factory, name: str, imported: int | None = None) -> HTMLResponse:
+def dashboard(
+    request: Request, factory: Factory, jobs: Jobs, name: str, imported: int | None = None
+) -> HTMLResponse:
     try:
         report = loop.status(factory, name)
         table = loop.molecules(factory, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
+    proposing = [j for j in jobs.list() if j.kind == "propose" and j.params.get("campaign") == name]
     measured = [m for m in table if m["value"] is not None]
     round_best = {0: report["best_seed"]} if report["seed_measurements"] else {}
     round_best |= {r["round"]: r["best"] for r in report["rounds"]}
@@ -151,4 +157,25 @@ def dashboard(request: Request, factory: Factory, name: str, imported: int | Non
         quality=quality,
         metrics=metrics,
         imported=imported,
+        jobs=proposing[:PROPOSE_JOBS_SHOWN],
+        working=any(j.status in ("queued", "running") for j in proposing),
     )
+
+
+@router.post("/campaigns/{name}/propose", dependencies=[Depends(require_key)], response_model=None)
+def start_propose(
+    request: Request,
+    factory: Factory,
+    settings: Settings,
+    jobs: Jobs,
+    name: str,
+    batch: Annotated[int | None, Form(ge=1, le=1000)] = None,
+) -> HTMLResponse | RedirectResponse:
+    """Start the next round as a background job (the same job as POST /api/campaigns/{name}/propose);
+    the dashboard shows it, refreshing itself until it is done."""
+    try:
+        loop.status(factory, name)  # an unknown campaign is a 404 now, not a failed job later
+    except UnknownCampaignError as err:
+        return error_page(request, 404, str(err))
+    jobs.start_propose(settings.db_url, name, batch)
+    return RedirectResponse(path("campaigns", name), status_code=303)

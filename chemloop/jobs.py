@@ -64,10 +64,13 @@ class Job:
 class JobManager:
     """Starts jobs (at most ``max_running`` at once; the rest wait), reports and cancels them."""
 
-    def __init__(self, runs_dir: str | Path, max_running: int = 1) -> None:
+    def __init__(self, runs_dir: str | Path, max_running: int = 1, threads: int | None = None) -> None:
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.max_running = max_running
+        # Each job's torch threads: the cores shared out among the jobs that may run at once, so
+        # several jobs on a small machine do not oversubscribe it (which slows sampling many-fold).
+        self.threads = threads or max(1, (os.cpu_count() or 1) // max(1, max_running))
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -177,7 +180,9 @@ class JobManager:
         queued = [j for j in sorted(self._jobs.values(), key=lambda j: j.created) if j.status == "queued"]
         for job in queued[: max(0, self.max_running - len(self._processes))]:
             function, *args = self._targets.pop(job.id)
-            process = self._context.Process(target=function, args=(*args, str(job.folder)), daemon=True)
+            process = self._context.Process(
+                target=function, args=(*args, str(job.folder), self.threads), daemon=True
+            )
             process.start()
             self._processes[job.id] = process
             job.status = "running"
@@ -229,8 +234,11 @@ def _write_json(path: Path, data: dict) -> None:
 # --- what the child processes run -----------------------------------------------------------------
 
 
-def _in_child(function, folder: str, *args) -> None:
+def _in_child(function, folder: str, threads: int, *args) -> None:
     """Run ``function``; on any error leave its message in ``error.txt`` and exit non-zero."""
+    import torch
+
+    torch.set_num_threads(threads)
     try:
         function(*args, Path(folder))
     except ChemloopError as err:
@@ -241,8 +249,8 @@ def _in_child(function, folder: str, *args) -> None:
         raise SystemExit(1) from None
 
 
-def _run_optimize(config_json: str, folder: str) -> None:
-    _in_child(_optimize, folder, config_json)
+def _run_optimize(config_json: str, folder: str, threads: int) -> None:
+    _in_child(_optimize, folder, threads, config_json)
 
 
 def _optimize(config_json: str, folder: Path) -> None:
@@ -267,8 +275,8 @@ def _optimize(config_json: str, folder: Path) -> None:
     optimize(config, folder, progress=report)
 
 
-def _run_propose(db_url: str, campaign: str, batch: int | None, folder: str) -> None:
-    _in_child(_propose, folder, db_url, campaign, batch)
+def _run_propose(db_url: str, campaign: str, batch: int | None, folder: str, threads: int) -> None:
+    _in_child(_propose, folder, threads, db_url, campaign, batch)
 
 
 def _propose(db_url: str, campaign: str, batch: int | None, folder: Path) -> None:

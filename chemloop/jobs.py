@@ -14,6 +14,8 @@ import json
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import threading
 import traceback
 import uuid
@@ -25,7 +27,12 @@ from typing import Any
 from chemloop.errors import ChemloopError
 
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
+
+
+class JobConflictError(ChemloopError):
+    """A job that would repeat one still queued or running (two proposes of one round)."""
 
 
 @dataclass
@@ -77,6 +84,9 @@ class JobManager:
         self._processes: dict[str, multiprocessing.process.BaseProcess] = {}
         self._targets: dict[str, tuple] = {}
         self._load_earlier()
+        # Finished jobs are noted and queued ones started within a second, whether or not anyone asks.
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, name="chemloop-jobs", daemon=True).start()
 
     # --- starting ---------------------------------------------------------------------------------
 
@@ -86,10 +96,21 @@ class JobManager:
         return self._submit("optimize", {"budget": config.run.budget}, (_run_optimize, config_json))
 
     def start_propose(self, db_url: str, campaign: str, batch: int | None = None) -> Job:
-        """Queue a ``propose`` round of ``campaign``; its picks land in ``proposals.csv``."""
-        return self._submit(
-            "propose", {"campaign": campaign, "batch": batch}, (_run_propose, db_url, campaign, batch)
-        )
+        """Queue a ``propose`` round of ``campaign``; its picks land in ``proposals.csv``.
+
+        One at a time per campaign: a second would propose the same round from the same data.
+        """
+        with self._lock:
+            self._refresh()
+            for job in self._jobs.values():
+                if job.kind == "propose" and job.status in ACTIVE and job.params.get("campaign") == campaign:
+                    raise JobConflictError(
+                        f"campaign {campaign!r} already has a propose job ({job.id}, {job.status}); "
+                        "wait for it or cancel it"
+                    )
+            return self._submit(
+                "propose", {"campaign": campaign, "batch": batch}, (_run_propose, db_url, campaign, batch)
+            )
 
     def _submit(self, kind: str, params: dict, target: tuple) -> Job:
         with self._lock:
@@ -155,12 +176,19 @@ class JobManager:
 
     def shutdown(self) -> None:
         """Cancel every job still queued or running (the server is stopping)."""
+        self._stop.set()
         with self._lock:
             for job in list(self._jobs.values()):
                 if job.status not in FINISHED:
                     self.cancel(job.id)
 
     # --- internals --------------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                if self._processes or any(j.status == "queued" for j in self._jobs.values()):
+                    self._refresh()
 
     def _refresh(self) -> None:
         """Note finished processes, then start queued jobs while there is room."""
@@ -234,10 +262,19 @@ def _write_json(path: Path, data: dict) -> None:
 # --- what the child processes run -----------------------------------------------------------------
 
 
+def _on_cancel(signum, frame) -> None:
+    """SIGTERM from ``cancel``: stop docking workers (their own sessions outlive us) and exit now."""
+    docking = sys.modules.get("chemloop.dock.call")
+    if docking is not None:
+        docking.kill_running_workers()
+    os._exit(128 + signal.SIGTERM)
+
+
 def _in_child(function, folder: str, threads: int, *args) -> None:
     """Run ``function``; on any error leave its message in ``error.txt`` and exit non-zero."""
     import torch
 
+    signal.signal(signal.SIGTERM, _on_cancel)
     torch.set_num_threads(threads)
     try:
         function(*args, Path(folder))

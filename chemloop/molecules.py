@@ -26,8 +26,15 @@ from chemloop.score.registry import get_component
 from chemloop.score.scorer import Scorer
 
 ALERT_CATALOGS = ("PAINS", "BRENK")
-# Parameters through which a component reads or writes files: refused in requests from the network.
-PATH_PARAMS = frozenset({"path", "receptor", "poses_dir", "cache_dir", "model", "directory"})
+# Parameters only a server-side config may set: those that read or write files, and those that pick
+# where or how widely work runs (a Ray address, worker counts).
+SERVER_ONLY_PARAMS = frozenset(
+    {"path", "receptor", "poses_dir", "cache_dir", "model", "directory"}
+    | {"backend", "ray_address", "workers", "cpus_per_call"}
+)
+# Upper bounds on numeric parameters from the network, so one request cannot ask for gigabytes
+# (a 10^8-bit fingerprint per molecule) or hours (exhaustiveness, timeouts).
+NETWORK_BOUNDS = {"bits": 16384, "radius": 6, "exhaustiveness": 32, "timeout": 600}
 
 
 @cache
@@ -102,12 +109,20 @@ def score_config(
                 raise ChemloopError(
                     f"component type {table['type']!r} runs code and is allowed only in server-side configs"
                 )
-            paths = sorted(PATH_PARAMS & set(table.get("params") or {}))
-            if paths:
+            params = table.get("params") or {}
+            reserved = sorted(SERVER_ONLY_PARAMS & set(params))
+            if reserved:
                 raise ChemloopError(
-                    f"component {table.get('type')!r}: parameter {paths[0]!r} names a file and is allowed "
-                    "only in server-side configs"
+                    f"component {table.get('type')!r}: parameter {reserved[0]!r} names a file or the "
+                    "server's resources and is allowed only in server-side configs"
                 )
+            for key, bound in NETWORK_BOUNDS.items():
+                value = params.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool) and value > bound:
+                    raise ChemloopError(
+                        f"component {table.get('type')!r}: parameter {key!r} = {value} is above the "
+                        f"limit {bound} for requests"
+                    )
     try:
         config = ScoreConfig(components=tables)
     except ValidationError as err:

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
 from chemloop.loop import campaign as loop
+from chemloop.loop import rewards
 from chemloop.loop.config import load_campaign_config
-from chemloop.loop.store import connect
+from chemloop.loop.store import connect, get_campaign, session_scope
 
 runner = CliRunner()
 SEED = [
@@ -183,6 +184,9 @@ def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup
     after = loop.status(factory, name)
     assert after["reward_model"]["feedback"] == {"values": 10, "preferences": 1, "ratings": 3}
     assert not after["reward_model_stale"]
+    with session_scope(factory) as session:  # the pairs reached the fit: 1 choice + 3 rated molecules → 3
+        model = rewards.latest(session, get_campaign(session, name).id)
+    assert model.metadata["pairs"] == 1 + 3
 
 
 def test_bad_feedback_is_refused_and_named(campaign_setup):

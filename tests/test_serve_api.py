@@ -115,6 +115,16 @@ def test_score_names_components_and_values(client):
         ([{"type": "qed", "params": {"bogus": 1}}], ("body", "components", 0), "bogus"),
         ([{"type": "qed", "path": "plugin.py"}], ("body", "components", 0), "Extra inputs"),
         (["qed", {"type": "vina", "params": {"target": "DRD2"}}], ("body", "components", 1), "optimize job"),
+        (
+            [{"type": "similarity", "params": {"smiles": "CCO", "bits": 10**8}}],
+            ("body", "components", 0),
+            "limit",
+        ),
+        (
+            [{"type": "vina", "params": {"ray_address": "10.0.0.1:6379"}}],
+            ("body", "components", 0),
+            "server's",
+        ),
     ],
 )
 def test_refused_components_are_named(client, components, loc, words):

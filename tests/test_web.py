@@ -204,6 +204,25 @@ def test_actions_without_the_key_are_refused(server):
     assert offsite.headers["location"] == "/"
 
 
+def test_a_signed_in_request_from_another_origin_is_refused(server):
+    client, factory, _ = server
+    sign_in(client)
+    rating = {"smiles": "CCO", "rating": 3}
+    for headers in ({"Sec-Fetch-Site": "same-site"}, {"Origin": "http://localhost:3000"}):
+        forged = client.post("/campaigns/demo/review/rating", json=rating, headers=headers)
+        assert forged.status_code == 403
+    assert count(factory, Rating, "demo") == 0
+    own = client.post("/campaigns/demo/review/rating", json=rating, headers={"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 200 and count(factory, Rating, "demo") == 1
+
+
+def test_error_pages_escape_what_the_request_sent(server):
+    client, _, _ = server
+    page = client.get("/campaigns/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")  # <img src=x onerror=alert(1)>
+    assert page.status_code == 404
+    assert "<img src=x" not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
+
+
 def test_propose_from_the_dashboard_starts_a_job(server, tmp_path):
     client, _, _ = server
     client.app.state.jobs = JobManager(tmp_path / "queued", max_running=0)  # jobs wait, never run

@@ -65,6 +65,17 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.communicate()  # reap it
 
 
+# Worker processes now running: a job that is cancelled (SIGTERM) kills their groups on its way out,
+# since each runs in a session of its own that the job's own termination would not reach.
+_LIVE: set[int] = set()
+
+
+def kill_running_workers() -> None:
+    for pid in list(_LIVE):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 def dock_prepared(
     smiles: str,
     receptor_pdbqt: str,
@@ -93,6 +104,7 @@ def dock_prepared(
         env=_child_env(),
         start_new_session=True,  # its own process group, so the kill reaches Vina too
     )
+    _LIVE.add(process.pid)
     try:
         out, err = process.communicate(json.dumps(job), timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -103,6 +115,8 @@ def dock_prepared(
     except BaseException:  # interrupted: leave no Vina running
         _kill_group(process)
         raise
+    finally:
+        _LIVE.discard(process.pid)
     lines = out.strip().splitlines()
     if process.returncode != 0 or not lines:
         return DockResult(

@@ -1,8 +1,11 @@
 """Design-make-test campaigns: init → propose → (lab) → import → propose …
 
-Each function is one database transaction. ``propose`` does all its slow work (RL
-fine-tuning, sampling, prediction) before it opens its transaction, so a process killed
-mid-way leaves nothing behind and the next ``propose`` starts clean.
+Each command stores what it is given in one database transaction. Slow work runs outside
+any transaction: ``propose`` does its RL fine-tuning, sampling and prediction before it opens
+the one that stores the round, so a process killed mid-way leaves nothing behind and the next
+``propose`` starts clean; a reward-model refit (after ``import``, or at the start of
+``propose`` when feedback arrived since the last fit) reads the feedback, fits, then stores the
+model in a short transaction of its own (see :func:`chemloop.loop.rewards.refit`).
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
 
 
-def init_campaign(factory: sessionmaker[Session], name: str, config: CampaignConfig) -> dict:
-    """Create campaign ``name``; import its seed data (round 0) and fit a first reward model."""
+def init_campaign(
+    factory: sessionmaker[Session], name: str, config: CampaignConfig, seed: ResultRows | None = None
+) -> dict:
+    """Create campaign ``name`` with its seed data (round 0: ``seed``, or the config's ``seed_data``
+    file) in one transaction, then fit a first reward model."""
     if not name.strip():
         raise ChemloopError("a campaign needs a non-empty name")
-    seed_rows = read_results(config.campaign.seed_data) if config.campaign.seed_data else None
+    seed_rows = seed or (read_results(config.campaign.seed_data) if config.campaign.seed_data else None)
     with session_scope(factory) as session:
         if session.scalar(select(Campaign).where(Campaign.name == name)) is not None:
             raise ChemloopError(f"campaign {name!r} already exists")
@@ -57,7 +63,10 @@ def init_campaign(factory: sessionmaker[Session], name: str, config: CampaignCon
         session.flush()
         imported = 0
         if seed_rows is not None:
-            imported = _store_results(session, campaign, config, seed_rows, external=True)
+            imported = _store_results(session, campaign, seed_rows, external=True)
+        campaign_id = campaign.id
+    if imported:
+        rewards.refit(factory, campaign_id, config)
     return {"campaign": name, "seed_measurements": imported}
 
 
@@ -79,12 +88,15 @@ def propose(
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
+        stale, campaign_id = rewards.is_stale(session, campaign.id), campaign.id
+    if stale:  # e.g. ratings recorded in the web app since the last fit
+        rewards.refit(factory, campaign_id, config)
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
         known = set(session.scalars(select(Measurement.smiles).where(Measurement.campaign_id == campaign.id)))
         known |= set(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
-        if rewards.is_stale(session, campaign.id):  # e.g. ratings recorded in the web app
-            rewards.refit(session, campaign.id, config)
         model = rewards.latest(session, campaign.id)
         values = [m.value for m in _measurements(session, campaign.id)]
         round_number = 1 + (
@@ -224,6 +236,7 @@ class ResultRows:
     rows: list[tuple]  # (smiles, value, std), (smiles_a, smiles_b, preferred) or (smiles, rating); canonical
     sha256: str
     filename: str
+    row_numbers: list[int]  # each row's line in the file (header = 1; blank lines are skipped)
 
 
 def read_results(path: str | Path) -> ResultRows:
@@ -235,8 +248,15 @@ def read_results(path: str | Path) -> ResultRows:
         raw = path.read_bytes()
     except OSError as err:
         raise ChemloopError(f"cannot read results file {path}: {err}") from None
-    header = next(csv.reader(raw.decode("utf-8-sig").splitlines()[:1]), [])
-    columns = {c.strip() for c in header}
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FeedbackError(
+            f"{path.name} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8' and upload it again"
+        ) from None
+    lines = list(csv.reader(text.splitlines()))
+    columns = {c.strip() for c in (lines[0] if lines else [])}
+    numbers = [n for n, line in enumerate(lines[1:], start=2) if any(cell.strip() for cell in line)]
     if {"smiles", "value"} <= columns:
         values = read_values(path)
         std = values.std if values.std is not None else [None] * len(values)
@@ -258,13 +278,13 @@ def read_results(path: str | Path) -> ResultRows:
             f"{path}: columns {sorted(columns)} are none of smiles,value[,std], "
             "smiles_a,smiles_b,preferred or smiles,rating"
         )
-    return ResultRows(kind, rows, hashlib.sha256(raw).hexdigest(), path.name)
+    return ResultRows(kind, rows, hashlib.sha256(raw).hexdigest(), path.name, numbers)
 
 
 def import_results(
     factory: sessionmaker[Session], name: str, path: str | Path, external: bool = False
 ) -> dict:
-    """Store a results file and refit the reward model, in one transaction.
+    """Store a results file (one transaction), then refit the reward model.
 
     The same file (by content) imported again changes nothing. A molecule the campaign never
     proposed is rejected, naming its row, unless ``external``.
@@ -284,13 +304,13 @@ def import_results(
                 "imported": 0,
                 "note": f"{results.filename} was already imported; nothing changed",
             }
-        count = _store_results(session, campaign, config, results, external)
+        count = _store_results(session, campaign, results, external)
+        campaign_id = campaign.id
+    rewards.refit(factory, campaign_id, config)
     return {"campaign": name, "imported": count, "kind": results.kind}
 
 
-def _store_results(
-    session: Session, campaign: Campaign, config: CampaignConfig, results: ResultRows, external: bool
-) -> int:
+def _store_results(session: Session, campaign: Campaign, results: ResultRows, external: bool) -> int:
     proposed_in = _proposed_in(session, campaign.id)
     unknown = _unproposed(results, proposed_in)
     if unknown and not external:
@@ -330,8 +350,6 @@ def _store_results(
                     preferred=row[2],
                 )
             )
-    session.flush()
-    rewards.refit(session, campaign.id, config)
     return len(results.rows)
 
 
@@ -349,7 +367,12 @@ def _proposed_in(session: Session, campaign_id: int) -> dict[str, int]:
 
 def _unproposed(results: ResultRows, proposed_in: dict[str, int]) -> list[tuple[int, str]]:
     smiles_of_row = [(r[0], r[1]) if results.kind == "preferences" else (r[0],) for r in results.rows]
-    return [(n, s) for n, group in enumerate(smiles_of_row, start=2) for s in group if s not in proposed_in]
+    return [
+        (n, s)
+        for n, group in zip(results.row_numbers, smiles_of_row, strict=True)
+        for s in group
+        if s not in proposed_in
+    ]
 
 
 def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> list[tuple[int, str]]:
@@ -403,8 +426,10 @@ def refit(factory: sessionmaker[Session], name: str) -> dict | None:
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
-        rewards.refit(session, campaign.id, config)
-        return rewards.quality(session, campaign.id)
+        campaign_id = campaign.id
+    rewards.refit(factory, campaign_id, config)
+    with session_scope(factory) as session:
+        return rewards.quality(session, campaign_id)
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import Measurement, Preference, Rating, RewardModelVersion
+from chemloop.loop.store import Measurement, Preference, Rating, RewardModelVersion, session_scope
 from chemloop.reward.data import PreferenceData, ValueData
 from chemloop.reward.evaluate import cross_validate
 from chemloop.reward.features import FeatureTable
@@ -74,12 +74,20 @@ def _feedback(
     return (pairs if len(pairs) else None), PreferenceData([], [], [])
 
 
-def refit(session: Session, campaign_id: int, config: CampaignConfig) -> RewardModelVersion | None:
-    """Fit on everything the campaign has measured (once there are ``min_measurements``) and store it
-    with its cross-validated quality; returns None while there is too little data."""
-    data, pairs = _feedback(session, campaign_id, config.campaign.seed)
+def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConfig) -> bool:
+    """Fit on everything the campaign holds (once there are ``min_measurements``) and store the model
+    with its cross-validated quality; False while there is too little data.
+
+    The fit runs between two short transactions (read the feedback; store the model), never inside
+    one: a SQLite write lock held through a minute of fitting would fail every other writer. If the
+    process dies mid-fit, nothing is lost: the feedback is stored, and ``is_stale`` makes the next
+    ``propose`` fit again.
+    """
+    with session_scope(factory) as session:
+        data, pairs = _feedback(session, campaign_id, config.campaign.seed)
+        counts = feedback_counts(session, campaign_id)
     if data is None or len(data) < config.campaign.min_measurements:
-        return None
+        return False
     reward = config.reward
     settings = RewardConfig(
         kind=data.kind,
@@ -97,7 +105,7 @@ def refit(session: Session, campaign_id: int, config: CampaignConfig) -> RewardM
             data, settings, folds=folds, seed=config.campaign.seed, table=table, pairs=pairs or None
         )
         quality = {"primary": metrics["primary"], "folds": folds, **metrics["metrics"]}
-    quality["feedback"] = feedback_counts(session, campaign_id)
+    quality["feedback"] = counts  # what this model saw: is_stale compares it with what is stored now
     model = RewardModel.fit(data, settings, table=table, pairs=pairs or None)
     with tempfile.TemporaryDirectory() as folder:
         model.save(folder)
@@ -108,9 +116,9 @@ def refit(session: Session, campaign_id: int, config: CampaignConfig) -> RewardM
             metadata_json=(Path(folder) / META).read_text(),
             metrics_json=json.dumps(quality),
         )
-    session.add(version)
-    session.flush()
-    return version
+    with session_scope(factory) as session:
+        session.add(version)
+    return True
 
 
 def _latest(session: Session, campaign_id: int) -> RewardModelVersion | None:

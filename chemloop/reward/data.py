@@ -194,10 +194,15 @@ class _Table:
         self.path = path
         self.errors: list[tuple[int, str]] = []
         self.count = 0
-        with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: spreadsheet BOMs
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            self._lines = list(reader)
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: spreadsheet BOMs
+                reader = csv.reader(handle)
+                header = next(reader, None)
+                self._lines = list(reader)
+        except UnicodeDecodeError as err:
+            raise FeedbackError(
+                f"{path} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8'"
+            ) from None
         if not header or not any(h.strip() for h in header):
             raise FeedbackError(f"{path} is empty: expected a header row with {', '.join(required)}")
         names = [h.strip().lower() for h in header]

@@ -58,7 +58,8 @@ def cross_validate(
 ) -> dict:
     """k-fold metrics of a reward model of ``config`` on ``data`` (``progress(fold, metrics)`` per fold).
 
-    ``pairs`` (preferences beside values) join every training fold; the folds split ``data`` only.
+    ``pairs`` (preferences beside values) join the training folds, except pairs that touch a
+    held-out molecule: those would leak the held-out order into training.
     """
     config = config or RewardConfig(kind=data.kind)
     if folds < 2:
@@ -73,7 +74,9 @@ def cross_validate(
     per_fold = []
     for number, held in enumerate(fold_indices(len(data), folds, seed), start=1):
         train = np.setdiff1d(np.arange(len(data)), held)
-        model = RewardModel.fit(data.subset(train), config, table=table, pairs=pairs)
+        model = RewardModel.fit(
+            data.subset(train), config, table=table, pairs=_pairs_without(pairs, data, held)
+        )
         metrics = fold_metrics(model, data.subset(held))
         per_fold.append(metrics)
         if progress:
@@ -94,6 +97,18 @@ def cross_validate(
         "seconds": round(time.perf_counter() - started, 2),
         "config": config.model_dump(),
     }
+
+
+def _pairs_without(pairs: PreferenceData | None, data: Feedback, held: np.ndarray) -> PreferenceData | None:
+    if not pairs:
+        return None
+    held_out = {data.smiles[i] for i in held} if hasattr(data, "smiles") else set()
+    keep = [
+        i
+        for i, (a, b) in enumerate(zip(pairs.smiles_a, pairs.smiles_b, strict=True))
+        if a not in held_out and b not in held_out
+    ]
+    return pairs.subset(np.array(keep, dtype=int)) if keep else None
 
 
 def compare_features(

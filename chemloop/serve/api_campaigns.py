@@ -132,16 +132,15 @@ def create_campaign(body: schemas.CampaignCreate, settings: Settings, factory: F
             kind="exists",
         )
     config = campaign_config(body, settings)
-    with staged_file(settings, "seed.csv") as path:
-        if body.seed:
+    seed = None
+    if body.seed:
+        with staged_file(settings, "seed.csv") as path:
             _write_seed(path, body.seed)
             try:
-                loop.read_results(path)  # every bad row is refused before the campaign exists
+                seed = loop.read_results(path)  # every bad row is refused before the campaign exists
             except FeedbackError as err:
                 raise _seed_problems(_named_by_file(err, path), body.seed) from None
-        loop.init_campaign(factory, body.name, config)
-        if body.seed:
-            loop.import_results(factory, body.name, path, external=True)
+    loop.init_campaign(factory, body.name, config, seed=seed)  # the campaign and its seed: one transaction
     return loop.status(factory, body.name)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
@@ -66,14 +67,29 @@ def has_valid_key(request: Request) -> bool:
 _key_scheme = APIKeyHeader(name=KEY_HEADER, auto_error=False, description="the server's API key")
 
 
+def cross_site(request: Request) -> bool:
+    """Whether a browser sent this request from another origin. SameSite=Strict keeps the cookie from
+    other sites, but a page on another port of the same host is the same *site*: the browser's
+    ``Sec-Fetch-Site`` (or ``Origin``) tells them apart."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")  # "none": typed into the address bar
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+
+
 def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)] = None) -> None:
-    """401 unless the request carries the server's API key (constant-time comparison)."""
+    """401 unless the request carries the server's API key (constant-time comparison); 403 when the
+    key came in the web app's cookie on a request from another origin (cross-site request forgery)."""
     if not has_valid_key(request):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail=f"this endpoint changes state and needs the API key (header {KEY_HEADER})",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    from_cookie = request.headers.get(KEY_HEADER) is None and "authorization" not in request.headers
+    if from_cookie and cross_site(request):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a signed-in request from another origin")
 
 
 Settings = Annotated[ServeSettings, Depends(get_settings)]

@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from chemloop.chem.mol import InvalidSmilesError
 from chemloop.errors import ChemloopError
+from chemloop.jobs import JobConflictError
 from chemloop.loop.store import UnknownCampaignError
 from chemloop.model.checkpoint import CheckpointError
 from chemloop.reward.data import FeedbackError
@@ -100,6 +102,15 @@ def _checkpoint_error(request: Request, err: CheckpointError) -> SafeJSONRespons
     return error_response(503, [problem((), f"the server's model is unavailable: {err}", kind="no_model")])
 
 
+def _job_conflict(request: Request, err: JobConflictError) -> SafeJSONResponse:
+    return error_response(409, [problem((), str(err), kind="conflict")])
+
+
+def _database_busy(request: Request, err: OperationalError) -> SafeJSONResponse:
+    # e.g. SQLite's write lock held by another writer past its timeout: retrying later works.
+    return error_response(503, [problem((), "the campaign database is busy; try again", kind="busy")])
+
+
 def _chemloop_error(request: Request, err: ChemloopError) -> SafeJSONResponse:
     return error_response(400, [problem((), str(err), kind="chemloop_error")])
 
@@ -112,4 +123,6 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidSmilesError, _invalid_smiles)
     app.add_exception_handler(UnknownCampaignError, _unknown_campaign)
     app.add_exception_handler(CheckpointError, _checkpoint_error)
+    app.add_exception_handler(JobConflictError, _job_conflict)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(ChemloopError, _chemloop_error)

@@ -7,10 +7,12 @@ import tomllib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from chemloop.errors import ChemloopError
+from chemloop.jobs import JobConflictError
 from chemloop.loop import campaign as loop
 from chemloop.loop.acquisition import Acquisition
 from chemloop.loop.config import CampaignConfig
@@ -113,12 +115,14 @@ async def create(
                 "starting with a letter or digit"
             )
         config = config_from_request(name, _form_config(batch, acquisition, components, toml), settings)
+        rows = None
         if seed is not None and seed.filename:
             token, seed_path = uploads.stage(
                 settings, seed.filename, await uploads.read_upload(seed, settings.max_body_bytes)
             )
-            config.campaign.seed_data = seed_path
-        loop.init_campaign(factory, name, config)
+            rows = await run_in_threadpool(loop.read_results, seed_path)
+        # The fit of the first reward model takes seconds: off the event loop, so pages stay served.
+        await run_in_threadpool(loop.init_campaign, factory, name, config, rows)
     except FeedbackError as err:
         return _index(request, factory, 400, error=str(err), problems=err.problems, **form)
     except ChemloopError as err:
@@ -177,5 +181,8 @@ def start_propose(
         loop.status(factory, name)  # an unknown campaign is a 404 now, not a failed job later
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    jobs.start_propose(settings.db_url, name, batch)
+    try:
+        jobs.start_propose(settings.db_url, name, batch)
+    except JobConflictError as err:
+        return error_page(request, 409, str(err))
     return RedirectResponse(path("campaigns", name), status_code=303)

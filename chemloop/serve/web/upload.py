@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.errors import ChemloopError
@@ -91,7 +92,7 @@ async def preview(
     except ChemloopError as err:
         return _page(request, name, 400, error=str(err), external=external)
     token, staged = uploads.stage(settings, file.filename, data)
-    result = _preview(factory, name, data, staged, external)
+    result = await run_in_threadpool(_preview, factory, name, data, staged, external)  # off the event loop
     if not result["ok"]:
         uploads.discard(settings, token)  # nothing to confirm: keep nothing
     return _page(

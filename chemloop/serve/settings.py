@@ -23,7 +23,7 @@ class ServeSettings(BaseModel):
     runs_dir: Path = Field(Path("runs/serve"), description="job folders (optimize runs, proposals)")
     model: str = Field("prior", description="the model that /sample and new jobs use")
     max_molecules: int = Field(1000, ge=1, description="SMILES per score/properties request")
-    max_samples: int = Field(10_000, ge=1, description="molecules per sample request")
+    max_samples: int = Field(2_000, ge=1, description="molecules per sample request (~6 s of CPU)")
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body accepted")
     max_budget: int = Field(20_000, ge=1, description="oracle-call budget cap of an optimize job")
     max_running_jobs: int = Field(1, ge=1, description="jobs run at once; more wait in a queue")

@@ -71,7 +71,7 @@ def props(smiles: str) -> dict[str, Any]:
     return properties(smiles)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # a drawing of a long SMILES can be ~0.5 MB: keep the cache bounded
 def svg(smiles: str, width: int, height: int) -> str:
     text = depict_svg(smiles, width, height)
     return text[text.find("<svg") :]  # drop the XML prolog so the markup can sit inside HTML too

@@ -15,6 +15,8 @@ from schemathesis.config import SchemathesisConfig
 
 from chemloop.api import load_model
 from chemloop.jobs import JobManager
+from chemloop.loop import campaign as loop
+from chemloop.loop.config import CampaignConfig
 from chemloop.serve.app import create_app
 from chemloop.serve.settings import ServeSettings
 
@@ -36,6 +38,12 @@ _app = create_app(
 )
 _app.state.jobs = JobManager(Path(_folder.name) / "runs", max_running=0)  # jobs wait in the queue, never run
 _app.state.model = load_model("prior")  # loaded now, not inside the first request's time limit
+# A campaign named as in the spec's path examples, so requests reach the campaign code, not only its 404.
+loop.init_campaign(
+    _app.state.factory,
+    "demo",
+    CampaignConfig.model_validate({"reward": {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}}),
+)
 # Valid and invalid requests alike: a bad value must get a 4xx, never a 5xx.
 _config = SchemathesisConfig.from_dict({"generation": {"mode": "all"}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app, config=_config)

@@ -37,7 +37,9 @@ from chemloop.serve.settings import ServeSettings
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
-Name = Annotated[str, PathParam(pattern=schemas.NAME_PATTERN, description="the campaign's name")]
+Name = Annotated[
+    str, PathParam(pattern=schemas.NAME_PATTERN, description="the campaign's name", examples=["demo"])
+]
 PREVIEW_ROWS = 20
 
 

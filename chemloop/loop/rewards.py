@@ -41,10 +41,15 @@ def _rating_pairs(ratings: list[Rating], seed: int) -> PreferenceData:
     for r in ratings:
         by_molecule.setdefault(r.smiles, []).append(r.rating)
     mean = {s: sum(v) / len(v) for s, v in by_molecule.items()}
-    pairs = [(a, b) for a, b in itertools.combinations(mean, 2) if mean[a] != mean[b]]
-    if len(pairs) > MAX_RATING_PAIRS:
-        keep = np.random.default_rng(seed).choice(len(pairs), MAX_RATING_PAIRS, replace=False)
-        pairs = [pairs[i] for i in sorted(keep)]
+    molecules = list(mean)
+    n = len(molecules)
+    if n * (n - 1) // 2 <= MAX_RATING_PAIRS:
+        candidates = itertools.combinations(molecules, 2)
+    else:  # too many to list: draw index pairs instead (a few may repeat; that only reweights them)
+        rng = np.random.default_rng(seed)
+        first, second = rng.integers(0, n, MAX_RATING_PAIRS), rng.integers(0, n, MAX_RATING_PAIRS)
+        candidates = ((molecules[i], molecules[j]) for i, j in zip(first, second, strict=True) if i != j)
+    pairs = [(a, b) for a, b in candidates if mean[a] != mean[b]]
     return PreferenceData(
         [a for a, _ in pairs], [b for _, b in pairs], ["a" if mean[a] > mean[b] else "b" for a, b in pairs]
     )

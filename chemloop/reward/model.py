@@ -164,9 +164,9 @@ class RewardModel:
             net = _Ensemble(config.ensemble, x.shape[1], config.hidden, config.dropout)
             if isinstance(data, PreferenceData):
                 index = {s: i for i, s in enumerate(molecules)}
-                pairs = torch.tensor([index[s] for s in winners]), torch.tensor([index[s] for s in losers])
+                rows = torch.tensor([index[s] for s in winners]), torch.tensor([index[s] for s in losers])
                 target = torch.tensor([0.0, 1.0])
-                loss = _train(net, config, len(data), _preference_loss(x, *pairs), None)
+                loss = _train(net, config, len(data), _preference_loss(x, *rows), None)
                 with torch.no_grad():
                     shift = net.eval()(x).mean(dim=1)  # utilities centred on the training molecules
             else:

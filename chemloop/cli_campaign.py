@@ -108,8 +108,24 @@ def status(
             str(r["round"]), str(r["proposed"]), str(r["measured"]), best, str(r["propose_seconds"])
         )
     console.print(table)
+    best = "-" if report["best"] is None else f"{report['best']:.4g}"
     console.print(
-        f"tested {report['molecules_tested']} molecules (seed {report['seed_measurements']}); "
-        f"best {report['best']}; "
-        f"preferences {report['preferences']}; reward model: {report['reward_model'] or 'not fitted yet'}"
+        f"tested {report['molecules_tested']} molecules (seed {report['seed_measurements']}), best {best}; "
+        f"{report['preferences']} preferences, {report['ratings']} ratings"
     )
+    console.print(f"reward model: {_model_summary(report['reward_model'], report['reward_model_stale'])}")
+
+
+def _model_summary(quality: dict | None, stale: bool) -> str:
+    """One line: what the latest reward model was fitted on and how well it cross-validates."""
+    if quality is None:
+        return "not fitted yet (it needs a few measured values, or preferences)"
+    line = f"fitted on {quality['measurements']} rows"
+    if quality.get("folds"):
+        metrics = [
+            f"{name} {m['mean']:.2f} ± {m['std']:.2f}"
+            for name, m in quality.items()
+            if isinstance(m, dict) and "mean" in m
+        ]
+        line += f"; {quality['folds']}-fold CV: " + ", ".join(metrics)
+    return line + ("; new feedback since: the next propose refits it" if stale else "")

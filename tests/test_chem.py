@@ -83,3 +83,13 @@ def test_tokenizer_round_trips_the_whole_moses_training_set():
     tokenizer = SmilesTokenizer.from_corpus(smiles)
     failures = [s for s in smiles if tokenizer.decode(tokenizer.encode(s)) != s]
     assert failures == []
+
+
+def test_a_canonical_smiles_that_does_not_read_back_counts_as_invalid(monkeypatch):
+    from chemloop.chem import mol as mol_module
+
+    unreadable = "O=S1NS(=O)(=O)Cc2sccc2=C1c1cccs1"  # RDKit wrote this in a PMO run and cannot parse it
+    assert mol_module.try_mol(unreadable) is None
+    assert mol_module.try_canonical("OCC") == "CCO"
+    monkeypatch.setattr(mol_module.Chem, "MolToSmiles", lambda mol, **kwargs: unreadable)
+    assert mol_module.try_canonical("CCO") is None

@@ -58,9 +58,18 @@ def canonical(smiles: MolLike, where: str = "") -> str:
 
 
 def try_canonical(smiles: str) -> str | None:
-    """The canonical SMILES, or ``None`` for a string that is not a valid molecule."""
+    """The canonical SMILES, or ``None`` for a string that is not a valid molecule.
+
+    RDKit now and then writes a canonical SMILES it cannot read back (a kekulization edge case,
+    e.g. ``O=S1NS(=O)(=O)Cc2sccc2=C1c1cccs1`` from a generated string); such a molecule counts
+    as invalid, since every later step (the score cache, replay spellings, the campaign
+    database) starts from the canonical string.
+    """
     mol = try_mol(smiles)
-    return None if mol is None else Chem.MolToSmiles(mol)
+    if mol is None:
+        return None
+    text = Chem.MolToSmiles(mol)
+    return text if try_mol(text) is not None else None
 
 
 def randomize(smiles: str) -> str:

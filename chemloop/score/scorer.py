@@ -76,9 +76,10 @@ class Scorer:
         mols, canonical = {}, {}
         for s in smiles:
             mol = try_mol(s)
-            if mol is not None:
-                canonical[s] = Chem.MolToSmiles(mol)
-                mols.setdefault(canonical[s], mol)
+            text = None if mol is None else Chem.MolToSmiles(mol)
+            if text is not None and try_mol(text) is not None:  # unreadable canonical: see try_canonical
+                canonical[s] = text
+                mols.setdefault(text, mol)
         new = [c for c in dict.fromkeys(canonical.values()) if c not in self._cache]
         if self.budget is not None:
             new = new[: max(0, self.budget - len(self.calls))]

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import uuid
 
 import pytest
 from rdkit import Chem
@@ -64,7 +65,7 @@ def campaign_setup(tmp_path, database_url):
         "[[score.components]]\ntype = 'alerts'\nfilter = true\nparams = { catalogs = ['PAINS'] }\n"
     )
     factory = connect(database_url)
-    name = f"test-{tmp_path.name}"  # unique per test, also on a shared PostgreSQL server
+    name = f"test-{uuid.uuid4().hex[:12]}"  # unique per test and per run, also on a shared PostgreSQL server
     loop.init_campaign(factory, name, load_campaign_config(tmp_path / "campaign.toml"))
     return factory, name, tmp_path
 

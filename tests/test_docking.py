@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from rdkit import Chem
 
 from chemloop.dock import DockCache, dock_many, pose_path, resolve_target
@@ -89,6 +90,19 @@ def test_user_receptor_and_box_are_validated(tmp_path):
 def test_bad_vina_params_are_named(params, message, no_docking):
     with pytest.raises(ChemloopError, match=message):
         run_component("vina", mols(BENZENE), **params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"target": "DRD9"}, "unknown docking target 'DRD9'"),
+        ({"target": "DRD2", "backend": "slurm"}, "unknown docking backend 'slurm'"),
+        ({"target": "DRD2", "exhaustiveness": 0}, "exhaustiveness must be a positive integer"),
+    ],
+)
+def test_bad_vina_params_fail_when_the_config_loads(params, message, no_docking):
+    with pytest.raises(ValidationError, match=f"params of component 'vina': .*{message}"):
+        ScoreConfig(components=[{"type": "vina", "params": params}])
 
 
 def test_invalid_smiles_gets_an_error_without_docking(no_docking):

@@ -7,6 +7,7 @@ import types
 from collections import OrderedDict
 
 import pytest
+from pydantic import ValidationError
 from rdkit import Chem
 
 from chemloop.bench import pmo_tasks
@@ -142,6 +143,11 @@ def test_the_pmo_component_is_found_by_name_and_usable_in_a_config():
         run_component("pmo", targets, task="nope")
     scorer = Scorer(ScoreConfig(components=[{"type": "pmo", "params": {"task": "celecoxib_rediscovery"}}]))
     assert scorer([pmo_tasks.CELECOXIB])[0].raw["pmo"] == 1.0
+
+
+def test_an_unknown_pmo_task_fails_when_the_config_loads():
+    with pytest.raises(ValidationError, match=r"params of component 'pmo': unknown PMO task 'median3'"):
+        ScoreConfig(components=[{"type": "pmo", "params": {"task": "median3"}}])
 
 
 def test_model_files_are_unpickled_through_a_whitelist():

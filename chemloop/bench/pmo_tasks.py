@@ -403,8 +403,13 @@ def oracle(task: str) -> Oracle:
     Built once per task (reference fingerprints, models); DRD2, GSK3B and JNK3 raise
     :class:`ChemloopError` here when the ``pmo-models`` extra is not installed.
     """
+    check_task(task)
+    return _build(task)
+
+
+def check_task(task: str) -> None:
+    """Raise :class:`ChemloopError` unless ``task`` is a PMO task whose oracle can run here."""
     if task not in PMO_TASKS:
         raise ChemloopError(f"unknown PMO task {task!r}; choose one of: {', '.join(PMO_TASKS)}")
     if task in MODEL_TASKS and not models_installed():
         raise ChemloopError(f"PMO task {task!r} needs scikit-learn and molscore's models: {MODELS_EXTRA}")
-    return _build(task)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chemloop.errors import ChemloopError
 from chemloop.score.registry import get_component
 from chemloop.score.transforms import TRANSFORMS
 
@@ -54,6 +55,11 @@ class ComponentConfig(BaseModel):
                 inspect.signature(found.function).bind([], **self.params)
             except TypeError as err:
                 raise ValueError(f"params of component {self.type!r}: {err}") from None
+            if found.check is not None:
+                try:
+                    found.check(**self.params)
+                except ChemloopError as err:
+                    raise ValueError(f"params of component {self.type!r}: {err}") from None
         if self.transform is not None:
             kind = self.transform.get("type")
             if kind not in TRANSFORMS:

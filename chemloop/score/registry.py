@@ -30,6 +30,7 @@ class Component:
     function: ComponentFunction
     description: str
     slow: bool = False  # seconds or more per molecule (docking): background jobs only, not a request
+    check: Callable[..., None] | None = None  # checks params when a config loads; raises naming the bad one
 
 
 _REGISTRY: dict[str, Component] = {}
@@ -40,15 +41,21 @@ class UnknownComponentError(ChemloopError, ValueError):
     """A component name that no module registers (ValueError, so pydantic reports it by key)."""
 
 
-def component(name: str, *, slow: bool = False) -> Callable[[ComponentFunction], ComponentFunction]:
-    """Register ``function`` as the scoring component ``name`` (``slow``: seconds or more per molecule)."""
+def component(
+    name: str, *, slow: bool = False, check: Callable[..., None] | None = None
+) -> Callable[[ComponentFunction], ComponentFunction]:
+    """Register ``function`` as the scoring component ``name``.
+
+    ``slow``: seconds or more per molecule. ``check``: called with the component's params when
+    a config loads, so a bad value (an unknown task, a missing file) fails before a run starts.
+    """
 
     def register(function: ComponentFunction) -> ComponentFunction:
         existing = _REGISTRY.get(name)
         if existing is not None and existing.function is not function:
             raise ChemloopError(f"scoring component {name!r} is registered twice")
         doc = (function.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = Component(name, function, doc[0] if doc else "", slow)
+        _REGISTRY[name] = Component(name, function, doc[0] if doc else "", slow, check)
         return function
 
     return register

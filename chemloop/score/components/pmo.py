@@ -2,11 +2,11 @@
 
 from rdkit import Chem
 
-from chemloop.bench.pmo_tasks import oracle
+from chemloop.bench.pmo_tasks import check_task, oracle
 from chemloop.score.registry import component
 
 
-@component("pmo")
+@component("pmo", check=check_task)
 def pmo(mols: list[Chem.Mol], task: str) -> list[float]:
     """A PMO benchmark task's oracle (Gao et al. 2022) by name, e.g. task = "median1"."""
     return oracle(task)(mols)  # oracle() builds each task once (functools.cache), then reuses it

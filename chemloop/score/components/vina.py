@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rdkit import Chem
 
-from chemloop.dock.backends import make_backend
+from chemloop.dock.backends import BACKENDS, make_backend
 from chemloop.dock.batch import dock_many
 from chemloop.dock.cache import DockCache
 from chemloop.dock.call import DockSettings
@@ -47,7 +47,33 @@ def _positive(name: str, value: object, integer: bool = True) -> None:
         )
 
 
-@component("vina", slow=True)
+def check_params(
+    target: str | None = None,
+    receptor: str | None = None,
+    center: list[float] | None = None,
+    size: list[float] | None = None,
+    exhaustiveness: int = 8,
+    seed: int = 0,
+    cpus_per_call: int = 1,
+    workers: int | None = None,
+    timeout: float = 300.0,
+    backend: str = "local",
+    **_other: object,
+) -> None:
+    """Raise naming the first bad parameter; run when a config loads and before each batch."""
+    _positive("exhaustiveness", exhaustiveness)
+    _positive("cpus_per_call", cpus_per_call)
+    _positive("timeout", timeout, integer=False)
+    if workers is not None:
+        _positive("workers", workers)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ChemloopError(f"vina: seed must be an integer, got {seed!r}")
+    if backend not in BACKENDS:
+        raise ChemloopError(f"unknown docking backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    resolve_target(target, receptor=receptor, center=center, size=size)
+
+
+@component("vina", slow=True, check=check_params)
 def vina(
     mols: list[Chem.Mol],
     target: str | None = None,
@@ -65,13 +91,9 @@ def vina(
     cache_dir: str | None = None,
 ) -> list[float]:
     """AutoDock Vina score in kcal/mol (lower binds better) against a dockstring target or a receptor."""
-    _positive("exhaustiveness", exhaustiveness)
-    _positive("cpus_per_call", cpus_per_call)
-    _positive("timeout", timeout, integer=False)
-    if workers is not None:
-        _positive("workers", workers)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ChemloopError(f"vina: seed must be an integer, got {seed!r}")
+    check_params(
+        target, receptor, center, size, exhaustiveness, seed, cpus_per_call, workers, timeout, backend
+    )
     resolved = resolve_target(target, receptor=receptor, center=center, size=size)
     runner = make_backend(backend, workers=workers, ray_address=ray_address, ray_cpus=workers)
     results = dock_many(

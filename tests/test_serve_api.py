@@ -167,6 +167,27 @@ def test_request_limits(client):
     assert streamed.status_code == 413
 
 
+def test_a_busy_server_answers_429_with_retry_after(client):
+    """Every compute slot taken (here: held by the test) → 429 at once; freed → served again."""
+    slots = client.app.state.compute_slots
+    held = [slots.acquire(blocking=False) for _ in range(2)]  # the default: 2 slots
+    assert all(held) and not slots.acquire(blocking=False)
+    try:
+        for path, body in [
+            ("/api/score", {"smiles": ["CCO"], "components": ["qed"]}),
+            ("/api/sample", {"num": 2}),
+            ("/api/molecules/properties", {"smiles": ["CCO"]}),
+        ]:
+            busy = client.post(path, json=body)
+            assert busy.status_code == 429 and busy.headers["Retry-After"] == "1", path
+            assert problems(busy)[0]["type"] == "busy" and "server busy" in problems(busy)[0]["msg"]
+        assert client.get("/api/molecules/properties", params={"smiles": "CCO"}).status_code == 200
+    finally:
+        for _ in held:
+            slots.release()
+    assert client.post("/api/score", json={"smiles": ["CCO"], "components": ["qed"]}).status_code == 200
+
+
 def test_depict_properties_components(client):
     svg = client.get("/api/molecules/depict", params={"smiles": "c1ccccc1O", "width": 200, "height": 150})
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")

@@ -21,7 +21,7 @@ from chemloop.score.config import ScoreConfig
 from chemloop.score.registry import available_components
 from chemloop.score.transforms import TRANSFORMS
 from chemloop.serve import schemas
-from chemloop.serve.deps import Model, Settings
+from chemloop.serve.deps import BUSY_RESPONSE, ComputeSlot, Model, Settings
 from chemloop.serve.errors import FieldError, problem
 from chemloop.serve.limits import check_at_most
 
@@ -86,13 +86,17 @@ def score_request(body: schemas.ScoreRequest, max_molecules: int) -> schemas.Sco
     return schemas.ScoreResponse(components=[c.label for c in config.components], results=results)
 
 
-@router.post("/score", response_model=schemas.ScoreResponse)
+@router.post(
+    "/score", response_model=schemas.ScoreResponse, dependencies=[ComputeSlot], responses=BUSY_RESPONSE
+)
 def score(body: schemas.ScoreRequest, settings: Settings) -> schemas.ScoreResponse:
     """Score molecules with named components: aggregate, each component's raw and transformed value."""
     return score_request(body, settings.max_molecules)
 
 
-@router.post("/sample", response_model=schemas.SampleResponse)
+@router.post(
+    "/sample", response_model=schemas.SampleResponse, dependencies=[ComputeSlot], responses=BUSY_RESPONSE
+)
 def sample_molecules(body: schemas.SampleRequest, settings: Settings, model: Model) -> dict[str, Any]:
     """Sample SMILES from the server's chemical language model (the same seed gives the same strings)."""
     check_at_most(("body", "num"), body.num, settings.max_samples, "molecules")
@@ -136,7 +140,12 @@ def molecule_properties(smiles: QuerySmiles) -> dict[str, Any]:
         ) from None
 
 
-@router.post("/molecules/properties", response_model=list[schemas.Properties])
+@router.post(
+    "/molecules/properties",
+    response_model=list[schemas.Properties],
+    dependencies=[ComputeSlot],
+    responses=BUSY_RESPONSE,
+)
 def many_properties(body: schemas.PropertiesRequest, settings: Settings) -> list[dict[str, Any]]:
     """Properties of each molecule, in order; an invalid SMILES fails the request, named by its index."""
     check_at_most(("body", "smiles"), len(body.smiles), settings.max_molecules, "molecules")

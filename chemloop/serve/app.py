@@ -12,6 +12,7 @@ only from :class:`~chemloop.serve.settings.ServeSettings`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,6 +53,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.factory = connect(settings.db_url)
     app.state.jobs = JobManager(settings.runs_dir, max_running=settings.max_running_jobs)
     app.state.model = None  # loaded by the first request that samples
+    app.state.compute_slots = threading.BoundedSemaphore(settings.max_busy_requests)
     app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
     add_error_handlers(app)
     for module in (api_molecules, api_jobs, api_campaigns):

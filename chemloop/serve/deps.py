@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.jobs import JobManager
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.serve.errors import FieldError
 from chemloop.serve.settings import ServeSettings
 
 KEY_HEADER = "X-API-Key"
@@ -44,6 +46,27 @@ def get_model(request: Request) -> LanguageModel:
 
             state.model = load_model(state.settings.model)
         return state.model
+
+
+def compute_slot(request: Request) -> Iterator[None]:
+    """Hold one of the server's compute slots while a request scores or samples.
+
+    When all are taken the request gets 429 with Retry-After at once: a burst of heavy requests
+    then waits at the clients instead of piling up threads that share the same cores.
+    """
+    slots: threading.BoundedSemaphore = request.app.state.compute_slots
+    if not slots.acquire(blocking=False):
+        limit = request.app.state.settings.max_busy_requests
+        message = f"server busy: {limit} scoring/sampling requests are running; retry shortly"
+        raise FieldError((), None, message, status_code=429, kind="busy", headers={"Retry-After": "1"})
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+ComputeSlot = Depends(compute_slot)
+BUSY_RESPONSE = {429: {"description": "every compute slot is taken; retry after Retry-After seconds"}}
 
 
 def presented_key(request: Request) -> str | None:

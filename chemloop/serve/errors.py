@@ -40,9 +40,11 @@ class FieldError(ChemloopError):
         status_code: int = 422,
         kind: str = "value_error",
         also: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.status_code = status_code
+        self.headers = headers
         self.problems = [problem(loc, message, value, kind), *(also or [])]
 
 
@@ -75,7 +77,7 @@ def problem(loc: Loc, message: str, value: Any = None, kind: str = "value_error"
 
 
 def _field_error(request: Request, err: FieldError) -> SafeJSONResponse:
-    return error_response(err.status_code, err.problems)
+    return error_response(err.status_code, err.problems, err.headers)
 
 
 def _validation_error(request: Request, err: RequestValidationError) -> SafeJSONResponse:

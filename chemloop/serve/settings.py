@@ -27,6 +27,9 @@ class ServeSettings(BaseModel):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest request body accepted")
     max_budget: int = Field(20_000, ge=1, description="oracle-call budget cap of an optimize job")
     max_running_jobs: int = Field(1, ge=1, description="jobs run at once; more wait in a queue")
+    max_busy_requests: int = Field(
+        2, ge=1, description="score/sample/properties requests computed at once; more get 429 + Retry-After"
+    )
 
     @classmethod
     def from_env(cls, **overrides) -> ServeSettings:

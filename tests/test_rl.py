@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from chemloop.chem.mol import try_canonical
 from chemloop.model import checkpoint
 from chemloop.rl import Agent, ReplayMemory, ScaffoldDiversityFilter
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
@@ -37,6 +38,27 @@ def test_replay_memory_keeps_the_best_and_randomizes_spelling():
     assert memory.best() == [("c1ccccc1O", 0.9), ("CCN", 0.5)]
     smiles, scores = memory.sample(2)
     assert sorted(scores) == [0.5, 0.9] and len(smiles) == 2
+
+
+@pytest.mark.parametrize("randomize", [True, False])
+def test_randomize_decides_the_spelling_of_replay_and_augmentation(monkeypatch, randomize):
+    agent = Agent(
+        checkpoint.load("prior"),
+        batch_size=16,
+        augment_rounds=1,
+        randomize=randomize,
+        memory=ReplayMemory(randomize=randomize),
+        seed=0,
+    )
+    encoded = []  # every replayed or augmented spelling goes through _encode_or_none
+    original = agent._encode_or_none
+    monkeypatch.setattr(agent, "_encode_or_none", lambda smiles: encoded.append(smiles) or original(smiles))
+    score = fluorine_objective()
+    for _ in range(2):
+        agent.step(score)
+    canonical = [try_canonical(s) == s for s in encoded]
+    assert len(encoded) > 10
+    assert all(canonical) if not randomize else not all(canonical)
 
 
 def test_diversity_filter_zeroes_a_full_scaffold_bucket():

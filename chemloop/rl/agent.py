@@ -53,6 +53,7 @@ class Agent:
         batch_size: int = 64,
         replay: int = 8,
         augment_rounds: int = 0,
+        randomize: bool = True,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
         seed: int = 0,
@@ -67,6 +68,7 @@ class Agent:
         self.agent = copy.deepcopy(prior.model).train()
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
+        self.randomize = randomize
         self.memory = memory if memory is not None else ReplayMemory(seed=seed)
         self.diversity = diversity
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
@@ -80,7 +82,8 @@ class Agent:
 
         With ``augment_rounds`` > 0 the same scores are reused for that many extra updates
         on random spellings of the batch and the replay (Augmented Memory): more learning
-        per oracle call, which is what the PMO budget rewards.
+        per oracle call, which is what the PMO budget rewards. With ``randomize`` off the
+        extra updates reuse the canonical spelling.
         """
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
@@ -95,7 +98,7 @@ class Agent:
         loss = self._update(ids.tolist(), rewarded)
         valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
         for _ in range(self.augment_rounds):
-            spellings = [self._encode_or_none(randomize(c)) for c, _ in valid]
+            spellings = [self._encode_or_none(randomize(c) if self.randomize else c) for c, _ in valid]
             kept = [(ids_, r) for ids_, (_, r) in zip(spellings, valid, strict=True) if ids_ is not None]
             if kept:
                 self._update([i for i, _ in kept], [r for _, r in kept])

@@ -53,6 +53,11 @@ class RunSection(BaseModel):
     augment_rounds: int = Field(
         2, ge=0, description="extra updates per batch on random spellings (Augmented Memory)"
     )
+    randomize: bool = Field(
+        True,
+        description="replay and augmentation use random SMILES spellings (Augmented Memory); "
+        "false keeps the canonical spelling",
+    )
     diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
     patience: int = Field(
@@ -210,7 +215,8 @@ def _make_agent(run: RunSection) -> Agent:
         batch_size=run.batch_size,
         replay=run.replay,
         augment_rounds=run.augment_rounds,
-        memory=ReplayMemory(size=run.memory_size, seed=run.seed),
+        randomize=run.randomize,
+        memory=ReplayMemory(size=run.memory_size, randomize=run.randomize, seed=run.seed),
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
         seed=run.seed,
     )

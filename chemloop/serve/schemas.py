@@ -176,6 +176,7 @@ class RunIn(Section):
     replay: int | None = Field(None, ge=0, le=256)
     memory_size: int | None = Field(None, ge=1, le=10_000)
     augment_rounds: int | None = Field(None, ge=0, le=10)
+    randomize: bool | None = Field(None, description="random SMILES spellings in replay and augmentation")
     diversity_bucket: int | None = Field(None, ge=1, le=10_000, description="null disables the filter")
     target_score: float | None = Field(None, allow_inf_nan=False)
     patience: int | None = Field(None, ge=1, le=10_000)

@@ -9,10 +9,6 @@ is the server's.
 from __future__ import annotations
 
 import csv
-import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +23,7 @@ from chemloop.loop import campaign as loop
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
 from chemloop.reward.data import FeedbackError
-from chemloop.serve import schemas
+from chemloop.serve import schemas, uploads
 from chemloop.serve.api_jobs import job_out
 from chemloop.serve.api_molecules import request_score_config
 from chemloop.serve.deps import Factory, Jobs, RequireKey, Settings
@@ -55,17 +51,6 @@ def _exists(factory: sessionmaker[Session], name: str) -> bool:
 def _require(factory: sessionmaker[Session], name: str) -> None:
     with session_scope(factory) as session:
         get_campaign(session, name)  # UnknownCampaignError: a 404 naming the campaign
-
-
-@contextmanager
-def staged_file(settings: ServeSettings, filename: str) -> Iterator[Path]:
-    """A temporary file for an upload inside the server's runs folder, under a name the server chose
-    from ``filename`` (letters, digits, ``._-`` only), removed afterwards."""
-    uploads = Path(settings.runs_dir) / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name).lstrip(".")[:100] or "results.csv"
-    with tempfile.TemporaryDirectory(dir=uploads) as folder:
-        yield Path(folder) / safe
 
 
 def campaign_config(body: schemas.CampaignCreate, settings: ServeSettings) -> CampaignConfig:
@@ -136,7 +121,7 @@ def create_campaign(body: schemas.CampaignCreate, settings: Settings, factory: F
     config = campaign_config(body, settings)
     seed = None
     if body.seed:
-        with staged_file(settings, "seed.csv") as path:
+        with uploads.temporary_file(settings, "seed.csv") as path:
             _write_seed(path, body.seed)
             try:
                 seed = loop.read_results(path)  # every bad row is refused before the campaign exists
@@ -188,7 +173,7 @@ def import_results(
     """Import a results file (values, preferences or ratings) and refit the reward model; with
     ``dry_run``, return what would be imported and every problem by row, storing nothing."""
     _require(factory, name)
-    with staged_file(settings, file.filename or "results.csv") as path:
+    with uploads.temporary_file(settings, file.filename) as path:
         path.write_bytes(file.file.read())
         try:
             results = loop.read_results(path)

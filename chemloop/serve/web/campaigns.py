@@ -18,11 +18,10 @@ from chemloop.loop.acquisition import Acquisition
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import UnknownCampaignError
 from chemloop.reward.data import FeedbackError
-from chemloop.serve import schemas
+from chemloop.serve import schemas, uploads
 from chemloop.serve.api_campaigns import campaign_config
 from chemloop.serve.deps import Factory, Jobs, Settings, require_key
 from chemloop.serve.settings import ServeSettings
-from chemloop.serve.web import uploads
 from chemloop.serve.web.plot import best_so_far
 from chemloop.serve.web.templating import error_page, path, render
 

@@ -13,8 +13,8 @@ from chemloop.errors import ChemloopError
 from chemloop.loop import campaign as loop
 from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
 from chemloop.reward.data import FeedbackError
+from chemloop.serve import uploads
 from chemloop.serve.deps import Factory, Settings, require_key
-from chemloop.serve.web import uploads
 from chemloop.serve.web.templating import error_page, path, render
 
 router = APIRouter()

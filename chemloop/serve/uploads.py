@@ -1,7 +1,8 @@
-"""Uploaded CSV files waiting for the chemist's confirmation, kept in a server-side folder.
+"""Uploaded CSV files on the server's disk, under names the server chooses.
 
-A file is staged under ``<runs_dir>/uploads/<sha256>/`` and named again only by that digest (the
-token the confirm form posts back), so no request ever names a path on the server.
+The web app stages a file under ``<runs_dir>/uploads/<sha256>/`` until the chemist confirms it,
+naming it again only by that digest (the token the confirm form posts back); the API reads an
+upload through a temporary file (:func:`temporary_file`). No request ever names a path.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import csv
 import hashlib
 import re
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import UploadFile
@@ -25,7 +29,8 @@ def _folder(settings: ServeSettings) -> Path:
     return Path(settings.runs_dir) / "uploads"
 
 
-def _safe_name(filename: str | None) -> str:
+def safe_name(filename: str | None) -> str:
+    """A file name from the client's: letters, digits and ``._-`` only, no leading dot."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename or "").name).lstrip(".")
     return name[:100] or "results.csv"
 
@@ -44,7 +49,7 @@ def stage(settings: ServeSettings, filename: str | None, data: bytes) -> tuple[s
     token = hashlib.sha256(data).hexdigest()
     folder = _folder(settings) / token
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _safe_name(filename)
+    path = folder / safe_name(filename)
     path.write_bytes(data)
     return token, path
 
@@ -60,6 +65,14 @@ def staged(settings: ServeSettings, token: str) -> Path | None:
 def discard(settings: ServeSettings, token: str) -> None:
     if TOKEN.fullmatch(token):
         shutil.rmtree(_folder(settings) / token, ignore_errors=True)
+
+
+@contextmanager
+def temporary_file(settings: ServeSettings, filename: str | None) -> Iterator[Path]:
+    """A path for one request's upload inside the uploads folder, removed afterwards."""
+    _folder(settings).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=_folder(settings)) as folder:
+        yield Path(folder) / safe_name(filename)
 
 
 def raw_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]], int]:

@@ -20,7 +20,7 @@ from chemloop.serve import schemas
 from chemloop.serve.api_molecules import request_score_config
 from chemloop.serve.deps import Jobs, RequireKey, Settings
 from chemloop.serve.errors import FieldError
-from chemloop.serve.limits import check_at_most
+from chemloop.serve.limits import job_run_settings
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -45,14 +45,11 @@ def find_job(jobs: JobManager, job_id: str) -> Job:
 
 def optimize_config(body: schemas.OptimizeRequest, settings) -> OptimizeConfig:
     """The layer's config from a request: the server's model, the budget within the server's cap."""
-    run = body.run.overrides()
-    run.setdefault("budget", min(RunSection.model_fields["budget"].default, settings.max_budget))
-    check_at_most(("body", "run", "budget"), run["budget"], settings.max_budget, "oracle calls")
+    default_budget = RunSection.model_fields["budget"].default
+    run = job_run_settings(body.run.overrides(), settings, default_budget, ("body", "run"))
     score = request_score_config(body.score, ("body", "score", "components"))
     try:
-        return validate(
-            OptimizeConfig, {"run": {**run, "model": settings.model}, "score": score.model_dump()}, "request"
-        )
+        return validate(OptimizeConfig, {"run": run, "score": score.model_dump()}, "request")
     except ChemloopError as err:
         raise FieldError(("body",), None, str(err)) from None
 

@@ -29,6 +29,17 @@ def check_at_most(loc: tuple[str | int, ...], value: int, limit: int, what: str)
         )
 
 
+def job_run_settings(
+    options: dict[str, Any], settings: ServeSettings, default_budget: int, loc: tuple[str | int, ...]
+) -> dict[str, Any]:
+    """The ``[run]`` table of a job a client asked for: its options, the budget within the server's
+    cap (``default_budget`` if it named none), and the server's model (a client never names one)."""
+    run = dict(options)
+    run.setdefault("budget", min(default_budget, settings.max_budget))
+    check_at_most((*loc, "budget"), run["budget"], settings.max_budget, "oracle calls")
+    return {**run, "model": settings.model}
+
+
 def document_limits(app: FastAPI, settings: ServeSettings) -> None:
     """Write the settings' limits into ``/openapi.json`` so clients (and schemathesis) see them."""
     generate = app.openapi

@@ -34,6 +34,7 @@ from pydantic import Field
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JOB_ID
 from chemloop.serve import schemas
+from chemloop.serve.limits import job_run_settings
 from chemloop.serve.settings import ServeSettings
 
 INSTRUCTIONS = """chemloop designs drug-like molecules. Compute properties and scores of SMILES, sample
@@ -222,14 +223,8 @@ def build_server(settings: ServeSettings) -> MCPServer:
         from chemloop.rl.run import OptimizeConfig
 
         options = run.model_dump(exclude_unset=True) if run is not None else {}
-        options.setdefault("budget", budget)
-        if options["budget"] > settings.max_budget:
-            raise ChemloopError(
-                f"run.budget: {options['budget']} oracle calls is above this server's limit of "
-                f"{settings.max_budget}"
-            )
         data = {
-            "run": {**options, "model": settings.model},  # the server's model: a request never names one
+            "run": job_run_settings(options, settings, DEFAULT_BUDGET, ("run",)),
             "score": _score_config(components, aggregate),
         }
         config = validate(OptimizeConfig, data, "optimize_start arguments")

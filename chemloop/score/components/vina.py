@@ -25,6 +25,7 @@ that cannot be prepared, finds no pose or runs past ``timeout`` seconds gets NaN
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -47,30 +48,21 @@ def _positive(name: str, value: object, integer: bool = True) -> None:
         )
 
 
-def check_params(
-    target: str | None = None,
-    receptor: str | None = None,
-    center: list[float] | None = None,
-    size: list[float] | None = None,
-    exhaustiveness: int = 8,
-    seed: int = 0,
-    cpus_per_call: int = 1,
-    workers: int | None = None,
-    timeout: float = 300.0,
-    backend: str = "local",
-    **_other: object,
-) -> None:
+def check_params(**params: object) -> None:
     """Raise naming the first bad parameter; run when a config loads and before each batch."""
-    _positive("exhaustiveness", exhaustiveness)
-    _positive("cpus_per_call", cpus_per_call)
-    _positive("timeout", timeout, integer=False)
-    if workers is not None:
-        _positive("workers", workers)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ChemloopError(f"vina: seed must be an integer, got {seed!r}")
-    if backend not in BACKENDS:
-        raise ChemloopError(f"unknown docking backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    resolve_target(target, receptor=receptor, center=center, size=size)
+    bound = inspect.signature(vina).bind([], **params)
+    bound.apply_defaults()
+    p = bound.arguments
+    _positive("exhaustiveness", p["exhaustiveness"])
+    _positive("cpus_per_call", p["cpus_per_call"])
+    _positive("timeout", p["timeout"], integer=False)
+    if p["workers"] is not None:
+        _positive("workers", p["workers"])
+    if isinstance(p["seed"], bool) or not isinstance(p["seed"], int):
+        raise ChemloopError(f"vina: seed must be an integer, got {p['seed']!r}")
+    if p["backend"] not in BACKENDS:
+        raise ChemloopError(f"unknown docking backend {p['backend']!r}; choose from {', '.join(BACKENDS)}")
+    resolve_target(p["target"], receptor=p["receptor"], center=p["center"], size=p["size"])
 
 
 @component("vina", slow=True, check=check_params)
@@ -91,9 +83,8 @@ def vina(
     cache_dir: str | None = None,
 ) -> list[float]:
     """AutoDock Vina score in kcal/mol (lower binds better) against a dockstring target or a receptor."""
-    check_params(
-        target, receptor, center, size, exhaustiveness, seed, cpus_per_call, workers, timeout, backend
-    )
+    # First line, so locals() holds exactly the parameters.
+    check_params(**{name: value for name, value in locals().items() if name != "mols"})
     resolved = resolve_target(target, receptor=receptor, center=center, size=size)
     runner = make_backend(backend, workers=workers, ray_address=ray_address, ray_cpus=workers)
     results = dock_many(

@@ -1,10 +1,12 @@
 import csv
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.cli import app
+from chemloop.errors import ChemloopError
 
 runner = CliRunner()
 
@@ -25,6 +27,29 @@ def test_bench_pmo_runs_each_seed_and_scores_the_oracle_log(tmp_path):
     aucs = [r["auc_top10"] for r in data["runs"]]
     assert abs(data["summary"]["qed"]["mean"] - sum(aucs) / 2) < 1e-12
     assert data["run_settings"]["sigma"] == 500.0  # Augmented Memory's PMO settings by default
+
+
+def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monkeypatch):
+    from chemloop.bench import pmo
+
+    runs, started = tmp_path / "runs", []
+    real = pmo.optimize
+
+    def counted(config, folder):
+        started.append(config.run.seed)
+        return real(config, folder)
+
+    monkeypatch.setattr(pmo, "optimize", counted)
+    first = pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
+    second = pmo.bench_pmo(["qed"], budget=30, seeds=2, runs_dir=runs)
+    assert started == [0, 1]  # seed 0 ran once
+    reread, original = second["runs"][0], first["runs"][0]
+    assert reread.pop("seconds") == round(original.pop("seconds"), 1) and reread == original
+    with pytest.raises(ChemloopError, match="other settings"):
+        pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs, run={"lr": 1e-3})
+    (runs / "qed" / "seed0" / "summary.json").unlink()  # as if killed mid-run
+    with pytest.raises(ChemloopError, match="unfinished run"):
+        pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
 
 
 def test_bench_pmo_settings_override_and_bad_task(tmp_path):

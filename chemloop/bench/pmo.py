@@ -58,10 +58,18 @@ def pmo_config(task: str, budget: int, seed: int, run: dict[str, Any] | None = N
 
 
 def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any] | None = None) -> PmoRun:
+    """One benchmark run in ``folder``; a finished run with the same config there is read, not rerun.
+
+    So ``--seeds 3`` after ``--seeds 1`` on the same ``--runs-dir`` runs only seeds 1 and 2.
+    """
     oracle(task)  # an unknown task or a missing extra fails here, before any work
-    start = time.perf_counter()
-    optimize(pmo_config(task, budget, seed, run), folder)
-    seconds = time.perf_counter() - start
+    config = pmo_config(task, budget, seed, run)
+    if _finished(folder, config):
+        seconds = json.loads((folder / "summary.json").read_text())["seconds_this_session"]
+    else:
+        start = time.perf_counter()
+        optimize(config, folder)
+        seconds = time.perf_counter() - start
     with (folder / "oracle_calls.csv").open() as handle:
         scores = [float(r["score"]) for r in csv.DictReader(handle)]
     scores = [0.0 if math.isnan(s) else s for s in scores]
@@ -77,6 +85,18 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         finished_early=finished_early,
         seconds=seconds,
     )
+
+
+def _finished(folder: Path, config: OptimizeConfig) -> bool:
+    """True for a finished run of ``config`` in ``folder``; raises for any other run there."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return False
+    if not (folder / "summary.json").exists():
+        raise ChemloopError(f"{folder} holds an unfinished run; remove it or choose another --runs-dir")
+    stored = parse_config(json.loads((folder / "config.json").read_text()), str(folder / "config.json"))
+    if stored != config:
+        raise ChemloopError(f"{folder} holds a run with other settings; choose another --runs-dir")
+    return True
 
 
 def summarize(runs: list[PmoRun]) -> dict[str, dict[str, float]]:
@@ -116,10 +136,7 @@ def bench_pmo(
     results: list[PmoRun] = []
     for task in tasks:
         for seed in range(seeds):
-            folder = runs_dir / task / f"seed{seed}"
-            if folder.exists():
-                raise ChemloopError(f"{folder} exists; choose another --runs-dir")
-            results.append(run_task(task, seed, budget, folder, run))
+            results.append(run_task(task, seed, budget, runs_dir / task / f"seed{seed}", run))
             if progress:
                 progress(results[-1])
             if output is not None:

@@ -160,3 +160,24 @@ def test_resume_from_the_command_line(tmp_path):
     assert len(_calls(out)) == 80
     missing = runner.invoke(app, ["optimize", "--output", str(tmp_path / "nothing"), "--resume"])
     assert missing.exit_code == 2 and "no run to resume" in missing.output
+
+
+def test_molecules_past_the_budget_are_not_learned_from(tmp_path, monkeypatch):
+    """The budget runs out inside the first batch: only the scored molecules reach the update."""
+    from chemloop.rl.agent import Agent
+    from chemloop.rl.run import optimize
+
+    updated = []
+    real = Agent._update
+
+    def spy(self, fresh_ids, fresh_rewards):
+        updated.append(len(fresh_ids))
+        return real(self, fresh_ids, fresh_rewards)
+
+    monkeypatch.setattr(Agent, "_update", spy)
+    out = optimize(_qed_config(5, batch_size=32, augment_rounds=0, diversity_bucket=None), tmp_path / "run")
+    assert len(_calls(out)) == 5
+    with (out / "steps.csv").open() as handle:
+        [step] = list(csv.DictReader(handle))
+    assert 5 <= updated[0] < 32  # the 5 scored molecules, invalid ones (score 0) and repeats of them
+    assert float(step["mean_score"]) > 0.3  # QED of the scored ones, not diluted by zeros for the rest

@@ -29,7 +29,8 @@ from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.rl.memory import ReplayMemory
 from chemloop.train.optim_state import load_optimizer, save_optimizer
 
-ScoreFunction = Callable[[Sequence[str]], Sequence[float]]
+# One score per SMILES; None for a molecule left unscored (no oracle budget left).
+ScoreFunction = Callable[[Sequence[str]], Sequence[float | None]]
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Agent:
         batch_size: int = 64,
         replay: int = 8,
         augment_rounds: int = 0,
-        randomize: bool = True,
+        randomize: bool = False,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
         seed: int = 0,
@@ -69,7 +70,7 @@ class Agent:
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
         self.randomize = randomize
-        self.memory = memory if memory is not None else ReplayMemory(seed=seed)
+        self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
         self.generator = torch.Generator().manual_seed(seed)
@@ -89,7 +90,13 @@ class Agent:
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
         self.agent.train()
         smiles = [self.tokenizer.decode(row) for row in ids.tolist()]
-        raw = [float(s) for s in score(smiles)]
+        returned = list(score(smiles))
+        scored = [i for i, s in enumerate(returned) if s is not None]
+        if not scored:  # nothing could be scored: no update, no step
+            return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
+        if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
+            ids, smiles = ids[scored], [smiles[i] for i in scored]
+        raw = [float(returned[i]) for i in scored]
         scores = [0.0 if math.isnan(s) else s for s in raw]
         canonical = [try_canonical(s) for s in smiles]
         rewarded = self.diversity(canonical, scores) if self.diversity else scores

@@ -22,6 +22,8 @@ from chemloop.score.external import run_command
 from chemloop.score.registry import NoScore, as_scores, run_component
 from chemloop.score.transforms import TRANSFORMS
 
+BUDGET_EXHAUSTED = "budget exhausted"  # the reason of a molecule left unscored
+
 
 @dataclass
 class Scored:
@@ -72,7 +74,7 @@ class Scorer:
         self._cache = {c.canonical: c for c in calls}
 
     def __call__(self, smiles: Sequence[str]) -> list[Scored]:
-        """Score a batch; molecules past the budget get NaN with the reason 'budget exhausted'."""
+        """Score a batch; molecules past the budget get NaN with the reason :data:`BUDGET_EXHAUSTED`."""
         mols, canonical = {}, {}
         for s in smiles:
             mol = try_mol(s)
@@ -96,7 +98,7 @@ class Scorer:
                     Scored(s, cached.canonical, cached.score, cached.raw, cached.transformed, cached.reason)
                 )
             else:
-                results.append(Scored(s, canonical[s], math.nan, reason="budget exhausted"))
+                results.append(Scored(s, canonical[s], math.nan, reason=BUDGET_EXHAUSTED))
         return results
 
     def _raw(self, component: ComponentConfig, canonical: list[str], mols: list) -> list[float]:

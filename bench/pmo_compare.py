@@ -1,0 +1,65 @@
+"""PMO runs compared at equal oracle calls, finished or not: AUC top-10 after N calls.
+
+A settings comparison needs every variant at the same budget; a run stopped early (killed,
+or still going) still has an oracle log, so each run is scored at every N it reached, as if
+N were its budget. Also prints the mean validity of each run's last 20 steps.
+
+    python bench/pmo_compare.py NAME=RUN_FOLDER ... [--at 1000,2500,5000,10000] \\
+        [--output bench/results/pmo_tuning.json]
+
+RUN_FOLDER is one run (``<runs-dir>/<task>/seed<k>``) of ``chemloop bench pmo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import statistics
+from pathlib import Path
+
+from chemloop.bench.pmo_auc import top_k_auc
+
+
+def compare(folder: Path, points: list[int]) -> dict:
+    with (folder / "oracle_calls.csv").open() as handle:
+        scores = [float(r["score"]) for r in csv.DictReader(handle)]
+    scores = [0.0 if math.isnan(s) else s for s in scores]
+    with (folder / "steps.csv").open() as handle:
+        steps = list(csv.DictReader(handle))
+    config = json.loads((folder / "config.json").read_text())
+    return {
+        "folder": str(folder),
+        "settings": config["run"],
+        "oracle_calls": len(scores),
+        "steps": len(steps),
+        "finished": (folder / "summary.json").exists(),
+        "validity_last_20_steps": statistics.fmean(float(s["validity"]) for s in steps[-20:]),
+        "auc_top10_at": {n: top_k_auc(scores[:n], n, k=10, freq=100) for n in points if len(scores) >= n},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="NAME=RUN_FOLDER")
+    parser.add_argument("--at", default="1000,2500,5000,10000", help="oracle-call counts")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    points = [int(n) for n in args.at.split(",")]
+    result = {"machine": f"{platform.machine()} {platform.system()}", "runs": {}}
+    for spec in args.runs:
+        name, _, folder = spec.partition("=")
+        found = result["runs"][name] = compare(Path(folder), points)
+        aucs = "  ".join(f"@{n}: {a:.3f}" for n, a in found["auc_top10_at"].items())
+        print(
+            f"{name:28s} {found['oracle_calls']:6d} calls {found['steps']:5d} steps "
+            f"validity {found['validity_last_20_steps']:.2f}  AUC top-10 {aucs}"
+        )
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

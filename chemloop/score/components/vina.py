@@ -35,7 +35,7 @@ from chemloop.dock.backends import BACKENDS, make_backend
 from chemloop.dock.batch import dock_many
 from chemloop.dock.cache import DockCache
 from chemloop.dock.call import DockSettings
-from chemloop.dock.target import resolve_target
+from chemloop.dock.target import Target, resolve_target
 from chemloop.errors import ChemloopError
 from chemloop.score.registry import NoScore, component
 
@@ -48,8 +48,9 @@ def _positive(name: str, value: object, integer: bool = True) -> None:
         )
 
 
-def check_params(**params: object) -> None:
-    """Raise naming the first bad parameter; run when a config loads and before each batch."""
+def check_params(**params: object) -> Target:
+    """The target of valid params; raises naming the first bad one. Run when a config loads and
+    before each batch."""
     bound = inspect.signature(vina).bind([], **params)
     bound.apply_defaults()
     p = bound.arguments
@@ -62,7 +63,7 @@ def check_params(**params: object) -> None:
         raise ChemloopError(f"vina: seed must be an integer, got {p['seed']!r}")
     if p["backend"] not in BACKENDS:
         raise ChemloopError(f"unknown docking backend {p['backend']!r}; choose from {', '.join(BACKENDS)}")
-    resolve_target(p["target"], receptor=p["receptor"], center=p["center"], size=p["size"])
+    return resolve_target(p["target"], receptor=p["receptor"], center=p["center"], size=p["size"])
 
 
 @component("vina", slow=True, check=check_params)
@@ -84,8 +85,7 @@ def vina(
 ) -> list[float]:
     """AutoDock Vina score in kcal/mol (lower binds better) against a dockstring target or a receptor."""
     # First line, so locals() holds exactly the parameters.
-    check_params(**{name: value for name, value in locals().items() if name != "mols"})
-    resolved = resolve_target(target, receptor=receptor, center=center, size=size)
+    resolved = check_params(**{name: value for name, value in locals().items() if name != "mols"})
     runner = make_backend(backend, workers=workers, ray_address=ray_address, ray_cpus=workers)
     results = dock_many(
         [Chem.MolToSmiles(m) for m in mols],

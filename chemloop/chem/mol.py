@@ -57,8 +57,8 @@ def canonical(smiles: MolLike, where: str = "") -> str:
     return Chem.MolToSmiles(to_mol(smiles, where))
 
 
-def try_canonical(smiles: str) -> str | None:
-    """The canonical SMILES, or ``None`` for a string that is not a valid molecule.
+def try_parse_canonical(smiles: str) -> tuple[Chem.Mol, str] | None:
+    """The molecule and its canonical SMILES, or ``None`` for a string that is not a valid molecule.
 
     RDKit now and then writes a canonical SMILES it cannot read back (a kekulization edge case,
     e.g. ``O=S1NS(=O)(=O)Cc2sccc2=C1c1cccs1`` from a generated string); such a molecule counts
@@ -69,7 +69,14 @@ def try_canonical(smiles: str) -> str | None:
     if mol is None:
         return None
     text = Chem.MolToSmiles(mol)
-    return text if try_mol(text) is not None else None
+    return (mol, text) if try_mol(text) is not None else None
+
+
+def try_canonical(smiles: str) -> str | None:
+    """The canonical SMILES, or ``None`` for a string that is not a valid molecule
+    (see :func:`try_parse_canonical`)."""
+    parsed = try_parse_canonical(smiles)
+    return None if parsed is None else parsed[1]
 
 
 def randomize(smiles: str) -> str:

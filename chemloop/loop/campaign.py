@@ -421,6 +421,12 @@ def record_rating(factory: sessionmaker[Session], name: str, smiles: str, rating
         return {"campaign": name, "id": row.id, "smiles": molecule, "rating": rating}
 
 
+def require_campaign(factory: sessionmaker[Session], name: str) -> None:
+    """Raise :class:`UnknownCampaignError` naming ``name`` unless the campaign exists."""
+    with session_scope(factory) as session:
+        get_campaign(session, name)
+
+
 def refit(factory: sessionmaker[Session], name: str) -> dict | None:
     """Refit the campaign's reward model on all its feedback now; returns its quality (None: too little)."""
     with session_scope(factory) as session:

@@ -12,9 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdkit import Chem
-
-from chemloop.chem.mol import try_mol
+from chemloop.chem.mol import try_parse_canonical
 from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
 from chemloop.score.config import ComponentConfig, ScoreConfig
@@ -77,11 +75,10 @@ class Scorer:
         """Score a batch; molecules past the budget get NaN with the reason :data:`BUDGET_EXHAUSTED`."""
         mols, canonical = {}, {}
         for s in smiles:
-            mol = try_mol(s)
-            text = None if mol is None else Chem.MolToSmiles(mol)
-            if text is not None and try_mol(text) is not None:  # unreadable canonical: see try_canonical
-                canonical[s] = text
-                mols.setdefault(text, mol)
+            parsed = try_parse_canonical(s)
+            if parsed is not None:
+                mols.setdefault(parsed[1], parsed[0])
+                canonical[s] = parsed[1]
         new = [c for c in dict.fromkeys(canonical.values()) if c not in self._cache]
         if self.budget is not None:
             new = new[: max(0, self.budget - len(self.calls))]

@@ -48,11 +48,6 @@ def _exists(factory: sessionmaker[Session], name: str) -> bool:
     return True
 
 
-def _require(factory: sessionmaker[Session], name: str) -> None:
-    with session_scope(factory) as session:
-        get_campaign(session, name)  # UnknownCampaignError: a 404 naming the campaign
-
-
 def campaign_config(body: schemas.CampaignCreate, settings: ServeSettings) -> CampaignConfig:
     section = body.campaign.overrides()
     if "candidates" in section:
@@ -153,7 +148,7 @@ def propose(
     name: Name, settings: Settings, factory: Factory, jobs: Jobs, body: schemas.ProposeRequest | None = None
 ) -> schemas.JobOut:
     """Start a propose round as a job; when it is done, its ``proposals.csv`` holds the picks."""
-    _require(factory, name)
+    loop.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
     return job_out(jobs.start_propose(settings.db_url, name, body.batch if body else None))
 
 
@@ -172,7 +167,7 @@ def import_results(
 ) -> dict[str, Any]:
     """Import a results file (values, preferences or ratings) and refit the reward model; with
     ``dry_run``, return what would be imported and every problem by row, storing nothing."""
-    _require(factory, name)
+    loop.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
     with uploads.temporary_file(settings, file.filename) as path:
         path.write_bytes(file.file.read())
         try:

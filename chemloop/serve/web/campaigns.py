@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from chemloop.errors import ChemloopError
-from chemloop.jobs import JobConflictError
+from chemloop.jobs import ACTIVE, JobConflictError
 from chemloop.loop import campaign as loop
 from chemloop.loop.acquisition import Acquisition
 from chemloop.loop.config import CampaignConfig
@@ -161,7 +161,7 @@ def dashboard(
         metrics=metrics,
         imported=imported,
         jobs=proposing[:PROPOSE_JOBS_SHOWN],
-        working=any(j.status in ("queued", "running") for j in proposing),
+        working=any(j.status in ACTIVE for j in proposing),
     )
 
 
@@ -177,7 +177,7 @@ def start_propose(
     """Start the next round as a background job (the same job as POST /api/campaigns/{name}/propose);
     the dashboard shows it, refreshing itself until it is done."""
     try:
-        loop.status(factory, name)  # an unknown campaign is a 404 now, not a failed job later
+        loop.require_campaign(factory, name)  # an unknown campaign is a 404 now, not a failed job later
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     try:

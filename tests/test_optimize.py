@@ -181,3 +181,40 @@ def test_molecules_past_the_budget_are_not_learned_from(tmp_path, monkeypatch):
         [step] = list(csv.DictReader(handle))
     assert 5 <= updated[0] < 32  # the 5 scored molecules, invalid ones (score 0) and repeats of them
     assert float(step["mean_score"]) > 0.3  # QED of the scored ones, not diluted by zeros for the rest
+
+
+def test_plateau_counts_steps_that_leave_the_best_scores_unchanged(monkeypatch):
+    from types import SimpleNamespace
+
+    from chemloop.rl import run
+
+    monkeypatch.setattr(run, "PLATEAU_TOP", 3)
+    monkeypatch.setattr(run, "PLATEAU_AFTER_CALLS", 4)
+    calls = [SimpleNamespace(score=s) for s in (0.2, 0.5, float("nan"))]
+    plateau = run.Plateau(calls)
+    assert plateau.best == [0.5, 0.2, 0.0]  # an unscorable molecule counts as 0
+    plateau.update([SimpleNamespace(score=0.0)], total=4)
+    assert plateau.steps == 0  # not counted before more than 4 calls
+    plateau.update([SimpleNamespace(score=0.0)], total=5)
+    plateau.update([], total=5)
+    assert plateau.steps == 2  # a tie with the lowest of the best is no change
+    plateau.update([SimpleNamespace(score=0.1)], total=6)
+    assert plateau.steps == 0 and plateau.best == [0.5, 0.2, 0.1]
+
+
+def test_a_run_on_a_plateau_stops_before_the_budget(tmp_path, monkeypatch):
+    import json
+
+    from chemloop.rl import run
+
+    monkeypatch.setattr(run, "PLATEAU_AFTER_CALLS", 50)
+    (tmp_path / "flat.py").write_text("def score(smiles):\n    return [0.5 for _ in smiles]\n")
+    flat = {"type": "python", "path": str(tmp_path / "flat.py"), "function": "score"}
+    config = run.OptimizeConfig.model_validate(
+        {"run": {"budget": 1000, "batch_size": 16, "seed": 2, "plateau": 2}, "score": {"components": [flat]}}
+    )
+    out = run.optimize(config, tmp_path / "run")
+    summary = json.loads((out / "summary.json").read_text())
+    # Every score ties, so once 100 molecules fill the best 100, two more steps end the run.
+    assert summary["stopped_by"] == "plateau"
+    assert 100 <= summary["oracle_calls"] < 150

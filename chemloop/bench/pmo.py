@@ -38,6 +38,7 @@ PMO_RUN_SETTINGS: dict[str, Any] = {
     "memory_size": 100,
     "replay": 10,
     "diversity_bucket": None,
+    "plateau": 5,  # PMO's REINVENT stops after 5 steps with the best 100 unchanged (mol_opt --patience 5)
 }
 
 

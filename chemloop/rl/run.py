@@ -33,7 +33,11 @@ from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import BUDGET_EXHAUSTED, Scorer
 
 # Keys that only decide when to stop: a resumed run may change them, not the rest.
-STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every", "patience"}
+STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every", "patience", "plateau"}
+# PMO's REINVENT baseline stops a run whose 100 best scores stay the same for 5 steps once
+# 1,000 molecules are scored (Gao et al. 2022, mol_opt); `plateau` is that rule.
+PLATEAU_TOP = 100
+PLATEAU_AFTER_CALLS = 1_000
 
 
 class RunSection(BaseModel):
@@ -65,6 +69,12 @@ class RunSection(BaseModel):
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
     patience: int = Field(
         20, ge=1, description="stop after this many steps in a row without a new molecule to score"
+    )
+    plateau: int | None = Field(
+        None,
+        ge=1,
+        description=f"stop after this many steps in a row that leave the {PLATEAU_TOP} best scores "
+        f"unchanged, counted once {PLATEAU_AFTER_CALLS:,} molecules are scored (PMO's rule); none disables",
     )
     checkpoint_every: int = Field(10, ge=1, description="steps between saved states (for --resume)")
 
@@ -165,16 +175,19 @@ def optimize(
         return [None if r.reason == BUDGET_EXHAUSTED else r.score for r in scorer(smiles)]
 
     stalled = 0  # steps in a row whose batch held nothing new: the agent has collapsed
+    plateau = Plateau(scorer.calls)
     while (
         agent.steps < run.max_steps
         and not scorer.exhausted
         and not _reached(scorer, run.target_score)
         and stalled < run.patience
+        and (run.plateau is None or plateau.steps < run.plateau)
     ):
         logged = len(scorer.calls)
         report = agent.step(score)
         new_calls = scorer.calls[logged:]
         stalled = 0 if new_calls else stalled + 1
+        plateau.update(new_calls, total=len(scorer.calls))
         log.append(new_calls, first_number=logged + 1)
         _write_steps(output / "steps.csv", [report], append=True)
         steps.append(report)
@@ -196,6 +209,7 @@ def optimize(
     top10 = _top10(scorer)
     summary = {
         "steps": agent.steps,
+        "stopped_by": _stop_reason(run, agent, scorer, stalled, plateau),
         "oracle_calls": len(scorer.calls),
         "best": _best(scorer) if scorer.calls else None,
         "top10_mean": sum(top10) / len(top10) if top10 else None,
@@ -206,6 +220,29 @@ def optimize(
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)
     return output
+
+
+class Plateau:
+    """Steps in a row that left the best scores unchanged (counted once enough calls are made).
+
+    A new molecule changes the best ``PLATEAU_TOP`` only if it scores above the lowest of them.
+    """
+
+    def __init__(self, calls: list) -> None:
+        self.best = sorted((_value(c.score) for c in calls), reverse=True)[:PLATEAU_TOP]
+        self.steps = 0
+
+    def update(self, new_calls: list, total: int) -> None:
+        scores = [_value(c.score) for c in new_calls]
+        floor = self.best[-1] if len(self.best) == PLATEAU_TOP else float("-inf")
+        changed = any(s > floor for s in scores)
+        if changed:
+            self.best = sorted(self.best + scores, reverse=True)[:PLATEAU_TOP]
+        self.steps = 0 if changed or total <= PLATEAU_AFTER_CALLS else self.steps + 1
+
+
+def _value(score: float) -> float:
+    return 0.0 if score != score else score  # an unscorable molecule counts as 0, as PMO's oracle does
 
 
 def _make_agent(run: RunSection) -> Agent:
@@ -242,6 +279,18 @@ def _saved_state(output: Path) -> Path | None:
         if (candidate / "agent_state.json").exists():
             return candidate
     return None
+
+
+def _stop_reason(run: RunSection, agent: Agent, scorer: Scorer, stalled: int, plateau: Plateau) -> str:
+    if scorer.exhausted:
+        return "budget"
+    if _reached(scorer, run.target_score):
+        return "target_score"
+    if stalled >= run.patience:
+        return "patience"
+    if run.plateau is not None and plateau.steps >= run.plateau:
+        return "plateau"
+    return "max_steps"
 
 
 def _best(scorer: Scorer) -> float:

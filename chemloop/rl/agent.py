@@ -33,6 +33,14 @@ from chemloop.train.optim_state import load_optimizer, save_optimizer
 ScoreFunction = Callable[[Sequence[str]], Sequence[float | None]]
 
 
+def _without_padding(row: list[int], pad_id: int) -> list[int]:
+    """A sampled row without its ``<pad>`` tail (rows come back as wide as the context)."""
+    end = len(row)
+    while end and row[end - 1] == pad_id:
+        end -= 1
+    return row[:end]
+
+
 @dataclass
 class StepReport:
     step: int
@@ -73,6 +81,9 @@ class Agent:
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
+        # The prior never changes, so each sequence's prior log-likelihood is computed once: replayed
+        # and re-spelled rows come back every step (a cache, not state: a resume recomputes it).
+        self._prior_logp: dict[tuple[int, ...], float] = {}
         self.generator = torch.Generator().manual_seed(seed)
         self.steps = 0
         for p in self.prior.model.parameters():
@@ -89,20 +100,21 @@ class Agent:
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
         self.agent.train()
-        smiles = [self.tokenizer.decode(row) for row in ids.tolist()]
+        rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
+        smiles = [self.tokenizer.decode(row) for row in rows]
         returned = list(score(smiles))
         scored = [i for i, s in enumerate(returned) if s is not None]
         if not scored:  # nothing could be scored: no update, no step
             return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
-            ids, smiles = ids[scored], [smiles[i] for i in scored]
+            rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]
         raw = [float(returned[i]) for i in scored]
         scores = [0.0 if math.isnan(s) else s for s in raw]
         canonical = [try_canonical(s) for s in smiles]
         rewarded = self.diversity(canonical, scores) if self.diversity else scores
         self._remember(canonical, scores, rewarded)
 
-        loss = self._update(ids.tolist(), rewarded)
+        loss = self._update(rows, rewarded)
         valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
         for _ in range(self.augment_rounds):
             spellings = [self._encode_or_none(randomize(c) if self.randomize else c) for c, _ in valid]
@@ -135,16 +147,27 @@ class Agent:
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
         # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.
-        all_ids = pad_batch([*fresh_ids, *(replay_ids[i] for i in keep)], self.tokenizer.pad_id)
+        sequences = [*fresh_ids, *(replay_ids[i] for i in keep)]
+        all_ids = pad_batch(sequences, self.tokenizer.pad_id)  # as wide as the longest row, no wider
         rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
-        with torch.no_grad():
-            prior_logp = sequence_log_likelihood(self.prior.model, all_ids, self.tokenizer.pad_id)
+        prior_logp = self._prior_log_likelihood(sequences)
         agent_logp = sequence_log_likelihood(self.agent, all_ids, self.tokenizer.pad_id)
         loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(fresh_ids))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+    def _prior_log_likelihood(self, sequences: list[list[int]]) -> torch.Tensor:
+        """The prior's log-likelihood of each sequence, computing only those not seen before."""
+        keys = [tuple(s) for s in sequences]
+        new = list(dict.fromkeys(k for k in keys if k not in self._prior_logp))
+        if new:
+            with torch.no_grad():
+                batch = pad_batch(new, self.tokenizer.pad_id)
+                values = sequence_log_likelihood(self.prior.model, batch, self.tokenizer.pad_id)
+            self._prior_logp.update(zip(new, values.tolist(), strict=True))
+        return torch.tensor([self._prior_logp[k] for k in keys])
 
     def _encode_or_none(self, smiles: str) -> list[int] | None:
         """Token ids of a replayed spelling, or None if it needs a token the prior lacks or is too long.

@@ -102,3 +102,17 @@ def test_reinvent_loss_on_hand_values():
 def test_unknown_update_is_named():
     with pytest.raises(ValueError, match="'ppo'"):
         Agent(checkpoint.load("prior"), update="ppo")
+
+
+def test_prior_log_likelihoods_are_cached_per_sequence_and_match_a_fresh_batch():
+    from chemloop.model.likelihood import log_likelihood
+
+    lm = checkpoint.load("prior")
+    agent = Agent(lm, seed=0)
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    rows = [lm.tokenizer.encode(s) for s in smiles]
+    first = agent._prior_log_likelihood([rows[0], rows[1]])
+    both = agent._prior_log_likelihood([rows[2], rows[0], rows[0]])  # one new, one seen twice
+    assert len(agent._prior_logp) == 3
+    expected = log_likelihood(lm.model, lm.tokenizer, smiles)
+    assert torch.allclose(torch.cat([first, both]), expected[[0, 1, 2, 0, 0]], atol=1e-4)

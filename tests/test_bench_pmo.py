@@ -22,7 +22,7 @@ def test_bench_pmo_runs_each_seed_and_scores_the_oracle_log(tmp_path):
     for run in data["runs"]:
         with (tmp_path / "runs" / "qed" / f"seed{run['seed']}" / "oracle_calls.csv").open() as handle:
             scores = [float(r["score"]) for r in csv.DictReader(handle)]
-        assert len(scores) == run["oracle_calls"] == 60
+        assert len(scores) == run["oracle_calls"] == 60 and run["stopped_by"] == "budget"
         assert run["auc_top10"] == top_k_auc(scores, 60)  # the summary is computed from the log
     aucs = [r["auc_top10"] for r in data["runs"]]
     assert abs(data["summary"]["qed"]["mean"] - sum(aucs) / 2) < 1e-12

@@ -50,6 +50,7 @@ class PmoRun:
     best: float
     oracle_calls: int
     finished_early: bool
+    stopped_by: str  # budget, plateau, patience, ...: see chemloop.rl.run
     seconds: float
 
 
@@ -70,7 +71,8 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
     if not _finished(folder, config):
         optimize(config, folder)
     # The run's own clock, so a fresh run and a reread one report the same seconds.
-    seconds = json.loads((folder / "summary.json").read_text())["seconds_this_session"]
+    summary = json.loads((folder / "summary.json").read_text())
+    seconds = summary["seconds_this_session"]
     with (folder / "oracle_calls.csv").open() as handle:
         scores = [float(r["score"]) for r in csv.DictReader(handle)]
     scores = [0.0 if math.isnan(s) else s for s in scores]
@@ -84,6 +86,7 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         best=max(scores, default=0.0),
         oracle_calls=len(scores),
         finished_early=finished_early,
+        stopped_by=summary.get("stopped_by", "unknown"),  # runs before session 5 did not record it
         seconds=seconds,
     )
 

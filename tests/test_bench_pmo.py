@@ -87,3 +87,34 @@ def test_bench_pmo_settings_override_and_bad_task(tmp_path):
         ],
     )
     assert typo.exit_code == 2 and "run.sigmaa" in typo.output
+
+
+def _result(task: str, aucs: list[float], lr: float = 1e-4) -> dict:
+    runs = [
+        {
+            "task": task,
+            "seed": seed,
+            "auc_top10": auc,
+            "top10_mean": auc,
+            "best": auc,
+            "oracle_calls": 10,
+            "finished_early": False,
+            "stopped_by": "budget",
+            "seconds": 1.0,
+        }
+        for seed, auc in enumerate(aucs)
+    ]
+    return {"budget": 10, "run_settings": {"lr": lr}, "runs": runs}
+
+
+def test_results_of_split_benchmarks_merge_into_one_table():
+    from chemloop.bench.pmo import merge_results
+
+    merged = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3])])
+    assert merged["summary"]["qed"]["mean"] == pytest.approx(0.8) and merged["summary"]["qed"]["seeds"] == 2
+    assert merged["sum"] == pytest.approx(1.1)
+    even = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3])], complete_seeds=True)
+    assert even["summary"]["qed"]["mean"] == pytest.approx(0.9)  # seed 1 dropped: median1 lacks it
+    assert even["sum"] == pytest.approx(1.2)
+    with pytest.raises(ChemloopError, match="different settings"):
+        merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])

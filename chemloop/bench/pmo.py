@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import platform
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -148,9 +150,32 @@ def bench_pmo(
     return _result(results, budget, seeds, settings)
 
 
+def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
+    """One result from several ``bench_pmo`` results (a benchmark split over processes).
+
+    All must share the optimizer settings and budget: a table compares one method. With
+    ``complete_seeds``, only the seeds that every task reached are kept, so a benchmark
+    stopped part-way through a seed still compares tasks on equal terms.
+    """
+    if not results:
+        raise ChemloopError("no PMO results to merge")
+    first = results[0]
+    for result in results[1:]:
+        if (result["run_settings"], result["budget"]) != (first["run_settings"], first["budget"]):
+            raise ChemloopError("PMO results with different settings or budgets cannot share a table")
+    # Runs from before session 5 did not record what stopped them.
+    runs = [PmoRun(**{"stopped_by": "unknown", **r}) for result in results for r in result["runs"]]
+    if complete_seeds:
+        tasks = dict.fromkeys(r.task for r in runs)
+        shared = min(len({r.seed for r in runs if r.task == t}) for t in tasks)
+        runs = [r for r in runs if r.seed < shared]
+    return _result(runs, first["budget"], max((r.seed + 1 for r in runs), default=0), first["run_settings"])
+
+
 def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict) -> dict:
     summary = summarize(runs)
     return {
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
         "budget": budget,
         "seeds": seeds,
         "run_settings": settings,

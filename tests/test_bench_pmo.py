@@ -118,3 +118,5 @@ def test_results_of_split_benchmarks_merge_into_one_table():
     assert even["sum"] == pytest.approx(1.2)
     with pytest.raises(ChemloopError, match="different settings"):
         merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])
+    with pytest.raises(ChemloopError, match="qed seed 0 more than once"):
+        merge_results([_result("qed", [0.9, 0.7]), _result("qed", [0.9])])

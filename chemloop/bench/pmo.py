@@ -165,6 +165,11 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
             raise ChemloopError("PMO results with different settings or budgets cannot share a table")
     # Runs from before session 5 did not record what stopped them.
     runs = [PmoRun(**{"stopped_by": "unknown", **r}) for result in results for r in result["runs"]]
+    seen: set[tuple[str, int]] = set()
+    for run in runs:  # a run reread by two processes would otherwise count twice in its task's mean
+        if (run.task, run.seed) in seen:
+            raise ChemloopError(f"PMO results hold {run.task} seed {run.seed} more than once")
+        seen.add((run.task, run.seed))
     if complete_seeds:
         tasks = dict.fromkeys(r.task for r in runs)
         shared = min(len({r.seed for r in runs if r.task == t}) for t in tasks)

@@ -17,6 +17,7 @@ import resource
 import time
 from pathlib import Path
 
+from chemloop.bench.machine import cpu_name
 from chemloop.data.corpus import load_moses
 from chemloop.dock import DockSettings, LocalBackend, dock_many, resolve_target
 
@@ -63,7 +64,7 @@ def main() -> None:
         },
         "machine": {
             "cpus": os.cpu_count(),
-            "processor": _cpu_name(),
+            "processor": cpu_name(),
             "python": platform.python_version(),
             "load_average_before": load_before,
             "load_average_after": [round(x, 2) for x in os.getloadavg()],  # 1, 5, 15 min
@@ -80,16 +81,6 @@ def _children_cpu() -> float:
     """CPU seconds of finished child processes and their own children (Vina is a grandchild)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

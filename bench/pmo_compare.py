@@ -16,10 +16,10 @@ import argparse
 import csv
 import json
 import math
-import platform
 import statistics
 from pathlib import Path
 
+from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     points = [int(n) for n in args.at.split(",")]
-    result = {"machine": f"{platform.machine()} {platform.system()}", "runs": {}}
+    result = {"machine": describe(), "runs": {}}
     for spec in args.runs:
         name, _, folder = spec.partition("=")
         found = result["runs"][name] = compare(Path(folder), points)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
-import platform
 import random
 from pathlib import Path
 
@@ -30,6 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from chemloop.bench import pmo_tasks
+    from chemloop.bench.machine import describe
     from chemloop.chem.mol import try_canonical
     from chemloop.data.corpus import load_moses
     from chemloop.model import checkpoint
@@ -53,7 +53,7 @@ def main() -> None:
         rows[name] = {"tokens": length, "moses_share_at_least_as_long": round(at_least, 5)}
     block = lm.model.config.block_size
     result = {
-        "machine": f"{platform.machine()} {platform.system()}",
+        "machine": describe(),
         "model": args.model,
         "block_size": block,
         "moses_train_sample": args.size,

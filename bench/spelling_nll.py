@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 from pathlib import Path
 
@@ -28,6 +27,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/spelling_nll.json"))
     args = parser.parse_args()
 
+    from chemloop.bench.machine import describe
     from chemloop.chem.mol import randomize, try_canonical
     from chemloop.data.corpus import load_moses
     from chemloop.model import checkpoint
@@ -54,7 +54,7 @@ def main() -> None:
         "mean_nll_canonical": round(nll["canonical"], 2),
         "mean_nll_random_spelling": round(nll["random"], 2),
         "seed": args.seed,
-        "machine": f"{platform.machine()} {platform.system()}",
+        "machine": describe(),
     }
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -89,7 +89,7 @@ def test_bench_pmo_settings_override_and_bad_task(tmp_path):
     assert typo.exit_code == 2 and "run.sigmaa" in typo.output
 
 
-def _result(task: str, aucs: list[float], lr: float = 1e-4) -> dict:
+def _result(task: str, aucs: list[float], lr: float = 1e-4, machine: str = "laptop") -> dict:
     runs = [
         {
             "task": task,
@@ -104,7 +104,7 @@ def _result(task: str, aucs: list[float], lr: float = 1e-4) -> dict:
         }
         for seed, auc in enumerate(aucs)
     ]
-    return {"budget": 10, "run_settings": {"lr": lr}, "runs": runs}
+    return {"budget": 10, "run_settings": {"lr": lr}, "runs": runs, "machine": machine}
 
 
 def test_results_of_split_benchmarks_merge_into_one_table():
@@ -113,6 +113,9 @@ def test_results_of_split_benchmarks_merge_into_one_table():
     merged = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3])])
     assert merged["summary"]["qed"]["mean"] == pytest.approx(0.8) and merged["summary"]["qed"]["seeds"] == 2
     assert merged["sum"] == pytest.approx(1.1)
+    assert merged["machine"] == "laptop"  # where the runs ran, not where they were merged
+    two = merge_results([_result("qed", [0.9]), _result("median1", [0.3], machine="H100 box")])
+    assert two["machine"] == "laptop; H100 box"
     even = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3])], complete_seeds=True)
     assert even["summary"]["qed"]["mean"] == pytest.approx(0.9)  # seed 1 dropped: median1 lacks it
     assert even["sum"] == pytest.approx(1.2)
@@ -120,3 +123,12 @@ def test_results_of_split_benchmarks_merge_into_one_table():
         merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])
     with pytest.raises(ChemloopError, match="qed seed 0 more than once"):
         merge_results([_result("qed", [0.9, 0.7]), _result("qed", [0.9])])
+
+
+def test_machine_description_names_cpu_and_cores():
+    import os
+
+    from chemloop.bench.machine import cpu_name, describe
+
+    text = describe()
+    assert cpu_name() in text and f"{os.cpu_count()} cores" in text and "Python" in text

@@ -11,14 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import platform
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.bench.pmo_tasks import oracle
 from chemloop.errors import ChemloopError
@@ -174,13 +173,16 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
         tasks = dict.fromkeys(r.task for r in runs)
         shared = min(len({r.seed for r in runs if r.task == t}) for t in tasks)
         runs = [r for r in runs if r.seed < shared]
-    return _result(runs, first["budget"], max((r.seed + 1 for r in runs), default=0), first["run_settings"])
+    seeds = max((r.seed + 1 for r in runs), default=0)
+    # The machines the runs ran on, not the one that merges them.
+    machine = "; ".join(dict.fromkeys(r.get("machine", "unknown") for r in results))
+    return _result(runs, first["budget"], seeds, first["run_settings"], machine)
 
 
-def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict) -> dict:
+def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict, machine: str | None = None) -> dict:
     summary = summarize(runs)
     return {
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores",
+        "machine": machine or describe(),
         "budget": budget,
         "seeds": seeds,
         "run_settings": settings,

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import platform
 import statistics
 
 import torch
 
+from chemloop.bench.machine import describe
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
-
-
-def machine_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def sampling_throughput(
@@ -25,7 +19,8 @@ def sampling_throughput(
         sample(lm, min(num, batch_size), seed=12345, batch_size=batch_size)
     runs = [sample(lm, num, seed=seed, batch_size=batch_size).summary() for seed in range(repeats)]
     return {
-        "device": machine_description(lm.device),
+        "device": describe(lm.device),
+        "torch_threads": torch.get_num_threads(),
         "num": num,
         "batch_size": batch_size,
         "repeats": repeats,

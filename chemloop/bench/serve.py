@@ -13,7 +13,6 @@ the latency percentiles.
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from chemloop.bench.machine import describe
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
 from chemloop.molecules import score_molecules
@@ -78,7 +78,7 @@ def bench_serve(requests: int = 30, batch: int = 100, warmup: int = 2) -> dict:
                     api.append(through_api)
                     local.append(direct)
     result = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": describe(),
         "load_average_before": round(load_before, 2),  # other work on the machine slows both paths alike
         "requests": requests,
         "batch": batch,

@@ -238,6 +238,7 @@ def bench_pmo(
     ] = "all",
     budget: Annotated[int, typer.Option(min=1, help="unique oracle calls per run")] = 10_000,
     seeds: Annotated[int, typer.Option(min=1, help="runs per task")] = 3,
+    first_seed: Annotated[int, typer.Option(min=0, help="seeds run: first-seed, first-seed+1, …")] = 0,
     settings: Annotated[
         Path | None, typer.Option(help="TOML whose [run] table overrides the optimizer settings")
     ] = None,
@@ -259,7 +260,14 @@ def bench_pmo(
         )
 
     result = run_bench(
-        chosen, budget=budget, seeds=seeds, runs_dir=runs_dir, run=overrides, progress=show, output=output
+        chosen,
+        budget=budget,
+        seeds=seeds,
+        runs_dir=runs_dir,
+        run=overrides,
+        progress=show,
+        output=output,
+        first_seed=first_seed,
     )
     console.print(format_table(result["summary"], budget))
     console.print(f"wrote {output}")

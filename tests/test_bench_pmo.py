@@ -45,6 +45,10 @@ def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monke
     assert started == [0, 1]  # seed 0 ran once
     reread, original = second["runs"][0], first["runs"][0]
     assert reread.pop("seconds") == round(original.pop("seconds"), 1) and reread == original
+    later = pmo.bench_pmo(["qed"], budget=30, seeds=1, first_seed=2, runs_dir=runs)
+    assert started == [0, 1, 2] and [r["seed"] for r in later["runs"]] == [2]
+    earlier = pmo.bench_pmo(["qed"], budget=30, seeds=2, runs_dir=runs)  # reread: nothing runs
+    assert started == [0, 1, 2] and pmo.merge_results([earlier, later])["summary"]["qed"]["seeds"] == 3
     with pytest.raises(ChemloopError, match="other settings"):
         pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs, run={"lr": 1e-3})
     (runs / "qed" / "seed0" / "summary.json").unlink()  # as if killed mid-run
@@ -119,6 +123,11 @@ def test_results_of_split_benchmarks_merge_into_one_table():
     even = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3])], complete_seeds=True)
     assert even["summary"]["qed"]["mean"] == pytest.approx(0.9)  # seed 1 dropped: median1 lacks it
     assert even["sum"] == pytest.approx(1.2)
+    later = _result("median1", [0.0, 0.2, 0.4])
+    later["runs"] = later["runs"][1:]  # seeds 1 and 2, run after seed 0 of every task
+    shared = merge_results([_result("qed", [0.9, 0.7]), later], complete_seeds=True)
+    assert shared["summary"]["qed"]["mean"] == pytest.approx(0.7)  # seed 1: the only one both have
+    assert shared["summary"]["median1"]["mean"] == pytest.approx(0.2) and shared["seeds"] == 1
     with pytest.raises(ChemloopError, match="different settings"):
         merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])
     with pytest.raises(ChemloopError, match="qed seed 0 more than once"):

@@ -126,11 +126,13 @@ def bench_pmo(
     run: dict[str, Any] | None = None,
     progress: Callable[[PmoRun], None] | None = None,
     output: str | Path | None = None,
+    first_seed: int = 0,
 ) -> dict:
-    """Run every task for ``seeds`` seeds; return per-run results and the per-task summary.
+    """Run every task for ``seeds`` seeds from ``first_seed``; return per-run results and the summary.
 
     With ``output``, the JSON is rewritten after every run, so a stopped benchmark keeps
-    the runs it finished.
+    the runs it finished. ``first_seed`` lets a benchmark grow over sessions: one seed of every
+    task first, the next seeds later, the outputs joined by ``merge_results``.
     """
     if not tasks:
         raise ChemloopError("no PMO tasks given")
@@ -140,7 +142,7 @@ def bench_pmo(
     settings = pmo_config(tasks[0], budget, 0, run).run.model_dump()
     results: list[PmoRun] = []
     for task in tasks:
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             results.append(run_task(task, seed, budget, runs_dir / task / f"seed{seed}", run))
             if progress:
                 progress(results[-1])
@@ -171,9 +173,9 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
         seen.add((run.task, run.seed))
     if complete_seeds:
         tasks = dict.fromkeys(r.task for r in runs)
-        shared = min(len({r.seed for r in runs if r.task == t}) for t in tasks)
-        runs = [r for r in runs if r.seed < shared]
-    seeds = max((r.seed + 1 for r in runs), default=0)
+        shared = set.intersection(*({r.seed for r in runs if r.task == t} for t in tasks))
+        runs = [r for r in runs if r.seed in shared]
+    seeds = max((len({r.seed for r in runs if r.task == t}) for t in {r.task for r in runs}), default=0)
     # The machines the runs ran on, not the one that merges them.
     machine = "; ".join(dict.fromkeys(r.get("machine", "unknown") for r in results))
     return _result(runs, first["budget"], seeds, first["run_settings"], machine)

@@ -21,7 +21,13 @@ from pathlib import Path
 from rich.console import Console
 
 from chemloop.bench.pmo import merge_results
-from chemloop.bench.pmo_reference import AUGMENTED_MEMORY_SUM_ALL, REINVENT, REINVENT_SUM_ALL, format_table
+from chemloop.bench.pmo_reference import (
+    AUGMENTED_MEMORY_SUM_ALL,
+    REINVENT,
+    REINVENT_SUM_ALL,
+    compare,
+    format_table,
+)
 
 
 def markdown_table(merged: dict) -> str:
@@ -30,12 +36,9 @@ def markdown_table(merged: dict) -> str:
         "| task | chemloop | REINVENT (published) | Δ | calls used (mean) | stopped by | s/run |",
         "|---|---|---|---|---|---|---|",
     ]
-    ours = theirs = 0.0
-    for task, row in merged["summary"].items():
+    rows = compare(merged["summary"])
+    for task, row, mean, std, delta in rows:
         runs = [r for r in merged["runs"] if r["task"] == task]
-        mean, std = REINVENT[task]
-        delta = row["mean"] - mean
-        ours, theirs = ours + row["mean"], theirs + mean
         calls = sum(r["oracle_calls"] for r in runs) / len(runs)
         stops = ", ".join(
             f"{k} {v}" if len(runs) > 1 else k for k, v in Counter(r["stopped_by"] for r in runs).items()
@@ -45,6 +48,7 @@ def markdown_table(merged: dict) -> str:
             f"| {task} | {row['mean']:.3f} ± {row['std']:.3f} | {mean:.3f} ± {std:.3f} | "
             f"{bold}{delta:+.3f}{bold} | {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
         )
+    ours, theirs = sum(r[1]["mean"] for r in rows), sum(r[2] for r in rows)
     lines.append(
         f"| **sum, {len(merged['summary'])} tasks** | **{ours:.3f}** | **{theirs:.3f}** "
         f"| **{ours - theirs:+.3f}** | | | |"

@@ -44,18 +44,19 @@ REINVENT_SUM_ALL = 14.196
 AUGMENTED_MEMORY_SUM_ALL = 15.002
 
 
+def compare(summary: dict[str, dict[str, float]]) -> list[tuple[str, dict[str, float], float, float, float]]:
+    """Per task run: (task, our summary row, published mean, published std, our mean − published)."""
+    return [(task, row, *REINVENT[task], row["mean"] - REINVENT[task][0]) for task, row in summary.items()]
+
+
 def format_table(summary: dict[str, dict[str, float]], budget: int, label: str = "chemloop") -> Table:
     """Our mean ± std per task beside published REINVENT, with the per-task difference."""
     title = f"PMO: AUC top-10 at {budget:,} calls (published: 10,000 calls, 5 seeds)"
     table = Table(title=title)
     for column in ("task", f"{label}", "REINVENT (published)", "Δ", "seeds", "s/run"):
         table.add_column(column, justify="left" if column == "task" else "right")
-    ours_sum = published_sum = 0.0
-    for task, row in summary.items():
-        mean, std = REINVENT[task]
-        ours_sum += row["mean"]
-        published_sum += mean
-        delta = row["mean"] - mean
+    rows = compare(summary)
+    for task, row, mean, std, delta in rows:
         table.add_row(
             task,
             f"{row['mean']:.3f} ± {row['std']:.3f}",
@@ -64,6 +65,7 @@ def format_table(summary: dict[str, dict[str, float]], budget: int, label: str =
             str(int(row["seeds"])),
             f"{row['seconds']:.0f}",
         )
+    ours_sum, published_sum = sum(r[1]["mean"] for r in rows), sum(r[2] for r in rows)
     table.add_row(
         "sum", f"{ours_sum:.3f}", f"{published_sum:.3f}", f"{ours_sum - published_sum:+.3f}", "", ""
     )

@@ -132,6 +132,13 @@ def test_results_of_split_benchmarks_merge_into_one_table():
         merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])
     with pytest.raises(ChemloopError, match="qed seed 0 more than once"):
         merge_results([_result("qed", [0.9, 0.7]), _result("qed", [0.9])])
+    # A setting added since a result was written ran at its default there: same method.
+    newer = _result("median1", [0.3])
+    newer["run_settings"]["augment_whole_memory"] = False
+    assert merge_results([_result("qed", [0.9]), newer])["run_settings"]["augment_whole_memory"] is False
+    newer["run_settings"]["augment_whole_memory"] = True
+    with pytest.raises(ChemloopError, match="different settings"):
+        merge_results([_result("qed", [0.9]), newer])
 
 
 def test_machine_description_names_cpu_and_cores():

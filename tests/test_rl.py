@@ -116,3 +116,25 @@ def test_prior_log_likelihoods_are_cached_per_sequence_and_match_a_fresh_batch()
     assert len(agent._prior_logp) == 3
     expected = log_likelihood(lm.model, lm.tokenizer, smiles)
     assert torch.allclose(torch.cat([first, both]), expected[[0, 1, 2, 0, 0]], atol=1e-4)
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_augmentation_rounds_replay_a_sample_or_the_whole_memory(monkeypatch, whole):
+    memory = ReplayMemory(size=100, randomize=False, seed=0)
+    memory.add([f"C{'C' * i}O" for i in range(30)], [0.5] * 30)  # 30 remembered molecules
+    agent = Agent(
+        checkpoint.load("prior"),
+        batch_size=8,
+        replay=2,
+        augment_rounds=2,
+        augment_whole_memory=whole,
+        memory=memory,
+        seed=0,
+    )
+    asked = []  # how many remembered molecules each update replays
+    original = memory.sample
+    monkeypatch.setattr(memory, "sample", lambda n: asked.append(n) or original(n))
+    agent.step(fluorine_objective())
+    size = len(memory)  # the batch may have added molecules before the updates
+    assert size >= 30
+    assert asked == ([2, size, size] if whole else [2, 2, 2])

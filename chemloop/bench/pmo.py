@@ -21,7 +21,7 @@ from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.bench.pmo_tasks import oracle
 from chemloop.errors import ChemloopError
-from chemloop.rl.run import OptimizeConfig, optimize, parse_config
+from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
 
 # Augmented Memory's PMO settings (Guo & Schwaller 2024; their mol_opt code: batch 64, σ 500,
 # 2 augmentation rounds, top-100 buffer, 10 replayed, no diversity filter), except two: the
@@ -162,7 +162,7 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
         raise ChemloopError("no PMO results to merge")
     first = results[0]
     for result in results[1:]:
-        if (result["run_settings"], result["budget"]) != (first["run_settings"], first["budget"]):
+        if (_settings(result), result["budget"]) != (_settings(first), first["budget"]):
             raise ChemloopError("PMO results with different settings or budgets cannot share a table")
     # Runs from before session 5 did not record what stopped them.
     runs = [PmoRun(**{"stopped_by": "unknown", **r}) for result in results for r in result["runs"]]
@@ -178,7 +178,15 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
     seeds = max((len({r.seed for r in runs if r.task == t}) for t in {r.task for r in runs}), default=0)
     # The machines the runs ran on, not the one that merges them.
     machine = "; ".join(dict.fromkeys(r.get("machine", "unknown") for r in results))
-    return _result(runs, first["budget"], seeds, first["run_settings"], machine)
+    return _result(runs, first["budget"], seeds, _settings(first), machine)
+
+
+def _settings(result: dict) -> dict:
+    """A result's optimizer settings with today's defaults filled in.
+
+    A setting added after a result was written is absent from it, and its default is what ran.
+    """
+    return RunSection.model_validate(result["run_settings"]).model_dump()
 
 
 def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict, machine: str | None = None) -> dict:

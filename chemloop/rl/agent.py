@@ -62,6 +62,7 @@ class Agent:
         batch_size: int = 64,
         replay: int = 8,
         augment_rounds: int = 0,
+        augment_whole_memory: bool = False,
         randomize: bool = False,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
@@ -77,6 +78,7 @@ class Agent:
         self.agent = copy.deepcopy(prior.model).train()
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
+        self.augment_whole_memory = augment_whole_memory
         self.randomize = randomize
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
@@ -95,7 +97,9 @@ class Agent:
         With ``augment_rounds`` > 0 the same scores are reused for that many extra updates
         on random spellings of the batch and the replay (Augmented Memory): more learning
         per oracle call, which is what the PMO budget rewards. With ``randomize`` off the
-        extra updates reuse the canonical spelling.
+        extra updates reuse the canonical spelling. With ``augment_whole_memory`` each extra
+        update replays the whole memory instead of ``replay`` molecules from it, as the
+        published Augmented Memory does.
         """
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
@@ -114,13 +118,14 @@ class Agent:
         rewarded = self.diversity(canonical, scores) if self.diversity else scores
         self._remember(canonical, scores, rewarded)
 
-        loss = self._update(rows, rewarded)
+        loss = self._update(rows, rewarded, self.replay)
         valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
+        augment_replay = len(self.memory) if self.augment_whole_memory else self.replay
         for _ in range(self.augment_rounds):
             spellings = [self._encode_or_none(randomize(c) if self.randomize else c) for c, _ in valid]
             kept = [(ids_, r) for ids_, (_, r) in zip(spellings, valid, strict=True) if ids_ is not None]
             if kept:
-                self._update([i for i, _ in kept], [r for _, r in kept])
+                self._update([i for i, _ in kept], [r for _, r in kept], augment_replay)
         self.steps += 1
         return StepReport(
             self.steps, sum(scores) / len(scores), max(scores), len(valid) / len(canonical), loss
@@ -141,9 +146,9 @@ class Agent:
         if closed:
             self.memory.discard(lambda smiles: scaffold_of(smiles) in closed)
 
-    def _update(self, fresh_ids: list[list[int]], fresh_rewards: list[float]) -> float:
-        """One gradient step on fresh rows plus a replay sample; returns the loss."""
-        replay_smiles, replay_scores = self.memory.sample(self.replay)
+    def _update(self, fresh_ids: list[list[int]], fresh_rewards: list[float], replay: int) -> float:
+        """One gradient step on fresh rows plus ``replay`` remembered molecules; returns the loss."""
+        replay_smiles, replay_scores = self.memory.sample(replay)
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
         # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.

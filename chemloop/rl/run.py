@@ -57,6 +57,11 @@ class RunSection(BaseModel):
     augment_rounds: int = Field(
         2, ge=0, description="extra updates per batch on random spellings (Augmented Memory)"
     )
+    augment_whole_memory: bool = Field(
+        False,
+        description="each augmentation round replays the whole memory (published Augmented Memory) "
+        "instead of `replay` molecules from it",
+    )
     # Off by default: the shipped prior learned canonical SMILES only and rates a random spelling
     # ~75 nats less likely (bench/spelling_nll.py); agents trained on random spellings fell to
     # ~0.5 validity. Turn on for a prior trained with `chemloop pretrain --randomize`.
@@ -255,6 +260,7 @@ def _make_agent(run: RunSection) -> Agent:
         batch_size=run.batch_size,
         replay=run.replay,
         augment_rounds=run.augment_rounds,
+        augment_whole_memory=run.augment_whole_memory,
         randomize=run.randomize,
         memory=ReplayMemory(size=run.memory_size, randomize=run.randomize, seed=run.seed),
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,

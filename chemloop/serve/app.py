@@ -25,6 +25,7 @@ from chemloop.jobs import JobManager
 from chemloop.loop.store import connect
 from chemloop.model.checkpoint import resolve
 from chemloop.serve import api_campaigns, api_jobs, api_molecules
+from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
 from chemloop.serve.limits import BodySizeMiddleware, document_limits
 from chemloop.serve.settings import ServeSettings
@@ -54,6 +55,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.jobs = JobManager(settings.runs_dir, max_running=settings.max_running_jobs)
     app.state.model = None  # loaded by the first request that samples
     app.state.compute_slots = threading.BoundedSemaphore(settings.max_busy_requests)
+    app.state.rate_limit = ClientRateLimit(settings.rate_limit) if settings.rate_limit else None
     app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
     add_error_handlers(app)
     for module in (api_molecules, api_jobs, api_campaigns):

@@ -3,14 +3,19 @@ database, the job manager, and the API-key check for everything that changes sta
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.jobs import JobManager
@@ -48,8 +53,52 @@ def get_model(request: Request) -> LanguageModel:
         return state.model
 
 
-def compute_slot(request: Request) -> Iterator[None]:
-    """Hold one of the server's compute slots while a request scores or samples.
+class ClientRateLimit:
+    """A rate limit (``120/minute``) per client, counted in a moving window in this process's memory.
+
+    Built on ``limits`` directly, not through slowapi: slowapi binds its one limiter to routes with a
+    decorator when the router modules are imported, while here the limit comes from the settings that
+    :func:`~chemloop.serve.app.create_app` gets, and each app must count on its own (tests build
+    several, with different limits, in one process).
+    """
+
+    def __init__(self, limit: str) -> None:
+        self.item = parse(limit)
+        self.window = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, client: str) -> int | None:
+        """Count one request of ``client``: None if it is within the limit, else seconds to wait."""
+        if self.window.hit(self.item, client):
+            return None
+        free_at = self.window.get_window_stats(self.item, client).reset_time  # its oldest request expires
+        return max(1, math.ceil(free_at - time.time()))
+
+
+def client_address(request: Request) -> str:
+    """Who a rate limit counts: the remote address. Not the API key: there is one key, shared by
+    everybody allowed to write, and scoring or sampling needs none. Behind a reverse proxy on this
+    host, uvicorn takes the address from ``X-Forwarded-For`` (it trusts 127.0.0.1 by default)."""
+    return request.client.host if request.client else "unknown"
+
+
+def client_rate_limit(request: Request) -> None:
+    """429 with Retry-After when this client is over the server's ``rate_limit`` of compute requests."""
+    limiter: ClientRateLimit | None = request.app.state.rate_limit
+    wait = limiter.hit(client_address(request)) if limiter else None
+    if wait is not None:
+        limit = request.app.state.settings.rate_limit
+        message = (
+            f"per-client rate limit: {limit} score/sample/properties requests per client address; "
+            f"retry in {wait} s"
+        )
+        raise FieldError(
+            (), None, message, status_code=429, kind="rate_limited", headers={"Retry-After": str(wait)}
+        )
+
+
+def compute_slot(request: Request, _: Annotated[None, Depends(client_rate_limit)]) -> Iterator[None]:
+    """Hold one of the server's compute slots while a request scores or samples (after the client's
+    rate limit is checked, so a client over it never takes a slot).
 
     When all are taken the request gets 429 with Retry-After at once: a burst of heavy requests
     then waits at the clients instead of piling up threads that share the same cores.
@@ -66,7 +115,12 @@ def compute_slot(request: Request) -> Iterator[None]:
 
 
 ComputeSlot = Depends(compute_slot)
-BUSY_RESPONSE = {429: {"description": "every compute slot is taken; retry after Retry-After seconds"}}
+BUSY_RESPONSE = {
+    429: {
+        "description": "every compute slot is taken, or this client address is over the server's "
+        "per-client rate limit; retry after Retry-After seconds"
+    }
+}
 
 
 def presented_key(request: Request) -> str | None:

@@ -66,12 +66,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server_process(db_url: str, runs_dir: Path, api_key: str, timeout: float = 120.0) -> Iterator[str]:
-    """``chemloop serve`` in a child process on a free loopback port; yields its base URL."""
+def server_process(
+    db_url: str, runs_dir: Path, api_key: str, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``chemloop serve`` in a child process on a free loopback port, with ``env`` added to this
+    process's environment (e.g. ``CHEMLOOP_RATE_LIMIT``); yields its base URL."""
     url = f"http://{HOST}:{(port := _free_port())}"
     command = [sys.executable, "-m", "chemloop.cli", "serve", "--host", HOST, "--port", str(port)]
     command += ["--db", db_url, "--runs-dir", str(runs_dir)]
-    env = {**os.environ, "CHEMLOOP_API_KEY": api_key}
+    env = {**os.environ, **(env or {}), "CHEMLOOP_API_KEY": api_key}
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a full pipe would stall the server
         child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:

@@ -10,7 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from limits import parse_many
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chemloop.loop.store import DEFAULT_DB
 
@@ -30,10 +31,30 @@ class ServeSettings(BaseModel):
     max_busy_requests: int = Field(
         2, ge=1, description="score/sample/properties requests computed at once; more get 429 + Retry-After"
     )
+    rate_limit: str | None = Field(
+        "120/minute",
+        description="score/sample/properties requests per client address (e.g. '120/minute', "
+        "'5/second'); more get 429 + Retry-After. Other endpoints are not limited. '' or None: off",
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _one_rate_limit(cls, value: str | None) -> str | None:
+        """A typo fails here, when the server starts, not at the first scoring request."""
+        if not value:
+            return None
+        try:
+            items = parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '120/minute' or '5/second'") from None
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(f"{value!r}: give one limit of at least 1 request, such as '120/minute'")
+        return value
 
     @classmethod
     def from_env(cls, **overrides) -> ServeSettings:
-        """Settings from ``CHEMLOOP_DB`` and ``CHEMLOOP_API_KEY``, then ``overrides``.
+        """Settings from ``CHEMLOOP_DB``, ``CHEMLOOP_API_KEY`` and ``CHEMLOOP_RATE_LIMIT`` (empty: no
+        limit), then ``overrides``.
 
         Without a key in the environment a random one is made (``generated_key`` tells the
         caller to print it), so a server never starts with writes open to anyone.
@@ -42,6 +63,8 @@ class ServeSettings(BaseModel):
             "db_url": os.environ.get("CHEMLOOP_DB", DEFAULT_DB),
             "api_key": os.environ.get("CHEMLOOP_API_KEY") or secrets.token_urlsafe(24),
         }
+        if "CHEMLOOP_RATE_LIMIT" in os.environ:
+            values["rate_limit"] = os.environ["CHEMLOOP_RATE_LIMIT"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

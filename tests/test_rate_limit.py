@@ -5,6 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from chemloop.errors import ChemloopError
 from chemloop.serve.app import create_app
 from chemloop.serve.settings import ServeSettings
 
@@ -66,6 +67,9 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     assert ServeSettings.from_env().rate_limit == "10/second"
     monkeypatch.delenv("CHEMLOOP_RATE_LIMIT")
     assert ServeSettings.from_env().rate_limit == "120/minute"
+    monkeypatch.setenv("CHEMLOOP_RATE_LIMIT", "lots")  # a user error naming the setting, not a traceback
+    with pytest.raises(ChemloopError, match="rate_limit: .*'lots' is not a rate limit"):
+        ServeSettings.from_env()
 
 
 def test_the_spec_documents_the_429(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chemloop.config_files import validate
 from chemloop.loop.store import DEFAULT_DB
 
 
@@ -66,7 +67,8 @@ class ServeSettings(BaseModel):
         if "CHEMLOOP_RATE_LIMIT" in os.environ:
             values["rate_limit"] = os.environ["CHEMLOOP_RATE_LIMIT"]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        # A bad CHEMLOOP_* value is a user error naming the setting, not a traceback.
+        return validate(cls, values, "server settings (CHEMLOOP_DB, CHEMLOOP_API_KEY, CHEMLOOP_RATE_LIMIT)")
 
     @property
     def generated_key(self) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--splits", default="test,test_scaffolds", help="MOSES splits (train: 1.58M, ~10 min)")
+    parser.add_argument("--splits", default="test,test_scaffolds", help="MOSES splits (train: 1.58M)")
     parser.add_argument("--output", type=Path, default=Path("bench/results/pmo_smarts_coverage.json"))
     args = parser.parse_args()
 

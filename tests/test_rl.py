@@ -138,3 +138,19 @@ def test_augmentation_rounds_replay_a_sample_or_the_whole_memory(monkeypatch, wh
     size = len(memory)  # the batch may have added molecules before the updates
     assert size >= 30
     assert asked == ([2, size, size] if whole else [2, 2, 2])
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_unique_batch_scores_and_learns_from_a_repeated_sequence_once(monkeypatch, unique):
+    import chemloop.rl.agent as agent_module
+
+    lm = checkpoint.load("prior")
+    repeated = [lm.tokenizer.encode(s) for s in ["CCO", "CCO", "c1ccccc1", "CCO"]]
+    batch = torch.full((4, 12), lm.tokenizer.pad_id)
+    for i, row in enumerate(repeated):
+        batch[i, : len(row)] = torch.tensor(row)
+    monkeypatch.setattr(agent_module, "sample_ids", lambda *args, **kwargs: (batch, None))
+    agent = Agent(lm, batch_size=4, replay=0, unique_batch=unique, seed=0)
+    seen = []
+    agent.step(lambda smiles: seen.extend(smiles) or [0.5] * len(smiles))
+    assert seen == (["CCO", "c1ccccc1"] if unique else ["CCO", "CCO", "c1ccccc1", "CCO"])

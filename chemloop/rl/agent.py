@@ -63,6 +63,7 @@ class Agent:
         replay: int = 8,
         augment_rounds: int = 0,
         augment_whole_memory: bool = False,
+        unique_batch: bool = False,
         randomize: bool = False,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
@@ -79,6 +80,7 @@ class Agent:
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
         self.augment_whole_memory = augment_whole_memory
+        self.unique_batch = unique_batch
         self.randomize = randomize
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
@@ -99,12 +101,15 @@ class Agent:
         per oracle call, which is what the PMO budget rewards. With ``randomize`` off the
         extra updates reuse the canonical spelling. With ``augment_whole_memory`` each extra
         update replays the whole memory instead of ``replay`` molecules from it, as the
-        published Augmented Memory does.
+        published Augmented Memory does. With ``unique_batch`` a sequence sampled twice in one
+        batch is learned from once, as REINVENT and Augmented Memory do.
         """
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
         self.agent.train()
         rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
+        if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
+            rows = list({tuple(row): row for row in rows}.values())
         smiles = [self.tokenizer.decode(row) for row in rows]
         returned = list(score(smiles))
         scored = [i for i, s in enumerate(returned) if s is not None]

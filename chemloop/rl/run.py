@@ -62,6 +62,9 @@ class RunSection(BaseModel):
         description="each augmentation round replays the whole memory (published Augmented Memory) "
         "instead of `replay` molecules from it",
     )
+    unique_batch: bool = Field(
+        False, description="learn once from a sequence sampled twice in a batch (REINVENT's dedup)"
+    )
     # Off by default: the shipped prior learned canonical SMILES only and rates a random spelling
     # ~75 nats less likely (bench/spelling_nll.py); agents trained on random spellings fell to
     # ~0.5 validity. Turn on for a prior trained with `chemloop pretrain --randomize`.
@@ -261,6 +264,7 @@ def _make_agent(run: RunSection) -> Agent:
         replay=run.replay,
         augment_rounds=run.augment_rounds,
         augment_whole_memory=run.augment_whole_memory,
+        unique_batch=run.unique_batch,
         randomize=run.randomize,
         memory=ReplayMemory(size=run.memory_size, randomize=run.randomize, seed=run.seed),
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,

@@ -202,6 +202,27 @@ def test_plateau_counts_steps_that_leave_the_best_scores_unchanged(monkeypatch):
     assert plateau.steps == 0 and plateau.best == [0.5, 0.2, 0.1]
 
 
+def test_plateau_calls_counts_new_molecules_not_steps(monkeypatch):
+    from types import SimpleNamespace
+
+    from chemloop.rl import run
+
+    monkeypatch.setattr(run, "PLATEAU_TOP", 2)
+    monkeypatch.setattr(run, "PLATEAU_AFTER_CALLS", 0)
+    by_calls = run.RunSection(plateau_calls=5)
+    plateau = run.Plateau([SimpleNamespace(score=0.9), SimpleNamespace(score=0.8)])
+    for total in range(3, 7):  # four steps of one molecule each, none in the best two
+        plateau.update([SimpleNamespace(score=0.1)], total=total)
+    assert (plateau.steps, plateau.calls) == (4, 4) and not plateau.reached(by_calls)
+    plateau.update([], total=6)  # a step with nothing new counts as a step, not as a molecule
+    assert (plateau.steps, plateau.calls) == (5, 4) and not plateau.reached(by_calls)
+    assert plateau.reached(run.RunSection(plateau=5))
+    plateau.update([SimpleNamespace(score=0.2)] * 3, total=9)
+    assert plateau.calls == 7 and plateau.reached(by_calls)
+    plateau.update([SimpleNamespace(score=0.85)], total=10)  # into the best two: both counts restart
+    assert (plateau.steps, plateau.calls) == (0, 0) and not plateau.reached(by_calls)
+
+
 def test_a_run_on_a_plateau_stops_before_the_budget(tmp_path, monkeypatch):
     import json
 

@@ -33,7 +33,15 @@ from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import BUDGET_EXHAUSTED, Scorer
 
 # Keys that only decide when to stop: a resumed run may change them, not the rest.
-STOPPING_KEYS = {"budget", "max_steps", "target_score", "checkpoint_every", "patience", "plateau"}
+STOPPING_KEYS = {
+    "budget",
+    "max_steps",
+    "target_score",
+    "checkpoint_every",
+    "patience",
+    "plateau",
+    "plateau_calls",
+}
 # PMO's REINVENT baseline stops a run whose 100 best scores stay the same for 5 steps once
 # 1,000 molecules are scored (Gao et al. 2022, mol_opt); `plateau` is that rule.
 PLATEAU_TOP = 100
@@ -83,6 +91,14 @@ class RunSection(BaseModel):
         ge=1,
         description=f"stop after this many steps in a row that leave the {PLATEAU_TOP} best scores "
         f"unchanged, counted once {PLATEAU_AFTER_CALLS:,} molecules are scored (PMO's rule); none disables",
+    )
+    # A collapsing agent writes few new molecules a step, so 5 steps can be a few dozen molecules;
+    # counted in molecules, the rule tries as many as PMO's REINVENT did (5 steps x 64) before stopping.
+    plateau_calls: int | None = Field(
+        None,
+        ge=1,
+        description=f"stop after this many new molecules in a row leave the {PLATEAU_TOP} best scores "
+        f"unchanged, counted once {PLATEAU_AFTER_CALLS:,} molecules are scored; none disables",
     )
     checkpoint_every: int = Field(10, ge=1, description="steps between saved states (for --resume)")
 
@@ -189,7 +205,7 @@ def optimize(
         and not scorer.exhausted
         and not _reached(scorer, run.target_score)
         and stalled < run.patience
-        and (run.plateau is None or plateau.steps < run.plateau)
+        and not plateau.reached(run)
     ):
         logged = len(scorer.calls)
         report = agent.step(score)
@@ -239,6 +255,7 @@ class Plateau:
     def __init__(self, calls: list) -> None:
         self.best = sorted((_value(c.score) for c in calls), reverse=True)[:PLATEAU_TOP]
         self.steps = 0
+        self.calls = 0  # new molecules scored since the best last changed
 
     def update(self, new_calls: list, total: int) -> None:
         scores = [_value(c.score) for c in new_calls]
@@ -246,7 +263,14 @@ class Plateau:
         changed = any(s > floor for s in scores)
         if changed:
             self.best = sorted(self.best + scores, reverse=True)[:PLATEAU_TOP]
-        self.steps = 0 if changed or total <= PLATEAU_AFTER_CALLS else self.steps + 1
+        counting = not changed and total > PLATEAU_AFTER_CALLS
+        self.steps = self.steps + 1 if counting else 0
+        self.calls = self.calls + len(scores) if counting else 0
+
+    def reached(self, run: RunSection) -> bool:
+        """True once either plateau rule of ``run`` (in steps or in molecules) says stop."""
+        by_steps = run.plateau is not None and self.steps >= run.plateau
+        return by_steps or (run.plateau_calls is not None and self.calls >= run.plateau_calls)
 
 
 def _value(score: float) -> float:
@@ -298,7 +322,7 @@ def _stop_reason(run: RunSection, agent: Agent, scorer: Scorer, stalled: int, pl
         return "target_score"
     if stalled >= run.patience:
         return "patience"
-    if run.plateau is not None and plateau.steps >= run.plateau:
+    if plateau.reached(run):
         return "plateau"
     return "max_steps"
 

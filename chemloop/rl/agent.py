@@ -57,6 +57,7 @@ class Agent:
         *,
         update: str = "reinvent",
         sigma: float = 128.0,
+        likelihood_barrier: float = 0.0,
         beta: float = 0.05,
         lr: float = 1e-4,
         batch_size: int = 64,
@@ -70,7 +71,9 @@ class Agent:
         seed: int = 0,
     ) -> None:
         if update == "reinvent":
-            self.loss = lambda *args, fresh: reinvent_loss(*args, sigma=sigma, fresh=fresh)
+            self.loss = lambda *args, fresh: reinvent_loss(
+                *args, sigma=sigma, fresh=fresh, barrier=likelihood_barrier
+            )
         elif update == "reinforce_kl":
             self.loss = lambda *args, fresh: reinforce_kl_loss(*args, beta=beta, fresh=fresh)
         else:

@@ -10,11 +10,26 @@ import torch
 
 
 def reinvent_loss(
-    agent_logp: torch.Tensor, prior_logp: torch.Tensor, rewards: torch.Tensor, *, sigma: float, fresh: int
+    agent_logp: torch.Tensor,
+    prior_logp: torch.Tensor,
+    rewards: torch.Tensor,
+    *,
+    sigma: float,
+    fresh: int,
+    barrier: float = 0.0,
 ) -> torch.Tensor:
-    """REINVENT (Olivecrona et al. 2017): regress log π(x) onto log p_prior(x) + σ·r(x)."""
+    """REINVENT (Olivecrona et al. 2017): regress log π(x) onto log p_prior(x) + σ·r(x).
+
+    With σ·r in the hundreds the target lies far above log π = 0, so the agent drives the
+    likelihood of its best sequences towards 1 and stops writing anything new. ``barrier``
+    adds REINVENT's own regularizer against that (its original code and PMO's REINVENT use
+    5e3): barrier·mean(−1 / log π(x)), which grows without bound as a sequence nears certainty.
+    """
     target = prior_logp + sigma * rewards
-    return (target - agent_logp).pow(2).mean()
+    loss = (target - agent_logp).pow(2).mean()
+    if barrier:
+        loss = loss + barrier * (-1.0 / agent_logp.clamp(max=-1e-3)).mean()
+    return loss
 
 
 def reinforce_kl_loss(

@@ -58,6 +58,9 @@ class RunSection(BaseModel):
     batch_size: int = Field(64, ge=1)
     update: Literal["reinvent", "reinforce_kl"] = Field("reinvent", description="policy update")
     sigma: float = Field(128.0, gt=0, description="reinvent: weight of the score in the augmented likelihood")
+    likelihood_barrier: float = Field(
+        0.0, ge=0, description="reinvent: weight of REINVENT's penalty on near-certain sequences (5e3 in PMO)"
+    )
     beta: float = Field(0.05, ge=0, description="reinforce_kl: weight of the KL penalty to the prior")
     lr: float = Field(1e-4, gt=0)
     replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
@@ -282,6 +285,7 @@ def _make_agent(run: RunSection) -> Agent:
         checkpoint.load(run.model),
         update=run.update,
         sigma=run.sigma,
+        likelihood_barrier=run.likelihood_barrier,
         beta=run.beta,
         lr=run.lr,
         batch_size=run.batch_size,

@@ -170,9 +170,9 @@ def test_molecules_past_the_budget_are_not_learned_from(tmp_path, monkeypatch):
     updated = []
     real = Agent._update
 
-    def spy(self, fresh_ids, fresh_rewards):
+    def spy(self, fresh_ids, fresh_rewards, replay):
         updated.append(len(fresh_ids))
-        return real(self, fresh_ids, fresh_rewards)
+        return real(self, fresh_ids, fresh_rewards, replay)
 
     monkeypatch.setattr(Agent, "_update", spy)
     out = optimize(_qed_config(5, batch_size=32, augment_rounds=0, diversity_bucket=None), tmp_path / "run")

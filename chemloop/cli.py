@@ -122,7 +122,9 @@ def pretrain(
 @user_errors
 def optimize(
     output: Annotated[Path, typer.Option(help="run folder")],
-    config: Annotated[Path | None, typer.Option(help="TOML run config ([run], [[score.components]])")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help=r"TOML run config (\[run], \[\[score.components]])")
+    ] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --output (a --config may raise its budget)")
     ] = False,
@@ -240,7 +242,7 @@ def bench_pmo(
     seeds: Annotated[int, typer.Option(min=1, help="runs per task")] = 3,
     first_seed: Annotated[int, typer.Option(min=0, help="seeds run: first-seed, first-seed+1, …")] = 0,
     settings: Annotated[
-        Path | None, typer.Option(help="TOML whose [run] table overrides the optimizer settings")
+        Path | None, typer.Option(help=r"TOML whose \[run] table overrides the optimizer settings")
     ] = None,
     runs_dir: Annotated[Path, typer.Option(help="folder for every run's optimize output")] = Path("runs/pmo"),
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_pmo.json"),
@@ -291,7 +293,7 @@ def bench_campaign(
     ] = None,
     rl_steps: Annotated[int | None, typer.Option(min=0, help="agent updates per propose")] = None,
     settings: Annotated[
-        Path | None, typer.Option(help="TOML whose [campaign] and [reward] tables override the defaults")
+        Path | None, typer.Option(help=r"TOML whose \[campaign] and \[reward] tables override the defaults")
     ] = None,
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
 ) -> None:

@@ -15,6 +15,18 @@ def test_every_command_has_help(command):
     assert "Usage" in result.output
 
 
+@pytest.mark.parametrize(
+    ("command", "table"),
+    [(["optimize"], "[run]"), (["bench", "pmo"], "[run]"), (["bench", "campaign"], "[campaign]")],
+)
+def test_help_shows_toml_table_names(command, table, monkeypatch):
+    """Rich reads [run] as markup and drops it unless escaped; the help must name the table."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert table in result.output
+
+
 def test_sample_writes_one_row_per_generated_string(tmp_path):
     output = tmp_path / "samples.csv"
     result = runner.invoke(

@@ -64,8 +64,8 @@ def bench_serve(requests: int = 30, batch: int = 100, warmup: int = 2) -> dict:
     molecules = load_moses("test")
     batches = [molecules[i * batch : (i + 1) * batch] for i in range(warmup + requests)]
     with tempfile.TemporaryDirectory() as folder:
-        # The per-client rate limit off: every request comes from this one address, and a run sending more
-        # than 120 within a minute (e.g. --requests 200 --batch 10) would stop at the default's 429.
+        # The per-client rate limit off: every request comes from this one address, so a long run would
+        # measure the default limit's 429s instead of the server.
         off = {"CHEMLOOP_RATE_LIMIT": ""}
         server = server_process(
             f"sqlite:///{folder}/bench.db", Path(folder) / "runs", "bench-serve-key", env=off

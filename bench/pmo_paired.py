@@ -4,16 +4,19 @@ A run's seed fixes the prior's first samples, so two settings on the same (task,
 alike and differ only by what the setting changes; comparing them pair by pair removes the
 seed-to-seed spread that a table of means would carry. Prints per pair the AUC top-10 of
 each, the difference, the calls used, what stopped each run and its wall time, then the
-mean difference.
+mean difference. With ``--spread`` (results holding several seeds per task) it also prints
+how large a sum of differences seed-to-seed spread alone gives, to read the sum against.
 
     python bench/pmo_paired.py --base bench/results/pmo_s6_A.json ... \\
-        --new bench/results/pmo_barrier_seed0.json ... [--output bench/results/pmo_paired.json]
+        --new bench/results/pmo_barrier_seed0.json ... [--output bench/results/pmo_paired.json] \\
+        [--spread bench/results/pmo_s6_A.json ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -25,6 +28,20 @@ def _runs(paths: list[Path]) -> tuple[dict[tuple[str, int], dict], dict]:
     return {(r["task"], r["seed"]): r for r in merged["runs"]}, merged["run_settings"]
 
 
+def seed_spread(paths: list[Path], tasks: list[str]) -> float:
+    """Standard deviation of a sum of one-run differences over ``tasks`` if seeds alone differed.
+
+    One run's difference between two equal settings has variance 2·s², s the task's
+    seed-to-seed standard deviation; a task run with one seed only takes the median s.
+    """
+    merged = merge_results([json.loads(p.read_text()) for p in paths])
+    spreads = {t: s["std"] for t, s in merged["summary"].items() if s["seeds"] > 1}
+    if not spreads:
+        raise SystemExit("--spread needs results with at least two seeds of some task")
+    typical = statistics.median(spreads.values())
+    return math.sqrt(sum(2 * spreads.get(task, typical) ** 2 for task in tasks))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -32,6 +49,9 @@ def main() -> None:
     )
     parser.add_argument("--new", nargs="+", type=Path, required=True, help="results of the setting tried")
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--spread", nargs="+", type=Path, help="results with several seeds per task (the seed-to-seed spread)"
+    )
     args = parser.parse_args()
     base, base_settings = _runs(args.base)
     new, new_settings = _runs(args.new)
@@ -60,8 +80,11 @@ def main() -> None:
         f"{len(rows)} pairs: mean Δ {statistics.fmean(deltas):+.4f}, sum Δ {sum(deltas):+.3f}, "
         f"new higher in {wins}, lower in {sum(d < 0 for d in deltas)}"
     )
+    result = {"changed": changed, "base": [str(p) for p in args.base], "new": [str(p) for p in args.new]}
+    if args.spread:
+        result["seed_spread_of_sum"] = seed_spread(args.spread, [r["task"] for r in rows])
+        print(f"seed-to-seed spread alone gives a sum Δ of ±{result['seed_spread_of_sum']:.3f} (one sd)")
     if args.output:
-        result = {"changed": changed, "base": [str(p) for p in args.base], "new": [str(p) for p in args.new]}
         result["pairs"] = rows
         args.output.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -141,6 +141,30 @@ def test_results_of_split_benchmarks_merge_into_one_table():
         merge_results([_result("qed", [0.9]), newer])
 
 
+def test_seed_spread_of_a_paired_sum_by_hand(tmp_path):
+    """bench/pmo_paired.py --spread: √Σ 2·s², a task with one seed taking the median s."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "pmo_paired", Path(__file__).parents[1] / "bench/pmo_paired.py"
+    )
+    paired = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired)
+    results = tmp_path / "spread.json"
+    # qed: seeds 0.9, 0.7 → s = 0.1414; median1: 0.3, 0.5, 0.7 → s = 0.2; drd2: one seed
+    runs = _result("qed", [0.9, 0.7])["runs"] + _result("median1", [0.3, 0.5, 0.7])["runs"]
+    runs += _result("drd2", [0.5])["runs"]
+    results.write_text(json.dumps({**_result("qed", []), "runs": runs}))
+    median = (0.02**0.5 + 0.2) / 2
+    expected = (2 * 0.02 + 2 * 0.04 + 2 * median**2) ** 0.5
+    assert paired.seed_spread([results], ["qed", "median1", "drd2"]) == pytest.approx(expected)
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(_result("qed", [0.9])))
+    with pytest.raises(SystemExit, match="at least two seeds"):
+        paired.seed_spread([single], ["qed"])
+
+
 def test_machine_description_names_cpu_and_cores():
     import os
 

@@ -32,7 +32,9 @@ def _factory(db: str | None):
 @user_errors
 def init(
     name: str,
-    config: Annotated[Path, typer.Option(help="campaign TOML ([campaign], [reward], [[score.components]])")],
+    config: Annotated[
+        Path, typer.Option(help=r"campaign TOML (\[campaign], \[reward], \[\[score.components]])")
+    ],
     db: DbOption = None,
 ) -> None:
     """Create a campaign: objective, reward model settings, optional seed data."""

@@ -6,6 +6,7 @@ import functools
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chemloop.errors import ChemloopError
 
@@ -20,7 +21,8 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except ChemloopError as err:
-            console.print(f"[bold red]error:[/] {err}")
+            # Escaped: a message such as "pip install 'chemloop[ray]'" is not markup.
+            console.print(f"[bold red]error:[/] {escape(str(err))}")
             raise typer.Exit(2) from None
 
     return wrapper

@@ -17,14 +17,35 @@ def test_every_command_has_help(command):
 
 @pytest.mark.parametrize(
     ("command", "table"),
-    [(["optimize"], "[run]"), (["bench", "pmo"], "[run]"), (["bench", "campaign"], "[campaign]")],
+    [
+        (["optimize"], "[run]"),
+        (["bench", "pmo"], "[run]"),
+        (["bench", "campaign"], "[campaign]"),
+        (["campaign", "init"], "[[score.components]]"),
+    ],
 )
 def test_help_shows_toml_table_names(command, table, monkeypatch):
-    """Rich reads [run] as markup and drops it unless escaped; the help must name the table."""
+    """Rich would read [run] as a markup tag and drop it; the help must name the table."""
     monkeypatch.setenv("COLUMNS", "200")
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert table in result.output
+
+
+def test_user_errors_print_bracketed_text_as_written(capsys):
+    """An error naming ``chemloop[ray]`` or ``[x, y, z]`` must not lose them to rich markup."""
+    import typer
+
+    from chemloop.cli_common import user_errors
+    from chemloop.errors import ChemloopError
+
+    @user_errors
+    def failing():
+        raise ChemloopError("box must be [x, y, z]; pip install 'chemloop[ray]'")
+
+    with pytest.raises(typer.Exit):
+        failing()
+    assert "box must be [x, y, z]; pip install 'chemloop[ray]'" in capsys.readouterr().out
 
 
 def test_sample_writes_one_row_per_generated_string(tmp_path):

@@ -20,11 +20,11 @@ import math
 import statistics
 from pathlib import Path
 
-from chemloop.bench.pmo import merge_results
+from chemloop.bench.pmo import merge_result_files
 
 
 def _runs(paths: list[Path]) -> tuple[dict[tuple[str, int], dict], dict]:
-    merged = merge_results([json.loads(p.read_text()) for p in paths])
+    merged = merge_result_files(paths)
     return {(r["task"], r["seed"]): r for r in merged["runs"]}, merged["run_settings"]
 
 
@@ -34,7 +34,7 @@ def seed_spread(paths: list[Path], tasks: list[str]) -> float:
     One run's difference between two equal settings has variance 2·s², s the task's
     seed-to-seed standard deviation; a task run with one seed only takes the median s.
     """
-    merged = merge_results([json.loads(p.read_text()) for p in paths])
+    merged = merge_result_files(paths)
     spreads = {t: s["std"] for t, s in merged["summary"].items() if s["seeds"] > 1}
     if not spreads:
         raise SystemExit("--spread needs results with at least two seeds of some task")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from chemloop.bench.pmo import merge_results
+from chemloop.bench.pmo import merge_result_files
 from chemloop.bench.pmo_reference import (
     AUGMENTED_MEMORY_SUM_ALL,
     REINVENT,
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     parser.add_argument("--markdown", action="store_true", help="also print the README's table")
     args = parser.parse_args()
-    merged = merge_results([json.loads(p.read_text()) for p in args.results], args.complete_seeds)
+    merged = merge_result_files(args.results, args.complete_seeds)
     merged["sources"] = [str(p) for p in args.results]
     merged["reinvent_sum_same_tasks"] = sum(REINVENT[t][0] for t in merged["summary"])
     Console().print(format_table(merged["summary"], merged["budget"]))

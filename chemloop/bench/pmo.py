@@ -181,6 +181,11 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
     return _result(runs, first["budget"], seeds, _settings(first), machine)
 
 
+def merge_result_files(paths: list[Path], complete_seeds: bool = False) -> dict:
+    """:func:`merge_results` of ``chemloop bench pmo`` output files."""
+    return merge_results([json.loads(Path(p).read_text()) for p in paths], complete_seeds)
+
+
 def _settings(result: dict) -> dict:
     """A result's optimizer settings with today's defaults filled in.
 

@@ -10,7 +10,9 @@ from rich.markup import escape
 
 from chemloop.errors import ChemloopError
 
-console = Console()
+# Markup off: what we print (paths, SMILES, messages) is text, and "[...]" in it must
+# survive; the one styled line below turns markup on for itself.
+console = Console(markup=False)
 
 
 def user_errors(command):
@@ -22,7 +24,7 @@ def user_errors(command):
             return command(*args, **kwargs)
         except ChemloopError as err:
             # Escaped: a message such as "pip install 'chemloop[ray]'" is not markup.
-            console.print(f"[bold red]error:[/] {escape(str(err))}")
+            console.print(f"[bold red]error:[/] {escape(str(err))}", markup=True)
             raise typer.Exit(2) from None
 
     return wrapper

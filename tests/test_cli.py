@@ -48,6 +48,15 @@ def test_user_errors_print_bracketed_text_as_written(capsys):
     assert "box must be [x, y, z]; pip install 'chemloop[ray]'" in capsys.readouterr().out
 
 
+def test_output_paths_with_brackets_print_as_written(tmp_path):
+    """A folder named like ``run[ray]`` is text, not rich markup."""
+    output = tmp_path / "run[ray]" / "samples.csv"
+    output.parent.mkdir()
+    result = runner.invoke(app, ["sample", "--num", "20", "--seed", "0", "--output", str(output), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "run[ray]" in result.output.replace("\n", "")
+
+
 def test_sample_writes_one_row_per_generated_string(tmp_path):
     output = tmp_path / "samples.csv"
     result = runner.invoke(

@@ -52,7 +52,9 @@ def test_output_paths_with_brackets_print_as_written(tmp_path):
     """A folder named like ``run[ray]`` is text, not rich markup."""
     output = tmp_path / "run[ray]" / "samples.csv"
     output.parent.mkdir()
-    result = runner.invoke(app, ["sample", "--num", "20", "--seed", "0", "--output", str(output), "--device", "cpu"])
+    result = runner.invoke(
+        app, ["sample", "--num", "20", "--seed", "0", "--output", str(output), "--device", "cpu"]
+    )
     assert result.exit_code == 0, result.output
     assert "run[ray]" in result.output.replace("\n", "")
 

@@ -105,7 +105,7 @@ class Agent:
         extra updates reuse the canonical spelling. With ``augment_whole_memory`` each extra
         update replays the whole memory instead of ``replay`` molecules from it, as the
         published Augmented Memory does. With ``unique_batch`` a sequence sampled twice in one
-        batch is learned from once, as REINVENT and Augmented Memory do.
+        batch is learned from once, as REINVENT does (Augmented Memory's PMO code keeps repeats).
         """
         self.agent.eval()
         ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)

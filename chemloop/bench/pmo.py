@@ -28,7 +28,7 @@ from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
 # learning rate (their 5e-4 suits an RNN prior; our transformer's validity fell to 0.27 within
 # 9 steps on qed at 5e-4, and 1e-4 scored as well on osimertinib_mpo at 2,000 calls: 0.754 vs
 # 0.747) and the spelling: canonical, not random, since our prior learned canonical SMILES only
-# (tuned as PMO tunes, on zaleplon_mpo and perindopril_mpo: see the README).
+# (tuned as PMO tunes, on zaleplon_mpo and perindopril_mpo: see bench/PMO.md).
 PMO_RUN_SETTINGS: dict[str, Any] = {
     "batch_size": 64,
     "sigma": 500.0,

@@ -7,9 +7,9 @@ each, the difference, the calls used, what stopped each run and its wall time, t
 mean difference. With ``--spread`` (results holding several seeds per task) it also prints
 how large a sum of differences seed-to-seed spread alone gives, to read the sum against.
 
-    python bench/pmo_paired.py --base bench/results/pmo_s6_A.json ... \\
-        --new bench/results/pmo_barrier_seed0.json ... [--output bench/results/pmo_paired.json] \\
-        [--spread bench/results/pmo_s6_A.json ...]
+    python bench/pmo_paired.py --base bench/results/pmo_default_seed0_A.json ... \\
+        --new bench/results/pmo_barrier_seed0.json ... [--output paired.json] \\
+        [--spread bench/results/pmo_default_seeds012_A.json ...]
 """
 
 from __future__ import annotations

@@ -4,11 +4,14 @@ Two processes on a 2-core machine each run a share of the tasks; this merges the
 files (refusing files whose optimizer settings or budget differ) and prints per-task AUC
 top-10 beside published REINVENT, with the sum over the tasks run.
 
-    python bench/pmo_table.py bench/results/pmo_s6_A.json bench/results/pmo_s6_B.json \\
-        [--complete-seeds] [--output bench/results/pmo_s6.json] [--markdown]
+    python bench/pmo_table.py bench/results/pmo_default_seeds012_A.json \\
+        bench/results/pmo_default_seeds012_B.json [--complete-seeds] [--markdown] \\
+        [--exclude-from-sum TASK,TASK] [--output merged.json]
 
 ``--complete-seeds`` keeps only the seeds every task has reached; ``--markdown`` also prints
-the table as the README shows it (with oracle calls used and what stopped the runs).
+the table as docs/benchmarks/pmo.md shows it (with oracle calls used and what stopped the
+runs); ``--exclude-from-sum`` marks tasks that cannot be compared with the published runs
+(scored differently) and prints the sums, ours and REINVENT's, over the other tasks.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ from chemloop.bench.pmo_reference import (
 )
 
 
-def markdown_table(merged: dict) -> str:
-    """Per task: our mean ± std, published REINVENT, the difference, calls used, s/run, stops."""
+def markdown_table(merged: dict, excluded: frozenset[str] = frozenset()) -> str:
+    """Per task: our mean ± std, published REINVENT, the difference, calls used, s/run, stops.
+
+    Tasks in ``excluded`` are marked † and have no difference; the sum row leaves them out.
+    """
     lines = [
         "| task | chemloop | REINVENT (published) | Δ | calls used (mean) | stopped by | s/run |",
         "|---|---|---|---|---|---|---|",
@@ -44,16 +50,18 @@ def markdown_table(merged: dict) -> str:
             f"{k} {v}" if len(runs) > 1 else k for k, v in Counter(r["stopped_by"] for r in runs).items()
         )
         bold = "**" if abs(delta) > max(std, row["std"], 0.01) else ""
+        shown = "—" if task in excluded else f"{bold}{delta:+.3f}{bold}"
         lines.append(
-            f"| {task} | {row['mean']:.3f} ± {row['std']:.3f} | {mean:.3f} ± {std:.3f} | "
-            f"{bold}{delta:+.3f}{bold} | {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
+            f"| {task}{' †' if task in excluded else ''} | {row['mean']:.3f} ± {row['std']:.3f} | "
+            f"{mean:.3f} ± {std:.3f} | {shown} | {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
         )
-    ours, theirs = sum(r[1]["mean"] for r in rows), sum(r[2] for r in rows)
+    kept = comparable_sums(merged["summary"], excluded)
+    label = f"sum, {kept['tasks']} tasks" + (" without †" if excluded else "")
     lines.append(
-        f"| **sum, {len(merged['summary'])} tasks** | **{ours:.3f}** | **{theirs:.3f}** "
-        f"| **{ours - theirs:+.3f}** | | | |"
+        f"| **{label}** | **{kept['chemloop']:.3f}** | **{kept['reinvent']:.3f}** "
+        f"| **{kept['chemloop'] - kept['reinvent']:+.3f}** | | | |"
     )
-    if len(merged["summary"]) == len(REINVENT):
+    if len(merged["summary"]) == len(REINVENT) and not excluded:
         lines.append(
             f"\nPublished sums over all 23 tasks: REINVENT {REINVENT_SUM_ALL}, "
             f"Augmented Memory {AUGMENTED_MEMORY_SUM_ALL}."
@@ -61,13 +69,36 @@ def markdown_table(merged: dict) -> str:
     return "\n".join(lines)
 
 
+def comparable_sums(summary: dict[str, dict[str, float]], excluded: frozenset[str]) -> dict:
+    """Sums of per-task means, ours and published REINVENT's, over the tasks not ``excluded``.
+
+    REINVENT's is the sum of its rounded per-task means (see chemloop.bench.pmo_reference).
+    """
+    unknown = sorted(excluded - set(summary))
+    if unknown:
+        raise SystemExit(f"--exclude-from-sum names tasks not in these results: {', '.join(unknown)}")
+    kept = [t for t in summary if t not in excluded]
+    return {
+        "tasks": len(kept),
+        "chemloop": sum(summary[t]["mean"] for t in kept),
+        "reinvent": sum(REINVENT[t][0] for t in kept),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", type=Path, help="JSON files of chemloop bench pmo")
     parser.add_argument("--complete-seeds", action="store_true", help="only seeds every task reached")
     parser.add_argument("--output", type=Path)
-    parser.add_argument("--markdown", action="store_true", help="also print the README's table")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as a markdown table")
+    parser.add_argument(
+        "--exclude-from-sum",
+        default="",
+        metavar="TASKS",
+        help="comma-separated tasks not comparable with the published runs: marked, and left out of the sums",
+    )
     args = parser.parse_args()
+    excluded = frozenset(t.strip() for t in args.exclude_from_sum.split(",") if t.strip())
     merged = merge_result_files(args.results, args.complete_seeds)
     merged["sources"] = [str(p) for p in args.results]
     merged["reinvent_sum_same_tasks"] = sum(REINVENT[t][0] for t in merged["summary"])
@@ -75,8 +106,15 @@ def main() -> None:
     print(
         f"runs: {len(merged['runs'])}, stopped by: {dict(Counter(r['stopped_by'] for r in merged['runs']))}"
     )
+    if excluded:
+        kept = comparable_sums(merged["summary"], excluded)
+        print(
+            f"sum over the {kept['tasks']} tasks without {', '.join(sorted(excluded))}: "
+            f"chemloop {kept['chemloop']:.3f}, REINVENT {kept['reinvent']:.3f} "
+            f"(Δ {kept['chemloop'] - kept['reinvent']:+.3f})"
+        )
     if args.markdown:
-        print(markdown_table(merged))
+        print(markdown_table(merged, excluded))
     if args.output:
         args.output.write_text(json.dumps(merged, indent=2) + "\n")
 

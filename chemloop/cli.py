@@ -164,7 +164,7 @@ def optimize(
     number = {k: "-" if v is None else f"{v:.3f}" for k, v in summary.items() if isinstance(v, float | None)}
     console.print(
         f"{summary['oracle_calls']} oracle calls in {summary['steps']} steps "
-        f"({summary['seconds_this_session']:.0f} s, stopped by {summary['stopped_by']}): "
+        f"({summary['seconds_this_invocation']:.0f} s, stopped by {summary['stopped_by']}): "
         f"best {number['best']}, "
         f"top-10 mean {number['top10_mean']}, {summary['unique_scaffolds']} scaffolds, "
         f"validity of the last batch {number['last_step_validity']}"

@@ -56,6 +56,19 @@ def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monke
         pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
 
 
+def test_a_run_folder_with_the_older_seconds_key_is_reread(tmp_path):
+    from chemloop.bench import pmo
+
+    runs = tmp_path / "runs"
+    pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
+    path = runs / "qed" / "seed0" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["seconds_this_session"] = summary.pop("seconds_this_invocation")  # its name until 2026-12
+    path.write_text(json.dumps(summary))
+    reread = pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
+    assert reread["runs"][0]["seconds"] == summary["seconds_this_session"]
+
+
 def test_bench_pmo_settings_override_and_bad_task(tmp_path):
     (tmp_path / "s.toml").write_text("[run]\nupdate = 'reinforce_kl'\nbatch_size = 16\n")
     out = tmp_path / "pmo.json"
@@ -163,6 +176,32 @@ def test_seed_spread_of_a_paired_sum_by_hand(tmp_path):
     single.write_text(json.dumps(_result("qed", [0.9])))
     with pytest.raises(SystemExit, match="at least two seeds"):
         paired.seed_spread([single], ["qed"])
+
+
+def _bench_script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / f"bench/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
+    """bench/pmo_table.py --exclude-from-sum: the sums, ours and REINVENT's, skip the same tasks."""
+    from chemloop.bench.pmo import merge_results
+    from chemloop.bench.pmo_reference import REINVENT
+
+    table = _bench_script("pmo_table")
+    merged = merge_results([_result("qed", [0.9, 0.7]), _result("median1", [0.3]), _result("drd2", [0.5])])
+    sums = table.comparable_sums(merged["summary"], frozenset({"median1"}))
+    assert sums["tasks"] == 2 and sums["chemloop"] == pytest.approx(0.8 + 0.5)
+    assert sums["reinvent"] == pytest.approx(REINVENT["qed"][0] + REINVENT["drd2"][0])
+    markdown = table.markdown_table(merged, frozenset({"median1"}))
+    assert "| median1 † |" in markdown and "| **sum, 2 tasks without †** |" in markdown
+    with pytest.raises(SystemExit, match="not in these results: jnk3"):
+        table.comparable_sums(merged["summary"], frozenset({"jnk3"}))
 
 
 def test_machine_description_names_cpu_and_cores():

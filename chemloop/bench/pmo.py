@@ -28,7 +28,7 @@ from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
 # learning rate (their 5e-4 suits an RNN prior; our transformer's validity fell to 0.27 within
 # 9 steps on qed at 5e-4, and 1e-4 scored as well on osimertinib_mpo at 2,000 calls: 0.754 vs
 # 0.747) and the spelling: canonical, not random, since our prior learned canonical SMILES only
-# (tuned as PMO tunes, on zaleplon_mpo and perindopril_mpo: see bench/PMO.md).
+# (tuned as PMO tunes, on zaleplon_mpo and perindopril_mpo: see docs/benchmarks/pmo.md).
 PMO_RUN_SETTINGS: dict[str, Any] = {
     "batch_size": 64,
     "sigma": 500.0,
@@ -73,7 +73,7 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         optimize(config, folder)
     # The run's own clock, so a fresh run and a reread one report the same seconds.
     summary = json.loads((folder / "summary.json").read_text())
-    seconds = summary["seconds_this_session"]
+    seconds = summary.get("seconds_this_invocation", summary.get("seconds_this_session"))  # older name
     with (folder / "oracle_calls.csv").open() as handle:
         scores = [float(r["score"]) for r in csv.DictReader(handle)]
     scores = [0.0 if math.isnan(s) else s for s in scores]
@@ -87,7 +87,7 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         best=max(scores, default=0.0),
         oracle_calls=len(scores),
         finished_early=finished_early,
-        stopped_by=summary.get("stopped_by", "unknown"),  # runs before session 5 did not record it
+        stopped_by=summary.get("stopped_by", "unknown"),  # runs before commit 6acf96f did not record it
         seconds=seconds,
     )
 
@@ -131,7 +131,7 @@ def bench_pmo(
     """Run every task for ``seeds`` seeds from ``first_seed``; return per-run results and the summary.
 
     With ``output``, the JSON is rewritten after every run, so a stopped benchmark keeps
-    the runs it finished. ``first_seed`` lets a benchmark grow over sessions: one seed of every
+    the runs it finished. ``first_seed`` lets a benchmark grow a seed at a time: one seed of every
     task first, the next seeds later, the outputs joined by ``merge_results``.
     """
     if not tasks:
@@ -164,7 +164,7 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
     for result in results[1:]:
         if (_settings(result), result["budget"]) != (_settings(first), first["budget"]):
             raise ChemloopError("PMO results with different settings or budgets cannot share a table")
-    # Runs from before session 5 did not record what stopped them.
+    # Runs from before commit 6acf96f (2026-12-01) did not record what stopped them.
     runs = [PmoRun(**{"stopped_by": "unknown", **r}) for result in results for r in result["runs"]]
     seen: set[tuple[str, int]] = set()
     for run in runs:  # a run reread by two processes would otherwise count twice in its task's mean

@@ -242,7 +242,8 @@ def optimize(
         "top10_mean": sum(top10) / len(top10) if top10 else None,
         "unique_scaffolds": len(scaffolds),
         "last_step_validity": steps[-1].validity if steps else None,
-        "seconds_this_session": round(time.perf_counter() - started, 1),
+        # Wall time of this invocation: a resumed run counts only the time since it resumed.
+        "seconds_this_invocation": round(time.perf_counter() - started, 1),
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)

@@ -3,10 +3,18 @@
 PMO scores molecules with TDC's oracles. Twenty of them restate GuacaMol's goal-directed
 benchmarks (Brown et al. 2019, ``standard_benchmarks.py``) in the form of GuacaMol's v2
 suite: MPO tasks and median molecules take the geometric mean of their terms, deco_hop and
-scaffold_hop the arithmetic mean, isomer tasks the geometric mean of per-element Gaussians
-(sigma 1) and a total-atom Gaussian (sigma 2, hydrogens counted). The other three, DRD2,
-GSK3B and JNK3, are scikit-learn classifiers that TDC ships and molscore re-distributes;
-they need the ``pmo-models`` extra.
+scaffold_hop the arithmetic mean. The other three, DRD2, GSK3B and JNK3, are scikit-learn
+classifiers that TDC ships and molscore re-distributes; they need the ``pmo-models`` extra.
+
+Isomer terms (isomers_c7h8n2o2, isomers_c9h10n2o2pf2cl, and a term of zaleplon_mpo and
+sitagliptin_mpo) are scored as PMO published them, with TDC 0.3.6's isomer function: the
+geometric mean of per-element Gaussians (sigma 1, hydrogens counted) and a total-atom
+Gaussian (sigma 2) whose count is read off the canonical SMILES *string* with a
+molecular-formula regex, so aromatic atoms and implicit hydrogens are missed and ring-closure
+digits are read as counts (:func:`isomer_published`). Each of these four tasks also runs by
+the name ``<task>_corrected`` with the count TDC uses since 0.3.7, the molecule's real atom
+count with hydrogens (:func:`isomer`, GuacaMol's form). The benchmark itself is the 23
+published names.
 
 Fingerprints come from RDKit's generators. Their sparse counts equal those of the legacy
 calls GuacaMol and TDC make (``GetMorganFingerprint(m, 2)`` for ECFP4, ``useFeatures=True``
@@ -19,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import pickle
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -64,6 +73,15 @@ PMO_TASKS: tuple[str, ...] = (
     "zaleplon_mpo",
 )
 MODEL_TASKS: tuple[str, ...] = ("drd2", "gsk3b", "jnk3")
+# The tasks with an isomer term; each also runs as "<task>_corrected" (see the module docstring).
+ISOMER_TASKS: tuple[str, ...] = (
+    "isomers_c7h8n2o2",
+    "isomers_c9h10n2o2pf2cl",
+    "sitagliptin_mpo",
+    "zaleplon_mpo",
+)
+CORRECTED_SUFFIX = "_corrected"
+CORRECTED_TASKS: tuple[str, ...] = tuple(task + CORRECTED_SUFFIX for task in ISOMER_TASKS)
 MODELS_EXTRA = "pip install 'chemloop[pmo-models]' && pip install --no-deps molscore==1.9.5"
 
 # Reference molecules, written exactly as in GuacaMol (descriptor targets are computed from them).
@@ -158,18 +176,54 @@ def element_count(symbol: str) -> Callable[[Chem.Mol], int]:
     return lambda mol: sum(atom.GetSymbol() == symbol for atom in mol.GetAtoms())
 
 
-def isomer(formula: str) -> Term:
-    """Closeness to ``formula``: geometric mean of per-element and total-atom Gaussians."""
+def _isomer_term(formula: str, total_atoms: Callable[[Chem.Mol, Counter], int]) -> Term:
+    """Geometric mean of per-element Gaussians (sigma 1) and a total-atom Gaussian (sigma 2).
+
+    Elements are counted on the molecule with its hydrogens; ``total_atoms(mol, counts)`` gives
+    the count the total-atom Gaussian, centred on the formula's atom count, scores.
+    """
     target = parse_formula(formula)
     total = sum(target.values())
 
     def term(mol: Chem.Mol) -> float:
         counts = Counter(atom.GetSymbol() for atom in Chem.AddHs(mol).GetAtoms())
         scores = [gaussian(counts[element], n, 1.0) for element, n in target.items()]
-        scores.append(gaussian(sum(counts.values()), total, 2.0))
+        scores.append(gaussian(total_atoms(mol, counts), total, 2.0))
         return _geometric_mean(scores)
 
     return term
+
+
+def isomer(formula: str) -> Term:
+    """Closeness to ``formula``, corrected form (GuacaMol, TDC >= 0.3.7): the total-atom count
+    is the molecule's own, hydrogens included."""
+    return _isomer_term(formula, lambda mol, counts: sum(counts.values()))
+
+
+# TDC 0.3.6 parses the scored SMILES as if it were a molecular formula: an upper-case letter
+# with any lower-case letters after it is an "element", the digits right after it its count.
+_FORMULA_TOKEN = re.compile(r"([A-Z][a-z]*)(\d*)")
+
+
+def formula_regex_atoms(smiles: str) -> int:
+    """The total atom count TDC 0.3.6 reads off a SMILES string with its formula regex.
+
+    Aromatic (lower-case) atoms and implicit hydrogens are not seen, bracket hydrogens are
+    (``[NH3+]`` gives N and H3), ring-closure digits after an atom are read as its count
+    (``C12`` is 12) and lower-case atoms after an upper-case one merge into it (``Cc1`` is 1).
+    """
+    return sum(int(digits) if digits else 1 for _, digits in _FORMULA_TOKEN.findall(smiles))
+
+
+def isomer_published(formula: str) -> Term:
+    """Closeness to ``formula`` as PMO published it: TDC 0.3.6's ``Isomer_scoring``.
+
+    Later TDC keeps it as ``Isomer_scoring_prev``. The per-element Gaussians are those of
+    :func:`isomer`; the total-atom count is :func:`formula_regex_atoms` of the molecule's RDKit
+    canonical SMILES, the string PMO's harness (mol_opt) hands to TDC. So an aromatic isomer,
+    whose canonical SMILES shows few upper-case atoms, scores far below 1, as in the published runs.
+    """
+    return _isomer_term(formula, lambda mol, counts: formula_regex_atoms(Chem.MolToSmiles(mol)))
 
 
 def smarts(pattern: str, present: bool = True) -> Term:
@@ -196,14 +250,24 @@ logp, tpsa, bertz = Descriptors.MolLogP, Descriptors.TPSA, Descriptors.BertzCT
 # --- the tasks ----------------------------------------------------------------------------------
 
 
-def _sitagliptin_mpo() -> Term:
+def _sitagliptin_mpo(isomer_term: Callable[[str], Term]) -> Term:
     sitagliptin = to_mol(SITAGLIPTIN)
     return geometric(
         similarity(SITAGLIPTIN, "ECFP4", gaussian_mod(0, 0.1)),  # unlike sitagliptin ...
         descriptor(logp, gaussian_mod(logp(sitagliptin), 0.2)),  # ... but with its logP and TPSA
         descriptor(tpsa, gaussian_mod(tpsa(sitagliptin), 5)),
-        isomer("C16H15F6N5O"),
+        isomer_term("C16H15F6N5O"),
     )
+
+
+def _isomer_tasks(isomer_term: Callable[[str], Term]) -> dict[str, Callable[[], Term]]:
+    """The tasks of :data:`ISOMER_TASKS`, built with ``isomer_term`` as their isomer term."""
+    return {
+        "isomers_c7h8n2o2": lambda: isomer_term("C7H8N2O2"),
+        "isomers_c9h10n2o2pf2cl": lambda: isomer_term("C9H10N2O2PF2Cl"),
+        "sitagliptin_mpo": lambda: _sitagliptin_mpo(isomer_term),
+        "zaleplon_mpo": lambda: geometric(similarity(ZALEPLON, "ECFP4"), isomer_term("C19H17N3O2")),
+    }
 
 
 def _valsartan_smarts() -> Term:
@@ -235,8 +299,6 @@ _TASKS: dict[str, Callable[[], Term]] = {
         descriptor(tpsa, max_gaussian(90, 10)),
         descriptor(logp, min_gaussian(4, 1)),
     ),
-    "isomers_c7h8n2o2": lambda: isomer("C7H8N2O2"),
-    "isomers_c9h10n2o2pf2cl": lambda: isomer("C9H10N2O2PF2Cl"),
     "median1": lambda: geometric(similarity(MENTHOL, "ECFP4"), similarity(CAMPHOR, "ECFP4")),
     "median2": lambda: geometric(similarity(TADALAFIL, "ECFP6"), similarity(SILDENAFIL, "ECFP6")),
     "mestranol_similarity": lambda: similarity(MESTRANOL, "AP", clipped(0.75)),
@@ -262,11 +324,11 @@ _TASKS: dict[str, Callable[[], Term]] = {
         smarts("[#6]-[#6]-[#6]-[#8]-[#6]~[#6]~[#6]~[#6]~[#6]-[#7]-c1ccc2ncsc2c1"),  # keep the decoration
         smarts(HOP_SCAFFOLD, present=False),  # ... on another scaffold
     ),
-    "sitagliptin_mpo": _sitagliptin_mpo,
     "thiothixene_rediscovery": lambda: similarity(THIOTHIXENE, "ECFP4"),
     "troglitazone_rediscovery": lambda: similarity(TROGLITAZONE, "ECFP4"),
     "valsartan_smarts": _valsartan_smarts,
-    "zaleplon_mpo": lambda: geometric(similarity(ZALEPLON, "ECFP4"), isomer("C19H17N3O2")),
+    **_isomer_tasks(isomer_published),
+    **{task + CORRECTED_SUFFIX: build for task, build in _isomer_tasks(isomer).items()},
 }
 
 
@@ -400,16 +462,25 @@ def _build(task: str) -> Oracle:
 def oracle(task: str) -> Oracle:
     """The oracle of PMO task ``task``: RDKit molecules in, one score in [0, 1] each out.
 
-    Built once per task (reference fingerprints, models); DRD2, GSK3B and JNK3 raise
-    :class:`ChemloopError` here when the ``pmo-models`` extra is not installed.
+    ``task`` is one of :data:`PMO_TASKS` or of :data:`CORRECTED_TASKS`. Built once per task
+    (reference fingerprints, models); DRD2, GSK3B and JNK3 raise :class:`ChemloopError` here
+    when the ``pmo-models`` extra is not installed.
     """
     check_task(task)
     return _build(task)
 
 
+def published_task(task: str) -> str:
+    """The published PMO task that ``task`` scores: ``zaleplon_mpo_corrected`` gives ``zaleplon_mpo``."""
+    return task.removesuffix(CORRECTED_SUFFIX) if task in CORRECTED_TASKS else task
+
+
 def check_task(task: str) -> None:
     """Raise :class:`ChemloopError` unless ``task`` is a PMO task whose oracle can run here."""
-    if task not in PMO_TASKS:
-        raise ChemloopError(f"unknown PMO task {task!r}; choose one of: {', '.join(PMO_TASKS)}")
+    if task not in PMO_TASKS and task not in CORRECTED_TASKS:
+        raise ChemloopError(
+            f"unknown PMO task {task!r}; choose one of: {', '.join(PMO_TASKS)}; "
+            f"or, with the corrected isomer count: {', '.join(CORRECTED_TASKS)}"
+        )
     if task in MODEL_TASKS and not models_installed():
         raise ChemloopError(f"PMO task {task!r} needs scikit-learn and molscore's models: {MODELS_EXTRA}")

@@ -1,4 +1,8 @@
-"""A PMO benchmark task (Gao et al. 2022) as an objective, e.g. ``task = "median1"``."""
+"""A PMO benchmark task (Gao et al. 2022) as an objective, e.g. ``task = "median1"``.
+
+The isomer-scored tasks score as published by default; ``task = "zaleplon_mpo_corrected"`` (and
+likewise for the other three) takes the corrected isomer count, see :mod:`chemloop.bench.pmo_tasks`.
+"""
 
 from rdkit import Chem
 

@@ -16,7 +16,7 @@ from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import SampleReport, sample
-from chemloop.train.pretrain import pick_device
+from chemloop.model.device import pick_device
 
 
 def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str = "auto") -> LanguageModel:

@@ -62,14 +62,20 @@ def sample(
 @app.command()
 @user_errors
 def pretrain(
-    data: Annotated[str, typer.Option(help="'moses' or a .smi/.csv/.sdf file")] = "moses",
+    data: Annotated[str, typer.Option(help="'moses' or a .smi/.csv/.sdf file, gzipped or not")] = "moses",
     out: Annotated[Path, typer.Option(help="run folder (becomes a checkpoint)")] = Path("runs/pretrain"),
     column: Annotated[str | None, typer.Option(help="SMILES column of a CSV file")] = None,
     skip_invalid: Annotated[bool, typer.Option(help="drop rows RDKit cannot parse")] = False,
+    standardize: Annotated[
+        bool, typer.Option(help="largest fragment, canonical SMILES with stereo and charges, no duplicates")
+    ] = True,
+    holdout_fraction: Annotated[
+        float, typer.Option(help="held out by a seeded hash, never trained on")
+    ] = 0.05,
     n_layer: int = 4,
     n_head: int = 4,
     n_embd: int = 128,
-    block_size: int = 64,
+    block_size: int = 128,
     dropout: float = 0.0,
     batch_size: Annotated[int, typer.Option(help="molecules per step per process")] = 128,
     max_steps: int = 2000,
@@ -79,11 +85,16 @@ def pretrain(
     warmup_steps: int = 200,
     weight_decay: float = 0.1,
     grad_clip: float = 1.0,
-    randomize: Annotated[bool, typer.Option(help="train on randomized SMILES")] = False,
+    randomize: Annotated[
+        bool, typer.Option(help="a fresh random SMILES spelling per molecule and epoch")
+    ] = True,
     val_size: int = 2000,
     eval_interval: int = 250,
     seed: int = 0,
     device: DeviceOption = "auto",
+    precision: Annotated[
+        str, typer.Option(help="bf16, fp32 or auto (bf16 where the CPU/GPU has bf16 units)")
+    ] = "auto",
     compile: Annotated[bool, typer.Option(help="torch.compile the model")] = False,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
 ) -> None:

@@ -32,57 +32,28 @@ _TOKEN_PATTERN = re.compile(
 )
 
 
-# Tokens common in drug-like molecules but absent from MOSES (no stereo, few charges). A prior
-# trained on MOSES carries them in its vocabulary so that fine-tuning on a user's set with
-# stereocentres or charged atoms does not need a new embedding table.
+# Tokens a prior carries in its vocabulary beyond those of its corpus: MOSES's tokens, the
+# stereo marks, charges, isotopes and elements common in drug discovery, and ring-closure labels
+# that random spellings can need. Fine-tuning on a user's series with any of them then needs no
+# new embedding rows. Tokens the corpus never shows keep untrained embeddings.
 COMMON_EXTRA_TOKENS = (
-    "[C@H]",
-    "[C@@H]",
-    "[C@]",
-    "[C@@]",
-    "/",
-    "\\",
-    "[N+]",
-    "[O-]",
-    "[n+]",
-    "[N-]",
-    "[NH+]",
-    "[NH2+]",
-    "[NH3+]",
-    "[S@]",
-    "[S@@]",
-    "[S+]",
-    "[P+]",
-    "[Si]",
-    "[Se]",
-    "[se]",
-    "[B-]",
-    "I",
-    "P",
-    "B",
-    "p",
-    "b",
-    "[2H]",
-    "[13C]",
-    "%10",
-    "%11",
-    "7",
-    "8",
-    "9",
-    "[Na+]",
-    "[K+]",
-    "[Cl-]",
-    "[Br-]",
-    ".",
-    "[nH+]",
-    "[o+]",
-    "[s+]",
-    "[CH]",
-    "[CH2]",
-    "[c-]",
-    "[N@]",
-    "[N@@]",
-)
+    # stereo and double-bond geometry
+    "[C@H]", "[C@@H]", "[C@]", "[C@@]", "/", "\\", "[N@]", "[N@@]", "[N@+]", "[N@@+]",
+    "[S@]", "[S@@]", "[S@+]", "[S@@+]", "[P@]", "[P@@]", "[P@@H]", "[Si@]", "[Si@@]",
+    # charged and hydrogen-bearing atoms
+    "[H]", "[nH]", "[N+]", "[N-]", "[NH+]", "[NH2+]", "[NH3+]", "[NH-]", "[n+]", "[n-]", "[nH+]",
+    "[O-]", "[O+]", "[OH+]", "[o+]", "[S+]", "[S-]", "[SH+]", "[s+]", "[P+]", "[PH]", "[PH+]",
+    "[PH2]", "[C-]", "[CH-]", "[CH2-]", "[CH]", "[CH2]", "[c-]", "[B-]", "[BH-]", "[BH3-]",
+    # other elements of medicinal chemistry
+    "I", "P", "B", "p", "b", "[B]", "[Si]", "[SiH2]", "[Se]", "[se]", "[Te]", "[As]",
+    # isotopes (labelled compounds, PET tracers)
+    "[2H]", "[3H]", "[11C]", "[13C]", "[14C]", "[15N]", "[18O]", "[18F]", "[123I]", "[125I]",
+    "[131I]",
+    # ions of salts, kept for users who do not strip them
+    ".", "[Na+]", "[K+]", "[Li+]", "[Mg+2]", "[Ca+2]", "[Zn+2]", "[Cl-]", "[Br-]", "[I-]", "[F-]",
+    # ring closures
+    "6", "7", "8", "9", "%10", "%11", "%12", "%13", "%14", "%15",
+)  # fmt: skip
 
 
 class TokenizerError(ChemloopError, ValueError):

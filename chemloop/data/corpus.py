@@ -1,18 +1,25 @@
 """Corpora of SMILES: the MOSES data set shipped in ``molsets``, and users' own files.
 
 User files are ``.smi`` (one SMILES per line, first whitespace-separated field), ``.csv``
-(a ``smiles`` column, or the one named) or ``.sdf``. Each row is checked with RDKit; a bad
-row is an error naming its line, unless the caller asks to skip bad rows.
+(a ``smiles`` column, or the one named) or ``.sdf``, each optionally gzipped. Each row is
+checked with RDKit; a bad row is an error naming its line, unless the caller asks to skip
+bad rows. ``standardize`` keeps each molecule's largest fragment (salts and solvents go),
+writes it as canonical SMILES with its stereo marks and charges, and drops duplicates.
+A held-out split is fixed by a seeded hash of the canonical SMILES, so it does not move
+when the file is reordered, grows, or is read on another machine.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdkit import Chem
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from chemloop.chem.mol import try_mol
 from chemloop.errors import ChemloopError
@@ -31,6 +38,7 @@ class Corpus:
     smiles: list[str]
     source: str
     skipped: list[str] = field(default_factory=list)
+    duplicates: int = 0  # rows dropped by ``standardize`` as repeats of an earlier molecule
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -55,13 +63,19 @@ def load_moses(split: str = "train") -> list[str]:
 
 
 def load_corpus(
-    source: str | Path, *, column: str | None = None, skip_invalid: bool = False, canonicalize: bool = False
+    source: str | Path,
+    *,
+    column: str | None = None,
+    skip_invalid: bool = False,
+    canonicalize: bool = False,
+    standardize: bool = False,
 ) -> Corpus:
     """Read SMILES from ``"moses"`` / ``"moses:test"`` or from a ``.smi``, ``.csv``, ``.sdf`` file.
 
     Rows that RDKit cannot parse raise :class:`CorpusError` naming the first few, unless
     ``skip_invalid``; then they are listed in ``Corpus.skipped``. MOSES rows are trusted
-    (the set is curated), which saves parsing 1.6M molecules at start-up.
+    (the set is curated), which saves parsing 1.6M molecules at start-up. ``standardize``
+    (see the module docstring) implies ``canonicalize``.
     """
     text = str(source)
     if text == "moses" or text.startswith("moses:"):
@@ -73,11 +87,19 @@ def load_corpus(
     rows = _read_rows(path, column)
     if not rows:
         raise CorpusError(f"{path} holds no SMILES")
-    smiles, skipped = [], []
+    smiles, skipped, seen, duplicates = [], [], set(), 0
+    largest_fragment = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
     for where, s in rows:
         mol = try_mol(s)
         if mol is None:
             skipped.append(f"{where}: {s!r}")
+        elif standardize:
+            text = Chem.MolToSmiles(largest_fragment.choose(mol))
+            if text in seen:
+                duplicates += 1
+            else:
+                seen.add(text)
+                smiles.append(text)
         else:
             smiles.append(Chem.MolToSmiles(mol) if canonicalize else s)
     if skipped and not skip_invalid:
@@ -88,13 +110,24 @@ def load_corpus(
         )
     if not smiles:
         raise CorpusError(f"{path}: none of its {len(rows)} rows is a valid molecule")
-    return Corpus(smiles, source=str(path), skipped=skipped)
+    return Corpus(smiles, source=str(path), skipped=skipped, duplicates=duplicates)
+
+
+def is_held_out(smiles: str, fraction: float, seed: int = 0) -> bool:
+    """Whether a molecule belongs to the held-out split: a seeded hash of its SMILES below
+    ``fraction``. Pass canonical SMILES so that every spelling of a molecule lands alike."""
+    digest = hashlib.sha256(f"{seed}:{smiles}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")
 
 
 def _read_rows(path: Path, column: str | None) -> list[tuple[str, str]]:
-    """(location, SMILES) pairs of a file, by its extension."""
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    if suffix in (".csv", ".csv.gz", ".tsv"):
+    """(location, SMILES) pairs of a file, by its extension (before a final ``.gz``)."""
+    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+    if suffix in (".csv", ".tsv"):
         return _read_table(path, column, delimiter="\t" if suffix == ".tsv" else ",")
     if suffix == ".sdf":
         return _read_sdf(path)
@@ -102,12 +135,14 @@ def _read_rows(path: Path, column: str | None) -> list[tuple[str, str]]:
         if column is not None:
             raise CorpusError(f"{path}: a .smi file has no columns; drop the column option")
         return _read_smi(path)
-    raise CorpusError(f"{path}: unknown corpus format {suffix!r} (use .smi, .csv, .tsv or .sdf)")
+    raise CorpusError(
+        f"{path}: unknown corpus format {suffix!r} (use .smi, .csv, .tsv or .sdf, gzipped or not)"
+    )
 
 
 def _read_smi(path: Path) -> list[tuple[str, str]]:
     rows = []
-    with path.open() as handle:
+    with _open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
@@ -119,10 +154,7 @@ def _read_smi(path: Path) -> list[tuple[str, str]]:
 
 
 def _read_table(path: Path, column: str | None, delimiter: str) -> list[tuple[str, str]]:
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as handle:
+    with _open_text(path) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         header = reader.fieldnames or []
         if not header:
@@ -137,6 +169,7 @@ def _read_table(path: Path, column: str | None, delimiter: str) -> list[tuple[st
 
 def _read_sdf(path: Path) -> list[tuple[str, str]]:
     rows = []
-    for number, mol in enumerate(Chem.SDMolSupplier(str(path)), start=1):
-        rows.append((f"record {number}", Chem.MolToSmiles(mol) if mol is not None else ""))
+    with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as handle:
+        for number, mol in enumerate(Chem.ForwardSDMolSupplier(handle), start=1):
+            rows.append((f"record {number}", Chem.MolToSmiles(mol) if mol is not None else ""))
     return rows

@@ -20,8 +20,8 @@ import math
 import os
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -32,9 +32,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from chemloop.chem.tokenizer import COMMON_EXTRA_TOKENS, SmilesTokenizer
 from chemloop.data.batching import TokenizedCorpus
-from chemloop.data.corpus import load_corpus
+from chemloop.data.corpus import is_held_out, load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
+from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
 from chemloop.train.optim_state import load_optimizer, save_optimizer
 
@@ -46,14 +47,21 @@ class PretrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data: str = Field("moses", description="'moses' or a .smi/.csv/.sdf file")
+    data: str = Field("moses", description="'moses' or a .smi/.csv/.sdf file, gzipped or not")
     column: str | None = Field(None, description="SMILES column of a CSV file")
     skip_invalid: bool = Field(False, description="drop rows RDKit cannot parse instead of failing")
+    standardize: bool = Field(
+        True,
+        description="file corpora: largest fragment, canonical SMILES (stereo, charges kept), no duplicates",
+    )
+    holdout_fraction: float = Field(
+        0.05, gt=0, lt=1, description="molecules held out by a seeded hash of their SMILES (never trained on)"
+    )
     out: Path = Field(Path("runs/pretrain"), description="run folder")
     n_layer: int = Field(4, ge=1)
     n_head: int = Field(4, ge=1)
     n_embd: int = Field(128, ge=8)
-    block_size: int = Field(64, ge=8, description="longest sequence in tokens, <bos>/<eos> included")
+    block_size: int = Field(128, ge=8, description="longest sequence in tokens, <bos>/<eos> included")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1, description="molecules per step on each process")
     max_steps: int = Field(2000, ge=1)
@@ -63,11 +71,16 @@ class PretrainConfig(BaseModel):
     warmup_steps: int = Field(200, ge=0)
     weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, gt=0)
-    randomize: bool = Field(False, description="train on random SMILES of each molecule")
-    val_size: int = Field(2000, ge=1, description="molecules held out for validation NLL")
+    randomize: bool = Field(
+        True, description="train on a fresh random SMILES spelling of each molecule per epoch"
+    )
+    val_size: int = Field(2000, ge=1, description="held-out molecules whose NLL is reported during training")
     eval_interval: int = Field(250, ge=1, description="steps between validation and checkpoint")
     seed: int = 0
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    precision: Literal[PRECISIONS] = Field(
+        "auto", description="'bf16' autocast, 'fp32', or 'auto': bf16 on a GPU or a CPU with bf16 units (AMX)"
+    )
     compile: bool = Field(False, description="torch.compile the model (GPU)")
     resume: bool = Field(False, description="continue the run in `out`")
 
@@ -94,14 +107,14 @@ def language_model_loss(model: torch.nn.Module, batch: torch.Tensor, pad_id: int
 
 
 @torch.no_grad()
-def validation_nll(model: GPT, corpus: TokenizedCorpus, device, autocast) -> float:
+def validation_nll(model: GPT, corpus: TokenizedCorpus, device, amp) -> float:
     """Mean NLL per molecule (nats) of the held-out set."""
     model.eval()
     total, count = 0.0, 0
     for rows in np.array_split(np.arange(len(corpus)), max(1, len(corpus) // 256)):
         longest = int(corpus.lengths[rows].max())
         batch = torch.from_numpy(corpus.ids[rows, :longest].astype(np.int64)).to(device)
-        with autocast:
+        with amp:
             logits = model(batch[:, :-1])
         nll = F.cross_entropy(
             logits.float().transpose(1, 2),
@@ -112,14 +125,6 @@ def validation_nll(model: GPT, corpus: TokenizedCorpus, device, autocast) -> flo
         total, count = total + nll.item(), count + len(rows)
     model.train()
     return total / count
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ChemloopError(f"device {name!r} requested but no CUDA GPU is available")
-    return torch.device(name)
 
 
 class _Distributed:
@@ -167,18 +172,24 @@ class _Distributed:
 
 
 def _prepare_data(config: PretrainConfig, tokenizer: SmilesTokenizer | None):
-    corpus = load_corpus(config.data, column=config.column, skip_invalid=config.skip_invalid)
-    rng = np.random.default_rng(config.seed)  # same split on every rank and on resume
-    order = rng.permutation(len(corpus))
-    val_size = min(config.val_size, max(1, len(corpus) // 10))
-    val_smiles = [corpus.smiles[i] for i in order[:val_size]]
-    train_smiles = [corpus.smiles[i] for i in order[val_size:]]
+    """Training and held-out sets (split by a seeded hash, so the same on every rank and resume)."""
+    corpus = load_corpus(
+        config.data, column=config.column, skip_invalid=config.skip_invalid, standardize=config.standardize
+    )
+    held = np.array([is_held_out(s, config.holdout_fraction, config.seed) for s in corpus.smiles])
+    if not held.any():  # a tiny corpus: hold out one molecule rather than none
+        held[0] = True
+    if held.all():
+        raise ChemloopError(f"{corpus.source}: too few molecules ({len(corpus)}) to hold some out and train")
+    heldout_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if h]
+    train_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if not h]
     if tokenizer is None:
         tokenizer = SmilesTokenizer.from_corpus(corpus.smiles, extra=COMMON_EXTRA_TOKENS)
     return (
         TokenizedCorpus(train_smiles, tokenizer, config.block_size),
-        TokenizedCorpus(val_smiles, tokenizer, config.block_size),
-        corpus.source,
+        TokenizedCorpus(heldout_smiles[: config.val_size], tokenizer, config.block_size),
+        heldout_smiles,
+        corpus,
     )
 
 
@@ -198,7 +209,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
 
     torch.manual_seed(config.seed)
     saved = checkpoint.load(out, ddp.device) if resuming else None
-    train_set, val_set, source = _prepare_data(config, saved.tokenizer if saved else None)
+    train_set, val_set, heldout_smiles, corpus = _prepare_data(config, saved.tokenizer if saved else None)
     tokenizer = train_set.tokenizer
 
     gpt_config = GPTConfig(
@@ -226,6 +237,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     elif ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "pretrain_config.json").write_text(config.model_dump_json(indent=2))
+        (out / "heldout.smi").write_text("\n".join(heldout_smiles) + "\n")
         with (out / "metrics.csv").open("w", newline="") as f:
             csv.writer(f).writerow(METRICS_FIELDS)
 
@@ -233,10 +245,15 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     if ddp.enabled:
         train_model = DistributedDataParallel(train_model)
     on_gpu = ddp.device.type == "cuda"
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else nullcontext()
+    precision = resolve_precision(config.precision, ddp.device)
+    amp = autocast(ddp.device, precision)
     metadata = {
-        "data": source,
+        "data": corpus.source,
         "train_molecules": len(train_set),
+        "heldout_molecules": len(heldout_smiles),
+        "duplicates_dropped": corpus.duplicates,
+        "randomized_smiles": config.randomize,
+        "precision": precision,
         "parameters": model.num_parameters(),
         "world_size": ddp.world,
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
@@ -264,7 +281,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = batch.to(ddp.device, non_blocking=True)
-            with autocast:
+            with amp:
                 loss = language_model_loss(train_model, batch, tokenizer.pad_id)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -290,7 +307,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
             out_of_time = config.max_minutes is not None and state["elapsed_s"] > 60 * config.max_minutes
             last = state["step"] >= config.max_steps or out_of_time
             if state["step"] % config.eval_interval == 0 or last:
-                row["val_nll"] = round(validation_nll(model, val_set, ddp.device, autocast), 4)
+                row["val_nll"] = round(validation_nll(model, val_set, ddp.device, amp), 4)
                 save()
                 window_tokens, window_start = 0, time.perf_counter()
             if ddp.main:

@@ -39,7 +39,7 @@ _TOKEN_PATTERN = re.compile(
 COMMON_EXTRA_TOKENS = (
     # stereo and double-bond geometry
     "[C@H]", "[C@@H]", "[C@]", "[C@@]", "/", "\\", "[N@]", "[N@@]", "[N@+]", "[N@@+]",
-    "[S@]", "[S@@]", "[S@+]", "[S@@+]", "[P@]", "[P@@]", "[P@@H]", "[Si@]", "[Si@@]",
+    "[S@]", "[S@@]", "[S@+]", "[S@@+]", "[P@]", "[P@@]", "[P@H]", "[P@@H]", "[Si@]", "[Si@@]",
     # charged and hydrogen-bearing atoms
     "[H]", "[nH]", "[N+]", "[N-]", "[NH+]", "[NH2+]", "[NH3+]", "[NH-]", "[n+]", "[n-]", "[nH+]",
     "[O-]", "[O+]", "[OH+]", "[o+]", "[S+]", "[S-]", "[SH+]", "[s+]", "[P+]", "[PH]", "[PH+]",
@@ -52,7 +52,7 @@ COMMON_EXTRA_TOKENS = (
     # ions of salts, kept for users who do not strip them
     ".", "[Na+]", "[K+]", "[Li+]", "[Mg+2]", "[Ca+2]", "[Zn+2]", "[Cl-]", "[Br-]", "[I-]", "[F-]",
     # ring closures
-    "6", "7", "8", "9", "%10", "%11", "%12", "%13", "%14", "%15",
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "%10", "%11", "%12", "%13", "%14", "%15",
 )  # fmt: skip
 
 

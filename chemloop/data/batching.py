@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from chemloop.chem.mol import randomize
-from chemloop.chem.tokenizer import SmilesTokenizer
+from chemloop.chem.tokenizer import SmilesTokenizer, TokenizerError
 from chemloop.errors import ChemloopError
 
 
@@ -68,11 +68,19 @@ class TokenizedCorpus:
     def _randomized(self, rows: np.ndarray) -> torch.Tensor:
         encoded = []
         for i in rows:
-            ids = self.tokenizer.encode(randomize(self.smiles[i]))
-            # A random SMILES may be longer than the canonical one; keep the canonical then.
-            encoded.append(ids if len(ids) <= self.block_size else self.ids[i, : self.lengths[i]].tolist())
+            ids = self._encode_random_spelling(self.smiles[i])
+            # A random SMILES may be longer than the context (or need a token the vocabulary
+            # lacks, such as a stereo mark written the other way); keep the canonical then.
+            usable = ids is not None and len(ids) <= self.block_size
+            encoded.append(ids if usable else self.ids[i, : self.lengths[i]].tolist())
         longest = max(map(len, encoded))
         batch = torch.full((len(rows), longest), self.tokenizer.pad_id, dtype=torch.long)
         for j, ids in enumerate(encoded):
             batch[j, : len(ids)] = torch.as_tensor(ids)
         return batch
+
+    def _encode_random_spelling(self, smiles: str) -> list[int] | None:
+        try:
+            return self.tokenizer.encode(randomize(smiles))
+        except TokenizerError:
+            return None

@@ -51,18 +51,23 @@ PLATEAU_AFTER_CALLS = 1_000
 class RunSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    budget: int = Field(10_000, ge=1, description="unique oracle calls")
-    max_steps: int = Field(1_000, ge=1)
-    seed: int = 0
+    budget: int = Field(
+        10_000, ge=1, description="unique molecules scored (oracle calls) before the run stops"
+    )
+    max_steps: int = Field(1_000, ge=1, description="agent updates (steps) at most")
+    seed: int = Field(0, description="random seed of sampling and replay")
     model: str = Field("prior", description="checkpoint folder or shipped prior name")
-    batch_size: int = Field(64, ge=1)
-    update: Literal["reinvent", "reinforce_kl"] = Field("reinvent", description="policy update")
+    batch_size: int = Field(64, ge=1, description="molecules sampled per step")
+    update: Literal["reinvent", "reinforce_kl"] = Field(
+        "reinvent",
+        description="policy update: REINVENT's augmented likelihood, or REINFORCE with a KL penalty",
+    )
     sigma: float = Field(128.0, gt=0, description="reinvent: weight of the score in the augmented likelihood")
     likelihood_barrier: float = Field(
         0.0, ge=0, description="reinvent: weight of REINVENT's penalty on near-certain sequences (5e3 in PMO)"
     )
     beta: float = Field(0.05, ge=0, description="reinforce_kl: weight of the KL penalty to the prior")
-    lr: float = Field(1e-4, gt=0)
+    lr: float = Field(1e-4, gt=0, description="Adam learning rate of the agent")
     replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
     memory_size: int = Field(100, ge=1, description="best molecules kept for replay")
     augment_rounds: int = Field(
@@ -109,8 +114,8 @@ class RunSection(BaseModel):
 class OptimizeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run: RunSection = Field(default_factory=RunSection)
-    score: ScoreConfig
+    run: RunSection = Field(default_factory=RunSection, description="the optimizer and when it stops")
+    score: ScoreConfig = Field(description="the objective: components, transforms, aggregation")
 
     @model_validator(mode="after")
     def _has_objective(self) -> OptimizeConfig:

@@ -30,11 +30,16 @@ PLUGIN_TYPES = ("python", "command")
 class ComponentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="registered component name, or 'python' for a plugin file")
+    type: str = Field(
+        description="registered component name, or 'python' (a plugin file) or 'command' (a plugin program)"
+    )
     name: str | None = Field(None, description="column label in logs (default: the type)")
     weight: float = Field(1.0, ge=0, description="weight in the aggregate")
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the component")
-    transform: dict[str, Any] | None = Field(None, description="{type = 'sigmoid', low = …, high = …}")
+    transform: dict[str, Any] | None = Field(
+        None,
+        description="maps the raw value onto [0, 1]: {type = 'sigmoid', low = …, high = …}; none: used as is",
+    )
     filter: bool = Field(False, description="a transformed score below 0.5 zeroes the aggregate")
     path: Path | None = Field(None, description="python plugin: file exporting the function")
     function: str = Field("score", description="python plugin: function name")
@@ -85,8 +90,12 @@ class ComponentConfig(BaseModel):
 class ScoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    components: list[ComponentConfig] = Field(min_length=1)
-    aggregate: Literal["geometric", "arithmetic"] = "geometric"
+    components: list[ComponentConfig] = Field(
+        min_length=1, description="the scoring components, one [[score.components]] table each"
+    )
+    aggregate: Literal["geometric", "arithmetic"] = Field(
+        "geometric", description="how the transformed scores combine: weighted geometric or arithmetic mean"
+    )
 
     @property
     def weighted(self) -> bool:

@@ -2,14 +2,20 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: run test lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
+	# PyTorch 2.13.0. PyPI's Linux x86_64 wheel is the CUDA build (several GB with its nvidia-*
+	# packages); PyTorch's CPU index has the CPU build (2.13.0+cpu), used where it answers. Where
+	# it does not, pip takes the best 2.13.0 its configured indexes offer: the CPU build only if
+	# one is there (a local wheel in pip's find-links, as on an offline mirror), else PyPI's.
+	if $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=10)" 2>/dev/null; \
+	then $(PY) -m pip install --quiet torch==2.13.0 --extra-index-url $(TORCH_CPU_INDEX); \
+	else $(PY) -m pip install --quiet torch==2.13.0; fi
 	$(PY) -m pip install --quiet -e ".[dev,docking,ray,postgres]"
 	# MOSES data (train/test SMILES); its declared dependencies are from 2020 and unneeded.
 	$(PY) -m pip install --quiet --no-deps molsets==0.3.1

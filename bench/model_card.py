@@ -30,7 +30,7 @@ TARGETS = {
 def moses_table(metrics: dict[str, float]) -> str:
     names = list(PUBLISHED)
     lines = [
-        "| metric | this prior | " + " | ".join(names) + " | issue target |",
+        "| metric | this prior | " + " | ".join(names) + " | target |",
         "|---" * (len(names) + 3) + "|",
     ]
     for key in METRIC_KEYS:
@@ -76,9 +76,13 @@ def main(moses_json: str, *sampling_jsons: str) -> None:
         f"{train_config['max_minutes']}-minute budget), grad clip {train_config['grad_clip']}.",
         f"- Ran {meta['step']:,} steps, {meta['tokens']:,} tokens "
         f"({meta['tokens'] / 1e6:.1f}M; {epochs:.2f} epochs) "
-        f"in {hours:.2f} h wall time on: {meta['device']} (world size {meta['world_size']}). No GPU "
-        "was lent to the session that trained it: this is the best prior a 2-core CPU gave in "
-        "under two hours (it shared the cores with other work, so tokens/s in metrics.csv vary).",
+        f"in {hours:.2f} h wall time on: {meta['device']} (world size {meta['world_size']})"
+        + (
+            ", a 2-core x86_64 machine without a GPU (it shared the cores with other work, so "
+            "tokens/s in metrics.csv vary)."
+            if meta["device"] == "cpu"
+            else "."
+        ),
         f"- Validation NLL per molecule (nats): {evaluated[0]['val_nll']} at step {evaluated[0]['step']}"
         f" → {evaluated[-1]['val_nll']} at step {evaluated[-1]['step']} (full curve: metrics.csv).",
         "- Reproduce: `bash bench/train_cpu_prior.sh`, then `python bench/ship_prior.py runs/prior-cpu`.",

@@ -77,11 +77,11 @@ def comparable_sums(summary: dict[str, dict[str, float]], excluded: frozenset[st
     unknown = sorted(excluded - set(summary))
     if unknown:
         raise SystemExit(f"--exclude-from-sum names tasks not in these results: {', '.join(unknown)}")
-    kept = [t for t in summary if t not in excluded]
+    kept = [row for row in compare(summary) if row[0] not in excluded]
     return {
         "tasks": len(kept),
-        "chemloop": sum(summary[t]["mean"] for t in kept),
-        "reinvent": sum(REINVENT[t][0] for t in kept),
+        "chemloop": sum(row[1]["mean"] for row in kept),
+        "reinvent": sum(row[2] for row in kept),
     }
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     excluded = frozenset(t.strip() for t in args.exclude_from_sum.split(",") if t.strip())
     merged = merge_result_files(args.results, args.complete_seeds)
     merged["sources"] = [str(p) for p in args.results]
-    merged["reinvent_sum_same_tasks"] = sum(REINVENT[t][0] for t in merged["summary"])
+    merged["reinvent_sum_same_tasks"] = sum(row[2] for row in compare(merged["summary"]))
     Console().print(format_table(merged["summary"], merged["budget"]))
     print(
         f"runs: {len(merged['runs'])}, stopped by: {dict(Counter(r['stopped_by'] for r in merged['runs']))}"

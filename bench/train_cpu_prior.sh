@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shipped prior (chemloop/priors/prior) as trained on a 2-core CPU (no GPU was lent):
+# The shipped prior (chemloop/priors/prior) as trained on a 2-core x86_64 CPU, without a GPU:
 # 110 minutes of wall time on the full MOSES training set, then shipped with ship_prior.py.
 # It ran through the Python API with exactly these values (saved as pretrain_config.json).
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Planned GPU prior (NOT yet run: no GPU was lent to the session that wrote it). On one
-# GPU, --max-minutes caps it under the device tool's 10-minute command limit; carry the MOSES data and an RDKit wheel (see the device tool's README).
+# A GPU prior recipe, NOT run yet: no prior or measurement from it exists. On one GPU,
+# --max-minutes 9 stops training after 9 minutes; the machine needs the MOSES data (molsets) and RDKit.
 # Afterwards: python bench/ship_prior.py runs/prior-gpu, then the commands in model_card.py.
 # Random SMILES (--randomize) because RL replays random spellings (Augmented Memory): the
 # canonical-only CPU prior writes them badly, and its agents' validity fell to ~0.5 on PMO

@@ -8,8 +8,8 @@ from chemloop.model.generate import sample
 
 def test_shipped_prior_samples_mostly_valid_molecules():
     # Regression guard for the shipped artifact. The CPU-trained prior measures 0.93 validity
-    # on 30,000 samples (MODEL_CARD.md); the foundation issue's 0.95 (and 0.99 on the
-    # benchmark) awaits a GPU-trained prior, at which point this bound goes up to 0.95.
+    # on 30,000 samples (MODEL_CARD.md); the 0.95 aimed for (and 0.99 on the benchmark)
+    # awaits a GPU-trained prior, at which point this bound goes up to 0.95.
     lm = checkpoint.load("prior")
     report = sample(lm, 500, seed=0)
     assert report.validity >= 0.90

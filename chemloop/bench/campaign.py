@@ -1,6 +1,6 @@
 """``chemloop bench campaign``: a simulated design-make-test campaign where a PMO oracle is the lab.
 
-Protocol (issue 4): a campaign starts from a few measured seed molecules and runs R rounds
+Protocol: a campaign starts from a few measured seed molecules and runs R rounds
 of K molecules. Beside it, with the same seed data and the same budget, run three baselines:
 
 - ``random``: random picks from a fixed pool of the prior's samples (valid, unique);

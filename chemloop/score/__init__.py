@@ -1,7 +1,7 @@
 """Scoring: components by name, transforms to [0, 1], aggregation.
 
-Work in progress toward the steering issue: RL, configs, plugins and the oracle budget
-come next.
+The config (``chemloop.score.config``), the scorer with its cache and oracle budget
+(``chemloop.score.scorer``) and the plugin kinds (docs/components.md) build on these.
 """
 
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean

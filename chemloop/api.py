@@ -15,8 +15,8 @@ from chemloop.data.corpus import load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
-from chemloop.model.generate import SampleReport, sample
 from chemloop.model.device import pick_device
+from chemloop.model.generate import SampleReport, sample
 
 
 def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str = "auto") -> LanguageModel:

@@ -8,18 +8,28 @@ import torch
 
 from chemloop.bench.machine import describe
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
 
 
 def sampling_throughput(
-    lm: LanguageModel, num: int = 10_000, batch_size: int = 1024, repeats: int = 3, warmup: bool = True
+    lm: LanguageModel,
+    num: int = 10_000,
+    batch_size: int = 1024,
+    repeats: int = 3,
+    warmup: bool = True,
+    precision: str = "auto",
 ) -> dict:
     """Time ``repeats`` runs of sampling ``num`` molecules; report medians and every run."""
     if warmup:
-        sample(lm, min(num, batch_size), seed=12345, batch_size=batch_size)
-    runs = [sample(lm, num, seed=seed, batch_size=batch_size).summary() for seed in range(repeats)]
+        sample(lm, min(num, batch_size), seed=12345, batch_size=batch_size, precision=precision)
+    runs = [
+        sample(lm, num, seed=seed, batch_size=batch_size, precision=precision).summary()
+        for seed in range(repeats)
+    ]
     return {
         "device": describe(lm.device),
+        "precision": resolve_precision(precision, lm.device),
         "torch_threads": torch.get_num_threads(),
         "num": num,
         "batch_size": batch_size,

@@ -9,6 +9,7 @@ import torch
 
 from chemloop.chem.mol import try_canonical
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.device import autocast
 from chemloop.model.sampling import sample_ids
 
 
@@ -63,23 +64,30 @@ def sample(
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
+    precision: str = "auto",
 ) -> SampleReport:
-    """Sample ``num`` SMILES strings in batches; the same seed gives the same strings."""
+    """Sample ``num`` SMILES strings in batches; the same seed gives the same strings.
+
+    ``precision`` ``auto`` runs the forward passes under bf16 autocast where the chip has bf16
+    units (about twice the molecules per second on an AMX CPU, same validity); the strings then
+    differ from ``fp32``'s for the same seed.
+    """
     device = lm.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     start = time.perf_counter()
     strings: list[str] = []
     nlls: list[float] = []
     for first in range(0, num, batch_size):
-        ids, nll = sample_ids(
-            lm.model,
-            lm.tokenizer,
-            min(batch_size, num - first),
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            generator=generator,
-        )
+        with autocast(device, precision):
+            ids, nll = sample_ids(
+                lm.model,
+                lm.tokenizer,
+                min(batch_size, num - first),
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                generator=generator,
+            )
         strings += [lm.tokenizer.decode(row) for row in ids.tolist()]
         nlls += nll.tolist()
     if device.type == "cuda":

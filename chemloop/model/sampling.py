@@ -65,7 +65,10 @@ def sample_ids(
     rows = torch.arange(num, device=device)  # the row of `out` that each cache row generates
     alive = torch.ones(num, dtype=torch.bool, device=device)  # per cache row: no <eos> yet
     nll = torch.zeros(num, device=device)
-    cache = KVCache(model.config, num, device, next(model.parameters()).dtype) if use_cache else None
+    # Under bf16 autocast the keys and values come out in bf16: cache them so, with no casts.
+    autocast_on = torch.is_autocast_enabled(device.type)
+    cache_dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
+    cache = KVCache(model.config, num, device, cache_dtype) if use_cache else None
     model_input = out[:, :1]
     never = [tokenizer.pad_id, tokenizer.bos_id]  # special tokens that cannot follow <bos>
     for step in range(1, max_length):

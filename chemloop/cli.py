@@ -359,6 +359,52 @@ def bench_sampling(
         output.write_text(json.dumps(result, indent=2))
 
 
+@bench_app.command("prior")
+@user_errors
+def bench_prior(
+    model: Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")],
+    data: Annotated[
+        str | None, typer.Option(help="corpus file (default: the one in the model's pretrain_config.json)")
+    ] = None,
+    holdout_fraction: Annotated[
+        float | None, typer.Option(help="between 0 and 1 (default: the model's pretrain config)")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="split seed (default: the model's pretrain config, else 0)")
+    ] = None,
+    num: Annotated[int, typer.Option(min=2, help="molecules sampled per model")] = 10_000,
+    sample_seed: Annotated[int, typer.Option(help="seeds the samples, the floor and the spellings")] = 0,
+    compare: Annotated[
+        list[str] | None, typer.Option(help="another model to measure against the same split (repeatable)")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+    device: DeviceOption = "auto",
+    n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
+) -> None:
+    """A prior against the held-out split of its corpus: validity, novelty, FCD beside its floor,
+    stereo, charges, size and the random-spelling NLL gap, each against its target."""
+    from chemloop.bench.prior_metrics import bench_prior as run_bench
+    from chemloop.bench.prior_metrics import format_table
+
+    result = run_bench(
+        model,
+        data,
+        holdout_fraction,
+        seed,
+        num=num,
+        sample_seed=sample_seed,
+        compare=compare or (),
+        device=device,
+        n_jobs=n_jobs,
+        progress=console.print,
+    )
+    console.print(format_table(result))
+    console.print("all targets met" if result["passed"] else "some targets missed")
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")
+
+
 @bench_app.command("serve")
 @user_errors
 def bench_serve(

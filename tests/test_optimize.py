@@ -4,6 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chemloop.cli import app
+from chemloop.model import checkpoint
+from chemloop.rl import run
 
 runner = CliRunner()
 
@@ -239,3 +241,17 @@ def test_a_run_on_a_plateau_stops_before_the_budget(tmp_path, monkeypatch):
     # Every score ties, so once 100 molecules fill the best 100, two more steps end the run.
     assert summary["stopped_by"] == "plateau"
     assert 100 <= summary["oracle_calls"] < 150
+
+
+@pytest.mark.parametrize(
+    ("trained_on_random", "setting", "expected"),
+    [(False, None, False), (True, None, True), (True, False, False), (False, True, True)],
+)
+def test_random_spellings_follow_the_prior_unless_set(
+    tmp_path, tiny_run, trained_on_random, setting, expected
+):
+    prior = checkpoint.load(tiny_run)
+    folder = tmp_path / "prior"
+    checkpoint.save(folder, prior.model, prior.tokenizer, {"randomized_smiles": trained_on_random})
+    agent = run._make_agent(run.RunSection(model=str(folder), randomize=setting))
+    assert agent.randomize is expected and agent.memory.randomize is expected

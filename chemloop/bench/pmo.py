@@ -27,14 +27,14 @@ from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
 # 2 augmentation rounds, top-100 buffer, 10 replayed, no diversity filter), except two: the
 # learning rate (their 5e-4 suits an RNN prior; our transformer's validity fell to 0.27 within
 # 9 steps on qed at 5e-4, and 1e-4 scored as well on osimertinib_mpo at 2,000 calls: 0.754 vs
-# 0.747) and the spelling: canonical, not random, since our prior learned canonical SMILES only
-# (tuned as PMO tunes, on zaleplon_mpo and perindopril_mpo: see docs/benchmarks/pmo.md).
+# 0.747) and the spelling, which follows the prior (`randomize` unset): canonical for a prior
+# that learned canonical SMILES only, where random spellings lost on PMO's tuning tasks
+# (zaleplon_mpo and perindopril_mpo: see docs/benchmarks/pmo.md).
 PMO_RUN_SETTINGS: dict[str, Any] = {
     "batch_size": 64,
     "sigma": 500.0,
     "lr": 1e-4,
     "augment_rounds": 2,
-    "randomize": False,
     "memory_size": 100,
     "replay": 10,
     "diversity_bucket": None,

@@ -81,13 +81,14 @@ class RunSection(BaseModel):
     unique_batch: bool = Field(
         False, description="learn once from a sequence sampled twice in a batch (REINVENT's dedup)"
     )
-    # Off by default: the shipped prior learned canonical SMILES only and rates a random spelling
-    # ~75 nats less likely (bench/spelling_nll.py); agents trained on random spellings fell to
-    # ~0.5 validity. Turn on for a prior trained with `chemloop pretrain --randomize`.
-    randomize: bool = Field(
-        False,
+    # Follows the prior by default: a prior that learned canonical SMILES only rates a random
+    # spelling ~75 nats less likely (bench/spelling_nll.py), and agents trained on random
+    # spellings from it fell to ~0.5 validity; a prior pretrained on random spellings writes them.
+    randomize: bool | None = Field(
+        None,
         description="replay and augmentation use random SMILES spellings (Augmented Memory); "
-        "false keeps the canonical spelling",
+        "false keeps the canonical spelling; unset follows the prior (on if it was trained on random "
+        "spellings)",
     )
     diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
@@ -287,8 +288,10 @@ def _value(score: float) -> float:
 
 
 def _make_agent(run: RunSection) -> Agent:
+    prior = checkpoint.load(run.model)
+    randomize = prior_writes_random_spellings(prior) if run.randomize is None else run.randomize
     return Agent(
-        checkpoint.load(run.model),
+        prior,
         update=run.update,
         sigma=run.sigma,
         likelihood_barrier=run.likelihood_barrier,
@@ -299,11 +302,16 @@ def _make_agent(run: RunSection) -> Agent:
         augment_rounds=run.augment_rounds,
         augment_whole_memory=run.augment_whole_memory,
         unique_batch=run.unique_batch,
-        randomize=run.randomize,
-        memory=ReplayMemory(size=run.memory_size, randomize=run.randomize, seed=run.seed),
+        randomize=randomize,
+        memory=ReplayMemory(size=run.memory_size, randomize=randomize, seed=run.seed),
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
         seed=run.seed,
     )
+
+
+def prior_writes_random_spellings(prior: checkpoint.LanguageModel) -> bool:
+    """Whether the prior was pretrained on random SMILES spellings (its checkpoint says so)."""
+    return bool(prior.metadata.get("randomized_smiles", False))
 
 
 def _save_state(agent: Agent, output: Path) -> None:

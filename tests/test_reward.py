@@ -274,6 +274,18 @@ def test_readers_canonicalize_and_read_the_optional_std(tmp_path):
         ),
         ("ratings", "smiles,rating\nCCO,3\nCCN,7\n", "row 3: rating '7' is not a whole number from 1 to 5"),
         ("ratings", "smiles,rating\nCCO,2.5\n", "rating '2.5'"),
+        # A cell holds one molecule: RDKit alone would read text after a space as a name.
+        ("values", "smiles,value\nCC(=O)O c1ccccc1,1\n", "row 2: smiles 'CC(=O)O c1ccccc1' holds whitespace"),
+        (
+            "ratings",
+            "smiles,rating\nc1ccccc1 benzene,3\n",
+            "row 2: smiles 'c1ccccc1 benzene' holds whitespace",
+        ),
+        ("values", "smiles,value\nCCOÖ,1\n", "holds the non-ASCII character 'Ö'"),
+        ("values", "smiles,value\n" + "C" * 20_000 + ",1\n", "is 20,000 characters long; the limit is 500"),
+        ("values", "smiles,value\n" + "C" * 300 + ",1\n", "has 300 heavy atoms; the limit is 150"),
+        ("values", "smiles,value\nCCO,1e300\n", "row 2: value '1e300' is outside ±1e+06"),
+        ("values", "smiles,value\nCCO,-inf\n", "row 2: value '-inf' is not a finite number"),
     ],
 )
 def test_bad_feedback_names_the_file_row_and_value(tmp_path, kind, text, expected):

@@ -146,6 +146,43 @@ def test_invalid_smiles_are_named_by_index(client):
         assert response.status_code == 422 and named(response, "query", "smiles")["input"] == "C1CC"
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("CC(=O)O c1ccccc1", "whitespace"),  # RDKit would read acetic acid named 'c1ccccc1'
+        ("c1ccccc1 benzene", "whitespace"),
+        ("CCOÖ", "non-ASCII"),
+    ],
+)
+def test_a_smiles_field_holds_one_molecule_and_nothing_else(client, text, words):
+    for path, body in (
+        ("/api/score", {"smiles": [text], "components": ["qed"]}),
+        ("/api/campaigns/flow/ratings", {"smiles": text, "rating": 3}),
+    ):
+        response = client.post(path, json=body, headers=AUTH)
+        assert response.status_code == 422, response.text
+        assert words in str(response.json()["detail"])
+
+
+def test_component_params_and_values_are_bounded(client):
+    reference = client.post(
+        "/api/score",
+        json={"smiles": ["CCO"], "components": [{"type": "similarity", "params": {"smiles": "C" * 5000}}]},
+    )
+    assert reference.status_code == 422 and "5,000 characters" in str(reference.json()["detail"])
+    catalogues = client.post(
+        "/api/score",
+        json={"smiles": ["CCO"], "components": [{"type": "alerts", "params": {"catalogs": ["PAINS"] * 101}}]},
+    )
+    assert catalogues.status_code == 422 and "101 items" in str(catalogues.json()["detail"])
+    huge = client.post(
+        "/api/campaigns", json={"name": "huge", "seed": [{"smiles": "CCO", "value": 1e300}]}, headers=AUTH
+    )
+    assert huge.status_code == 422 and named(huge, "body", "seed", 0, "value")
+    truthy = client.post("/api/campaigns/flow/ratings", json={"smiles": "CCO", "rating": True}, headers=AUTH)
+    assert truthy.status_code == 422 and named(truthy, "body", "rating")
+
+
 def test_request_limits(client):
     too_many = client.post("/api/score", json={"smiles": ["C"] * 51, "components": ["qed"]})
     assert too_many.status_code == 422

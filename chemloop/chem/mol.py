@@ -21,10 +21,11 @@ MolLike = Chem.Mol | str
 class InvalidSmilesError(ChemloopError, ValueError):
     """A string that RDKit cannot turn into a valid molecule."""
 
-    def __init__(self, smiles: str, where: str = "") -> None:
+    def __init__(self, smiles: str, where: str = "", reason: str = "") -> None:
         self.smiles = smiles
         location = f" ({where})" if where else ""
-        super().__init__(f"invalid SMILES{location}: {smiles!r}")
+        because = f" {reason}" if reason else ""
+        super().__init__(f"invalid SMILES{location}: {smiles!r}{because}")
 
 
 def try_mol(smiles: str) -> Chem.Mol | None:

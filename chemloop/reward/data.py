@@ -14,7 +14,6 @@ row 1) and the offending value, so a user fixes the file in one pass.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from chemloop.chem.mol import try_canonical
+from chemloop.chem.user_input import user_smiles_problem, value_problem
 from chemloop.errors import ChemloopError
 
 FeedbackKind = Literal["values", "preferences", "ratings"]
@@ -226,19 +225,20 @@ class _Table:
         self.errors.append((row, message))
 
     def molecule(self, row: int, column: str, text: str) -> str | None:
-        canonical = try_canonical(text)
-        if canonical is None:
-            self.error(row, f"{column} {text!r} is not a valid SMILES")
+        canonical, problem = user_smiles_problem(text)
+        if problem is not None:
+            self.error(row, f"{column} {_shown(text)} {problem}")
         return canonical
 
     def number(self, row: int, column: str, text: str, positive: bool = False) -> float | None:
         try:
             value = float(text)
         except ValueError:
-            self.error(row, f"{column} {text!r} is not a number")
+            self.error(row, f"{column} {_shown(text)} is not a number")
             return None
-        if not math.isfinite(value):
-            self.error(row, f"{column} {text!r} is not a finite number")
+        problem = value_problem(value)
+        if problem is not None:
+            self.error(row, f"{column} {_shown(text)} {problem}")
             return None
         if positive and value <= 0:
             self.error(row, f"{column} {text!r} must be greater than 0")
@@ -255,3 +255,8 @@ class _Table:
             )
         if self.count == 0:
             raise FeedbackError(f"{self.path} has a header but no data rows")
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A cell as an error message quotes it: cut short, so a 20,000-character cell stays readable."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -11,16 +11,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from chemloop.chem.user_input import MAX_ABS_VALUE, MAX_SMILES_LENGTH, smiles_text_problem
 from chemloop.loop.acquisition import Acquisition
 
-MAX_SMILES_LENGTH = 500
 MAX_COMPONENTS = 20
+MAX_PARAM_TEXT = 1000  # characters of one string inside a component's params (a SMARTS, a SMILES)
+MAX_PARAM_ITEMS = 100  # items of one list or table inside a component's params
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"  # campaign names a URL path can carry (as the web app)
 MAX_SEED = 2**31 - 1
 
-Smiles = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SMILES_LENGTH)]
+
+def _smiles_text(text: str) -> str:
+    problem = smiles_text_problem(text)
+    if problem is not None:
+        raise ValueError(f"this SMILES {problem}")
+    return text
+
+
+Smiles = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_SMILES_LENGTH), AfterValidator(_smiles_text)
+]
+Value = Annotated[float, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False)]
 # Component types and labels: plain words (a label lands in CSV headers and HTML reports).
 ComponentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+-]{1,64}$")]
 CampaignName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
@@ -48,16 +61,40 @@ class Section(Strict):
 # --- molecules ----------------------------------------------------------------------------------
 
 
+def _bounded(value: Any, path: str = "") -> Any:
+    """Refuse long strings and long or deep lists anywhere inside a component's parameters: their
+    cost (a 60,000-character similarity reference, a SMARTS with thousands of atoms) is paid per
+    molecule, before any limit on the request itself could help."""
+    if len(path) > 200:
+        raise ValueError("parameters nest too deeply")
+    if isinstance(value, str) and len(value) > MAX_PARAM_TEXT:
+        raise ValueError(f"{path or 'a string'} is {len(value):,} characters; the limit is {MAX_PARAM_TEXT}")
+    if isinstance(value, list | dict) and len(value) > MAX_PARAM_ITEMS:
+        raise ValueError(f"{path or 'a list'} has {len(value):,} items; the limit is {MAX_PARAM_ITEMS}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _bounded(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _bounded(item, f"{path}[{index}]")
+    return value
+
+
 class ComponentIn(Strict):
     """A scoring component as in a run config's ``[[score.components]]``, minus plugin keys."""
 
     type: ComponentName = Field(description="a registered component (GET /api/components)")
     name: ComponentName | None = Field(None, description="label in the results (default: the type)")
     weight: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
-    params: dict[str, Any] = Field(
-        default_factory=dict, max_length=20, description="keyword arguments; never a file path"
+    params: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(
+        default_factory=dict,
+        max_length=20,
+        description=f"keyword arguments; never a file path; strings up to {MAX_PARAM_TEXT} characters, "
+        f"lists up to {MAX_PARAM_ITEMS} items",
     )
-    transform: dict[str, Any] | None = Field(None, max_length=10, description="{type: 'sigmoid', ...}")
+    transform: Annotated[dict[str, Any], AfterValidator(_bounded)] | None = Field(
+        None, max_length=10, description="{type: 'sigmoid', ...}"
+    )
     filter: bool = Field(False, description="a transformed score below 0.5 zeroes the aggregate")
 
 
@@ -227,8 +264,8 @@ class RewardSectionIn(Section):
 
 class SeedRow(Strict):
     smiles: Smiles
-    value: float = Field(allow_inf_nan=False)
-    std: float | None = Field(None, gt=0, allow_inf_nan=False)
+    value: Value
+    std: float | None = Field(None, gt=0, le=MAX_ABS_VALUE, allow_inf_nan=False)
 
 
 class CampaignCreate(Strict):
@@ -299,7 +336,7 @@ class PreferenceIn(Strict):
 
 class RatingIn(Strict):
     smiles: Smiles
-    rating: int = Field(ge=1, le=5)
+    rating: int = Field(ge=1, le=5, strict=True)  # strict: JSON true is not the rating 1
 
 
 class PreferenceRecorded(BaseModel):

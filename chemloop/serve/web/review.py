@@ -4,7 +4,7 @@ swaps it in without a reload (one round trip per click)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -14,12 +14,13 @@ from chemloop.errors import ChemloopError
 from chemloop.loop import campaign as loop
 from chemloop.loop.review import next_pair
 from chemloop.loop.store import UnknownCampaignError
+from chemloop.serve import schemas
 from chemloop.serve.deps import Factory, require_key
 from chemloop.serve.web.templating import error_page, image_url, number, path, props, render
 
 router = APIRouter()
 
-SMILES = Annotated[str, Field(min_length=1, max_length=1000)]
+SMILES = schemas.Smiles
 
 
 class Choice(BaseModel):
@@ -35,7 +36,7 @@ class RatingChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     smiles: SMILES
-    rating: int = Field(ge=1, le=5)
+    rating: int = Field(ge=1, le=5, strict=True)  # strict: JSON true is not the rating 1
 
 
 def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""Molecules and numbers that come from people: typed, uploaded or sent to the API.
+
+A SMILES cell holds one molecule and nothing else. RDKit reads text after whitespace as the
+molecule's name (``CC(=O)O c1ccccc1`` parses as acetic acid), crashes on some strings of tens of
+thousands of characters, and spends minutes on descriptors of molecules with thousands of atoms;
+so user text is checked here, before RDKit sees it, and each refusal says why.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rdkit import Chem
+
+from chemloop.chem.mol import InvalidSmilesError, try_mol
+
+MAX_SMILES_LENGTH = 500  # characters; the longest ZINC-250k SMILES has 109
+MAX_HEAVY_ATOMS = 150  # a generous bound for small molecules and short peptides
+MAX_ABS_VALUE = 1e6  # assay values (pIC50, % inhibition, nM) are far inside this
+
+
+def smiles_text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a SMILES cell (empty, too long, whitespace, non-ASCII), or ``None``."""
+    if not text:
+        return "is empty"
+    if len(text) > MAX_SMILES_LENGTH:
+        return f"is {len(text):,} characters long; the limit is {MAX_SMILES_LENGTH}"
+    if not text.isascii():
+        return f"holds the non-ASCII character {next(c for c in text if not c.isascii())!r}"
+    if any(c.isspace() for c in text):
+        return "holds whitespace; a SMILES cell holds one molecule and nothing else (no names)"
+    return None
+
+
+def parse_user_smiles(text: str, where: str = "") -> tuple[Chem.Mol, str]:
+    """The molecule and canonical SMILES of a user's SMILES; :class:`InvalidSmilesError` says why not."""
+    canonical, mol, problem = _parse(text)
+    if problem is not None:
+        raise InvalidSmilesError(text[:80] + ("…" if len(text) > 80 else ""), where, reason=problem)
+    return mol, canonical
+
+
+def user_smiles_problem(text: str) -> tuple[str | None, str | None]:
+    """``(canonical, None)`` for an acceptable SMILES, else ``(None, why)``."""
+    canonical, _, problem = _parse(text)
+    return canonical, problem
+
+
+def _parse(text: str) -> tuple[str | None, Chem.Mol | None, str | None]:
+    problem = smiles_text_problem(text)
+    if problem is not None:
+        return None, None, problem
+    mol = try_mol(text)
+    if mol is None:
+        return None, None, "is not a valid SMILES"
+    if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
+        return None, None, f"has {mol.GetNumHeavyAtoms()} heavy atoms; the limit is {MAX_HEAVY_ATOMS}"
+    canonical = Chem.MolToSmiles(mol)
+    if try_mol(canonical) is None:  # RDKit now and then writes a SMILES it cannot read back
+        return None, None, "is not a valid SMILES (its canonical form does not parse)"
+    return canonical, mol, None
+
+
+def value_problem(value: float) -> str | None:
+    """Why a measured value cannot be stored (not finite, absurd magnitude), or ``None``."""
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if abs(value) > MAX_ABS_VALUE:
+        return f"is outside ±{MAX_ABS_VALUE:g}; use the assay's usual unit (e.g. pIC50 or nM)"
+    return None

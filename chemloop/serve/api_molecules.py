@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from chemloop.chem.mol import InvalidSmilesError
 from chemloop.errors import ChemloopError
@@ -21,6 +21,7 @@ from chemloop.score.config import ScoreConfig
 from chemloop.score.registry import available_components
 from chemloop.score.transforms import TRANSFORMS
 from chemloop.serve import schemas
+from chemloop.serve.compute import ComputePool
 from chemloop.serve.deps import BUSY_RESPONSE, ComputeSlot, Model, Settings
 from chemloop.serve.errors import FieldError, problem
 from chemloop.serve.limits import check_at_most
@@ -65,11 +66,17 @@ def _has_request_params(score: schemas.ScoreIn) -> bool:
     return any(c.params or c.transform for c in score.components)
 
 
-def score_request(body: schemas.ScoreRequest, max_molecules: int) -> schemas.ScoreResponse:
+def score_request(
+    body: schemas.ScoreRequest, max_molecules: int, compute: ComputePool | None = None
+) -> schemas.ScoreResponse:
+    """Score a request's molecules; in ``compute``'s worker processes when given (the server)."""
     check_at_most(("body", "smiles"), len(body.smiles), max_molecules, "molecules")
     config = request_score_config(body, allow_slow=False)  # the client waits: no docking here
     try:
-        results = score_molecules(body.smiles, config)
+        if compute is None:
+            results = score_molecules(body.smiles, config)
+        else:
+            results = compute.run(score_molecules, body.smiles, config)
     except ChemloopError:
         raise
     except Exception as err:
@@ -89,9 +96,9 @@ def score_request(body: schemas.ScoreRequest, max_molecules: int) -> schemas.Sco
 @router.post(
     "/score", response_model=schemas.ScoreResponse, dependencies=[ComputeSlot], responses=BUSY_RESPONSE
 )
-def score(body: schemas.ScoreRequest, settings: Settings) -> schemas.ScoreResponse:
+def score(body: schemas.ScoreRequest, settings: Settings, request: Request) -> schemas.ScoreResponse:
     """Score molecules with named components: aggregate, each component's raw and transformed value."""
-    return score_request(body, settings.max_molecules)
+    return score_request(body, settings.max_molecules, request.app.state.compute)
 
 
 @router.post(
@@ -146,18 +153,26 @@ def molecule_properties(smiles: QuerySmiles) -> dict[str, Any]:
     dependencies=[ComputeSlot],
     responses=BUSY_RESPONSE,
 )
-def many_properties(body: schemas.PropertiesRequest, settings: Settings) -> list[dict[str, Any]]:
+def many_properties(
+    body: schemas.PropertiesRequest, settings: Settings, request: Request
+) -> list[dict[str, Any]]:
     """Properties of each molecule, in order; an invalid SMILES fails the request, named by its index."""
     check_at_most(("body", "smiles"), len(body.smiles), settings.max_molecules, "molecules")
+    rows, bad = request.app.state.compute.run(properties_of_each, body.smiles)
+    if bad:
+        raise invalid_smiles(("body", "smiles"), bad)
+    return rows
+
+
+def properties_of_each(smiles: list[str]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Properties of every valid SMILES, and (index, SMILES) of the invalid ones."""
     rows, bad = [], []
-    for i, s in enumerate(body.smiles):
+    for i, s in enumerate(smiles):
         try:
             rows.append(properties(s))
         except InvalidSmilesError:
             bad.append((i, s))
-    if bad:
-        raise invalid_smiles(("body", "smiles"), bad)
-    return rows
+    return rows, bad
 
 
 @router.get("/components", response_model=schemas.ComponentsOut)

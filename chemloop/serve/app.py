@@ -25,6 +25,7 @@ from chemloop.jobs import JobManager
 from chemloop.loop.store import connect
 from chemloop.model.checkpoint import resolve
 from chemloop.serve import api_campaigns, api_jobs, api_molecules
+from chemloop.serve.compute import ComputePool
 from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
 from chemloop.serve.limits import BodySizeMiddleware, document_limits
@@ -42,6 +43,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.jobs.shutdown()  # the server is stopping: no orphaned job processes
+        app.state.compute.close()
 
     app = FastAPI(
         title="chemloop",
@@ -55,6 +57,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.state.jobs = JobManager(settings.runs_dir, max_running=settings.max_running_jobs)
     app.state.model = None  # loaded by the first request that samples
     app.state.compute_slots = threading.BoundedSemaphore(settings.max_busy_requests)
+    app.state.compute = ComputePool(
+        settings.max_busy_requests, settings.compute_timeout_s, settings.compute_memory_mb
+    )
     app.state.rate_limit = ClientRateLimit(settings.rate_limit) if settings.rate_limit else None
     app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
     add_error_handlers(app)

@@ -22,6 +22,7 @@ from chemloop.jobs import JobConflictError
 from chemloop.loop.store import UnknownCampaignError
 from chemloop.model.checkpoint import CheckpointError
 from chemloop.reward.data import FeedbackError
+from chemloop.serve.compute import ComputeLimitError
 
 Loc = tuple[str | int, ...]
 
@@ -113,6 +114,10 @@ def _database_busy(request: Request, err: OperationalError) -> SafeJSONResponse:
     return error_response(503, [problem((), "the campaign database is busy; try again", kind="busy")])
 
 
+def _compute_limit(request: Request, err: ComputeLimitError) -> SafeJSONResponse:
+    return error_response(422, [problem((), str(err), kind="compute_limit")])
+
+
 def _chemloop_error(request: Request, err: ChemloopError) -> SafeJSONResponse:
     return error_response(400, [problem((), str(err), kind="chemloop_error")])
 
@@ -127,4 +132,5 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CheckpointError, _checkpoint_error)
     app.add_exception_handler(JobConflictError, _job_conflict)
     app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(ComputeLimitError, _compute_limit)
     app.add_exception_handler(ChemloopError, _chemloop_error)

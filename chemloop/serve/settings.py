@@ -32,6 +32,12 @@ class ServeSettings(BaseModel):
     max_busy_requests: int = Field(
         2, ge=1, description="score/sample/properties requests computed at once; more get 429 + Retry-After"
     )
+    compute_timeout_s: float = Field(
+        60.0, gt=0, description="longest a score/properties request may compute before it is stopped (422)"
+    )
+    compute_memory_mb: int = Field(
+        4096, ge=256, description="memory a score/properties request's worker process may allocate"
+    )
     rate_limit: str | None = Field(
         "120/minute",
         description="score/sample/properties requests per client address (e.g. '120/minute', "

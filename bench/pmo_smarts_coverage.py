@@ -25,8 +25,8 @@ def main() -> None:
     from rdkit import Chem, RDLogger
 
     from chemloop.bench.machine import describe
-    from chemloop.bench.pmo_tasks import VALSARTAN_SMARTS
     from chemloop.data.corpus import load_moses
+    from chemloop.score.oracles.pmo import VALSARTAN_SMARTS
 
     RDLogger.DisableLog("rdApp.*")
     pattern = Chem.MolFromSmarts(VALSARTAN_SMARTS)

@@ -28,11 +28,11 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/pmo_target_lengths.json"))
     args = parser.parse_args()
 
-    from chemloop.bench import pmo_tasks
     from chemloop.bench.machine import describe
     from chemloop.chem.mol import try_canonical
     from chemloop.data.corpus import load_moses
     from chemloop.model import checkpoint
+    from chemloop.score.oracles import pmo
 
     lm = checkpoint.load(args.model)
     tokens = lm.tokenizer.encode  # with <bos> and <eos>: what the context has to hold
@@ -40,7 +40,7 @@ def main() -> None:
     corpus = sorted(len(tokens(s)) for s in sample)
     references = {
         name.lower(): value
-        for name, value in vars(pmo_tasks).items()
+        for name, value in vars(pmo).items()
         if name.isupper()
         and isinstance(value, str)
         and name not in {"MODELS_EXTRA", "HOP_SCAFFOLD"}

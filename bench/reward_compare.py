@@ -37,12 +37,12 @@ def main() -> None:
     from rdkit import Chem
     from rich.console import Console
 
-    from chemloop.bench.pmo_tasks import oracle
     from chemloop.data.corpus import load_moses
     from chemloop.reward.data import ValueData
     from chemloop.reward.evaluate import compare_features, format_table
     from chemloop.reward.features import FEATURE_KINDS, FeatureTable
     from chemloop.reward.model import RewardConfig
+    from chemloop.score.oracles.pmo import oracle
 
     console = Console()
     started = time.perf_counter()

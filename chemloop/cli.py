@@ -261,7 +261,7 @@ def bench_pmo(
     """The PMO benchmark (Gao et al. 2022): AUC top-10 per task over seeds, beside published REINVENT."""
     from chemloop.bench.pmo import bench_pmo as run_bench
     from chemloop.bench.pmo_reference import format_table
-    from chemloop.bench.pmo_tasks import available_tasks
+    from chemloop.score.oracles.pmo import available_tasks
 
     chosen = available_tasks() if tasks == "all" else [t.strip() for t in tasks.split(",") if t.strip()]
     overrides = read_toml(settings, "settings").get("run", {}) if settings is not None else {}

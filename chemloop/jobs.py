@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import re
 import signal
-import sys
 import threading
 import traceback
 import uuid
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chemloop.dock.call import kill_running_workers
 from chemloop.errors import ChemloopError
 
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -264,9 +264,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _on_cancel(signum, frame) -> None:
     """SIGTERM from ``cancel``: stop docking workers (their own sessions outlive us) and exit now."""
-    docking = sys.modules.get("chemloop.dock.call")
-    if docking is not None:
-        docking.kill_running_workers()
+    kill_running_workers()
     os._exit(128 + signal.SIGTERM)
 
 

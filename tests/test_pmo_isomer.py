@@ -12,8 +12,9 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
-from chemloop.bench import pmo_tasks
-from chemloop.bench.pmo_tasks import (
+from chemloop.errors import ChemloopError
+from chemloop.score.oracles import pmo
+from chemloop.score.oracles.pmo import (
     CORRECTED_TASKS,
     ISOMER_TASKS,
     PMO_TASKS,
@@ -24,7 +25,6 @@ from chemloop.bench.pmo_tasks import (
     oracle,
     published_task,
 )
-from chemloop.errors import ChemloopError
 from chemloop.score.registry import run_component
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "pmo_isomer_reference.json").read_text())
@@ -102,7 +102,7 @@ def test_formula_regex_reads_smiles_as_tdc_036_did():
 
 def test_corrected_names_are_accepted_wherever_a_task_is():
     assert len(PMO_TASKS) == 23 and not set(CORRECTED_TASKS) & set(PMO_TASKS)
-    assert not set(CORRECTED_TASKS) & set(pmo_tasks.available_tasks())  # "all" is the 23 published
+    assert not set(CORRECTED_TASKS) & set(pmo.available_tasks())  # "all" is the 23 published
     targets = [Chem.MolFromSmiles("Cc1ccc([N+](=O)[O-])cc1N")]
     for task in CORRECTED_TASKS:
         check_task(task)

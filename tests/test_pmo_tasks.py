@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 from rdkit import Chem
 
-from chemloop.bench import pmo_tasks
-from chemloop.bench.pmo_tasks import ISOMER_TASKS, MODEL_TASKS, PMO_TASKS, available_tasks, oracle
 from chemloop.data.corpus import load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.score.config import ScoreConfig
+from chemloop.score.oracles import pmo
+from chemloop.score.oracles.pmo import ISOMER_TASKS, MODEL_TASKS, PMO_TASKS, available_tasks, oracle
 from chemloop.score.registry import get_component, run_component
 from chemloop.score.scorer import Scorer
 
@@ -93,11 +93,11 @@ def test_the_23_tasks_in_order_and_the_model_tasks_need_the_extra(monkeypatch):
     assert len(PMO_TASKS) == len(set(PMO_TASKS)) == 23
     assert list(PMO_TASKS) == sorted(PMO_TASKS)
     assert set(GUACAMOL_NAMES) == set(GUACAMOL_TASKS)
-    monkeypatch.setattr(pmo_tasks, "models_installed", lambda: False)
+    monkeypatch.setattr(pmo, "models_installed", lambda: False)
     assert available_tasks() == list(GUACAMOL_TASKS)
     with pytest.raises(ChemloopError, match=r"drd2.*pip install 'chemloop\[pmo-models\]'"):
         oracle("drd2")
-    monkeypatch.setattr(pmo_tasks, "models_installed", lambda: True)
+    monkeypatch.setattr(pmo, "models_installed", lambda: True)
     assert available_tasks() == list(PMO_TASKS)
 
 
@@ -109,11 +109,11 @@ def test_an_unknown_task_is_named_with_the_choices():
 @pytest.mark.parametrize(
     "task, target",
     [
-        ("celecoxib_rediscovery", pmo_tasks.CELECOXIB),
-        ("troglitazone_rediscovery", pmo_tasks.TROGLITAZONE),
-        ("thiothixene_rediscovery", pmo_tasks.THIOTHIXENE),
-        ("albuterol_similarity", pmo_tasks.ALBUTEROL),
-        ("mestranol_similarity", pmo_tasks.MESTRANOL),
+        ("celecoxib_rediscovery", pmo.CELECOXIB),
+        ("troglitazone_rediscovery", pmo.TROGLITAZONE),
+        ("thiothixene_rediscovery", pmo.THIOTHIXENE),
+        ("albuterol_similarity", pmo.ALBUTEROL),
+        ("mestranol_similarity", pmo.MESTRANOL),
     ],
 )
 def test_each_target_scores_one_however_it_is_written(task, target):
@@ -136,8 +136,8 @@ def test_corrected_isomer_tasks_reward_the_exact_formula():
 
 def test_median_tasks_are_below_one_for_each_reference():
     for task, references in [
-        ("median1", (pmo_tasks.CAMPHOR, pmo_tasks.MENTHOL)),
-        ("median2", (pmo_tasks.TADALAFIL, pmo_tasks.SILDENAFIL)),
+        ("median1", (pmo.CAMPHOR, pmo.MENTHOL)),
+        ("median2", (pmo.TADALAFIL, pmo.SILDENAFIL)),
     ]:
         assert all(0 < s < 1 for s in score(task, *references))
 
@@ -149,12 +149,12 @@ def test_frozen_guacamol_values(task):
 
 def test_the_pmo_component_is_found_by_name_and_usable_in_a_config():
     assert get_component("pmo").description.startswith("A PMO benchmark task")
-    targets = mols(pmo_tasks.CELECOXIB, "CCO")
+    targets = mols(pmo.CELECOXIB, "CCO")
     assert run_component("pmo", targets, task="median1") == oracle("median1")(targets)
     with pytest.raises(ChemloopError, match="unknown PMO task"):
         run_component("pmo", targets, task="nope")
     scorer = Scorer(ScoreConfig(components=[{"type": "pmo", "params": {"task": "celecoxib_rediscovery"}}]))
-    assert scorer([pmo_tasks.CELECOXIB])[0].raw["pmo"] == 1.0
+    assert scorer([pmo.CELECOXIB])[0].raw["pmo"] == 1.0
 
 
 def test_an_unknown_pmo_task_fails_when_the_config_loads():
@@ -164,7 +164,7 @@ def test_an_unknown_pmo_task_fails_when_the_config_loads():
 
 def test_model_files_are_unpickled_through_a_whitelist():
     with pytest.raises(pickle.UnpicklingError, match="unexpected object collections.OrderedDict"):
-        pmo_tasks._ModelUnpickler(io.BytesIO(pickle.dumps(OrderedDict(a=1), protocol=3))).load()
+        pmo._ModelUnpickler(io.BytesIO(pickle.dumps(OrderedDict(a=1), protocol=3))).load()
 
 
 # --- against the reference implementation, where it is installed ------------------------------
@@ -225,8 +225,8 @@ def test_activity_models(task, expected):
 
 
 def test_drd2_component_scores_haloperidol_as_active_or_names_the_extra():
-    from chemloop.bench.pmo_tasks import models_installed
     from chemloop.score.config import ScoreConfig
+    from chemloop.score.oracles.pmo import models_installed
     from chemloop.score.scorer import Scorer
 
     scorer = Scorer(ScoreConfig(components=[{"type": "drd2"}]))

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from chemloop.bench.pmo_tasks import oracle
 from chemloop.chem.mol import to_mol, try_canonical
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
@@ -49,6 +48,7 @@ from chemloop.model.generate import sample
 from chemloop.reward.data import ValueData
 from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import RewardConfig, RewardModel
+from chemloop.score.oracles.pmo import oracle
 
 METHODS: tuple[str, ...] = ("chemloop", "random", "greedy", "screen")
 REFERENCE_SEED = 20240  # the reference slice does not depend on the run's seed

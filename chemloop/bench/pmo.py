@@ -19,9 +19,9 @@ from typing import Any
 
 from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
-from chemloop.bench.pmo_tasks import oracle
 from chemloop.errors import ChemloopError
 from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
+from chemloop.score.oracles.pmo import oracle
 
 # Augmented Memory's PMO settings (Guo & Schwaller 2024; their mol_opt code: batch 64, σ 500,
 # 2 augmentation rounds, top-100 buffer, 10 replayed, no diversity filter), except two: the

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from chemloop.bench.pmo_tasks import published_task
+from chemloop.score.oracles.pmo import published_task
 
 REINVENT: dict[str, tuple[float, float]] = {
     "albuterol_similarity": (0.882, 0.006),

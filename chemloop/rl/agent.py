@@ -23,11 +23,11 @@ from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
+from chemloop.model.optim_state import load_optimizer, save_optimizer
 from chemloop.model.sampling import sample_ids
 from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.rl.memory import ReplayMemory
-from chemloop.train.optim_state import load_optimizer, save_optimizer
 
 # One score per SMILES; None for a molecule left unscored (no oracle budget left).
 ScoreFunction = Callable[[Sequence[str]], Sequence[float | None]]

@@ -47,9 +47,10 @@ def get_model(request: Request) -> LanguageModel:
     state = request.app.state
     with _model_lock:
         if getattr(state, "model", None) is None:
-            from chemloop.api import load_model
+            from chemloop.model.checkpoint import load
+            from chemloop.model.device import pick_device
 
-            state.model = load_model(state.settings.model)
+            state.model = load(state.settings.model, pick_device("auto"))
         return state.model
 
 

@@ -92,9 +92,10 @@ class Resources:
     def model(self):
         """The language model of ``settings.model``; call with ``model_lock`` held."""
         if self._model is None:
-            from chemloop.api import load_model
+            from chemloop.model.checkpoint import load
+            from chemloop.model.device import pick_device
 
-            self._model = load_model(self.settings.model)
+            self._model = load(self.settings.model, pick_device("auto"))
         return self._model
 
     def factory(self):

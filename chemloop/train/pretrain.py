@@ -37,7 +37,7 @@ from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
-from chemloop.train.optim_state import load_optimizer, save_optimizer
+from chemloop.model.optim_state import load_optimizer, save_optimizer
 
 METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
 

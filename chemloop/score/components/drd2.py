@@ -3,7 +3,7 @@ SVM as shipped by TDC). An optional extra: it needs scikit-learn and molscore's 
 
 from rdkit import Chem
 
-from chemloop.bench.pmo_tasks import oracle
+from chemloop.score.oracles.pmo import oracle
 from chemloop.score.registry import component
 
 

@@ -1,12 +1,12 @@
 """A PMO benchmark task (Gao et al. 2022) as an objective, e.g. ``task = "median1"``.
 
 The isomer-scored tasks score as published by default; ``task = "zaleplon_mpo_corrected"`` (and
-likewise for the other three) takes the corrected isomer count, see :mod:`chemloop.bench.pmo_tasks`.
+likewise for the other three) takes the corrected isomer count, see :mod:`chemloop.score.oracles.pmo`.
 """
 
 from rdkit import Chem
 
-from chemloop.bench.pmo_tasks import check_task, oracle
+from chemloop.score.oracles.pmo import check_task, oracle
 from chemloop.score.registry import component
 
 

@@ -15,18 +15,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import statistics
 from pathlib import Path
 
 from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
+from chemloop.rl.oracle_log import read_scores
 
 
 def compare(folder: Path, points: list[int]) -> dict:
-    with (folder / "oracle_calls.csv").open() as handle:
-        scores = [float(r["score"]) for r in csv.DictReader(handle)]
-    scores = [0.0 if math.isnan(s) else s for s in scores]
+    scores = read_scores(folder / "oracle_calls.csv")
     with (folder / "steps.csv").open() as handle:
         steps = list(csv.DictReader(handle))
     config = json.loads((folder / "config.json").read_text())

@@ -9,23 +9,21 @@ server-side config, never from a request.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
 from rdkit import Chem
-from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
+from rdkit.Chem import rdMolDescriptors
 from rdkit.Chem.Draw import rdMolDraw2D
-from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
+from chemloop.chem.alerts import structural_alerts
+from chemloop.chem.descriptors import descriptor_values
 from chemloop.chem.mol import to_mol
 from chemloop.errors import ChemloopError
-from chemloop.score.components.synthetic_accessibility import sa_score
 from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
 from chemloop.score.registry import get_component
 from chemloop.score.scorer import Scorer
 
-ALERT_CATALOGS = ("PAINS", "BRENK")
 # Parameters only a server-side config may set: those that read or write files, and those that pick
 # where or how widely work runs (a Ray address, worker counts).
 SERVER_ONLY_PARAMS = frozenset(
@@ -37,22 +35,6 @@ SERVER_ONLY_PARAMS = frozenset(
 NETWORK_BOUNDS = {"bits": 16384, "radius": 6, "exhaustiveness": 32, "timeout": 600}
 
 
-@cache
-def _alert_catalog(name: str) -> FilterCatalog:
-    params = FilterCatalogParams()
-    params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name))
-    return FilterCatalog(params)
-
-
-def structural_alerts(mol: Chem.Mol) -> list[dict[str, str]]:
-    """Every PAINS and Brenk alert the molecule matches: ``{"catalog", "description"}``."""
-    found = []
-    for name in ALERT_CATALOGS:
-        for entry in _alert_catalog(name).GetMatches(mol):
-            found.append({"catalog": name, "description": entry.GetDescription()})
-    return found
-
-
 def properties(smiles: str) -> dict[str, Any]:
     """The properties a medicinal chemist looks at first, with the molecule's alerts."""
     mol = to_mol(smiles)
@@ -60,21 +42,7 @@ def properties(smiles: str) -> dict[str, Any]:
         "smiles": smiles,
         "canonical": Chem.MolToSmiles(mol),
         "formula": rdMolDescriptors.CalcMolFormula(mol),
-        "mw": round(Descriptors.MolWt(mol), 2),
-        "clogp": round(Crippen.MolLogP(mol), 2),
-        "tpsa": round(rdMolDescriptors.CalcTPSA(mol), 2),
-        "hbd": Lipinski.NumHDonors(mol),
-        "hba": Lipinski.NumHAcceptors(mol),
-        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
-        "rings": rdMolDescriptors.CalcNumRings(mol),
-        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
-        "heavy_atoms": mol.GetNumHeavyAtoms(),
-        "fraction_sp3": round(rdMolDescriptors.CalcFractionCSP3(mol), 3),
-        "stereocentres": len(
-            Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
-        ),
-        "qed": round(QED.qed(mol), 3),
-        "sa_score": round(sa_score([mol])[0], 2),
+        **descriptor_values(mol),
         "alerts": structural_alerts(mol),
     }
 

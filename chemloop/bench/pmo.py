@@ -8,9 +8,7 @@ its oracle log and report can be inspected afterwards.
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +18,7 @@ from typing import Any
 from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.errors import ChemloopError
+from chemloop.rl.oracle_log import read_scores
 from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
 from chemloop.score.oracles.pmo import oracle
 
@@ -74,9 +73,7 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
     # The run's own clock, so a fresh run and a reread one report the same seconds.
     summary = json.loads((folder / "summary.json").read_text())
     seconds = summary.get("seconds_this_invocation", summary.get("seconds_this_session"))  # older name
-    with (folder / "oracle_calls.csv").open() as handle:
-        scores = [float(r["score"]) for r in csv.DictReader(handle)]
-    scores = [0.0 if math.isnan(s) else s for s in scores]
+    scores = read_scores(folder / "oracle_calls.csv")
     finished_early = len(scores) < budget
     top10 = sorted(scores, reverse=True)[:10]
     return PmoRun(

@@ -8,6 +8,8 @@ an expected outcome (e.g. scoring generated strings).
 
 from __future__ import annotations
 
+import hashlib
+
 from rdkit import Chem, RDLogger
 
 from chemloop.errors import ChemloopError
@@ -83,3 +85,9 @@ def try_canonical(smiles: str) -> str | None:
 def randomize(smiles: str) -> str:
     """A random (non-canonical) SMILES of the same molecule; used for data augmentation."""
     return to_smiles(smiles, random=True)
+
+
+def molecule_key(canonical_smiles: str) -> str:
+    """A short stable id of a canonical SMILES (16 hex digits of its SHA-256): a molecule's URL in
+    the web app and the name of its docked-pose files."""
+    return hashlib.sha256(canonical_smiles.encode()).hexdigest()[:16]

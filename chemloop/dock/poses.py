@@ -5,10 +5,9 @@ A web page finds a molecule's pose again with :func:`pose_path` (same folder, ta
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from chemloop.chem.mol import canonical
+from chemloop.chem.mol import canonical, molecule_key
 from chemloop.dock.call import DockResult
 from chemloop.dock.target import Target
 
@@ -16,8 +15,7 @@ from chemloop.dock.target import Target
 def pose_path(poses_dir: str | Path, target: Target | str, smiles: str) -> Path:
     """Where the poses of ``smiles`` (any spelling) docked against ``target`` (or its ``name``) go."""
     name = target.name if isinstance(target, Target) else target
-    digest = hashlib.sha256(canonical(smiles).encode()).hexdigest()[:16]
-    return Path(poses_dir) / f"{name}_{digest}.sdf"
+    return Path(poses_dir) / f"{name}_{molecule_key(canonical(smiles))}.sdf"
 
 
 def write_pose(poses_dir: str | Path, target: Target, result: DockResult) -> Path | None:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chemloop.chem.mol import canonical, try_canonical
+from chemloop.chem.mol import canonical, molecule_key, try_canonical
 from chemloop.errors import ChemloopError
 from chemloop.loop import rewards
 from chemloop.loop.acquisition import acquisition_values, select_batch
@@ -475,11 +475,6 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
 
 
 # --- reads for the faces (web app, API) ----------------------------------------------------------
-
-
-def molecule_key(smiles: str) -> str:
-    """A short stable id of a canonical SMILES for URLs (the same digest names its docking poses)."""
-    return hashlib.sha256(smiles.encode()).hexdigest()[:16]
 
 
 def list_campaigns(factory: sessionmaker[Session]) -> list[dict]:

@@ -1,5 +1,6 @@
 """``oracle_calls.csv``: one row per unique oracle call, appended as the run goes, so a
-killed run keeps every call it paid for and a resumed run never repeats one."""
+killed run keeps every call it paid for and a resumed run never repeats one. :func:`read_scores`
+reads its scores back the way every curve, plateau and benchmark counts them."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ class OracleLog:
                 writer.writerow(
                     [number, call.canonical, call.score, *raw, *(call.transformed[x] for x in self.labels)]
                 )
+
+
+def counted(score: float) -> float:
+    """A call's score as curves, plateaus and benchmarks count it: an unscorable molecule's NaN is 0,
+    as PMO's oracles make it."""
+    return 0.0 if score != score else score
+
+
+def read_scores(path: Path) -> list[float]:
+    """The score of every call in an ``oracle_calls.csv``, in call order, each :func:`counted`."""
+    with Path(path).open(newline="") as handle:
+        return [counted(float(row["score"] or "nan")) for row in csv.DictReader(handle)]

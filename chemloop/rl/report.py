@@ -10,6 +10,8 @@ from pathlib import Path
 from rdkit import Chem
 from rdkit.Chem import Draw
 
+from chemloop.rl.oracle_log import read_scores
+
 
 def _curve_svg(scores: list[float], width: int = 640, height: int = 240) -> str:
     """Best-so-far and top-10 mean against oracle calls, as an inline SVG."""
@@ -37,9 +39,9 @@ def _curve_svg(scores: list[float], width: int = 640, height: int = 240) -> str:
 
 def write_report(run: str | Path, top_n: int = 12) -> Path:
     run = Path(run)
+    scores = read_scores(run / "oracle_calls.csv")
     with (run / "oracle_calls.csv").open() as handle:
         calls = list(csv.DictReader(handle))
-    scores = [float(c["score"]) if c["score"] not in ("", "nan") else 0.0 for c in calls]
     ranked = sorted(calls, key=lambda c: float(c["score"]) if c["score"] != "nan" else -1, reverse=True)[
         :top_n
     ]

@@ -27,7 +27,7 @@ from chemloop.model import checkpoint
 from chemloop.rl.agent import Agent, StepReport
 from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
 from chemloop.rl.memory import ReplayMemory
-from chemloop.rl.oracle_log import OracleLog
+from chemloop.rl.oracle_log import OracleLog, counted
 from chemloop.rl.report import write_report
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import BUDGET_EXHAUSTED, Scorer
@@ -263,12 +263,12 @@ class Plateau:
     """
 
     def __init__(self, calls: list) -> None:
-        self.best = sorted((_value(c.score) for c in calls), reverse=True)[:PLATEAU_TOP]
+        self.best = sorted((counted(c.score) for c in calls), reverse=True)[:PLATEAU_TOP]
         self.steps = 0
         self.calls = 0  # new molecules scored since the best last changed
 
     def update(self, new_calls: list, total: int) -> None:
-        scores = [_value(c.score) for c in new_calls]
+        scores = [counted(c.score) for c in new_calls]
         floor = self.best[-1] if len(self.best) == PLATEAU_TOP else float("-inf")
         changed = any(s > floor for s in scores)
         if changed:
@@ -281,10 +281,6 @@ class Plateau:
         """True once either plateau rule of ``run`` (in steps or in molecules) says stop."""
         by_steps = run.plateau is not None and self.steps >= run.plateau
         return by_steps or (run.plateau_calls is not None and self.calls >= run.plateau_calls)
-
-
-def _value(score: float) -> float:
-    return 0.0 if score != score else score  # an unscorable molecule counts as 0, as PMO's oracle does
 
 
 def _make_agent(run: RunSection) -> Agent:

@@ -1,11 +1,10 @@
 """Substructure matches (SMARTS) and structural-alert filters (PAINS, Brenk)."""
 
 from collections.abc import Sequence
-from functools import cache
 
 from rdkit import Chem
-from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
+from chemloop.chem.alerts import alert_catalog
 from chemloop.errors import ChemloopError
 from chemloop.score.registry import component
 
@@ -27,24 +26,8 @@ def substructure(mols: list[Chem.Mol], smarts: str | Sequence[str], mode: str = 
     return [float(h if mode == "required" else not h) for h in hits]
 
 
-CATALOGS = {
-    "PAINS": FilterCatalogParams.FilterCatalogs.PAINS,
-    "BRENK": FilterCatalogParams.FilterCatalogs.BRENK,
-}
-
-
-@cache
-def _catalog(names: tuple[str, ...]) -> FilterCatalog:
-    params = FilterCatalogParams()
-    for name in names:
-        if name.upper() not in CATALOGS:
-            raise ChemloopError(f"unknown alert catalog {name!r}; choose from {', '.join(CATALOGS)}")
-        params.AddCatalog(CATALOGS[name.upper()])
-    return FilterCatalog(params)
-
-
 @component("alerts")
 def alerts(mols: list[Chem.Mol], catalogs: Sequence[str] = ("PAINS", "BRENK")) -> list[float]:
     """1 if a molecule raises no structural alert from the catalogs, 0 if it raises any."""
-    catalog = _catalog(tuple(catalogs))
+    catalog = alert_catalog(catalogs)
     return [0.0 if catalog.HasMatch(m) else 1.0 for m in mols]

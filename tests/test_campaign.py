@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
-from chemloop.loop import rewards
+from chemloop.loop import campaign, rewards
 from chemloop.loop.config import load_campaign_config
 from chemloop.loop.store import connect, get_campaign, session_scope
 
@@ -66,7 +65,7 @@ def campaign_setup(tmp_path, database_url):
     )
     factory = connect(database_url)
     name = f"test-{uuid.uuid4().hex[:12]}"  # unique per test and per run, also on a shared PostgreSQL server
-    loop.init_campaign(factory, name, load_campaign_config(tmp_path / "campaign.toml"))
+    campaign.init_campaign(factory, name, load_campaign_config(tmp_path / "campaign.toml"))
     return factory, name, tmp_path
 
 
@@ -77,17 +76,17 @@ def _proposed(path):
 
 def test_init_propose_import_propose(campaign_setup):
     factory, name, tmp = campaign_setup
-    first = loop.propose(factory, name, output=tmp / "round1.csv")
+    first = campaign.propose(factory, name, output=tmp / "round1.csv")
     assert first.round == 1 and len(first.smiles) == 4 == len(_proposed(tmp / "round1.csv"))
     assert all(
         m is not None and s is not None
         for m, s in zip(first.predicted_mean, first.predicted_std, strict=True)
     )
     assert not set(first.smiles) & {Chem.CanonSmiles(s) for s in SEED}  # never re-proposes what was tested
-    loop.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
-    second = loop.propose(factory, name, output=tmp / "round2.csv")
+    campaign.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
+    second = campaign.propose(factory, name, output=tmp / "round2.csv")
     assert second.round == 2 and not set(second.smiles) & set(first.smiles)
-    report = loop.status(factory, name)
+    report = campaign.status(factory, name)
     assert [r["round"] for r in report["rounds"]] == [1, 2]
     assert report["rounds"][0]["measured"] == 4 and report["rounds"][1]["measured"] == 0
     assert report["rounds"][0]["best"] == max(lab(s) for s in first.smiles)
@@ -101,40 +100,40 @@ def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_s
         raise KeyboardInterrupt  # as if the process died while choosing the batch
 
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "select_batch", killed)
+        patch.setattr(campaign, "select_batch", killed)
         with pytest.raises(KeyboardInterrupt):
-            loop.propose(factory, name, output=tmp / "lost.csv")
-    assert loop.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()
-    assert loop.propose(factory, name, output=tmp / "round1.csv").round == 1
+            campaign.propose(factory, name, output=tmp / "lost.csv")
+    assert campaign.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()
+    assert campaign.propose(factory, name, output=tmp / "round1.csv").round == 1
 
 
 def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campaign_setup):
     factory, name, tmp = campaign_setup
-    proposed = loop.propose(factory, name, output=tmp / "round1.csv").smiles
+    proposed = campaign.propose(factory, name, output=tmp / "round1.csv").smiles
     results = write_values(tmp / "results.csv", proposed)
-    assert loop.import_results(factory, name, results)["imported"] == 4
-    again = loop.import_results(factory, name, results)
+    assert campaign.import_results(factory, name, results)["imported"] == 4
+    again = campaign.import_results(factory, name, results)
     assert again["imported"] == 0 and "already imported" in again["note"]
-    assert loop.status(factory, name)["molecules_tested"] == 14
+    assert campaign.status(factory, name)["molecules_tested"] == 14
 
     outsider = write_values(tmp / "outsider.csv", [proposed[0], "CC(=O)Oc1ccccc1C(=O)O"])
     with pytest.raises(ChemloopError, match=r"row 3: CC\(=O\)Oc1ccccc1C\(=O\)O.*--external"):
-        loop.import_results(factory, name, outsider)
-    assert loop.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
-    assert loop.import_results(factory, name, outsider, external=True)["imported"] == 2
-    assert loop.status(factory, name)["molecules_tested"] == 15
+        campaign.import_results(factory, name, outsider)
+    assert campaign.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
+    assert campaign.import_results(factory, name, outsider, external=True)["imported"] == 2
+    assert campaign.status(factory, name)["molecules_tested"] == 15
 
 
 def test_bad_result_rows_are_named(campaign_setup):
     factory, name, tmp = campaign_setup
     (tmp / "bad.csv").write_text("smiles,value\nCCO,1.0\nC1CC,2.0\nCCN,high\n")
     with pytest.raises(ChemloopError, match=r"row 3.*'C1CC'.*row 4.*'high'"):
-        loop.import_results(factory, name, tmp / "bad.csv", external=True)
+        campaign.import_results(factory, name, tmp / "bad.csv", external=True)
     (tmp / "cols.csv").write_text("smile,val\nCCO,1\n")
     with pytest.raises(ChemloopError, match="none of"):
-        loop.import_results(factory, name, tmp / "cols.csv")
+        campaign.import_results(factory, name, tmp / "cols.csv")
     with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
-        loop.status(factory, "nope")
+        campaign.status(factory, "nope")
 
 
 def test_campaign_commands(tmp_path):
@@ -167,22 +166,22 @@ def test_example_campaign_config_is_valid():
 
 def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup):
     factory, name, tmp = campaign_setup
-    before = loop.status(factory, name)
+    before = campaign.status(factory, name)
     assert before["reward_model"]["feedback"] == {"values": 10, "preferences": 0, "ratings": 0}
     assert not before["reward_model_stale"]
     (tmp / "ratings.csv").write_text("smiles,rating\nClc1ccccc1,5\n")
-    assert loop.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
-    assert not loop.status(factory, name)["reward_model_stale"]  # an import refits at once
+    assert campaign.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
+    assert not campaign.status(factory, name)["reward_model_stale"]  # an import refits at once
     # Single choices (the web app's clicks) are cheap: stored now, fitted by the next propose.
-    stored = loop.record_preference(factory, name, "OC1=CC=CC=C1", "CCO", "A")
+    stored = campaign.record_preference(factory, name, "OC1=CC=CC=C1", "CCO", "A")
     assert (stored["smiles_a"], stored["preferred"]) == ("Oc1ccccc1", "a")  # canonical, lower case
-    loop.record_rating(factory, name, "CCN(CC)CC", 2)
-    loop.record_rating(factory, name, "c1ccc2ccccc2c1", 4)
-    status = loop.status(factory, name)
+    campaign.record_rating(factory, name, "CCN(CC)CC", 2)
+    campaign.record_rating(factory, name, "c1ccc2ccccc2c1", 4)
+    status = campaign.status(factory, name)
     assert (status["preferences"], status["ratings"], status["reward_model_stale"]) == (1, 3, True)
     # The next propose refits on everything first: values, the choice, and the pairs the ratings imply.
-    loop.propose(factory, name, output=tmp / "round1.csv")
-    after = loop.status(factory, name)
+    campaign.propose(factory, name, output=tmp / "round1.csv")
+    after = campaign.status(factory, name)
     assert after["reward_model"]["feedback"] == {"values": 10, "preferences": 1, "ratings": 3}
     assert not after["reward_model_stale"]
     with session_scope(factory) as session:  # the pairs reached the fit: 1 choice + 3 rated molecules → 3
@@ -193,14 +192,17 @@ def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup
 def test_bad_feedback_is_refused_and_named(campaign_setup):
     factory, name, _ = campaign_setup
     cases = [
-        (lambda: loop.record_preference(factory, name, "CCO", "CCN", "c"), "preferred must be 'a' or 'b'"),
-        (lambda: loop.record_preference(factory, name, "CCO", "OCC", "a"), "same molecule"),
-        (lambda: loop.record_preference(factory, name, "C1CC", "CCO", "a"), "'C1CC'"),
-        (lambda: loop.record_rating(factory, name, "CCO", 6), "from 1 to 5, not 6"),
-        (lambda: loop.record_rating(factory, "nope", "CCO", 3), "no campaign named 'nope'"),
+        (
+            lambda: campaign.record_preference(factory, name, "CCO", "CCN", "c"),
+            "preferred must be 'a' or 'b'",
+        ),
+        (lambda: campaign.record_preference(factory, name, "CCO", "OCC", "a"), "same molecule"),
+        (lambda: campaign.record_preference(factory, name, "C1CC", "CCO", "a"), "'C1CC'"),
+        (lambda: campaign.record_rating(factory, name, "CCO", 6), "from 1 to 5, not 6"),
+        (lambda: campaign.record_rating(factory, "nope", "CCO", 3), "no campaign named 'nope'"),
     ]
     for call, message in cases:
         with pytest.raises(ChemloopError, match=message):
             call()
-    status = loop.status(factory, name)
+    status = campaign.status(factory, name)
     assert (status["preferences"], status["ratings"]) == (0, 0)

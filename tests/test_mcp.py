@@ -17,7 +17,7 @@ from rdkit.Chem import QED
 from typer.testing import CliRunner
 
 from chemloop.cli import app
-from chemloop.loop import campaign as loop
+from chemloop.loop.campaign import init_campaign
 from chemloop.loop.config import load_campaign_config
 from chemloop.loop.store import connect
 
@@ -49,7 +49,7 @@ def server(tmp_path) -> dict:
         "seed_data = 'seed.csv'\n[reward]\nensemble = 2\nhidden = 16\nepochs = 10\ncv_folds = 0\n"
     )
     db = f"sqlite:///{tmp_path / 'campaigns.db'}"
-    loop.init_campaign(connect(db), "demo", load_campaign_config(tmp_path / "campaign.toml"))
+    init_campaign(connect(db), "demo", load_campaign_config(tmp_path / "campaign.toml"))
     args = ["--db", db, "--runs-dir", str(tmp_path / "jobs"), "--model", "prior"]
     return {"args": args, "cwd": tmp_path}
 

@@ -95,13 +95,13 @@ def test_reinforce_kl_gradient_on_hand_values():
 
 
 def test_reinvent_loss_on_hand_values():
-    loss = reinvent_loss(torch.tensor([-10.0]), torch.tensor([-12.0]), torch.tensor([0.5]), sigma=8, fresh=1)
+    loss = reinvent_loss(torch.tensor([-10.0]), torch.tensor([-12.0]), torch.tensor([0.5]), sigma=8)
     assert loss.item() == 4.0  # target -12 + 8 * 0.5 = -8; (−8 − (−10))² = 4
     args = (torch.tensor([-10.0, -0.5]), torch.tensor([-12.0, -12.0]), torch.tensor([0.5, 0.5]))
-    plain = reinvent_loss(*args, sigma=8, fresh=2).item()  # ((−8 + 10)² + (−8 + 0.5)²) / 2 = 30.125
+    plain = reinvent_loss(*args, sigma=8).item()  # ((−8 + 10)² + (−8 + 0.5)²) / 2 = 30.125
     assert plain == pytest.approx(30.125)
     # + 100 · mean(1/10, 1/0.5) = 105: the near-certain sequence (log π = −0.5) pays 20× the other
-    assert reinvent_loss(*args, sigma=8, fresh=2, barrier=100).item() == pytest.approx(30.125 + 105)
+    assert reinvent_loss(*args, sigma=8, barrier=100).item() == pytest.approx(30.125 + 105)
 
 
 def test_unknown_update_is_named():

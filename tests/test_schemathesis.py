@@ -15,7 +15,7 @@ from schemathesis.config import SchemathesisConfig
 
 from chemloop.api import load_model
 from chemloop.jobs import JobManager
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.serve.app import create_app
 from chemloop.serve.settings import ServeSettings
@@ -40,7 +40,7 @@ _app = create_app(
 _app.state.jobs = JobManager(Path(_folder.name) / "runs", max_running=0)  # jobs wait in the queue, never run
 _app.state.model = load_model("prior")  # loaded now, not inside the first request's time limit
 # A campaign named as in the spec's path examples, so requests reach the campaign code, not only its 404.
-loop.init_campaign(
+campaign.init_campaign(
     _app.state.factory,
     "demo",
     CampaignConfig.model_validate({"reward": {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}}),

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from chemloop.chem.mol import canonical
+from chemloop.chem.mol import canonical, molecule_key
 from chemloop.dock.poses import pose_path
 from chemloop.jobs import JobManager
-from chemloop.loop import campaign as loop
+from chemloop.loop.campaign import init_campaign, molecules, record_preference
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.review import next_pair
 from chemloop.loop.store import (
@@ -88,7 +88,7 @@ def server(tmp_path):
     factory = app.state.factory
     seed = seed_csv(tmp_path / "s.csv", SEED)
     config = CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD})
-    loop.init_campaign(factory, "demo", config)
+    init_campaign(factory, "demo", config)
     add_round(factory, "demo")
     return TestClient(app), factory, settings
 
@@ -152,9 +152,9 @@ def test_detail_page_and_pose_download(tmp_path):
     client, factory = TestClient(app), app.state.factory
     poses = tmp_path / "poses"
     vina = {"type": "vina", "params": {"target": "DRD2", "poses_dir": str(poses)}}
-    loop.init_campaign(factory, "docked", CampaignConfig.model_validate({"score": {"components": [vina]}}))
+    init_campaign(factory, "docked", CampaignConfig.model_validate({"score": {"components": [vina]}}))
     add_round(factory, "docked", rows=PROPOSED[:2])
-    docked, undocked = loop.molecules(factory, "docked")
+    docked, undocked = molecules(factory, "docked")
     file = pose_path(poses, "DRD2", docked["smiles"])
     file.parent.mkdir(parents=True)
     file.write_text("pose\n$$$$\n")
@@ -177,7 +177,7 @@ def test_detail_page_and_pose_download(tmp_path):
 
 def test_detail_page_without_docking(server):
     client, factory, _ = server
-    key = loop.molecule_key(canonical("N#Cc1ccccc1"))
+    key = molecule_key(canonical("N#Cc1ccccc1"))
     page = client.get(f"/campaigns/demo/molecules/{key}")
     assert page.status_code == 200 and "this campaign does not dock" in page.text
     assert '<h1 class="smiles">N#Cc1ccccc1</h1>' in page.text
@@ -315,7 +315,7 @@ def test_next_pair_prefers_close_estimates_and_skips_done_pairs(server):
     # Estimates: measured values for the seed, predictions for round 1; 2.0 (seed phenol) meets 2.0
     # (the quinone's prediction): the closest pair.
     assert {a["smiles"], b["smiles"]} == {"Oc1ccccc1", "O=C1C=CC(=O)C=C1"}
-    loop.record_preference(factory, "demo", a["smiles"], b["smiles"], "a")
+    record_preference(factory, "demo", a["smiles"], b["smiles"], "a")
     c, d = next_pair(factory, "demo")
     assert {c["smiles"], d["smiles"]} != {a["smiles"], b["smiles"]}
     e, f = next_pair(factory, "demo", skipped=[(c["smiles"], d["smiles"])])
@@ -324,7 +324,7 @@ def test_next_pair_prefers_close_estimates_and_skips_done_pairs(server):
 
 def test_review_says_when_every_pair_is_done(server):
     client, factory, _ = server
-    loop.init_campaign(factory, "pair", CampaignConfig())
+    init_campaign(factory, "pair", CampaignConfig())
     add_round(factory, "pair", rows=PROPOSED[:2])
     sign_in(client)
     a, b = next_pair(factory, "pair")

@@ -39,8 +39,8 @@ from pydantic import ValidationError
 from chemloop.chem.mol import to_mol, try_canonical
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
 from chemloop.loop.acquisition import select_batch
+from chemloop.loop.campaign import import_results, init_campaign, propose
 from chemloop.loop.config import CampaignConfig, CampaignSection, RewardSection
 from chemloop.loop.store import connect
 from chemloop.model import checkpoint
@@ -104,12 +104,12 @@ def _write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) ->
 def _run_chemloop(config: CampaignConfig, rounds: int, lab: _Lab, folder: Path) -> list[list[str]]:
     """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import."""
     factory = connect(f"sqlite:///{folder / 'campaign.db'}")
-    loop.init_campaign(factory, "bench", config)
+    init_campaign(factory, "bench", config)
     picks = []
     for number in range(1, rounds + 1):
-        proposed = loop.propose(factory, "bench").smiles
+        proposed = propose(factory, "bench").smiles
         results = _write_values(folder / f"round{number}.csv", proposed, lab.measure(proposed))
-        loop.import_results(factory, "bench", results)
+        import_results(factory, "bench", results)
         picks.append(proposed)
     return picks
 

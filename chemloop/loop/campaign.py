@@ -115,9 +115,9 @@ def propose(
             agent.step(objective)
 
     # 2. Generate candidates the campaign has not seen, and predict them.
-    agent.agent.eval()
+    agent.policy.eval()
     report = sample(
-        LanguageModel(agent.agent, prior.tokenizer), settings.candidates, seed=settings.seed + round_number
+        LanguageModel(agent.policy, prior.tokenizer), settings.candidates, seed=settings.seed + round_number
     )
     candidates = [
         c for c in dict.fromkeys(m.canonical for m in report.molecules if m.valid) if c not in known

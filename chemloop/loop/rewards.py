@@ -1,5 +1,8 @@
-"""A campaign's reward model: refitted inside the import transaction, stored as bytes in the
-database (safetensors + JSON, never a pickle), loaded for ``propose``."""
+"""A campaign's reward model: fitted on all its feedback after the seed data, after each import of
+results, on request (``refit``), and by ``propose`` when feedback (ratings, preferences) arrived
+since the last fit; the fit runs outside any database transaction. Stored as bytes in the
+database (safetensors + JSON, never a pickle) with its cross-validated quality; loaded for
+``propose``."""
 
 from __future__ import annotations
 

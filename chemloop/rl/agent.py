@@ -71,15 +71,13 @@ class Agent:
         seed: int = 0,
     ) -> None:
         if update == "reinvent":
-            self.loss = lambda *args, fresh: reinvent_loss(
-                *args, sigma=sigma, fresh=fresh, barrier=likelihood_barrier
-            )
+            self.loss = lambda *args, fresh: reinvent_loss(*args, sigma=sigma, barrier=likelihood_barrier)
         elif update == "reinforce_kl":
             self.loss = lambda *args, fresh: reinforce_kl_loss(*args, beta=beta, fresh=fresh)
         else:
             raise ValueError(f"unknown policy update {update!r}; choose 'reinvent' or 'reinforce_kl'")
         self.prior = prior
-        self.agent = copy.deepcopy(prior.model).train()
+        self.policy = copy.deepcopy(prior.model).train()
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
         self.augment_whole_memory = augment_whole_memory
@@ -87,7 +85,7 @@ class Agent:
         self.randomize = randomize
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
         # The prior never changes, so each sequence's prior log-likelihood is computed once: replayed
         # and re-spelled rows come back every step (a cache, not state: a resume recomputes it).
         self._prior_logp: dict[tuple[int, ...], float] = {}
@@ -107,9 +105,9 @@ class Agent:
         published Augmented Memory does. With ``unique_batch`` a sequence sampled twice in one
         batch is learned from once, as REINVENT does (Augmented Memory's PMO code keeps repeats).
         """
-        self.agent.eval()
-        ids, _ = sample_ids(self.agent, self.tokenizer, self.batch_size, generator=self.generator)
-        self.agent.train()
+        self.policy.eval()
+        ids, _ = sample_ids(self.policy, self.tokenizer, self.batch_size, generator=self.generator)
+        self.policy.train()
         rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
         if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
             rows = list({tuple(row): row for row in rows}.values())
@@ -164,7 +162,7 @@ class Agent:
         all_ids = pad_batch(sequences, self.tokenizer.pad_id)  # as wide as the longest row, no wider
         rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
         prior_logp = self._prior_log_likelihood(sequences)
-        agent_logp = sequence_log_likelihood(self.agent, all_ids, self.tokenizer.pad_id)
+        agent_logp = sequence_log_likelihood(self.policy, all_ids, self.tokenizer.pad_id)
         loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(fresh_ids))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,12 +189,13 @@ class Agent:
             ids = self.tokenizer.encode(smiles)
         except TokenizerError:
             return None
-        return ids if len(ids) <= self.agent.config.block_size else None
+        return ids if len(ids) <= self.policy.config.block_size else None
 
     # Resume: weights and optimizer as safetensors, the rest as JSON (no pickles).
     def save_state(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        checkpoint.save(directory / "agent", self.agent, self.tokenizer)
+        # The policy's weights go in "agent/", where a resume (and any saved run state) has them.
+        checkpoint.save(directory / "agent", self.policy, self.tokenizer)
         save_file({"generator": self.generator.get_state()}, directory / "rng.safetensors")
         save_optimizer(self.optimizer, directory)
         state = {
@@ -207,7 +206,7 @@ class Agent:
         (directory / "agent_state.json").write_text(json.dumps(state))
 
     def load_state(self, directory: Path) -> None:
-        self.agent.load_state_dict(checkpoint.load(directory / "agent").model.state_dict())
+        self.policy.load_state_dict(checkpoint.load(directory / "agent").model.state_dict())
         self.generator.set_state(load_file(directory / "rng.safetensors")["generator"])
         load_optimizer(self.optimizer, directory)
         state = json.loads((directory / "agent_state.json").read_text())

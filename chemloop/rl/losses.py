@@ -1,7 +1,8 @@
 """Policy updates: each maps log-likelihoods and rewards of a batch to a loss.
 
-The batch holds the agent's fresh samples followed by replayed molecules; ``fresh`` says
-how many rows are fresh. Both updates keep the agent near the prior, in different ways.
+The batch holds the agent's fresh samples followed by replayed molecules (REINFORCE's ``fresh``
+says how many rows are fresh: its baseline is their mean). Both updates keep the agent near the
+prior, in different ways.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ def reinvent_loss(
     rewards: torch.Tensor,
     *,
     sigma: float,
-    fresh: int,
     barrier: float = 0.0,
 ) -> torch.Tensor:
     """REINVENT (Olivecrona et al. 2017): regress log π(x) onto log p_prior(x) + σ·r(x).
@@ -44,6 +44,3 @@ def reinforce_kl_loss(
     shaped = rewards - beta * (agent_logp.detach() - prior_logp)
     advantage = shaped - shaped[:fresh].mean()
     return -(advantage * agent_logp).mean()
-
-
-LOSSES = {"reinvent": reinvent_loss, "reinforce_kl": reinforce_kl_loss}

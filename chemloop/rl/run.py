@@ -235,7 +235,7 @@ def optimize(
     _write_top(output / "top.csv", scorer)
     checkpoint.save(
         output / "agent",
-        agent.agent,
+        agent.policy,
         agent.tokenizer,
         {"stage": run.update, "steps": agent.steps, "oracle_calls": len(scorer.calls)},
     )

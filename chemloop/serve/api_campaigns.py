@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chemloop.chem.mol import InvalidSmilesError
 from chemloop.config_files import validate
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
 from chemloop.reward.data import FeedbackError
@@ -97,7 +97,7 @@ def _named_by_file(err: FeedbackError, path: Path) -> FeedbackError:
 @router.get("", response_model=list[schemas.CampaignSummary])
 def list_campaigns(factory: Factory) -> list[dict[str, Any]]:
     """Every campaign, by name, with its rounds and molecules tested."""
-    return loop.list_campaigns(factory)
+    return campaign.list_campaigns(factory)
 
 
 @router.post(
@@ -119,23 +119,24 @@ def create_campaign(body: schemas.CampaignCreate, settings: Settings, factory: F
         with uploads.temporary_file(settings, "seed.csv") as path:
             _write_seed(path, body.seed)
             try:
-                seed = loop.read_results(path)  # every bad row is refused before the campaign exists
+                seed = campaign.read_results(path)  # every bad row is refused before the campaign exists
             except FeedbackError as err:
                 raise _seed_problems(_named_by_file(err, path), body.seed) from None
-    loop.init_campaign(factory, body.name, config, seed=seed)  # the campaign and its seed: one transaction
-    return loop.status(factory, body.name)
+    # The campaign and its seed: one transaction.
+    campaign.init_campaign(factory, body.name, config, seed=seed)
+    return campaign.status(factory, body.name)
 
 
 @router.get("/{name}", response_model=schemas.CampaignStatus)
 def campaign_status(name: Name, factory: Factory) -> dict[str, Any]:
     """Rounds, molecules tested, best value per round, feedback counts and the reward model's quality."""
-    return loop.status(factory, name)
+    return campaign.status(factory, name)
 
 
 @router.get("/{name}/molecules", response_model=list[schemas.CampaignMolecule])
 def campaign_molecules(name: Name, factory: Factory) -> list[dict[str, Any]]:
     """Every molecule the campaign proposed or measured, with its prediction and measured value."""
-    return loop.molecules(factory, name)
+    return campaign.molecules(factory, name)
 
 
 @router.post(
@@ -148,7 +149,7 @@ def propose(
     name: Name, settings: Settings, factory: Factory, jobs: Jobs, body: schemas.ProposeRequest | None = None
 ) -> schemas.JobOut:
     """Start a propose round as a job; when it is done, its ``proposals.csv`` holds the picks."""
-    loop.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
+    campaign.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
     return job_out(jobs.start_propose(settings.db_url, name, body.batch if body else None))
 
 
@@ -167,11 +168,11 @@ def import_results(
 ) -> dict[str, Any]:
     """Import a results file (values, preferences or ratings) and refit the reward model; with
     ``dry_run``, return what would be imported and every problem by row, storing nothing."""
-    loop.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
+    campaign.require_campaign(factory, name)  # UnknownCampaignError: a 404 naming the campaign
     with uploads.temporary_file(settings, file.filename) as path:
         path.write_bytes(file.file.read())
         try:
-            results = loop.read_results(path)
+            results = campaign.read_results(path)
         except FeedbackError as err:
             err = _named_by_file(err, path)
             if not dry_run:
@@ -184,7 +185,7 @@ def import_results(
                 "sample": [],
                 "problems": found or [{"row": None, "message": str(err)}],
             }
-        unproposed = [] if external else loop.unproposed_rows(factory, name, results)
+        unproposed = [] if external else campaign.unproposed_rows(factory, name, results)
         never = "the campaign never proposed this molecule; set external to import it"
         if dry_run:
             return {
@@ -198,7 +199,7 @@ def import_results(
             (row, smiles), rest = unproposed[0], unproposed[1:]
             also = [problem(("body", "file", f"row {r}"), never, s, "not_proposed") for r, s in rest]
             raise FieldError(("body", "file", f"row {row}"), smiles, never, kind="not_proposed", also=also)
-        return loop.import_results(factory, name, path, external=external)
+        return campaign.import_results(factory, name, path, external=external)
 
 
 def _invalid_smiles(err: InvalidSmilesError, fields: dict[str, str]) -> FieldError:
@@ -215,7 +216,7 @@ def _invalid_smiles(err: InvalidSmilesError, fields: dict[str, str]) -> FieldErr
 def record_preference(name: Name, body: schemas.PreferenceIn, factory: Factory) -> dict[str, Any]:
     """Record a chemist's choice between two molecules; the next reward-model fit uses it."""
     try:
-        return loop.record_preference(factory, name, body.smiles_a, body.smiles_b, body.preferred)
+        return campaign.record_preference(factory, name, body.smiles_a, body.smiles_b, body.preferred)
     except InvalidSmilesError as err:
         raise _invalid_smiles(err, {"smiles_a": body.smiles_a, "smiles_b": body.smiles_b}) from None
 
@@ -229,6 +230,6 @@ def record_preference(name: Name, body: schemas.PreferenceIn, factory: Factory) 
 def record_rating(name: Name, body: schemas.RatingIn, factory: Factory) -> dict[str, Any]:
     """Record a chemist's 1–5 rating of a molecule; the next reward-model fit uses it."""
     try:
-        return loop.record_rating(factory, name, body.smiles, body.rating)
+        return campaign.record_rating(factory, name, body.smiles, body.rating)
     except InvalidSmilesError as err:
         raise _invalid_smiles(err, {"smiles": body.smiles}) from None

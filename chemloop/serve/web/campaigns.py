@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from chemloop.errors import ChemloopError
 from chemloop.jobs import ACTIVE, JobConflictError
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.acquisition import Acquisition
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import UnknownCampaignError
@@ -80,7 +80,7 @@ def _index(request: Request, factory, status_code: int = 200, **form: Any) -> HT
         request,
         "index.html",
         status_code=status_code,
-        campaigns=loop.list_campaigns(factory),
+        campaigns=campaign.list_campaigns(factory),
         acquisitions=ACQUISITIONS,
         components=COMPONENTS,
         **(defaults | form),
@@ -119,9 +119,9 @@ async def create(
             token, seed_path = uploads.stage(
                 settings, seed.filename, await uploads.read_upload(seed, settings.max_body_bytes)
             )
-            rows = await run_in_threadpool(loop.read_results, seed_path)
+            rows = await run_in_threadpool(campaign.read_results, seed_path)
         # The fit of the first reward model takes seconds: off the event loop, so pages stay served.
-        await run_in_threadpool(loop.init_campaign, factory, name, config, rows)
+        await run_in_threadpool(campaign.init_campaign, factory, name, config, rows)
     except FeedbackError as err:
         return _index(request, factory, 400, error=str(err), problems=err.problems, **form)
     except ChemloopError as err:
@@ -140,8 +140,8 @@ def dashboard(
     request: Request, factory: Factory, jobs: Jobs, name: str, imported: int | None = None
 ) -> HTMLResponse:
     try:
-        report = loop.status(factory, name)
-        table = loop.molecules(factory, name)
+        report = campaign.status(factory, name)
+        table = campaign.molecules(factory, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     proposing = [j for j in jobs.list() if j.kind == "propose" and j.params.get("campaign") == name]
@@ -177,7 +177,7 @@ def start_propose(
     """Start the next round as a background job (the same job as POST /api/campaigns/{name}/propose);
     the dashboard shows it, refreshing itself until it is done."""
     try:
-        loop.require_campaign(factory, name)  # an unknown campaign is a 404 now, not a failed job later
+        campaign.require_campaign(factory, name)  # an unknown campaign is a 404 now, not a failed job later
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     try:

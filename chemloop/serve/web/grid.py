@@ -12,7 +12,7 @@ from rdkit import Chem
 
 from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
 from chemloop.serve.deps import Factory
@@ -107,7 +107,7 @@ def grid(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     try:
-        table = [_row(m) for m in loop.molecules(factory, name)]
+        table = [_row(m) for m in campaign.molecules(factory, name)]
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     sort = sort if sort in COLUMNS else "round"
@@ -179,7 +179,7 @@ def _pose_sources(factory: Factory, name: str) -> list[tuple[str, Path]]:
 
 
 def _find(factory: Factory, name: str, key: str) -> dict[str, Any] | None:
-    return next((m for m in loop.molecules(factory, name) if m["key"] == key), None)
+    return next((m for m in campaign.molecules(factory, name) if m["key"] == key), None)
 
 
 @router.get("/campaigns/{name}/molecules/{key}", response_class=HTMLResponse)

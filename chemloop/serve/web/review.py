@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.review import next_pair
 from chemloop.loop.store import UnknownCampaignError
 from chemloop.serve import schemas
@@ -90,7 +90,9 @@ def choose(factory: Factory, name: str, choice: Choice) -> JSONResponse:
             recorded = None
             skipped.append((choice.smiles_a, choice.smiles_b))
         else:
-            recorded = loop.record_preference(factory, name, choice.smiles_a, choice.smiles_b, choice.choice)
+            recorded = campaign.record_preference(
+                factory, name, choice.smiles_a, choice.smiles_b, choice.choice
+            )
         return JSONResponse({"recorded": recorded, "pair": _pair(factory, name, skipped)})
     except ChemloopError as err:
         return _error(err)
@@ -99,6 +101,6 @@ def choose(factory: Factory, name: str, choice: Choice) -> JSONResponse:
 @router.post("/campaigns/{name}/review/rating", dependencies=[Depends(require_key)])
 def rate(factory: Factory, name: str, rating: RatingChoice) -> JSONResponse:
     try:
-        return JSONResponse({"recorded": loop.record_rating(factory, name, rating.smiles, rating.rating)})
+        return JSONResponse({"recorded": campaign.record_rating(factory, name, rating.smiles, rating.rating)})
     except ChemloopError as err:
         return _error(err)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign as loop
+from chemloop.loop import campaign
 from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
 from chemloop.reward.data import FeedbackError
 from chemloop.serve import uploads
@@ -47,7 +47,7 @@ def _preview(factory: Factory, name: str, data: bytes, staged, external: bool) -
     notes: dict[int, list[str]] = {}
     file_error, kind = None, None
     try:
-        results = loop.read_results(staged)
+        results = campaign.read_results(staged)
     except FeedbackError as err:
         results, file_error = None, None if err.problems else str(err)
         for row, message in err.problems:
@@ -56,7 +56,7 @@ def _preview(factory: Factory, name: str, data: bytes, staged, external: bool) -
         results, file_error = None, str(err)
     if results is not None:
         kind = results.kind
-        for row, smiles in loop.unproposed_rows(factory, name, results):
+        for row, smiles in campaign.unproposed_rows(factory, name, results):
             if external:
                 notes.setdefault(row, []).append(f"{smiles}: external (never proposed by this campaign)")
             else:
@@ -119,7 +119,7 @@ def confirm(
     if staged is None:
         return _page(request, name, 400, error="That upload is no longer waiting; upload the file again.")
     try:
-        result = loop.import_results(factory, name, staged, external=external)
+        result = campaign.import_results(factory, name, staged, external=external)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     except ChemloopError as err:  # e.g. rows that became invalid since the preview

@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the main job: steer the shipped prior towards examples/qed.toml's objective
 	$(VENV)/bin/chemloop optimize --config examples/qed.toml --output runs/qed-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP)  ## lint, then the whole test suite (slow tests included)
+test: $(STAMP)  ## lint and the layer contracts, then the whole test suite (slow tests included)
 	$(VENV)/bin/ruff check chemloop tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q --durations=10
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and lint-imports: layers only point down (pyproject.toml, docs/architecture.md)
 	$(VENV)/bin/ruff check chemloop tests bench
 	$(VENV)/bin/ruff format --check chemloop tests bench
+	$(VENV)/bin/lint-imports

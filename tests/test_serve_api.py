@@ -3,6 +3,7 @@ mutating endpoint, and 4xx bodies that name the offending field and value."""
 
 import csv
 import io
+import re
 import time
 
 import httpx
@@ -12,8 +13,10 @@ from rdkit import Chem
 from rdkit.Chem import QED
 
 from chemloop.serve.app import create_app
+from chemloop.serve.deps import SESSION_COOKIE
 from chemloop.serve.live import live_server
 from chemloop.serve.settings import ServeSettings
+from chemloop.serve.web import api_docs
 
 KEY = "test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
@@ -280,9 +283,60 @@ def test_bearer_token_and_cookie_are_accepted(client):
         ).status_code
         == 404
     )
-    signed_in = TestClient(client.app, cookies={"chemloop_key": KEY})  # the web app's sign-in cookie
+    signed_in = TestClient(client.app)
+    assert signed_in.post("/sign-in", data={"key": KEY}, follow_redirects=False).status_code == 303
     response = signed_in.post("/api/campaigns/nope/ratings", json={"smiles": "CCO", "rating": 3})
     assert response.status_code == 404 and named(response, "path", "name")["input"] == "nope"
+    # The cookie holds a session token the server handed out; the key itself in it is nothing.
+    key_cookie = TestClient(client.app, cookies={SESSION_COOKIE: KEY})
+    assert (
+        key_cookie.post("/api/campaigns/nope/ratings", json={"smiles": "CCO", "rating": 3}).status_code == 401
+    )
+
+
+@pytest.mark.parametrize(
+    "unusable",
+    [
+        {"X-API-Key": ""},
+        {"X-API-Key": " "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+    ],
+    ids=["empty-key", "blank-key", "basic", "empty-bearer"],
+)
+def test_a_cookie_request_from_another_origin_is_refused_whatever_else_it_carries(client, unusable):
+    signed_in = TestClient(client.app)
+    signed_in.post("/sign-in", data={"key": KEY})
+    rating = {"smiles": "CCO", "rating": 3}
+    for origin in ({"Origin": "http://localhost:3000"}, {"Sec-Fetch-Site": "same-site"}):
+        forged = signed_in.post("/api/campaigns/nope/ratings", json=rating, headers={**unusable, **origin})
+        assert forged.status_code == 403, (unusable, origin)
+    # From the server's own pages it goes through (404: no such campaign).
+    own = signed_in.post(
+        "/api/campaigns/nope/ratings", json=rating, headers={**unusable, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert own.status_code == 404
+    # A real key in a header is not a browser's ambient credential: no origin check.
+    keyed = client.post(
+        "/api/campaigns/nope/ratings", json=rating, headers={**AUTH, "Origin": "http://elsewhere"}
+    )
+    assert keyed.status_code == 404
+
+
+def test_api_docs_load_nothing_from_elsewhere(client, monkeypatch):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(sources) == 3 and all(s.startswith("/") and not s.startswith("//") for s in sources)
+    assert all(client.get(s).status_code == 200 for s in sources)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # the page's own script is a file too
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN-loaded pages are off
+    # Without the package that ships Swagger UI: a page that points at the spec, still nothing remote.
+    monkeypatch.setattr(api_docs, "swagger_dir", lambda: None)
+    bare = client.get("/docs")
+    assert bare.status_code == 200 and 'href="/openapi.json"' in bare.text and "<script" not in bare.text
 
 
 # --- campaigns ------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""The web app for chemists: every page through TestClient, and one real headless Chromium session
-(Playwright driving Debian's /usr/bin/chromium) that records preferences by clicking and by keyboard."""
+"""The web app for chemists: every page through TestClient (sign-in sessions, the headers every page
+carries, uploads, campaign names), and real headless Chromium sessions (Playwright driving Debian's
+/usr/bin/chromium): one records preferences by clicking and by keyboard, one uses the API reference
+under the pages' Content-Security-Policy."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -27,10 +30,12 @@ from chemloop.loop.store import (
     session_scope,
 )
 from chemloop.serve.app import create_app
-from chemloop.serve.deps import KEY_COOKIE
+from chemloop.serve.deps import SESSION_COOKIE
 from chemloop.serve.live import live_server
+from chemloop.serve.security import Sessions
 from chemloop.serve.settings import ServeSettings
 from chemloop.serve.web.plot import best_so_far
+from chemloop.serve.web.templating import TEMPLATES
 
 KEY = "test-key-0123456789"
 TINY_REWARD = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}  # refits after an upload stay fast
@@ -93,11 +98,15 @@ def server(tmp_path):
     return TestClient(app), factory, settings
 
 
-def sign_in(client: TestClient) -> None:
+def sign_in(client: TestClient) -> str:
+    """Sign ``client`` in through the form; returns the session token its cookie holds."""
     response = client.post("/sign-in", data={"key": KEY, "next": "/campaigns/demo"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/campaigns/demo"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+    token = response.cookies[SESSION_COOKIE]
+    assert KEY not in response.headers["set-cookie"] and len(token) >= 40  # a random token, not the key
+    return token
 
 
 # --- read-only pages ----------------------------------------------------------------------------
@@ -199,7 +208,7 @@ def test_actions_without_the_key_are_refused(server):
     assert [r.status_code for r in refused] == [401] * 5
     assert count(factory, Preference, "demo") == count(factory, Rating, "demo") == 0
     wrong = client.post("/sign-in", data={"key": "not-the-key"}, follow_redirects=False)
-    assert wrong.status_code == 401 and KEY_COOKIE not in wrong.cookies
+    assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.cookies
     offsite = client.post("/sign-in", data={"key": KEY, "next": "//evil.example"}, follow_redirects=False)
     assert offsite.headers["location"] == "/"
 
@@ -214,6 +223,92 @@ def test_a_signed_in_request_from_another_origin_is_refused(server):
     assert count(factory, Rating, "demo") == 0
     own = client.post("/campaigns/demo/review/rating", json=rating, headers={"Sec-Fetch-Site": "same-origin"})
     assert own.status_code == 200 and count(factory, Rating, "demo") == 1
+
+
+def test_a_sign_in_is_a_session_token_that_sign_out_ends(server):
+    client, factory, _ = server
+    token = sign_in(client)
+    rating = {"smiles": "CCO", "rating": 3}
+    assert client.post(RATING, json=rating).status_code == 200
+    # Only a token the server handed out signs a browser in; the key itself in the cookie does not.
+    assert TestClient(client.app, cookies={SESSION_COOKIE: KEY}).post(RATING, json=rating).status_code == 401
+    assert client.get("/sign-out").status_code == 405  # a link or an image cannot sign anybody out
+    offsite = client.post("/sign-out", headers={"Origin": "http://localhost:3000"}, follow_redirects=False)
+    assert offsite.status_code == 403
+    out = client.post("/sign-out", follow_redirects=False)
+    assert out.status_code == 303 and SESSION_COOKIE not in client.cookies
+    replayed = TestClient(client.app, cookies={SESSION_COOKIE: token})  # a copy of the cookie died too
+    assert replayed.post(RATING, json=rating).status_code == 401
+    assert "Sign in with the API key" in replayed.get("/campaigns/demo/review").text
+    assert count(factory, Rating, "demo") == 1
+
+
+def test_the_session_cookie_is_secure_over_https(server):
+    client, _, _ = server
+
+    def cookie_flags(base_url: str) -> set[str]:
+        response = TestClient(client.app, base_url=base_url).post(
+            "/sign-in", data={"key": KEY}, follow_redirects=False
+        )
+        return {part.strip().lower() for part in response.headers["set-cookie"].split(";")[1:]}
+
+    assert {"secure", "httponly", "samesite=strict"} <= cookie_flags("https://testserver")
+    assert "secure" not in cookie_flags("http://testserver")
+
+
+def test_sessions_expire_and_are_bounded():
+    now = [0.0]
+    sessions = Sessions(lifetime_s=60, limit=3, clock=lambda: now[0])
+    tokens = [sessions.create() for _ in range(4)]
+    assert len(sessions) == 3 and not sessions.valid(tokens[0])  # the oldest made room
+    assert all(sessions.valid(t) for t in tokens[1:]) and not sessions.valid("made-up")
+    now[0] = 61.0
+    assert not any(sessions.valid(t) for t in tokens) and len(sessions) == 0
+
+
+PAGES = (
+    "/",
+    "/campaigns/demo",
+    "/campaigns/demo/molecules",
+    "/campaigns/demo/review",
+    "/sign-in",
+    "/campaigns/x",
+)
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)|<style|<[^>]*\s(?:style|on[a-z]+)\s*=", re.IGNORECASE)
+
+
+def test_pages_cannot_be_framed_sniffed_or_made_to_run_other_scripts(server):
+    client, _, _ = server
+    sign_in(client)
+    for url in PAGES:
+        response = client.get(url)
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy, url
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy, url
+        assert response.headers["x-frame-options"] == "DENY", url
+        assert response.headers["x-content-type-options"] == "nosniff", url
+        assert response.headers["referrer-policy"] == "same-origin", url
+        assert not INLINE.search(response.text), url  # nothing inline for the policy to block
+    # A depiction keeps its own, stricter policy.
+    svg = client.get("/depict.svg", params={"smiles": "CCO"})
+    assert svg.headers["content-security-policy"].startswith("default-src 'none'")
+    # Every template, including pages no test above renders: no inline script, style or handler.
+    for template in TEMPLATES.glob("*.html"):
+        assert not INLINE.search(template.read_text()), template.name
+
+
+@pytest.mark.parametrize(
+    "unusable",
+    [{"X-API-Key": ""}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}],
+    ids=["empty-key", "basic", "empty-bearer"],
+)
+def test_headers_without_a_key_do_not_skip_the_origin_check(server, unusable):
+    client, factory, _ = server
+    sign_in(client)
+    forged = client.post(
+        RATING, json={"smiles": "CCO", "rating": 3}, headers={**unusable, "Origin": "http://localhost:3000"}
+    )
+    assert forged.status_code == 403 and count(factory, Rating, "demo") == 0
 
 
 def test_error_pages_escape_what_the_request_sent(server):
@@ -335,7 +430,7 @@ def test_review_says_when_every_pair_is_done(server):
     assert last.status_code == 200 and last.json()["pair"] is None
     assert "No pairs left to compare" in client.get("/campaigns/pair/review").text
     out = client.post("/sign-out", follow_redirects=False)
-    assert out.status_code == 303 and KEY_COOKIE not in client.cookies
+    assert out.status_code == 303 and SESSION_COOKIE not in client.cookies
 
 
 CHOICE, RATING = "/campaigns/demo/review/choice", "/campaigns/demo/review/rating"
@@ -451,3 +546,27 @@ def test_browser_review_session(live, tmp_path):
         f"\nreview: click-to-new-pair painted over {len(times)} swaps: "
         f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms ({each})"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_api_docs_render_under_the_page_policy(live):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, _ = live
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        refused = []  # what the Content-Security-Policy blocked, as the browser reports it
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(base + "/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        operations = page.locator(".opblock").count()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.locator(".opblock-summary-path", has_text="/api/health").first.click()
+        page.get_by_role("button", name="Try it out").first.click()
+        page.get_by_role("button", name="Execute").first.click()
+        page.wait_for_selector(".live-responses-table", timeout=30_000)
+        browser.close()
+    assert operations >= 10 and not refused
+    assert requests and all(url.startswith(base) for url in requests)  # nothing fetched from elsewhere

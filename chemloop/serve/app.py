@@ -4,8 +4,9 @@
     curl -s localhost:8000/api/score -H 'content-type: application/json' \\
          -d '{"smiles": ["CCO"], "components": ["qed", "sa_score"]}'
 
-The spec is at ``/openapi.json`` (browsable at ``/docs``). Reading is open; every endpoint that
-changes state needs the API key (``X-API-Key``, a bearer token, or the web app's cookie).
+The spec is at ``/openapi.json`` (browsable at ``/docs``, with files served from here, no CDN).
+Reading is open; every endpoint that changes state needs the API key (``X-API-Key`` or a bearer
+token) or a web sign-in (the web app's session cookie, from this server's own pages only).
 Nothing a request sends is run as code or opened as a path: plugins, models and folders come
 only from :class:`~chemloop.serve.settings.ServeSettings`.
 """
@@ -29,6 +30,12 @@ from chemloop.serve.compute import ComputePool
 from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
 from chemloop.serve.limits import BodySizeMiddleware, document_limits
+from chemloop.serve.security import (
+    ForwardedHeadersMiddleware,
+    SecurityHeadersMiddleware,
+    Sessions,
+    TrustedProxies,
+)
 from chemloop.serve.settings import ServeSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,6 +58,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         summary="Molecule design: sample, score, optimize, and run design-make-test campaigns.",
         default_response_class=SafeJSONResponse,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's own pages load Swagger UI and ReDoc from a CDN; /docs is the web app's
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.factory = connect(settings.db_url)
@@ -61,7 +70,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         settings.max_busy_requests, settings.compute_timeout_s, settings.compute_memory_mb
     )
     app.state.rate_limit = ClientRateLimit(settings.rate_limit) if settings.rate_limit else None
+    app.state.sessions = Sessions(settings.session_hours * 3600, settings.max_sessions)
     app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxies:  # added last: runs first, so every layer sees the real client
+        app.add_middleware(ForwardedHeadersMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     add_error_handlers(app)
     for module in (api_molecules, api_jobs, api_campaigns):
         app.include_router(module.router)
@@ -72,8 +85,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
 def _add_web_pages(app: FastAPI) -> None:
     from chemloop.serve.web import router
+    from chemloop.serve.web.api_docs import SWAGGER_URL, swagger_dir
 
     app.include_router(router)
+    if (swagger := swagger_dir()) is not None:  # before /static, which would otherwise take its paths
+        app.mount(SWAGGER_URL, StaticFiles(directory=swagger), name="swagger-ui")
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -94,4 +110,6 @@ def serve(
     echo(f"chemloop API on http://{host}:{port}/api  (spec: /openapi.json, docs: /docs, web app: /)")
     if settings.generated_key:
         echo(f"API key for this run (set CHEMLOOP_API_KEY to choose one): {settings.api_key}")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # uvicorn's own X-Forwarded-For handling trusts 127.0.0.1 by default; the app decides instead,
+    # from the settings' trusted_proxies.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

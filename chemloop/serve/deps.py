@@ -1,5 +1,6 @@
 """FastAPI dependencies shared by the API routers and the web pages: settings, the campaign
-database, the job manager, and the API-key check for everything that changes state."""
+database, the job manager, and the check for everything that changes state: the API key, or a
+web sign-in from this server's own pages."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from chemloop.serve.errors import FieldError
 from chemloop.serve.settings import ServeSettings
 
 KEY_HEADER = "X-API-Key"
-KEY_COOKIE = "chemloop_key"  # set by the web app's sign-in form (SameSite=Strict, HttpOnly)
+# The web app's sign-in: a random session token (never the key), HttpOnly and SameSite=Strict.
+SESSION_COOKIE = "chemloop_session"
 
 
 def get_settings(request: Request) -> ServeSettings:
@@ -76,9 +78,10 @@ class ClientRateLimit:
 
 
 def client_address(request: Request) -> str:
-    """Who a rate limit counts: the remote address. Not the API key: there is one key, shared by
-    everybody allowed to write, and scoring or sampling needs none. Behind a reverse proxy on this
-    host, uvicorn takes the address from ``X-Forwarded-For`` (it trusts 127.0.0.1 by default)."""
+    """Who a rate limit counts: the connection's remote address. Not the API key: there is one key,
+    shared by everybody allowed to write, and scoring or sampling needs none. ``X-Forwarded-For``
+    names the client only for requests from a proxy in the server's ``trusted_proxies``
+    (:class:`~chemloop.serve.security.ForwardedHeadersMiddleware` has then put it here)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -124,21 +127,36 @@ BUSY_RESPONSE = {
 }
 
 
-def presented_key(request: Request) -> str | None:
-    """The key a request carries: the ``X-API-Key`` header, a bearer token, or the web app's cookie."""
-    header = request.headers.get(KEY_HEADER)
+def _credential(request: Request) -> tuple[str, str] | None:
+    """What a request authenticates with: ``("key", …)`` for the API key in ``X-API-Key`` or as a
+    bearer token, ``("session", …)`` for the web app's sign-in cookie. An empty header, or an
+    ``Authorization`` that is not a bearer token, carries nothing and does not hide the cookie."""
+    header = request.headers.get(KEY_HEADER, "").strip()
     if header:
-        return header
-    authorization = request.headers.get("Authorization", "")
-    if authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return request.cookies.get(KEY_COOKIE)
+        return "key", header
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key", token.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return ("session", cookie) if cookie else None
+
+
+def authenticated(request: Request) -> str | None:
+    """``"key"`` when the request carries the server's API key (constant-time comparison),
+    ``"session"`` when it carries a live web sign-in, else None."""
+    credential = _credential(request)
+    if credential is None:
+        return None
+    how, secret = credential
+    if how == "key":
+        expected = request.app.state.settings.api_key
+        return how if secrets.compare_digest(secret.encode(), expected.encode()) else None
+    return how if request.app.state.sessions.valid(secret) else None
 
 
 def has_valid_key(request: Request) -> bool:
-    key = presented_key(request)
-    expected = request.app.state.settings.api_key
-    return key is not None and secrets.compare_digest(key.encode(), expected.encode())
+    """Whether the request may change state (the API key, or a web sign-in)."""
+    return authenticated(request) is not None
 
 
 # Declared so the OpenAPI spec shows the scheme; require_key also accepts a bearer token or the cookie.
@@ -156,18 +174,26 @@ def cross_site(request: Request) -> bool:
     return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
 
 
+def refuse_cross_site(request: Request) -> None:
+    """403 for a browser's request from another origin (cross-site request forgery)."""
+    if cross_site(request):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail="a request from another origin may not change state here"
+        )
+
+
 def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)] = None) -> None:
-    """401 unless the request carries the server's API key (constant-time comparison); 403 when the
-    key came in the web app's cookie on a request from another origin (cross-site request forgery)."""
-    if not has_valid_key(request):
+    """401 unless the request carries the server's API key or a web sign-in; 403 when a sign-in
+    (the cookie, whatever other headers came with it) comes from another origin."""
+    how = authenticated(request)
+    if how is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail=f"this endpoint changes state and needs the API key (header {KEY_HEADER})",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    from_cookie = request.headers.get(KEY_HEADER) is None and "authorization" not in request.headers
-    if from_cookie and cross_site(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a signed-in request from another origin")
+    if how == "session":
+        refuse_cross_site(request)
 
 
 Settings = Annotated[ServeSettings, Depends(get_settings)]

@@ -47,7 +47,8 @@ def live_server(app: FastAPI, timeout: float = 30.0) -> Iterator[str]:
     # ACKs add ~40 ms to each keep-alive request. Accepted connections inherit it from this one.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     url = f"http://{HOST}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False)  # as `serve`
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -6,6 +6,7 @@ names a path or a plugin.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -43,6 +44,14 @@ class ServeSettings(BaseModel):
         description="score/sample/properties requests per client address (e.g. '120/minute', "
         "'5/second'); more get 429 + Retry-After. Other endpoints are not limited. '' or None: off",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (e.g. '127.0.0.1', '10.0.0.0/8') of reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers name the client; empty (the default): the client "
+        "is the connection's remote address and those headers are ignored",
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="how long a web sign-in lasts")
+    max_sessions: int = Field(1000, ge=1, description="web sign-ins kept at once; the oldest go first")
 
     @field_validator("rate_limit")
     @classmethod
@@ -58,10 +67,22 @@ class ServeSettings(BaseModel):
             raise ValueError(f"{value!r}: give one limit of at least 1 request, such as '120/minute'")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Each entry an IP address or network, normalized ('10.1.2.3/8' → '10.0.0.0/8')."""
+        networks = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network such as '10.0.0.0/8'") from None
+        return networks
+
     @classmethod
     def from_env(cls, **overrides) -> ServeSettings:
-        """Settings from ``CHEMLOOP_DB``, ``CHEMLOOP_API_KEY`` and ``CHEMLOOP_RATE_LIMIT`` (empty: no
-        limit), then ``overrides``.
+        """Settings from ``CHEMLOOP_DB``, ``CHEMLOOP_API_KEY``, ``CHEMLOOP_RATE_LIMIT`` (empty: no
+        limit) and ``CHEMLOOP_TRUSTED_PROXIES`` (comma-separated addresses or networks), then ``overrides``.
 
         Without a key in the environment a random one is made (``generated_key`` tells the
         caller to print it), so a server never starts with writes open to anyone.
@@ -72,9 +93,12 @@ class ServeSettings(BaseModel):
         }
         if "CHEMLOOP_RATE_LIMIT" in os.environ:
             values["rate_limit"] = os.environ["CHEMLOOP_RATE_LIMIT"]
+        proxies = os.environ.get("CHEMLOOP_TRUSTED_PROXIES", "")
+        values["trusted_proxies"] = [p for p in proxies.replace(",", " ").split() if p]
         values.update({k: v for k, v in overrides.items() if v is not None})
         # A bad CHEMLOOP_* value is a user error naming the setting, not a traceback.
-        return validate(cls, values, "server settings (CHEMLOOP_DB, CHEMLOOP_API_KEY, CHEMLOOP_RATE_LIMIT)")
+        names = "CHEMLOOP_DB, CHEMLOOP_API_KEY, CHEMLOOP_RATE_LIMIT, CHEMLOOP_TRUSTED_PROXIES"
+        return validate(cls, values, f"server settings ({names})")
 
     @property
     def generated_key(self) -> bool:

@@ -2,8 +2,9 @@
 
 Pages call the same layers as the CLI and the JSON API (``chemloop.loop.campaign``,
 ``chemloop.loop.review``, ``chemloop.molecules``); nothing here computes chemistry or stores
-rows itself. Reading is open; every action that changes state needs the API key, which the
-sign-in form keeps in an HttpOnly, SameSite=Strict cookie (see :mod:`chemloop.serve.deps`).
+rows itself. Reading is open; every action that changes state needs a sign-in: the form checks
+the API key and sets a random session token in an HttpOnly, SameSite=Strict cookie (see
+:mod:`chemloop.serve.web.sign_in` and :mod:`chemloop.serve.security`).
 
 The app (``chemloop.serve.app``) includes :data:`router` and serves ``chemloop/serve/static`` at
 ``/static``.
@@ -11,10 +12,10 @@ The app (``chemloop.serve.app``) includes :data:`router` and serves ``chemloop/s
 
 from fastapi import APIRouter
 
-from chemloop.serve.web import campaigns, grid, review, sign_in, upload
+from chemloop.serve.web import api_docs, campaigns, grid, review, sign_in, upload
 
 router = APIRouter(include_in_schema=False)  # pages, not part of the JSON API's schema
-for _module in (sign_in, campaigns, grid, review, upload):
+for _module in (sign_in, campaigns, grid, review, upload, api_docs):
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -1,5 +1,6 @@
-"""Sign in by pasting the API key: the server checks it and keeps it in a cookie that scripts
-cannot read (HttpOnly) and other sites cannot send (SameSite=Strict)."""
+"""Sign in by pasting the API key: the server checks it and answers with a random session token in
+a cookie that scripts cannot read (HttpOnly), other sites cannot send (SameSite=Strict) and, over
+https, travels encrypted only (Secure). The key itself never leaves the form post."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from chemloop.serve.deps import KEY_COOKIE, Settings
+from chemloop.serve.deps import SESSION_COOKIE, Settings, refuse_cross_site
 from chemloop.serve.web.templating import render
 
 router = APIRouter()
@@ -31,13 +32,15 @@ def sign_in_form(request: Request, next: str = "/") -> HTMLResponse:
 def sign_in(
     request: Request, settings: Settings, key: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> HTMLResponse | RedirectResponse:
+    refuse_cross_site(request)
     if not secrets.compare_digest(key.strip().encode(), settings.api_key.encode()):
         error = "That key is not the server's API key."
         return render(request, "sign_in.html", status_code=401, next=safe_next(next), error=error)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        KEY_COOKIE,
-        settings.api_key,
+        SESSION_COOKIE,
+        request.app.state.sessions.create(),
+        max_age=int(settings.session_hours * 3600),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -46,7 +49,13 @@ def sign_in(
 
 
 @router.post("/sign-out")
-def sign_out() -> RedirectResponse:
+def sign_out(request: Request) -> RedirectResponse:
+    """End this browser's sign-in on the server (its token stops working at once) and drop the cookie."""
+    refuse_cross_site(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        request.app.state.sessions.end(token)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(KEY_COOKIE, httponly=True, samesite="strict")
+    secure = request.url.scheme == "https"
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="strict", secure=secure)
     return response

@@ -7,13 +7,14 @@ import uuid
 import pytest
 from rdkit import Chem
 from rdkit.Chem import QED
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
 from chemloop.loop import campaign, rewards
-from chemloop.loop.config import load_campaign_config
-from chemloop.loop.store import connect, get_campaign, session_scope
+from chemloop.loop.config import CampaignConfig, load_campaign_config
+from chemloop.loop.store import Campaign, RewardModelVersion, connect, get_campaign, session_scope
 
 runner = CliRunner()
 SEED = [
@@ -206,3 +207,36 @@ def test_bad_feedback_is_refused_and_named(campaign_setup):
             call()
     status = campaign.status(factory, name)
     assert (status["preferences"], status["ratings"]) == (0, 0)
+
+
+def test_one_name_rule_wherever_a_campaign_is_created(tmp_path):
+    db = f"sqlite:///{tmp_path / 'names.db'}"
+    factory = connect(db)
+    for bad in ("a/b", "", " lead", "../up", "x" * 101, "tab\there"):
+        with pytest.raises(ChemloopError, match="letters, digits"):
+            campaign.init_campaign(factory, bad, CampaignConfig())
+    with pytest.raises(ChemloopError, match="letters, digits"):  # the store's row, whoever makes it
+        Campaign(name="a/b", config_json="{}")
+    (tmp_path / "c.toml").write_text("[campaign]\nbatch = 3\n")
+    result = runner.invoke(
+        app, ["campaign", "init", "lab/2024", "--config", str(tmp_path / "c.toml"), "--db", db]
+    )
+    assert result.exit_code != 0 and "letters, digits" in result.output
+    assert campaign.init_campaign(factory, "Lead series 2.1_b-x", CampaignConfig())["campaign"]
+    assert [c["campaign"] for c in campaign.list_campaigns(factory)] == ["Lead series 2.1_b-x"]
+
+
+def test_only_the_newest_reward_models_are_kept(campaign_setup):
+    factory, name, _ = campaign_setup
+    with session_scope(factory) as session:
+        campaign_id = get_campaign(session, name).id
+        config = CampaignConfig.model_validate_json(get_campaign(session, name).config_json)
+    for _ in range(rewards.KEPT_FITS + 2):  # the seed's fit, then more
+        assert rewards.refit(factory, campaign_id, config)
+    with session_scope(factory) as session:
+        ids = session.scalars(
+            select(RewardModelVersion.id).where(RewardModelVersion.campaign_id == campaign_id)
+        ).all()
+        newest = session.scalar(select(func.max(RewardModelVersion.id)))
+    assert len(ids) == rewards.KEPT_FITS and newest in ids
+    assert campaign.status(factory, name)["reward_model"]["measurements"] == 10  # the latest still loads

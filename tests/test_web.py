@@ -5,13 +5,15 @@ under the pages' Content-Security-Policy."""
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.dock.poses import pose_path
@@ -399,6 +401,70 @@ def test_upload_preview_stores_nothing_until_confirmed(server):
     again = client.post("/campaigns/demo/upload/confirm", data={"token": token, "external": "true"})
     assert again.status_code == 400 and "no longer waiting" in again.text
     assert client.post("/campaigns/demo/upload/confirm", data={"token": "../../x"}).status_code == 400
+
+
+def test_uploads_waiting_for_confirmation_expire_and_are_capped(server):
+    client, _, settings = server
+    assert settings.upload_ttl_seconds == 3600  # the default: an hour to confirm a preview
+    settings.max_staged_uploads = 2
+    sign_in(client)
+    staged = Path(settings.runs_dir) / "uploads"
+
+    def preview(n: int) -> str:  # a good file, different each time: it waits for the confirm
+        text = f"smiles,value\nO=C1C=CC(=O)C=C1,{n}\n"
+        page = client.post("/campaigns/demo/upload", files={"file": (f"lab{n}.csv", text, "text/csv")})
+        assert page.status_code == 200 and "Store 1 rows" in page.text
+        token = page.text.split('name="token" value="')[1].split('"')[0]
+        then = time.time() - 100 + 10 * n  # staged in this order, seconds apart
+        os.utime(staged / token, (then, then))
+        return token
+
+    tokens = [preview(n) for n in range(3)]
+    assert sorted(p.name for p in staged.iterdir()) == sorted(tokens[1:])  # the oldest made room
+    gone = client.post("/campaigns/demo/upload/confirm", data={"token": tokens[0]})
+    assert gone.status_code == 400 and "no longer waiting" in gone.text
+    hours_ago = time.time() - 2 * 3600
+    os.utime(staged / tokens[1], (hours_ago, hours_ago))
+    expired = client.post("/campaigns/demo/upload/confirm", data={"token": tokens[1]})
+    assert expired.status_code == 400 and "no longer waiting" in expired.text
+    assert not (staged / tokens[1]).exists()
+    stored = client.post("/campaigns/demo/upload/confirm", data={"token": tokens[2]}, follow_redirects=False)
+    assert stored.status_code == 303
+
+
+def test_upload_errors_name_the_file_not_the_server_folder(server):
+    client, _, settings = server
+    sign_in(client)
+    folders = {str(Path(settings.runs_dir)), str(Path(settings.runs_dir).resolve())}
+    wrong = "smile,val\nCCO,1\n"
+    preview = client.post("/campaigns/demo/upload", files={"file": ("my lab.csv", wrong, "text/csv")})
+    assert preview.status_code == 422 and "my lab.csv: columns" in preview.text
+    assert "Preview of my lab.csv" in preview.text
+    created = client.post(
+        "/campaigns", data={"name": "seeded"}, files={"seed": ("seed 1.csv", wrong, "text/csv")}
+    )
+    assert created.status_code == 400 and "seed 1.csv: columns" in created.text
+    assert not any(folder in page.text for folder in folders for page in (preview, created))
+
+
+def test_campaigns_named_before_the_naming_rule_are_listed_and_readable(server):
+    client, factory, _ = server
+    config = CampaignConfig().model_dump_json()
+    with session_scope(factory) as session:  # names an older version stored, past today's rule
+        for name in ("lab/2024", "Größe ü", ".."):
+            session.execute(insert(Campaign.__table__).values(name=name, config_json=config))
+    index = client.get("/")
+    assert index.status_code == 200 and 'href="/campaigns/demo"' in index.text
+    assert "lab/2024" in index.text and "/campaigns/lab%2F2024" not in index.text
+    assert 'href="/campaigns/.."' not in index.text
+    legacy = "/campaigns/Gr%C3%B6%C3%9Fe%20%C3%BC"
+    assert f'href="{legacy}"' in index.text
+    assert client.get(legacy).status_code == 200 and client.get(legacy + "/molecules").status_code == 200
+    assert client.get("/api" + legacy).json()["campaign"] == "Größe ü"
+    sign_in(client)
+    for name in ("new/one", ".hidden", "x" * 101):
+        refused = client.post("/campaigns", data={"name": name})
+        assert refused.status_code == 400 and "letters, digits" in refused.text, name
 
 
 # --- review -------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from chemloop.loop.store import (
     Proposal,
     Rating,
     Round,
+    check_campaign_name,
     get_campaign,
     session_scope,
 )
@@ -51,9 +52,9 @@ def init_campaign(
     factory: sessionmaker[Session], name: str, config: CampaignConfig, seed: ResultRows | None = None
 ) -> dict:
     """Create campaign ``name`` with its seed data (round 0: ``seed``, or the config's ``seed_data``
-    file) in one transaction, then fit a first reward model."""
-    if not name.strip():
-        raise ChemloopError("a campaign needs a non-empty name")
+    file) in one transaction, then fit a first reward model. ``name`` follows the store's rule
+    (:func:`~chemloop.loop.store.check_campaign_name`), checked before any file is read."""
+    check_campaign_name(name)
     seed_rows = seed or (read_results(config.campaign.seed_data) if config.campaign.seed_data else None)
     with session_scope(factory) as session:
         if session.scalar(select(Campaign).where(Campaign.name == name)) is not None:

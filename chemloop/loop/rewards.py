@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.loop.config import CampaignConfig
@@ -23,6 +23,7 @@ from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import META, WEIGHTS, RewardConfig, RewardModel
 
 MAX_RATING_PAIRS = 5000  # ratings become pairs (higher beats lower); a sample keeps the fit fast
+KEPT_FITS = 5  # reward models kept per campaign (the newest); older ones go when a new one is stored
 
 
 def feedback_counts(session: Session, campaign_id: int) -> dict[str, int]:
@@ -126,7 +127,21 @@ def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConf
         )
     with session_scope(factory) as session:
         session.add(version)
+        session.flush()
+        _prune(session, campaign_id)
     return True
+
+
+def _prune(session: Session, campaign_id: int) -> None:
+    """Delete all but the campaign's ``KEPT_FITS`` newest reward models (in the caller's transaction)."""
+    older = session.scalars(
+        select(RewardModelVersion.id)
+        .where(RewardModelVersion.campaign_id == campaign_id)
+        .order_by(RewardModelVersion.id.desc())
+        .offset(KEPT_FITS)
+    ).all()
+    if older:
+        session.execute(delete(RewardModelVersion).where(RewardModelVersion.id.in_(older)))
 
 
 def _latest(session: Session, campaign_id: int) -> RewardModelVersion | None:

@@ -6,6 +6,7 @@ database as the last committed command left it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,11 +26,32 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+    validates,
+)
 
 from chemloop.errors import ChemloopError
 
 DEFAULT_DB = "sqlite:///chemloop.db"
+# A new campaign's name: what a web address, a file name and a shell argument carry as typed. Every
+# face creates campaigns through Campaign, so the CLI, the HTTP API, the web app and MCP share it;
+# campaigns stored before the rule keep their names and stay readable.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"
+NAME_RULE = "1–100 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit"
+MAX_NAME_LENGTH = 200  # the column's size: longer names cannot be stored
+
+
+def check_campaign_name(name: str) -> str:
+    """``name`` if a new campaign may take it, else a :class:`ChemloopError` stating the rule."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ChemloopError(f"campaign name {name[:120]!r}: use {NAME_RULE}")
+    return name
 
 
 def _now() -> datetime:
@@ -47,6 +69,10 @@ class Campaign(Base):
     config_json: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     rounds: Mapped[list[Round]] = relationship(back_populates="campaign", order_by="Round.number")
+
+    @validates("name")
+    def _name_rule(self, _key: str, name: str) -> str:
+        return check_campaign_name(name)  # on creation or rename; rows loaded from the database pass
 
 
 class Round(Base):
@@ -164,7 +190,9 @@ class UnknownCampaignError(ChemloopError):
 
 
 def get_campaign(session: Session, name: str) -> Campaign:
-    campaign = session.scalar(select(Campaign).where(Campaign.name == name))
+    # A name no row can hold (too long, a NUL that PostgreSQL refuses) is simply not there.
+    fits = len(name) <= MAX_NAME_LENGTH and "\x00" not in name
+    campaign = session.scalar(select(Campaign).where(Campaign.name == name)) if fits else None
     if campaign is None:
         known = session.scalars(select(Campaign.name).order_by(Campaign.name)).all()
         raise UnknownCampaignError(f"no campaign named {name!r}; known: {', '.join(known) or 'none'}")

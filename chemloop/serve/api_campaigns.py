@@ -33,8 +33,11 @@ from chemloop.serve.settings import ServeSettings
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
+# A lookup: any name a campaign may have (the naming rule applies when one is created; campaigns
+# stored before it keep theirs), without control characters.
 Name = Annotated[
-    str, PathParam(pattern=schemas.NAME_PATTERN, description="the campaign's name", examples=["demo"])
+    str,
+    PathParam(pattern=r"^[^\x00-\x1f\x7f]{1,200}$", description="the campaign's name", examples=["demo"]),
 ]
 PREVIEW_ROWS = 20
 
@@ -89,11 +92,6 @@ def _write_seed(path: Path, seed: list[schemas.SeedRow]) -> None:
         writer.writerows([r.smiles, r.value, *([r.std] if r.std is not None else [])] for r in seed)
 
 
-def _named_by_file(err: FeedbackError, path: Path) -> FeedbackError:
-    """The error without the server's folder in its message (the client knows its file by name)."""
-    return FeedbackError(str(err).replace(str(path), path.name), err.problems)
-
-
 @router.get("", response_model=list[schemas.CampaignSummary])
 def list_campaigns(factory: Factory) -> list[dict[str, Any]]:
     """Every campaign, by name, with its rounds and molecules tested."""
@@ -121,7 +119,7 @@ def create_campaign(body: schemas.CampaignCreate, settings: Settings, factory: F
             try:
                 seed = campaign.read_results(path)  # every bad row is refused before the campaign exists
             except FeedbackError as err:
-                raise _seed_problems(_named_by_file(err, path), body.seed) from None
+                raise _seed_problems(uploads.for_client(err, path, "seed"), body.seed) from None
     # The campaign and its seed: one transaction.
     campaign.init_campaign(factory, body.name, config, seed=seed)
     return campaign.status(factory, body.name)
@@ -174,7 +172,7 @@ def import_results(
         try:
             results = campaign.read_results(path)
         except FeedbackError as err:
-            err = _named_by_file(err, path)
+            err = uploads.for_client(err, path, file.filename)
             if not dry_run:
                 raise err from None
             found = [{"row": row, "message": message} for row, message in err.problems]

@@ -25,7 +25,7 @@ from chemloop import __version__
 from chemloop.jobs import JobManager
 from chemloop.loop.store import connect
 from chemloop.model.checkpoint import resolve
-from chemloop.serve import api_campaigns, api_jobs, api_molecules
+from chemloop.serve import api_campaigns, api_jobs, api_molecules, uploads
 from chemloop.serve.compute import ComputePool
 from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
@@ -71,6 +71,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     )
     app.state.rate_limit = ClientRateLimit(settings.rate_limit) if settings.rate_limit else None
     app.state.sessions = Sessions(settings.session_hours * 3600, settings.max_sessions)
+    uploads.prune(settings)  # files a previous run left waiting
     app.add_middleware(BodySizeMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:  # added last: runs first, so every layer sees the real client

@@ -15,11 +15,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from chemloop.chem.user_input import MAX_ABS_VALUE, MAX_SMILES_LENGTH, smiles_text_problem
 from chemloop.loop.acquisition import Acquisition
+from chemloop.loop.store import NAME_PATTERN  # the one rule for a new campaign's name, every face's
 
 MAX_COMPONENTS = 20
 MAX_PARAM_TEXT = 1000  # characters of one string inside a component's params (a SMARTS, a SMILES)
 MAX_PARAM_ITEMS = 100  # items of one list or table inside a component's params
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"  # campaign names a URL path can carry (as the web app)
 MAX_SEED = 2**31 - 1
 
 

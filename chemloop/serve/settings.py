@@ -52,6 +52,14 @@ class ServeSettings(BaseModel):
     )
     session_hours: float = Field(12.0, gt=0, le=24 * 30, description="how long a web sign-in lasts")
     max_sessions: int = Field(1000, ge=1, description="web sign-ins kept at once; the oldest go first")
+    upload_ttl_seconds: int = Field(
+        3600, ge=1, description="how long an uploaded file waits for the chemist to confirm its preview"
+    )
+    max_staged_uploads: int = Field(
+        20,
+        ge=1,
+        description="uploads waiting for confirmation at once (each ≤ max_body_bytes); the oldest go first",
+    )
 
     @field_validator("rate_limit")
     @classmethod

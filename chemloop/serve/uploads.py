@@ -1,17 +1,22 @@
 """Uploaded CSV files on the server's disk, under names the server chooses.
 
-The web app stages a file under ``<runs_dir>/uploads/<sha256>/`` until the chemist confirms it,
-naming it again only by that digest (the token the confirm form posts back); the API reads an
-upload through a temporary file (:func:`temporary_file`). No request ever names a path.
+The web app stages a file under ``<runs_dir>/uploads/<token>/`` (a random token) until the chemist
+confirms it, naming it again only by that token (what the confirm form posts back). A staged file
+waits ``upload_ttl_seconds`` at most, and at most ``max_staged_uploads`` wait at once (the oldest
+go first); the API reads an upload through a temporary file (:func:`temporary_file`). No request
+ever names a path, and no error shown to a client names one: :func:`for_client` puts back the
+name the client gave its file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import hashlib
 import re
+import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +24,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from chemloop.errors import ChemloopError
+from chemloop.reward.data import FeedbackError
 from chemloop.serve.settings import ServeSettings
 
 TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -44,21 +50,71 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
     return data
 
 
+def client_name(filename: str | None) -> str:
+    """The name the client gave its file, without any folder it may have sent along."""
+    name = "".join(c for c in re.split(r"[\\/]", filename or "")[-1] if c.isprintable()).strip()
+    return name[:100] or "the file"
+
+
+def for_client(err: ChemloopError, path: Path, filename: str | None) -> ChemloopError:
+    """``err`` as the client may see it: the server's path of its upload replaced by the name the
+    client gave the file (a :class:`FeedbackError` keeps its rows' problems)."""
+    message = str(err)
+    for server_path in sorted({str(path.resolve()), str(path)}, key=len, reverse=True):
+        message = message.replace(server_path, client_name(filename))
+    if isinstance(err, FeedbackError):
+        return FeedbackError(message, err.problems)
+    return ChemloopError(message)
+
+
+def _waiting(settings: ServeSettings) -> list[tuple[float, Path]]:
+    """(time staged, folder) of every staged upload, oldest first."""
+    found = []
+    for folder in _folder(settings).glob("*"):
+        if TOKEN.fullmatch(folder.name):
+            with contextlib.suppress(OSError):  # removed meanwhile
+                found.append((folder.stat().st_mtime, folder))
+    return sorted(found)
+
+
+def prune(settings: ServeSettings, room_for: int = 0) -> None:
+    """Remove staged uploads older than ``upload_ttl_seconds``, then the oldest until at most
+    ``max_staged_uploads - room_for`` are left."""
+    waiting = _waiting(settings)
+    expired = time.time() - settings.upload_ttl_seconds
+    keep = [(t, f) for t, f in waiting if t > expired]
+    drop = [f for t, f in waiting if t <= expired]
+    excess = len(keep) - max(0, settings.max_staged_uploads - room_for)
+    drop += [f for _, f in keep[: max(0, excess)]]
+    for folder in drop:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def stage(settings: ServeSettings, filename: str | None, data: bytes) -> tuple[str, Path]:
-    """Keep ``data`` until it is confirmed; returns (token, path)."""
-    token = hashlib.sha256(data).hexdigest()
+    """Keep ``data`` until it is confirmed (or expires); returns (token, path)."""
+    prune(settings, room_for=1)
+    token = secrets.token_hex(32)
     folder = _folder(settings) / token
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True)
     path = folder / safe_name(filename)
     path.write_bytes(data)
     return token, path
 
 
 def staged(settings: ServeSettings, token: str) -> Path | None:
-    """The file staged under ``token``, or None (a malformed token never reaches the filesystem)."""
+    """The file staged under ``token``, or None when there is none or it expired (a malformed token
+    never reaches the filesystem)."""
     if not TOKEN.fullmatch(token):
         return None
-    files = sorted((_folder(settings) / token).glob("*"))
+    folder = _folder(settings) / token
+    try:
+        expired = folder.stat().st_mtime <= time.time() - settings.upload_ttl_seconds
+    except OSError:
+        return None
+    if expired:
+        discard(settings, token)
+        return None
+    files = sorted(folder.glob("*"))
     return files[0] if files else None
 
 

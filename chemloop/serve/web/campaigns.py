@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from chemloop.jobs import ACTIVE, JobConflictError
 from chemloop.loop import campaign
 from chemloop.loop.acquisition import Acquisition
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import UnknownCampaignError
+from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import FeedbackError
 from chemloop.serve import schemas, uploads
 from chemloop.serve.api_campaigns import campaign_config
@@ -28,7 +27,6 @@ from chemloop.serve.web.templating import error_page, path, render
 router = APIRouter()
 
 ACQUISITIONS: tuple[str, ...] = Acquisition.__args__  # type: ignore[attr-defined]
-NAME = re.compile(schemas.NAME_PATTERN)  # the JSON API's rule: safe in a URL path segment
 # The create form's fixed menu of scoring components (anything else: the TOML box).
 COMPONENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "alerts": ("Reject PAINS and Brenk alerts", {"type": "alerts", "filter": True}),
@@ -108,18 +106,17 @@ async def create(
     form = {"name": name, "batch": batch, "acquisition": acquisition, "toml": toml, "chosen": components}
     token = None
     try:
-        if not NAME.fullmatch(name):
-            raise ChemloopError(
-                f"campaign name {name!r}: use 1–100 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
+        check_campaign_name(name)  # before anything is read, as every face checks it
         config = config_from_request(name, _form_config(batch, acquisition, components, toml), settings)
         rows = None
         if seed is not None and seed.filename:
             token, seed_path = uploads.stage(
                 settings, seed.filename, await uploads.read_upload(seed, settings.max_body_bytes)
             )
-            rows = await run_in_threadpool(campaign.read_results, seed_path)
+            try:
+                rows = await run_in_threadpool(campaign.read_results, seed_path)
+            except ChemloopError as err:  # the seed file by the name it was uploaded under
+                raise uploads.for_client(err, seed_path, seed.filename) from None
         # The fit of the first reward model takes seconds: off the event loop, so pages stay served.
         await run_in_threadpool(campaign.init_campaign, factory, name, config, rows)
     except FeedbackError as err:

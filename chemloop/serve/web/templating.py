@@ -29,6 +29,13 @@ def path(*segments: Any, **query: Any) -> str:
     return url + ("?" + urlencode(params) if params else "")
 
 
+def one_segment(text: Any) -> bool:
+    """Whether ``text`` survives as one path segment of a URL: percent-encoding carries any
+    character, but a server decodes ``%2F`` back to a slash, and ``.`` / ``..`` move up the path."""
+    text = str(text)
+    return "/" not in text and text not in ("", ".", "..")
+
+
 def number(value: float | int | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
@@ -45,6 +52,7 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.globals["path"] = path
+_env.globals["one_segment"] = one_segment
 _env.filters["number"] = number
 templates = Jinja2Templates(env=_env)
 

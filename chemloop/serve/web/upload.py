@@ -3,6 +3,7 @@ button then stores the file through ``import_results``, exactly as ``chemloop ca
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -40,7 +41,9 @@ def upload_form(request: Request, factory: Factory, name: str) -> HTMLResponse:
     return _missing(request, factory, name) or _page(request, name)
 
 
-def _preview(factory: Factory, name: str, data: bytes, staged, external: bool) -> dict[str, Any]:
+def _preview(
+    factory: Factory, name: str, data: bytes, staged: Path, filename: str | None, external: bool
+) -> dict[str, Any]:
     """Everything the preview shows: the file's rows, each row's errors, and whether it can be stored."""
     header, rows, count = uploads.raw_rows(data)
     errors: dict[int, list[str]] = {}
@@ -49,11 +52,12 @@ def _preview(factory: Factory, name: str, data: bytes, staged, external: bool) -
     try:
         results = campaign.read_results(staged)
     except FeedbackError as err:
-        results, file_error = None, None if err.problems else str(err)
+        results = None
+        file_error = None if err.problems else str(uploads.for_client(err, staged, filename))
         for row, message in err.problems:
             errors.setdefault(row, []).append(message)
     except ChemloopError as err:
-        results, file_error = None, str(err)
+        results, file_error = None, str(uploads.for_client(err, staged, filename))
     if results is not None:
         kind = results.kind
         for row, smiles in campaign.unproposed_rows(factory, name, results):
@@ -92,7 +96,8 @@ async def preview(
     except ChemloopError as err:
         return _page(request, name, 400, error=str(err), external=external)
     token, staged = uploads.stage(settings, file.filename, data)
-    result = await run_in_threadpool(_preview, factory, name, data, staged, external)  # off the event loop
+    # Off the event loop: parsing and checking a large file takes a while.
+    result = await run_in_threadpool(_preview, factory, name, data, staged, file.filename, external)
     if not result["ok"]:
         uploads.discard(settings, token)  # nothing to confirm: keep nothing
     return _page(
@@ -101,7 +106,7 @@ async def preview(
         200 if result["ok"] else 422,
         preview=result,
         token=token,
-        filename=staged.name,
+        filename=uploads.client_name(file.filename),
         external=external,
     )
 
@@ -123,7 +128,8 @@ def confirm(
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     except ChemloopError as err:  # e.g. rows that became invalid since the preview
-        return _page(request, name, 400, error=str(err), external=external)
+        error = str(uploads.for_client(err, staged, staged.name))
+        return _page(request, name, 400, error=error, external=external)
     uploads.discard(settings, token)
     if "note" in result:
         return _page(request, name, 200, message=result["note"])

@@ -211,3 +211,24 @@ def test_machine_description_names_cpu_and_cores():
 
     text = describe()
     assert cpu_name() in text and f"{os.cpu_count()} cores" in text and "Python" in text
+
+
+def test_isomer_runs_of_files_before_the_published_form_are_read_as_corrected():
+    from chemloop.bench.pmo import ISOMER_FORM, merge_results
+
+    older = _result("zaleplon_mpo", [0.55, 0.54])  # written before files recorded the isomer form
+    newer = {**_result("zaleplon_mpo", [0.40]), "isomer_form": ISOMER_FORM}
+    newer["runs"][0]["seed"] = 5
+    merged = merge_results([older, _result("qed", [0.9]), newer])
+    assert merged["summary"]["zaleplon_mpo_corrected"]["seeds"] == 2
+    assert merged["summary"]["zaleplon_mpo"] == pytest.approx(
+        {"mean": 0.40, "std": 0.0, "seeds": 1, "seconds": 1.0}
+    )
+    assert "qed" in merged["summary"] and merged["isomer_form"] == ISOMER_FORM
+
+
+def test_pmo_config_records_the_spelling_the_prior_implies(tiny_run):
+    from chemloop.bench.pmo import pmo_config
+
+    assert pmo_config("qed", 100, 0, {"model": str(tiny_run)}).run.randomize is False
+    assert pmo_config("qed", 100, 0, {"model": str(tiny_run), "randomize": True}).run.randomize is True

@@ -8,6 +8,7 @@ its oracle log and report can be inspected afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 from collections.abc import Callable
@@ -18,9 +19,16 @@ from typing import Any
 from chemloop.bench.machine import describe
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
 from chemloop.rl.oracle_log import read_scores
-from chemloop.rl.run import OptimizeConfig, RunSection, optimize, parse_config
-from chemloop.score.oracles.pmo import oracle
+from chemloop.rl.run import (
+    OptimizeConfig,
+    RunSection,
+    optimize,
+    parse_config,
+    prior_writes_random_spellings,
+)
+from chemloop.score.oracles.pmo import CORRECTED_SUFFIX, ISOMER_TASKS, oracle
 
 # Augmented Memory's PMO settings (Guo & Schwaller 2024; their mol_opt code: batch 64, σ 500,
 # 2 augmentation rounds, top-100 buffer, 10 replayed, no diversity filter), except two: the
@@ -54,9 +62,17 @@ class PmoRun:
     seconds: float
 
 
+# Result files record how the isomer term was scored. Files without the field were written while
+# the corrected form was the only one (before 2026-12-03): their isomer-task runs are read as
+# "<task>_corrected", so they never share a row with runs of the published form.
+ISOMER_FORM = "published (TDC 0.3.6)"
+
+
 def pmo_config(task: str, budget: int, seed: int, run: dict[str, Any] | None = None) -> OptimizeConfig:
     """The optimize config of one benchmark run: the task's oracle alone, as PMO scores it."""
     settings = {"max_steps": 1_000_000, **PMO_RUN_SETTINGS, **(run or {}), "budget": budget, "seed": seed}
+    if settings.get("randomize") is None:  # resolved and recorded, so result files say what ran
+        settings["randomize"] = _writes_random_spellings(settings.get("model", RunSection().model))
     data = {"run": settings, "score": {"components": [{"type": "pmo", "params": {"task": task}}]}}
     return parse_config(data, f"for PMO task {task}")
 
@@ -99,6 +115,11 @@ def _finished(folder: Path, config: OptimizeConfig) -> bool:
     if stored != config:
         raise ChemloopError(f"{folder} holds a run with other settings; choose another --runs-dir")
     return True
+
+
+@functools.cache
+def _writes_random_spellings(model: str) -> bool:
+    return prior_writes_random_spellings(checkpoint.load(model))
 
 
 def summarize(runs: list[PmoRun]) -> dict[str, dict[str, float]]:
@@ -162,7 +183,11 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
         if (_settings(result), result["budget"]) != (_settings(first), first["budget"]):
             raise ChemloopError("PMO results with different settings or budgets cannot share a table")
     # Runs from before commit 6acf96f (2026-12-01) did not record what stopped them.
-    runs = [PmoRun(**{"stopped_by": "unknown", **r}) for result in results for r in result["runs"]]
+    runs = [
+        PmoRun(**{"stopped_by": "unknown", **r, "task": _task_as_scored(r["task"], result)})
+        for result in results
+        for r in result["runs"]
+    ]
     seen: set[tuple[str, int]] = set()
     for run in runs:  # a run reread by two processes would otherwise count twice in its task's mean
         if (run.task, run.seed) in seen:
@@ -176,6 +201,13 @@ def merge_results(results: list[dict], complete_seeds: bool = False) -> dict:
     # The machines the runs ran on, not the one that merges them.
     machine = "; ".join(dict.fromkeys(r.get("machine", "unknown") for r in results))
     return _result(runs, first["budget"], seeds, _settings(first), machine)
+
+
+def _task_as_scored(task: str, result: dict) -> str:
+    """An isomer task of a file without ``isomer_form`` ran the corrected form (see ISOMER_FORM)."""
+    if "isomer_form" not in result and task in ISOMER_TASKS:
+        return task + CORRECTED_SUFFIX
+    return task
 
 
 def merge_result_files(paths: list[Path], complete_seeds: bool = False) -> dict:
@@ -195,6 +227,7 @@ def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict, machine
     summary = summarize(runs)
     return {
         "machine": machine or describe(),
+        "isomer_form": ISOMER_FORM,
         "budget": budget,
         "seeds": seeds,
         "run_settings": settings,

@@ -240,3 +240,28 @@ def test_only_the_newest_reward_models_are_kept(campaign_setup):
         newest = session.scalar(select(func.max(RewardModelVersion.id)))
     assert len(ids) == rewards.KEPT_FITS and newest in ids
     assert campaign.status(factory, name)["reward_model"]["measurements"] == 10  # the latest still loads
+
+
+def test_the_same_results_in_another_file_layout_are_already_imported(campaign_setup):
+    """Duplicates are recognised by the parsed rows: CRLF, row order and SMILES spelling do not hide them."""
+    factory, name, tmp = campaign_setup
+    first = write_values(tmp / "first.csv", ["CCCN", "Cc1ccccc1O"])
+    assert campaign.import_results(factory, name, first, external=True)["imported"] == 2
+    same = tmp / "same.csv"
+    same.write_bytes(f"value,smiles\r\n{lab('Cc1ccccc1O')},Oc1ccccc1C\r\n{lab('CCCN')},NCCC\r\n".encode())
+    again = campaign.import_results(factory, name, same, external=True)
+    assert again["imported"] == 0 and "already imported" in again["note"]
+    assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2
+
+
+def test_concurrent_imports_of_the_same_results_store_them_once(campaign_setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    factory, name, tmp = campaign_setup
+    results = write_values(tmp / "results.csv", ["CCN", "CCCl"])
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(lambda _: campaign.import_results(factory, name, results, external=True), range(6))
+        )
+    assert sorted(a["imported"] for a in answers) == [0, 0, 0, 0, 0, 2]
+    assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2

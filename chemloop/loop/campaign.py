@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -235,9 +236,17 @@ def _write_proposals(path: Path, proposed: Proposed) -> None:
 class ResultRows:
     kind: str  # "values", "preferences" or "ratings"
     rows: list[tuple]  # (smiles, value, std), (smiles_a, smiles_b, preferred) or (smiles, rating); canonical
-    sha256: str
+    sha256: str  # of the parsed rows (see rows_digest): line endings, spelling and order do not matter
     filename: str
     row_numbers: list[int]  # each row's line in the file (header = 1; blank lines are skipped)
+    file_sha256: str = ""  # of the file's bytes: how imports were recognised before rows_digest
+
+
+def rows_digest(kind: str, rows: list[tuple]) -> str:
+    """One digest per set of results: the same molecules and numbers give the same digest whatever
+    the file's line endings, SMILES spellings, column order or row order."""
+    canonical_rows = sorted(json.dumps(list(row)) for row in rows)
+    return hashlib.sha256(json.dumps([kind, canonical_rows]).encode()).hexdigest()
 
 
 def read_results(path: str | Path) -> ResultRows:
@@ -279,7 +288,9 @@ def read_results(path: str | Path) -> ResultRows:
             f"{path}: columns {sorted(columns)} are none of smiles,value[,std], "
             "smiles_a,smiles_b,preferred or smiles,rating"
         )
-    return ResultRows(kind, rows, hashlib.sha256(raw).hexdigest(), path.name, numbers)
+    return ResultRows(
+        kind, rows, rows_digest(kind, rows), path.name, numbers, hashlib.sha256(raw).hexdigest()
+    )
 
 
 def import_results(
@@ -287,26 +298,32 @@ def import_results(
 ) -> dict:
     """Store a results file (one transaction), then refit the reward model.
 
-    The same file (by content) imported again changes nothing. A molecule the campaign never
-    proposed is rejected, naming its row, unless ``external``.
+    The same results (by their parsed rows, see :func:`rows_digest`) imported again change
+    nothing, also when two imports of them race: the loser answers "already imported". A molecule
+    the campaign never proposed is rejected, naming its row, unless ``external``.
     """
     results = read_results(path)
-    with session_scope(factory) as session:
-        campaign = get_campaign(session, name)
-        config = CampaignConfig.model_validate_json(campaign.config_json)
-        duplicate = session.scalar(
-            select(ImportedFile).where(
-                ImportedFile.campaign_id == campaign.id, ImportedFile.sha256 == results.sha256
+    already = {
+        "campaign": name,
+        "imported": 0,
+        "note": f"{results.filename} was already imported; nothing changed",
+    }
+    try:
+        with session_scope(factory) as session:
+            campaign = get_campaign(session, name)
+            config = CampaignConfig.model_validate_json(campaign.config_json)
+            digests = [results.sha256, results.file_sha256]
+            duplicate = session.scalar(
+                select(ImportedFile).where(
+                    ImportedFile.campaign_id == campaign.id, ImportedFile.sha256.in_(digests)
+                )
             )
-        )
-        if duplicate is not None:
-            return {
-                "campaign": name,
-                "imported": 0,
-                "note": f"{results.filename} was already imported; nothing changed",
-            }
-        count = _store_results(session, campaign, results, external)
-        campaign_id = campaign.id
+            if duplicate is not None:
+                return already
+            count = _store_results(session, campaign, results, external)
+            campaign_id = campaign.id
+    except IntegrityError:  # the same results stored by a concurrent import (unique per campaign)
+        return already
     rewards.refit(factory, campaign_id, config)
     return {"campaign": name, "imported": count, "kind": results.kind}
 

@@ -10,6 +10,7 @@ those files, so jobs of an earlier server process are still listed after a resta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -71,8 +72,17 @@ class Job:
 class JobManager:
     """Starts jobs (at most ``max_running`` at once; the rest wait), reports and cancels them."""
 
-    def __init__(self, runs_dir: str | Path, max_running: int = 1, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        runs_dir: str | Path,
+        max_running: int = 1,
+        threads: int | None = None,
+        db_url: str | None = None,
+    ) -> None:
+        """``db_url``: the campaign database, to tell after a restart whether a propose job that was
+        running stored its round."""
         self.runs_dir = Path(runs_dir)
+        self.db_url = db_url
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.max_running = max_running
         # Each job's torch threads: the cores shared out among the jobs that may run at once, so
@@ -209,7 +219,7 @@ class JobManager:
         for job in queued[: max(0, self.max_running - len(self._processes))]:
             function, *args = self._targets.pop(job.id)
             process = self._context.Process(
-                target=function, args=(*args, str(job.folder), self.threads), daemon=True
+                target=function, args=(*args, str(job.folder), self.threads, os.getpid()), daemon=True
             )
             process.start()
             self._processes[job.id] = process
@@ -218,6 +228,9 @@ class JobManager:
 
     def _save(self, job: Job) -> None:
         record = {k: v for k, v in job.to_dict().items() if k not in ("progress", "files")}
+        process = self._processes.get(job.id)
+        if process is not None and job.status == "running":
+            record["pid"] = process.pid  # so a restarted server can stop a job that outlived it
         _write_json(job.folder / "job.json", record)
 
     def _load_earlier(self) -> None:
@@ -236,9 +249,24 @@ class JobManager:
                 record.get("error"),
             )
             if job.status not in FINISHED:
-                job.status, job.error = "failed", "the server stopped while this job was running"
+                _stop_leftover(record.get("pid"))
+                job.status, job.error = self._outcome_after_restart(job)
                 self._save(job)
             self._jobs[job.id] = job
+
+    def _outcome_after_restart(self, job: Job) -> tuple[str, str | None]:
+        """A job the server stopped during: a propose whose round is in the database succeeded."""
+        if job.kind == "propose" and self.db_url and job.params.get("campaign"):
+            from chemloop.loop.campaign import rounds_since
+
+            try:
+                stored = rounds_since(self.db_url, job.params["campaign"], job.created)
+            except ChemloopError:
+                stored = []
+            if stored:
+                note = f"round {stored[0]} was stored; the server stopped before the job reported it"
+                return "done", note
+        return "failed", "the server stopped while this job was running"
 
 
 def _now() -> str:
@@ -262,17 +290,44 @@ def _write_json(path: Path, data: dict) -> None:
 # --- what the child processes run -----------------------------------------------------------------
 
 
+def _stop_leftover(pid: Any) -> None:
+    """SIGTERM a job process of an earlier server that is somehow still running (it should have
+    ended itself within a second of its server: see ``_exit_with_server``)."""
+    if not isinstance(pid, int) or pid <= 1:
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return  # gone, or no /proc to tell whose it is: leave it
+    if b"multiprocessing" in cmdline:  # a spawn child, not an unrelated process that got the pid
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def _exit_with_server(server_pid: int) -> None:
+    """End this job when its server process dies (even by SIGKILL): a job left running would store
+    a round nobody tracks, beside the next propose. Checked every second from a daemon thread."""
+
+    def watch() -> None:
+        while os.getppid() == server_pid:
+            threading.Event().wait(1.0)
+        _on_cancel(signal.SIGTERM, None)
+
+    threading.Thread(target=watch, name="chemloop-job-watch", daemon=True).start()
+
+
 def _on_cancel(signum, frame) -> None:
     """SIGTERM from ``cancel``: stop docking workers (their own sessions outlive us) and exit now."""
     kill_running_workers()
     os._exit(128 + signal.SIGTERM)
 
 
-def _in_child(function, folder: str, threads: int, *args) -> None:
+def _in_child(function, folder: str, threads: int, server_pid: int, *args) -> None:
     """Run ``function``; on any error leave its message in ``error.txt`` and exit non-zero."""
     import torch
 
     signal.signal(signal.SIGTERM, _on_cancel)
+    _exit_with_server(server_pid)
     torch.set_num_threads(threads)
     try:
         function(*args, Path(folder))
@@ -284,8 +339,8 @@ def _in_child(function, folder: str, threads: int, *args) -> None:
         raise SystemExit(1) from None
 
 
-def _run_optimize(config_json: str, folder: str, threads: int) -> None:
-    _in_child(_optimize, folder, threads, config_json)
+def _run_optimize(config_json: str, folder: str, threads: int, server_pid: int) -> None:
+    _in_child(_optimize, folder, threads, server_pid, config_json)
 
 
 def _optimize(config_json: str, folder: Path) -> None:
@@ -310,8 +365,10 @@ def _optimize(config_json: str, folder: Path) -> None:
     optimize(config, folder, progress=report)
 
 
-def _run_propose(db_url: str, campaign: str, batch: int | None, folder: str, threads: int) -> None:
-    _in_child(_propose, folder, threads, db_url, campaign, batch)
+def _run_propose(
+    db_url: str, campaign: str, batch: int | None, folder: str, threads: int, server_pid: int
+) -> None:
+    _in_child(_propose, folder, threads, server_pid, db_url, campaign, batch)
 
 
 def _propose(db_url: str, campaign: str, batch: int | None, folder: Path) -> None:

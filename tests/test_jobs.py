@@ -64,3 +64,91 @@ def test_failed_job_reports_the_error(tmp_path):
 def test_unknown_job_id_is_named(tmp_path):
     with pytest.raises(ChemloopError, match="nope"):
         JobManager(tmp_path).get("nope")
+
+
+SERVER = """
+import sys, time
+from chemloop.jobs import JobManager
+from chemloop.rl.run import OptimizeConfig
+config = OptimizeConfig.model_validate({
+    "run": {"budget": 10**6, "batch_size": 16, "model": sys.argv[2], "patience": 10**6},
+    "score": {"components": [{"type": "qed"}]},
+})
+jobs = JobManager(sys.argv[1])
+jobs.start_optimize(config)
+time.sleep(600)
+"""
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+
+
+def test_a_job_ends_when_its_server_is_killed(tmp_path, tiny_run):
+    """SIGKILL leaves the server no chance to clean up: the job process must notice by itself."""
+    import signal
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(tmp_path / "jobs"), str(tiny_run)])
+    try:
+        deadline = time.monotonic() + 120
+        record = None
+        while time.monotonic() < deadline:
+            records = list((tmp_path / "jobs").glob("*/job.json"))
+            record = json.loads(records[0].read_text()) if records else None
+            if record and record.get("pid"):
+                break
+            time.sleep(0.2)
+        assert record and record["status"] == "running", record
+        child = record["pid"]
+        assert _pid_alive(child)
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        deadline = time.monotonic() + 15
+        while _pid_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _pid_alive(child), "the job outlived its server"
+    finally:
+        server.kill()
+    # The restarted server reports the job as stopped with it.
+    job = JobManager(tmp_path / "jobs").list()[0]
+    assert job.status == "failed" and "server stopped" in job.error
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_propose_interrupted_by_a_restart_is_done_if_its_round_was_stored(tmp_path, stored):
+    from datetime import UTC, datetime, timedelta
+
+    from chemloop.loop.campaign import init_campaign
+    from chemloop.loop.config import CampaignConfig
+    from chemloop.loop.store import Campaign, Round, connect, session_scope
+
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    factory = connect(db_url)
+    init_campaign(factory, "demo", CampaignConfig())
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    folder = tmp_path / "jobs" / "0123456789ab"
+    folder.mkdir(parents=True)
+    record = {
+        "id": "0123456789ab",
+        "kind": "propose",
+        "status": "running",
+        "created": started.isoformat(),
+        "params": {"campaign": "demo", "batch": None},
+        "pid": 999_999_999,
+    }
+    (folder / "job.json").write_text(json.dumps(record))
+    if stored:
+        with session_scope(factory) as session:
+            campaign = session.query(Campaign).filter_by(name="demo").one()
+            session.add(Round(campaign_id=campaign.id, number=1, acquisition="ucb"))
+    job = JobManager(tmp_path / "jobs", db_url=db_url).get("0123456789ab")
+    assert job.status == ("done" if stored else "failed"), job.error
+    assert ("round 1 was stored" in job.error) if stored else ("server stopped" in job.error)

@@ -16,6 +16,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from chemloop.loop.store import (
     Rating,
     Round,
     check_campaign_name,
+    connect,
     get_campaign,
     session_scope,
 )
@@ -560,3 +562,16 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
         for smiles, row in table.items()
     ]
     return sorted(rows, key=lambda r: (r["round"], r["rank"] or 0, r["smiles"]))
+
+
+def rounds_since(db_url: str, name: str, since_iso: str) -> list[int]:
+    """Numbers of the campaign's rounds stored at or after ``since_iso`` (an ISO time with zone)."""
+    since = datetime.fromisoformat(since_iso)
+    with session_scope(connect(db_url)) as session:
+        campaign = get_campaign(session, name)
+        return [r.number for r in campaign.rounds if _aware(r.created) >= since]
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

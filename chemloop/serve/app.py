@@ -63,7 +63,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.factory = connect(settings.db_url)
-    app.state.jobs = JobManager(settings.runs_dir, max_running=settings.max_running_jobs)
+    app.state.jobs = JobManager(
+        settings.runs_dir, max_running=settings.max_running_jobs, db_url=settings.db_url
+    )
     app.state.model = None  # loaded by the first request that samples
     app.state.compute_slots = threading.BoundedSemaphore(settings.max_busy_requests)
     app.state.compute = ComputePool(

@@ -111,7 +111,11 @@ class Resources:
             if self._jobs is None:
                 from chemloop.jobs import JobManager
 
-                self._jobs = JobManager(self.settings.runs_dir, max_running=self.settings.max_running_jobs)
+                self._jobs = JobManager(
+                    self.settings.runs_dir,
+                    max_running=self.settings.max_running_jobs,
+                    db_url=self.settings.db_url,
+                )
             return self._jobs
 
     def close(self) -> None:

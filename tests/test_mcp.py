@@ -111,12 +111,16 @@ def test_tools_answer_and_refuse_bad_input_by_name(server):
         scored = await call(
             session,
             "score",
-            smiles=["CCO", "not a smiles"],
+            smiles=["CCO", "C1CC"],
             components=["qed", {"type": "mw", "transform": {"type": "sigmoid", "low": 100, "high": 400}}],
         )
         good, bad = scored["molecules"]
         assert 0 < good["score"] < 1 and set(good["raw"]) == {"qed", "mw"}
         assert bad["score"] == 0 and bad["reason"]
+        # A SMILES is one molecule: text after a space would otherwise be read as its name.
+        assert "whitespace" in await refused(
+            session, "score", smiles=["CC(=O)O c1ccccc1"], components=["qed"]
+        )
         assert "no_such_component" in await refused(
             session, "score", smiles=["CCO"], components=["no_such_component"]
         )

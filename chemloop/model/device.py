@@ -8,6 +8,7 @@ emulated and slower, so ``auto`` picks it only where the hardware has it.
 
 from __future__ import annotations
 
+import ctypes
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
@@ -53,4 +54,25 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     """A context in which forward passes run in ``precision`` (``fp32``: unchanged)."""
     if resolve_precision(precision, device) == "fp32":
         return nullcontext()
+    if device.type == "cpu":
+        _return_freed_buffers_to_the_system()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+@cache
+def _return_freed_buffers_to_the_system() -> None:
+    """Serve buffers of 64 KiB and more from mmap, so freeing one gives its memory back.
+
+    bf16 work on the CPU allocates and frees buffers of many sizes (one per batch shape); glibc's
+    adaptive threshold moves such buffers into the heap, where they fragment: a training run grew
+    by gigabytes an hour and a sampling loop by ~40 MB a call, while with a fixed threshold memory
+    levels off (measured on this project's 2-core machine). Linux/glibc only; elsewhere a no-op.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# The broad prior (chemloop/priors/prior) trained on ZINC-250k on the 2-core CPU: random SMILES
+# The broad prior (to ship as chemloop/priors/prior) trained on ZINC-250k on the 2-core CPU: random SMILES
 # spellings, bf16 autocast (AMX), one thread beside other work. Resumable: run it again and it
-# continues from the last checkpoint in $OUT (every 250 steps) until max-minutes of training.
+# continues from the last checkpoint in $OUT (every 250 steps), or from the committed one in
+# $SAVED where that is further along, until max-minutes of training.
 set -euo pipefail
 DATA=${DATA:-../shared/data/zinc250k.smi.gz}
 OUT=${OUT:-runs/zinc-prior}
+SAVED=${SAVED:-checkpoints/zinc-prior-training}  # the committed state of the run, when newer
+step() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$1/trainer_state.json"; }
+if [ -f "$SAVED/trainer_state.json" ] && { [ ! -f "$OUT/trainer_state.json" ] || \
+    [ "$(step "$SAVED")" -gt "$(step "$OUT")" ]; }; then
+  mkdir -p "$OUT" && cp "$SAVED"/* "$OUT"/
+fi
 RESUME=""
 [ -f "$OUT/trainer_state.json" ] && RESUME="--resume"
 OMP_NUM_THREADS=${THREADS:-1} nice -n 10 chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \

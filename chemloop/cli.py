@@ -343,15 +343,18 @@ def bench_sampling(
     batch_size: Annotated[int, typer.Option(min=1)] = 1024,
     repeats: Annotated[int, typer.Option(min=1, help="runs; the median is reported")] = 3,
     device: DeviceOption = "auto",
+    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
     """Sampling throughput of a model: valid molecules per second (median of repeats)."""
     from chemloop.api import load_model
     from chemloop.bench.sampling import sampling_throughput
 
-    result = sampling_throughput(load_model(model, device), num=num, batch_size=batch_size, repeats=repeats)
+    lm = load_model(model, device)
+    result = sampling_throughput(lm, num=num, batch_size=batch_size, repeats=repeats, precision=precision)
     console.print(
-        f"{result['device']}: median {result['median_valid_per_s']:.0f} valid molecules/s "
+        f"{result['device']}, {result['precision']}: "
+        f"median {result['median_valid_per_s']:.0f} valid molecules/s "
         f"({result['median_molecules_per_s']:.0f} strings/s, validity {result['median_validity']:.3f}) "
         f"over {repeats} runs of {num}, batch {batch_size}"
     )

@@ -90,7 +90,8 @@ class ServeSettings(BaseModel):
     @classmethod
     def from_env(cls, **overrides) -> ServeSettings:
         """Settings from ``CHEMLOOP_DB``, ``CHEMLOOP_API_KEY``, ``CHEMLOOP_RATE_LIMIT`` (empty: no
-        limit) and ``CHEMLOOP_TRUSTED_PROXIES`` (comma-separated addresses or networks), then ``overrides``.
+        limit), ``CHEMLOOP_COMPUTE_TIMEOUT_S`` and ``CHEMLOOP_TRUSTED_PROXIES`` (comma-separated
+        addresses or networks), then ``overrides``.
 
         Without a key in the environment a random one is made (``generated_key`` tells the
         caller to print it), so a server never starts with writes open to anyone.
@@ -101,11 +102,13 @@ class ServeSettings(BaseModel):
         }
         if "CHEMLOOP_RATE_LIMIT" in os.environ:
             values["rate_limit"] = os.environ["CHEMLOOP_RATE_LIMIT"]
+        if "CHEMLOOP_COMPUTE_TIMEOUT_S" in os.environ:
+            values["compute_timeout_s"] = os.environ["CHEMLOOP_COMPUTE_TIMEOUT_S"]
         proxies = os.environ.get("CHEMLOOP_TRUSTED_PROXIES", "")
         values["trusted_proxies"] = [p for p in proxies.replace(",", " ").split() if p]
         values.update({k: v for k, v in overrides.items() if v is not None})
         # A bad CHEMLOOP_* value is a user error naming the setting, not a traceback.
-        names = "CHEMLOOP_DB, CHEMLOOP_API_KEY, CHEMLOOP_RATE_LIMIT, CHEMLOOP_TRUSTED_PROXIES"
+        names = "CHEMLOOP_DB, CHEMLOOP_API_KEY, CHEMLOOP_RATE_LIMIT, CHEMLOOP_COMPUTE_TIMEOUT_S, …"
         return validate(cls, values, f"server settings ({names})")
 
     @property

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import math
 
-from rdkit import Chem
-
-from chemloop.chem.mol import InvalidSmilesError, try_mol
+from chemloop.chem.mol import try_parse_canonical
 
 MAX_SMILES_LENGTH = 500  # characters; the longest ZINC-250k SMILES has 109
 MAX_HEAVY_ATOMS = 150  # a generous bound for small molecules and short peptides
@@ -32,33 +30,18 @@ def smiles_text_problem(text: str) -> str | None:
     return None
 
 
-def parse_user_smiles(text: str, where: str = "") -> tuple[Chem.Mol, str]:
-    """The molecule and canonical SMILES of a user's SMILES; :class:`InvalidSmilesError` says why not."""
-    canonical, mol, problem = _parse(text)
-    if problem is not None:
-        raise InvalidSmilesError(text[:80] + ("…" if len(text) > 80 else ""), where, reason=problem)
-    return mol, canonical
-
-
 def user_smiles_problem(text: str) -> tuple[str | None, str | None]:
     """``(canonical, None)`` for an acceptable SMILES, else ``(None, why)``."""
-    canonical, _, problem = _parse(text)
-    return canonical, problem
-
-
-def _parse(text: str) -> tuple[str | None, Chem.Mol | None, str | None]:
     problem = smiles_text_problem(text)
     if problem is not None:
-        return None, None, problem
-    mol = try_mol(text)
-    if mol is None:
-        return None, None, "is not a valid SMILES"
+        return None, problem
+    parsed = try_parse_canonical(text)
+    if parsed is None:
+        return None, "is not a valid SMILES"
+    mol, canonical = parsed
     if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
-        return None, None, f"has {mol.GetNumHeavyAtoms()} heavy atoms; the limit is {MAX_HEAVY_ATOMS}"
-    canonical = Chem.MolToSmiles(mol)
-    if try_mol(canonical) is None:  # RDKit now and then writes a SMILES it cannot read back
-        return None, None, "is not a valid SMILES (its canonical form does not parse)"
-    return canonical, mol, None
+        return None, f"has {mol.GetNumHeavyAtoms()} heavy atoms; the limit is {MAX_HEAVY_ATOMS}"
+    return canonical, None
 
 
 def value_problem(value: float) -> str | None:

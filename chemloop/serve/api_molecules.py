@@ -67,16 +67,13 @@ def _has_request_params(score: schemas.ScoreIn) -> bool:
 
 
 def score_request(
-    body: schemas.ScoreRequest, max_molecules: int, compute: ComputePool | None = None
+    body: schemas.ScoreRequest, max_molecules: int, compute: ComputePool
 ) -> schemas.ScoreResponse:
-    """Score a request's molecules; in ``compute``'s worker processes when given (the server)."""
+    """Score a request's molecules in ``compute``'s worker processes."""
     check_at_most(("body", "smiles"), len(body.smiles), max_molecules, "molecules")
     config = request_score_config(body, allow_slow=False)  # the client waits: no docking here
     try:
-        if compute is None:
-            results = score_molecules(body.smiles, config)
-        else:
-            results = compute.run(score_molecules, body.smiles, config)
+        results = compute.run(score_molecules, body.smiles, config)
     except ChemloopError:
         raise
     except Exception as err:

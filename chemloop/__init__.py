@@ -6,6 +6,10 @@ The public API (imported lazily so that ``chemloop --help`` starts fast)::
     lm = chemloop.load_model()              # the shipped prior
     report = chemloop.sample(lm, 1000)      # SampleReport: molecules, validity, speed
     chemloop.pretrain(chemloop.PretrainConfig(data="my.smi", out="runs/mine"))
+    chemloop.score_molecules(["CCO"], ["qed", "sa_score"])   # the scoring every face offers
+
+What the HTTP API, the web app and the MCP server offer is in :mod:`chemloop.services`, each
+operation a function of a :class:`~chemloop.services.workspace.Workspace`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ _EXPORTS = {
     "pretrain": "chemloop.train.pretrain",
     "PretrainConfig": "chemloop.train.pretrain",
     "ChemloopError": "chemloop.errors",
+    "properties": "chemloop.services.molecules",
+    "score_molecules": "chemloop.services.scoring",
+    "Workspace": "chemloop.services.workspace",
 }
 __all__ = sorted(_EXPORTS)
 

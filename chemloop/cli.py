@@ -194,7 +194,7 @@ def mcp(
 ) -> None:
     """An MCP server on stdin/stdout: chemloop's tools for LLM assistants (Claude Desktop, IDE agents)."""
     from chemloop.serve.mcp_server import build_server
-    from chemloop.serve.settings import ServeSettings
+    from chemloop.services.settings import ServeSettings
 
     try:
         server = build_server(ServeSettings.from_env(db_url=db, runs_dir=runs_dir, model=model))

@@ -1,10 +1,9 @@
 """``chemloop campaign …``: the design-make-test loop from the command line (thin: parses
-options, calls ``chemloop.loop.campaign``)."""
+options, calls :mod:`chemloop.services.campaigns`, renders)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -22,10 +21,10 @@ DbOption = Annotated[
 ]
 
 
-def _factory(db: str | None):
-    from chemloop.loop.store import DEFAULT_DB, connect
+def _workspace(db: str | None):
+    from chemloop.services.workspace import Workspace
 
-    return connect(db or os.environ.get("CHEMLOOP_DB") or DEFAULT_DB)
+    return Workspace.from_env(db)
 
 
 @campaign_app.command("init")
@@ -38,10 +37,10 @@ def init(
     db: DbOption = None,
 ) -> None:
     """Create a campaign: objective, reward model settings, optional seed data."""
-    from chemloop.loop.campaign import init_campaign
     from chemloop.loop.config import load_campaign_config
+    from chemloop.services import campaigns
 
-    result = init_campaign(_factory(db), name, load_campaign_config(config))
+    result = campaigns.create(_workspace(db), name, load_campaign_config(config))
     console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
 
 
@@ -56,9 +55,9 @@ def propose(
     db: DbOption = None,
 ) -> None:
     """Fine-tune the agent on the current reward, generate, and choose a batch to make and test."""
-    from chemloop.loop.campaign import propose as run_propose
+    from chemloop.services import campaigns
 
-    result = run_propose(_factory(db), name, batch=batch, output=output)
+    result = campaigns.propose(_workspace(db), name, batch=batch, output=output)
     table = Table(title=f"{name}: round {result.round} ({result.seconds:.0f} s)")
     for column in ("#", "smiles", "predicted", "±", "priority"):
         table.add_column(column)
@@ -81,9 +80,9 @@ def import_(
     db: DbOption = None,
 ) -> None:
     """Store measured results (or preferences) and refit the reward model."""
-    from chemloop.loop.campaign import import_results
+    from chemloop.services import campaigns
 
-    result = import_results(_factory(db), name, file, external=external)
+    result = campaigns.import_file(_workspace(db), name, file, external=external)
     console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
 
 
@@ -95,9 +94,9 @@ def status(
     db: DbOption = None,
 ) -> None:
     """Rounds, molecules tested, best measured value per round, reward model quality."""
-    from chemloop.loop.campaign import status as get_status
+    from chemloop.services import campaigns
 
-    report = get_status(_factory(db), name)
+    report = campaigns.status(_workspace(db), name)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from chemloop.serve.app import create_app
-from chemloop.serve.compute import ComputeLimitError, ComputePool
 from chemloop.serve.live import live_server
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.compute import ComputeLimitError, ComputePool
+from chemloop.services.settings import ServeSettings
 
 
 @pytest.fixture(scope="module")

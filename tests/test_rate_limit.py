@@ -13,7 +13,7 @@ from chemloop.errors import ChemloopError
 from chemloop.serve.app import create_app
 from chemloop.serve.live import live_server
 from chemloop.serve.security import ForwardedHeadersMiddleware, TrustedProxies
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.settings import ServeSettings
 
 SCORE = ("/api/score", {"smiles": ["CCO"], "components": ["qed"]})
 PROPERTIES = ("/api/molecules/properties", {"smiles": ["CCO"]})
@@ -41,7 +41,7 @@ def test_the_fourth_compute_request_of_a_client_gets_429(tmp_path):
         (problem,) = limited.json()["detail"]
         assert problem["type"] == "rate_limited" and problem["loc"] == [] and problem["input"] is None
         assert "per-client rate limit" in problem["msg"] and "3/minute" in problem["msg"]
-        assert app.state.model is None
+        assert not app.state.workspace.model_loaded
         # The cheap reads and the web app's pages are not limited.
         assert client.get("/api/molecules/properties", params={"smiles": "CCO"}).status_code == 200
         assert client.get("/api/health").status_code == 200

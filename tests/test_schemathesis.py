@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
-from chemloop.api import load_model
 from chemloop.jobs import JobManager
 from chemloop.loop import campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.serve.app import create_app
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.settings import ServeSettings
 
 KEY = "schemathesis-key-0123"
 # Built at import: schemathesis parametrizes the test by the spec's operations while collecting it.
@@ -37,11 +36,13 @@ _app = create_app(
         rate_limit=None,  # every generated request comes from one address: a limit would answer 429s
     )
 )
-_app.state.jobs = JobManager(Path(_folder.name) / "runs", max_running=0)  # jobs wait in the queue, never run
-_app.state.model = load_model("prior")  # loaded now, not inside the first request's time limit
+_app.state.workspace.jobs = JobManager(
+    Path(_folder.name) / "runs", max_running=0
+)  # jobs wait in the queue, never run
+_app.state.workspace.model()  # loaded now, not inside the first request's time limit
 # A campaign named as in the spec's path examples, so requests reach the campaign code, not only its 404.
 campaign.init_campaign(
-    _app.state.factory,
+    _app.state.workspace.factory,
     "demo",
     CampaignConfig.model_validate({"reward": {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}}),
 )

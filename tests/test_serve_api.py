@@ -15,8 +15,8 @@ from rdkit.Chem import QED
 from chemloop.serve.app import create_app
 from chemloop.serve.deps import SESSION_COOKIE
 from chemloop.serve.live import live_server
-from chemloop.serve.settings import ServeSettings
 from chemloop.serve.web import api_docs
+from chemloop.services.settings import ServeSettings
 
 KEY = "test-key-0123456789"
 AUTH = {"X-API-Key": KEY}

@@ -35,9 +35,9 @@ from chemloop.serve.app import create_app
 from chemloop.serve.deps import SESSION_COOKIE
 from chemloop.serve.live import live_server
 from chemloop.serve.security import Sessions
-from chemloop.serve.settings import ServeSettings
 from chemloop.serve.web.plot import best_so_far
 from chemloop.serve.web.templating import TEMPLATES
+from chemloop.services.settings import ServeSettings
 
 KEY = "test-key-0123456789"
 TINY_REWARD = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}  # refits after an upload stay fast
@@ -92,7 +92,7 @@ def server(tmp_path):
     """(client, factory, settings) with campaign ``demo``: 4 seed values and one proposed round."""
     settings = settings_for(tmp_path, "web.db")
     app = create_app(settings)
-    factory = app.state.factory
+    factory = app.state.workspace.factory
     seed = seed_csv(tmp_path / "s.csv", SEED)
     config = CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD})
     init_campaign(factory, "demo", config)
@@ -160,7 +160,7 @@ def test_molecule_grid_filters_sorts_and_escapes(server):
 
 def test_detail_page_and_pose_download(tmp_path):
     app = create_app(settings_for(tmp_path, "p.db"))
-    client, factory = TestClient(app), app.state.factory
+    client, factory = TestClient(app), app.state.workspace.factory
     poses = tmp_path / "poses"
     vina = {"type": "vina", "params": {"target": "DRD2", "poses_dir": str(poses)}}
     init_campaign(factory, "docked", CampaignConfig.model_validate({"score": {"components": [vina]}}))
@@ -322,13 +322,13 @@ def test_error_pages_escape_what_the_request_sent(server):
 
 def test_propose_from_the_dashboard_starts_a_job(server, tmp_path):
     client, _, _ = server
-    client.app.state.jobs = JobManager(tmp_path / "queued", max_running=0)  # jobs wait, never run
+    client.app.state.workspace.jobs = JobManager(tmp_path / "queued", max_running=0)  # jobs wait, never run
     assert client.post("/campaigns/demo/propose").status_code == 401
     assert "to propose a round" in client.get("/campaigns/demo").text
     sign_in(client)
     started = client.post("/campaigns/demo/propose", data={"batch": "6"}, follow_redirects=False)
     assert started.status_code == 303 and started.headers["location"] == "/campaigns/demo"
-    [job] = client.app.state.jobs.list()
+    [job] = client.app.state.workspace.jobs.list()
     assert (job.kind, job.params) == ("propose", {"campaign": "demo", "batch": 6})
     page = client.get("/campaigns/demo").text
     assert "<td>queued</td>" in page and 'http-equiv="refresh"' in page  # refreshes until it is done
@@ -545,7 +545,7 @@ def live(tmp_path):
     """(base URL, factory): the whole app under uvicorn on a free 127.0.0.1 port, in a thread."""
     app = create_app(settings_for(tmp_path, "live.db"))
     with live_server(app) as url:
-        yield url, app.state.factory
+        yield url, app.state.workspace.factory
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@
 A live ``chemloop serve`` (a child process, on a free 127.0.0.1 port) gets ``requests``
 POST /api/score requests of ``batch`` MOSES test molecules each (components qed, sa_score,
 alerts), sent one at a time from an httpx client (the server's per-client rate limit off). The
-same batches are scored in-process with :func:`chemloop.molecules.score_molecules`, each right
+same batches are scored in-process with :func:`chemloop.services.molecules.score_molecules`, each right
 beside its request (the order alternating), so both paths see the same machine load. Reported:
 molecules/s of each path, their ratio, and the latency percentiles.
 """
@@ -23,8 +23,8 @@ import httpx
 from chemloop.bench.machine import describe
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
-from chemloop.molecules import score_molecules
 from chemloop.serve.live import server_process
+from chemloop.services.molecules import score_molecules
 
 COMPONENTS = ["qed", "sa_score", "alerts"]
 

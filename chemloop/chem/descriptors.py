@@ -1,5 +1,5 @@
 """RDKit descriptors of a molecule by name (physico-chemical, QED, SA score): one table behind both
-a molecule's properties in every face (:func:`chemloop.molecules.properties`) and the scoring
+a molecule's properties in every face (:func:`chemloop.services.molecules.properties`) and the scoring
 components of the same names."""
 
 from __future__ import annotations

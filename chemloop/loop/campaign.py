@@ -45,7 +45,14 @@ from chemloop.loop.store import (
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
-from chemloop.reward.data import FeedbackError, read_preferences, read_ratings, read_values
+from chemloop.reward.data import (
+    CsvTable,
+    FeedbackError,
+    csv_file,
+    read_preferences,
+    read_ratings,
+    read_values,
+)
 from chemloop.rl.agent import Agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
@@ -251,26 +258,15 @@ def rows_digest(kind: str, rows: list[tuple]) -> str:
     return hashlib.sha256(json.dumps([kind, canonical_rows]).encode()).hexdigest()
 
 
-def read_results(path: str | Path) -> ResultRows:
-    """Read a results CSV (``smiles,value[,std]``, ``smiles_a,smiles_b,preferred`` or
-    ``smiles,rating``) without storing it: every bad row is reported by number (a
-    :class:`FeedbackError` whose ``problems`` list them), so a page can preview a file first."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ChemloopError(f"cannot read results file {path}: {err}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise FeedbackError(
-            f"{path.name} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8' and upload it again"
-        ) from None
-    lines = list(csv.reader(text.splitlines()))
-    columns = {c.strip() for c in (lines[0] if lines else [])}
-    numbers = [n for n, line in enumerate(lines[1:], start=2) if any(cell.strip() for cell in line)]
+def read_results(source: str | Path | CsvTable) -> ResultRows:
+    """Read results (``smiles,value[,std]``, ``smiles_a,smiles_b,preferred`` or ``smiles,rating``)
+    from a CSV file's path or a :class:`CsvTable` without storing them: every bad row is reported by
+    number (a :class:`FeedbackError` whose ``problems`` list them), so a page can preview them first."""
+    table = source if isinstance(source, CsvTable) else csv_file(source)
+    columns = table.columns
+    numbers = [n for n, line in enumerate(table.lines, start=2) if any(cell.strip() for cell in line)]
     if {"smiles", "value"} <= columns:
-        values = read_values(path)
+        values = read_values(table)
         std = values.std if values.std is not None else [None] * len(values)
         rows = [
             (s, float(v), None if d is None else float(d))
@@ -278,33 +274,35 @@ def read_results(path: str | Path) -> ResultRows:
         ]
         kind = "values"
     elif {"smiles_a", "smiles_b", "preferred"} <= columns:
-        prefs = read_preferences(path)
+        prefs = read_preferences(table)
         rows = list(zip(prefs.smiles_a, prefs.smiles_b, prefs.preferred, strict=True))
         kind = "preferences"
     elif {"smiles", "rating"} <= columns:
-        ratings = read_ratings(path)
+        ratings = read_ratings(table)
         rows = [(s, int(r)) for s, r in zip(ratings.smiles, ratings.ratings, strict=True)]
         kind = "ratings"
     else:
         raise FeedbackError(
-            f"{path}: columns {sorted(columns)} are none of smiles,value[,std], "
+            f"{table.source}: columns {sorted(columns)} are none of smiles,value[,std], "
             "smiles_a,smiles_b,preferred or smiles,rating"
         )
-    return ResultRows(
-        kind, rows, rows_digest(kind, rows), path.name, numbers, hashlib.sha256(raw).hexdigest()
-    )
+    return ResultRows(kind, rows, rows_digest(kind, rows), Path(table.source).name, numbers, table.sha256)
 
 
 def import_results(
-    factory: sessionmaker[Session], name: str, path: str | Path, external: bool = False
+    factory: sessionmaker[Session],
+    name: str,
+    results: str | Path | CsvTable | ResultRows,
+    external: bool = False,
 ) -> dict:
-    """Store a results file (one transaction), then refit the reward model.
+    """Store results (a file, a table or rows already read; one transaction), then refit the reward model.
 
     The same results (by their parsed rows, see :func:`rows_digest`) imported again change
     nothing, also when two imports of them race: the loser answers "already imported". A molecule
     the campaign never proposed is rejected, naming its row, unless ``external``.
     """
-    results = read_results(path)
+    if not isinstance(results, ResultRows):
+        results = read_results(results)
     already = {
         "campaign": name,
         "imported": 0,
@@ -445,6 +443,12 @@ def require_campaign(factory: sessionmaker[Session], name: str) -> None:
     """Raise :class:`UnknownCampaignError` naming ``name`` unless the campaign exists."""
     with session_scope(factory) as session:
         get_campaign(session, name)
+
+
+def stored_config(factory: sessionmaker[Session], name: str) -> CampaignConfig:
+    """The config the campaign was created with."""
+    with session_scope(factory) as session:
+        return CampaignConfig.model_validate_json(get_campaign(session, name).config_json)
 
 
 def refit(factory: sessionmaker[Session], name: str) -> dict | None:

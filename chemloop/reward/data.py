@@ -14,6 +14,7 @@ row 1) and the offending value, so a user fixes the file in one pass.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,9 +129,51 @@ def read_feedback(path: str | Path, kind: str) -> Feedback:
     return readers[kind](Path(path))
 
 
-def read_values(path: str | Path) -> ValueData:
+@dataclass
+class CsvTable:
+    """Feedback as the readers take it: a header and data lines of text cells, and the name errors
+    give it (a file's path, an upload's name as its client gave it, ``seed`` for rows of a request)."""
+
+    source: str
+    header: list[str] | None
+    lines: list[list[str]]
+    sha256: str = ""  # of the bytes it was read from, when it was read from bytes
+
+    @property
+    def columns(self) -> set[str]:
+        return {c.strip().lower() for c in self.header or []}
+
+
+def csv_table(data: bytes, source: str) -> CsvTable:
+    """The table of a CSV file's bytes (UTF-8, with or without a spreadsheet's BOM)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FeedbackError(
+            f"{source} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8'"
+        ) from None
+    lines = list(csv.reader(text.splitlines()))
+    return CsvTable(source, lines[0] if lines else None, lines[1:], hashlib.sha256(data).hexdigest())
+
+
+def csv_file(path: str | Path) -> CsvTable:
     path = Path(path)
-    table = _Table(path, required=("smiles", "value"), optional=("std",))
+    if not path.is_file():
+        raise FeedbackError(f"feedback file not found: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise FeedbackError(f"cannot read feedback file {path}: {err}") from None
+    return csv_table(data, str(path))
+
+
+def _table(source: str | Path | CsvTable) -> CsvTable:
+    return source if isinstance(source, CsvTable) else csv_file(source)
+
+
+def read_values(source: str | Path | CsvTable) -> ValueData:
+    """Values from a CSV file's path or a :class:`CsvTable`."""
+    table = _Table(_table(source), required=("smiles", "value"), optional=("std",))
     smiles, values, stds = [], [], []
     for row, cells in table.rows():
         mol = table.molecule(row, "smiles", cells["smiles"])
@@ -142,12 +185,11 @@ def read_values(path: str | Path) -> ValueData:
             stds.append(std)
     table.finish()
     has_std = "std" in table.columns
-    return ValueData(smiles, np.array(values), np.array(stds) if has_std else None, str(path))
+    return ValueData(smiles, np.array(values), np.array(stds) if has_std else None, table.source)
 
 
-def read_preferences(path: str | Path) -> PreferenceData:
-    path = Path(path)
-    table = _Table(path, required=("smiles_a", "smiles_b", "preferred"))
+def read_preferences(source: str | Path | CsvTable) -> PreferenceData:
+    table = _Table(_table(source), required=("smiles_a", "smiles_b", "preferred"))
     first, second, preferred = [], [], []
     for row, cells in table.rows():
         a = table.molecule(row, "smiles_a", cells["smiles_a"])
@@ -164,12 +206,11 @@ def read_preferences(path: str | Path) -> PreferenceData:
             second.append(b)
             preferred.append(choice)
     table.finish()
-    return PreferenceData(first, second, preferred, str(path))
+    return PreferenceData(first, second, preferred, table.source)
 
 
-def read_ratings(path: str | Path) -> RatingData:
-    path = Path(path)
-    table = _Table(path, required=("smiles", "rating"))
+def read_ratings(source: str | Path | CsvTable) -> RatingData:
+    table = _Table(_table(source), required=("smiles", "rating"))
     smiles, ratings = [], []
     for row, cells in table.rows():
         mol = table.molecule(row, "smiles", cells["smiles"])
@@ -181,34 +222,25 @@ def read_ratings(path: str | Path) -> RatingData:
             smiles.append(mol)
             ratings.append(int(rating))
     table.finish()
-    return RatingData(smiles, np.array(ratings, dtype=np.int64), str(path))
+    return RatingData(smiles, np.array(ratings, dtype=np.int64), table.source)
 
 
 class _Table:
-    """A CSV file read row by row, collecting every bad row before raising one error."""
+    """A feedback table read row by row, collecting every bad row before raising one error."""
 
-    def __init__(self, path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
-        if not path.is_file():
-            raise FeedbackError(f"feedback file not found: {path}")
-        self.path = path
+    def __init__(self, table: CsvTable, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        self.source = table.source
         self.errors: list[tuple[int, str]] = []
         self.count = 0
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:  # utf-8-sig: spreadsheet BOMs
-                reader = csv.reader(handle)
-                header = next(reader, None)
-                self._lines = list(reader)
-        except UnicodeDecodeError as err:
-            raise FeedbackError(
-                f"{path} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8'"
-            ) from None
+        self._lines = table.lines
+        header = table.header
         if not header or not any(h.strip() for h in header):
-            raise FeedbackError(f"{path} is empty: expected a header row with {', '.join(required)}")
+            raise FeedbackError(f"{self.source} is empty: expected a header row with {', '.join(required)}")
         names = [h.strip().lower() for h in header]
         missing = [c for c in required if c not in names]
         if missing:
             raise FeedbackError(
-                f"{path} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"{self.source} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                 f"its columns are: {', '.join(h.strip() for h in header)}"
             )
         self.columns = {c: names.index(c) for c in (*required, *optional) if c in names}
@@ -251,10 +283,10 @@ class _Table:
             more = f"; and {len(self.errors) - MAX_REPORTED} more" if len(self.errors) > MAX_REPORTED else ""
             bad = len({row for row, _ in self.errors})
             raise FeedbackError(
-                f"{self.path}: {bad} bad row(s) of {self.count}: {shown}{more}", problems=self.errors
+                f"{self.source}: {bad} bad row(s) of {self.count}: {shown}{more}", problems=self.errors
             )
         if self.count == 0:
-            raise FeedbackError(f"{self.path} has a header but no data rows")
+            raise FeedbackError(f"{self.source} has a header but no data rows")
 
 
 def _shown(text: str, limit: int = 60) -> str:

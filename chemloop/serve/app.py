@@ -8,7 +8,7 @@ The spec is at ``/openapi.json`` (browsable at ``/docs``, with files served from
 Reading is open; every endpoint that changes state needs the API key (``X-API-Key`` or a bearer
 token) or a web sign-in (the web app's session cookie, from this server's own pages only).
 Nothing a request sends is run as code or opened as a path: plugins, models and folders come
-only from :class:`~chemloop.serve.settings.ServeSettings`.
+only from :class:`~chemloop.services.settings.ServeSettings`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chemloop import __version__
-from chemloop.jobs import JobManager
-from chemloop.loop.store import connect
-from chemloop.model.checkpoint import resolve
 from chemloop.serve import api_campaigns, api_jobs, api_molecules, uploads
-from chemloop.serve.compute import ComputePool
 from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
 from chemloop.serve.limits import BodySizeMiddleware, document_limits
@@ -36,7 +32,9 @@ from chemloop.serve.security import (
     Sessions,
     TrustedProxies,
 )
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.compute import ComputePool
+from chemloop.services.settings import ServeSettings
+from chemloop.services.workspace import Workspace
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -44,12 +42,13 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The API app for ``settings`` (default: from the environment), with the web pages if present."""
     settings = settings or ServeSettings.from_env()
-    resolve(settings.model)  # a wrong model fails at start, not at the first sample
+    workspace = Workspace.from_settings(settings)
+    workspace.check_model()  # a wrong model fails at start, not at the first sample
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.jobs.shutdown()  # the server is stopping: no orphaned job processes
+        app.state.workspace.close()  # the server is stopping: no orphaned job processes
         app.state.compute.close()
 
     app = FastAPI(
@@ -62,11 +61,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.factory = connect(settings.db_url)
-    app.state.jobs = JobManager(
-        settings.runs_dir, max_running=settings.max_running_jobs, db_url=settings.db_url
-    )
-    app.state.model = None  # loaded by the first request that samples
+    app.state.workspace = workspace
+    _ = workspace.factory, workspace.jobs  # open the database and resume earlier jobs now
     app.state.compute_slots = threading.BoundedSemaphore(settings.max_busy_requests)
     app.state.compute = ComputePool(
         settings.max_busy_requests, settings.compute_timeout_s, settings.compute_memory_mb

@@ -1,6 +1,6 @@
-"""FastAPI dependencies shared by the API routers and the web pages: settings, the campaign
-database, the job manager, and the check for everything that changes state: the API key, or a
-web sign-in from this server's own pages."""
+"""FastAPI dependencies shared by the API routers and the web pages: settings, the workspace the
+operations share (database, jobs, model), compute slots and rate limits, and the check for
+everything that changes state: the API key, or a web sign-in from this server's own pages."""
 
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from fastapi.security import APIKeyHeader
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy.orm import Session, sessionmaker
 
-from chemloop.jobs import JobManager
-from chemloop.model.checkpoint import LanguageModel
-from chemloop.serve.errors import FieldError
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.errors import FieldError
+from chemloop.services.settings import ServeSettings
+from chemloop.services.workspace import Workspace
 
 KEY_HEADER = "X-API-Key"
 # The web app's sign-in: a random session token (never the key), HttpOnly and SameSite=Strict.
@@ -33,27 +31,8 @@ def get_settings(request: Request) -> ServeSettings:
     return request.app.state.settings
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
-    return request.app.state.factory
-
-
-def get_jobs(request: Request) -> JobManager:
-    return request.app.state.jobs
-
-
-_model_lock = threading.Lock()
-
-
-def get_model(request: Request) -> LanguageModel:
-    """The server's model, loaded on first use (a server that only scores never loads torch weights)."""
-    state = request.app.state
-    with _model_lock:
-        if getattr(state, "model", None) is None:
-            from chemloop.model.checkpoint import load
-            from chemloop.model.device import pick_device
-
-            state.model = load(state.settings.model, pick_device("auto"))
-        return state.model
+def get_workspace(request: Request) -> Workspace:
+    return request.app.state.workspace
 
 
 class ClientRateLimit:
@@ -95,9 +74,7 @@ def client_rate_limit(request: Request) -> None:
             f"per-client rate limit: {limit} score/sample/properties requests per client address; "
             f"retry in {wait} s"
         )
-        raise FieldError(
-            (), None, message, status_code=429, kind="rate_limited", headers={"Retry-After": str(wait)}
-        )
+        raise FieldError((), None, message, kind="rate_limited", retry_after=wait)
 
 
 def compute_slot(request: Request, _: Annotated[None, Depends(client_rate_limit)]) -> Iterator[None]:
@@ -111,7 +88,7 @@ def compute_slot(request: Request, _: Annotated[None, Depends(client_rate_limit)
     if not slots.acquire(blocking=False):
         limit = request.app.state.settings.max_busy_requests
         message = f"server busy: {limit} scoring/sampling requests are running; retry shortly"
-        raise FieldError((), None, message, status_code=429, kind="busy", headers={"Retry-After": "1"})
+        raise FieldError((), None, message, kind="busy", retry_after=1)
     try:
         yield
     finally:
@@ -197,7 +174,5 @@ def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)
 
 
 Settings = Annotated[ServeSettings, Depends(get_settings)]
-Factory = Annotated[sessionmaker[Session], Depends(get_factory)]
-Jobs = Annotated[JobManager, Depends(get_jobs)]
-Model = Annotated[LanguageModel, Depends(get_model)]
+Work = Annotated[Workspace, Depends(get_workspace)]
 RequireKey = Depends(require_key)

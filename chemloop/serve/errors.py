@@ -19,34 +19,14 @@ from sqlalchemy.exc import OperationalError
 from chemloop.chem.mol import InvalidSmilesError
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JobConflictError
-from chemloop.loop.store import UnknownCampaignError
 from chemloop.model.checkpoint import CheckpointError
 from chemloop.reward.data import FeedbackError
-from chemloop.serve.compute import ComputeLimitError
+from chemloop.services.campaigns import UnknownCampaignError
+from chemloop.services.compute import ComputeLimitError
+from chemloop.services.errors import FieldError, problem
 
-Loc = tuple[str | int, ...]
-
-
-class FieldError(ChemloopError):
-    """A request value the server refuses: where it was (``loc``), what it was, and why.
-
-    ``also`` adds more problems of the same request (e.g. every invalid SMILES of a list).
-    """
-
-    def __init__(
-        self,
-        loc: Loc,
-        value: Any,
-        message: str,
-        status_code: int = 422,
-        kind: str = "value_error",
-        also: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.status_code = status_code
-        self.headers = headers
-        self.problems = [problem(loc, message, value, kind), *(also or [])]
+# The status code of a refused value, by what went wrong (any other kind: 422).
+STATUS_OF_KIND = {"not_found": 404, "exists": 409, "busy": 429, "rate_limited": 429}
 
 
 def finite(value: Any) -> Any:
@@ -73,12 +53,9 @@ def error_response(status_code: int, problems: list[dict[str, Any]], headers=Non
     return SafeJSONResponse({"detail": problems}, status_code=status_code, headers=headers)
 
 
-def problem(loc: Loc, message: str, value: Any = None, kind: str = "value_error") -> dict[str, Any]:
-    return {"loc": list(loc), "msg": message, "input": value, "type": kind}
-
-
 def _field_error(request: Request, err: FieldError) -> SafeJSONResponse:
-    return error_response(err.status_code, err.problems, err.headers)
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    return error_response(STATUS_OF_KIND.get(err.kind, 422), err.problems, headers)
 
 
 def _validation_error(request: Request, err: RequestValidationError) -> SafeJSONResponse:

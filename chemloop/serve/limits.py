@@ -1,5 +1,6 @@
-"""Request limits: the body-size cap (before anything is parsed), per-request counts from the
-server's settings, and the same numbers written into the OpenAPI spec."""
+"""Request limits of the HTTP API: the body-size cap (before anything is parsed), and the server's
+per-request limits written into the OpenAPI spec (the operations check them:
+:func:`chemloop.services.errors.check_at_most`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chemloop.serve.errors import FieldError, error_response, problem
-from chemloop.serve.settings import ServeSettings
+from chemloop.serve.errors import error_response
+from chemloop.services.errors import problem
+from chemloop.services.settings import ServeSettings
 
 # (schema, property, JSON-schema keyword) -> the settings field that decides it.
 SETTINGS_LIMITS = {
@@ -19,25 +21,6 @@ SETTINGS_LIMITS = {
     ("RunIn", "budget", "maximum"): "max_budget",
     ("CampaignSectionIn", "candidates", "maximum"): "max_samples",
 }
-
-
-def check_at_most(loc: tuple[str | int, ...], value: int, limit: int, what: str) -> None:
-    """422 naming the field when ``value`` (a count or a number) is above the server's limit."""
-    if value > limit:
-        raise FieldError(
-            loc, value, f"{'.'.join(map(str, loc))}: {value} {what} is above this server's limit of {limit}"
-        )
-
-
-def job_run_settings(
-    options: dict[str, Any], settings: ServeSettings, default_budget: int, loc: tuple[str | int, ...]
-) -> dict[str, Any]:
-    """The ``[run]`` table of a job a client asked for: its options, the budget within the server's
-    cap (``default_budget`` if it named none), and the server's model (a client never names one)."""
-    run = dict(options)
-    run.setdefault("budget", min(default_budget, settings.max_budget))
-    check_at_most((*loc, "budget"), run["budget"], settings.max_budget, "oracle calls")
-    return {**run, "model": settings.model}
 
 
 def document_limits(app: FastAPI, settings: ServeSettings) -> None:

@@ -3,9 +3,8 @@
 The web app stages a file under ``<runs_dir>/uploads/<token>/`` (a random token) until the chemist
 confirms it, naming it again only by that token (what the confirm form posts back). A staged file
 waits ``upload_ttl_seconds`` at most, and at most ``max_staged_uploads`` wait at once (the oldest
-go first); the API reads an upload through a temporary file (:func:`temporary_file`). No request
-ever names a path, and no error shown to a client names one: :func:`for_client` puts back the
-name the client gave its file.
+go first). No request ever names a path, and no error shown to a client names one: an upload is
+read by the name its client gave it (:func:`client_name`).
 """
 
 from __future__ import annotations
@@ -15,17 +14,13 @@ import csv
 import re
 import secrets
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import UploadFile
 
 from chemloop.errors import ChemloopError
-from chemloop.reward.data import FeedbackError
-from chemloop.serve.settings import ServeSettings
+from chemloop.services.settings import ServeSettings
 
 TOKEN = re.compile(r"[0-9a-f]{64}")
 PREVIEW_ROWS = 200  # rows shown in a preview; errors are listed for every row
@@ -54,17 +49,6 @@ def client_name(filename: str | None) -> str:
     """The name the client gave its file, without any folder it may have sent along."""
     name = "".join(c for c in re.split(r"[\\/]", filename or "")[-1] if c.isprintable()).strip()
     return name[:100] or "the file"
-
-
-def for_client(err: ChemloopError, path: Path, filename: str | None) -> ChemloopError:
-    """``err`` as the client may see it: the server's path of its upload replaced by the name the
-    client gave the file (a :class:`FeedbackError` keeps its rows' problems)."""
-    message = str(err)
-    for server_path in sorted({str(path.resolve()), str(path)}, key=len, reverse=True):
-        message = message.replace(server_path, client_name(filename))
-    if isinstance(err, FeedbackError):
-        return FeedbackError(message, err.problems)
-    return ChemloopError(message)
 
 
 def _waiting(settings: ServeSettings) -> list[tuple[float, Path]]:
@@ -121,14 +105,6 @@ def staged(settings: ServeSettings, token: str) -> Path | None:
 def discard(settings: ServeSettings, token: str) -> None:
     if TOKEN.fullmatch(token):
         shutil.rmtree(_folder(settings) / token, ignore_errors=True)
-
-
-@contextmanager
-def temporary_file(settings: ServeSettings, filename: str | None) -> Iterator[Path]:
-    """A path for one request's upload inside the uploads folder, removed afterwards."""
-    _folder(settings).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=_folder(settings)) as folder:
-        yield Path(folder) / safe_name(filename)
 
 
 def raw_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]], int]:

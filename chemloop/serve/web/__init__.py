@@ -1,7 +1,7 @@
 """The web app for chemists: server-rendered pages (Jinja2) with a little vanilla JavaScript.
 
 Pages call the same layers as the CLI and the JSON API (``chemloop.loop.campaign``,
-``chemloop.loop.review``, ``chemloop.molecules``); nothing here computes chemistry or stores
+``chemloop.loop.review``, ``chemloop.services.molecules``); nothing here computes chemistry or stores
 rows itself. Reading is open; every action that changes state needs a sign-in: the form checks
 the API key and sets a random session token in an HttpOnly, SameSite=Strict cookie (see
 :mod:`chemloop.serve.web.sign_in` and :mod:`chemloop.serve.security`).

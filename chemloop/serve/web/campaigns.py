@@ -8,21 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 
 from chemloop.errors import ChemloopError
 from chemloop.jobs import ACTIVE, JobConflictError
-from chemloop.loop import campaign
 from chemloop.loop.acquisition import Acquisition
-from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import UnknownCampaignError, check_campaign_name
-from chemloop.reward.data import FeedbackError
-from chemloop.serve import schemas, uploads
-from chemloop.serve.api_campaigns import campaign_config
-from chemloop.serve.deps import Factory, Jobs, Settings, require_key
-from chemloop.serve.settings import ServeSettings
+from chemloop.serve import uploads
+from chemloop.serve.deps import Settings, Work, require_key
 from chemloop.serve.web.plot import best_so_far
 from chemloop.serve.web.templating import error_page, path, render
+from chemloop.services import campaigns
+from chemloop.services.campaigns import FeedbackError, UnknownCampaignError, check_campaign_name, csv_table
+from chemloop.services.workspace import Workspace
 
 router = APIRouter()
 
@@ -42,20 +38,6 @@ COMPONENTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def config_from_request(name: str, data: dict[str, Any], settings: ServeSettings) -> CampaignConfig:
-    """The config of a campaign created from a page, checked exactly as the JSON API checks one: no
-    file, no model (the server's), no component that runs code, sizes within the server's limits."""
-    extra = sorted(set(data) - {"campaign", "reward", "score"})
-    if extra:
-        raise ChemloopError(f"unknown config table {extra[0]!r}; use [campaign], [reward] and [score]")
-    try:
-        body = schemas.CampaignCreate.model_validate({**data, "name": name})
-    except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid campaign config: {problems}") from None
-    return campaign_config(body, settings)
-
-
 def _form_config(batch: int, acquisition: str, components: list[str], toml: str) -> dict[str, Any]:
     if toml.strip():  # the TOML box, when filled, is the whole config
         try:
@@ -71,14 +53,14 @@ def _form_config(batch: int, acquisition: str, components: list[str], toml: str)
     return data
 
 
-def _index(request: Request, factory, status_code: int = 200, **form: Any) -> HTMLResponse:
+def _index(request: Request, workspace: Workspace, status_code: int = 200, **form: Any) -> HTMLResponse:
     defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb"}
     defaults |= {"chosen": ["alerts", "qed"], "toml": ""}
     return render(
         request,
         "index.html",
         status_code=status_code,
-        campaigns=campaign.list_campaigns(factory),
+        campaigns=campaigns.list_all(workspace),
         acquisitions=ACQUISITIONS,
         components=COMPONENTS,
         **(defaults | form),
@@ -86,14 +68,14 @@ def _index(request: Request, factory, status_code: int = 200, **form: Any) -> HT
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, factory: Factory) -> HTMLResponse:
-    return _index(request, factory)
+def index(request: Request, workspace: Work) -> HTMLResponse:
+    return _index(request, workspace)
 
 
 @router.post("/campaigns", dependencies=[Depends(require_key)], response_model=None)
 async def create(
     request: Request,
-    factory: Factory,
+    workspace: Work,
     settings: Settings,
     name: Annotated[str, Form()],
     batch: Annotated[int, Form(ge=1, le=1000)] = 12,
@@ -104,28 +86,21 @@ async def create(
 ) -> HTMLResponse | RedirectResponse:
     name, components = name.strip(), components or []
     form = {"name": name, "batch": batch, "acquisition": acquisition, "toml": toml, "chosen": components}
-    token = None
     try:
         check_campaign_name(name)  # before anything is read, as every face checks it
-        config = config_from_request(name, _form_config(batch, acquisition, components, toml), settings)
-        rows = None
+        config = campaigns.config_from_tables(
+            name, _form_config(batch, acquisition, components, toml), settings
+        )
+        table = None
         if seed is not None and seed.filename:
-            token, seed_path = uploads.stage(
-                settings, seed.filename, await uploads.read_upload(seed, settings.max_body_bytes)
-            )
-            try:
-                rows = await run_in_threadpool(campaign.read_results, seed_path)
-            except ChemloopError as err:  # the seed file by the name it was uploaded under
-                raise uploads.for_client(err, seed_path, seed.filename) from None
-        # The fit of the first reward model takes seconds: off the event loop, so pages stay served.
-        await run_in_threadpool(campaign.init_campaign, factory, name, config, rows)
+            data = await uploads.read_upload(seed, settings.max_body_bytes)
+            table = csv_table(data, uploads.client_name(seed.filename))
+        # Reading the seed and fitting the first reward model take seconds: off the event loop.
+        await run_in_threadpool(campaigns.create, workspace, name, config, table)
     except FeedbackError as err:
-        return _index(request, factory, 400, error=str(err), problems=err.problems, **form)
+        return _index(request, workspace, 400, error=str(err), problems=err.problems, **form)
     except ChemloopError as err:
-        return _index(request, factory, 400, error=str(err), **form)
-    finally:
-        if token is not None:
-            uploads.discard(settings, token)
+        return _index(request, workspace, 400, error=str(err), **form)
     return RedirectResponse(path("campaigns", name), status_code=303)
 
 
@@ -133,15 +108,13 @@ PROPOSE_JOBS_SHOWN = 5
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
-def dashboard(
-    request: Request, factory: Factory, jobs: Jobs, name: str, imported: int | None = None
-) -> HTMLResponse:
+def dashboard(request: Request, workspace: Work, name: str, imported: int | None = None) -> HTMLResponse:
     try:
-        report = campaign.status(factory, name)
-        table = campaign.molecules(factory, name)
+        report = campaigns.status(workspace, name)
+        table = campaigns.molecules(workspace, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    proposing = [j for j in jobs.list() if j.kind == "propose" and j.params.get("campaign") == name]
+    proposing = campaigns.propose_jobs(workspace, name)
     measured = [m for m in table if m["value"] is not None]
     round_best = {0: report["best_seed"]} if report["seed_measurements"] else {}
     round_best |= {r["round"]: r["best"] for r in report["rounds"]}
@@ -164,21 +137,14 @@ def dashboard(
 
 @router.post("/campaigns/{name}/propose", dependencies=[Depends(require_key)], response_model=None)
 def start_propose(
-    request: Request,
-    factory: Factory,
-    settings: Settings,
-    jobs: Jobs,
-    name: str,
-    batch: Annotated[int | None, Form(ge=1, le=1000)] = None,
+    request: Request, workspace: Work, name: str, batch: Annotated[int | None, Form(ge=1, le=1000)] = None
 ) -> HTMLResponse | RedirectResponse:
     """Start the next round as a background job (the same job as POST /api/campaigns/{name}/propose);
     the dashboard shows it, refreshing itself until it is done."""
     try:
-        campaign.require_campaign(factory, name)  # an unknown campaign is a 404 now, not a failed job later
+        campaigns.start_propose(workspace, name, batch)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    try:
-        jobs.start_propose(settings.db_url, name, batch)
     except JobConflictError as err:
         return error_page(request, 409, str(err))
     return RedirectResponse(path("campaigns", name), status_code=303)

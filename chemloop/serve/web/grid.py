@@ -3,20 +3,17 @@ and docked-pose downloads."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from rdkit import Chem
 
-from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign
-from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
-from chemloop.serve.deps import Factory
+from chemloop.serve.deps import Work
 from chemloop.serve.web.templating import error_page, path, props, render, svg
+from chemloop.services import campaigns
+from chemloop.services.campaigns import UnknownCampaignError
 
 router = APIRouter()
 
@@ -95,7 +92,7 @@ def _filter(rows: list[dict], q: str, smarts: str, round_: str, alerts: str, mea
 @router.get("/campaigns/{name}/molecules", response_class=HTMLResponse)
 def grid(
     request: Request,
-    factory: Factory,
+    workspace: Work,
     name: str,
     q: str = "",
     smarts: str = "",
@@ -107,7 +104,7 @@ def grid(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     try:
-        table = [_row(m) for m in campaign.molecules(factory, name)]
+        table = [_row(m) for m in campaigns.molecules(workspace, name)]
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     sort = sort if sort in COLUMNS else "round"
@@ -158,63 +155,38 @@ def grid(
     )
 
 
-def _pose_sources(factory: Factory, name: str) -> list[tuple[str, Path]]:
-    """(target name, poses folder) of every docking component the campaign's server-side config
-    names with a ``poses_dir``."""
-    with session_scope(factory) as session:
-        config = CampaignConfig.model_validate_json(get_campaign(session, name).config_json)
-    sources = []
-    for component in config.score.components if config.score else []:
-        params = component.params
-        if component.type != "vina" or not params.get("poses_dir"):
-            continue
-        if params.get("target"):
-            target = str(params["target"]).upper()  # dockstring names are upper case
-        elif params.get("receptor"):
-            target = Path(str(params["receptor"])).stem
-        else:
-            continue
-        sources.append((target, Path(str(params["poses_dir"]))))
-    return sources
-
-
-def _find(factory: Factory, name: str, key: str) -> dict[str, Any] | None:
-    return next((m for m in campaign.molecules(factory, name) if m["key"] == key), None)
-
-
 @router.get("/campaigns/{name}/molecules/{key}", response_class=HTMLResponse)
-def detail(request: Request, factory: Factory, name: str, key: str) -> HTMLResponse:
+def detail(request: Request, workspace: Work, name: str, key: str) -> HTMLResponse:
     try:
-        molecule = _find(factory, name, key)
-        sources = _pose_sources(factory, name)
+        molecule = campaigns.molecule(workspace, name, key)
+        poses = campaigns.docking_poses(workspace, name, molecule["smiles"]) if molecule else {}
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     if molecule is None:
         return error_page(request, 404, f"campaign {name!r} has no molecule {key!r}")
-    poses = [target for target, folder in sources if pose_path(folder, target, molecule["smiles"]).is_file()]
     return render(
         request,
         "molecule.html",
         name=name,
         molecule=molecule,
         properties=props(molecule["smiles"]),
-        poses=poses,
-        docking=bool(sources),
+        poses=[target for target, file in poses.items() if file is not None],
+        docking=bool(poses),
     )
 
 
 @router.get("/campaigns/{name}/molecules/{key}/pose/{target}", response_model=None)
-def pose(request: Request, factory: Factory, name: str, key: str, target: str) -> Response:
+def pose(request: Request, workspace: Work, name: str, key: str, target: str) -> Response:
     """The docked poses (SDF) of a campaign molecule: the file is found from the campaign's config and
     the molecule's SMILES, never from a path in the request."""
     try:
-        molecule = _find(factory, name, key)
-        sources = dict(_pose_sources(factory, name))
+        molecule = campaigns.molecule(workspace, name, key)
+        poses = campaigns.docking_poses(workspace, name, molecule["smiles"]) if molecule else {}
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    if molecule is None or target not in sources:
+    if molecule is None or target not in poses:
         return error_page(request, 404, f"no docking target {target!r} for molecule {key!r} in {name!r}")
-    file = pose_path(sources[target], target, molecule["smiles"])
-    if not file.is_file():
+    file = poses[target]
+    if file is None:
         return error_page(request, 404, f"molecule {key!r} has no pose for {target}")
     return FileResponse(file, media_type="chemical/x-mdl-sdfile", filename=f"{target}_{key}.sdf")

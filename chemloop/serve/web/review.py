@@ -11,12 +11,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign
-from chemloop.loop.review import next_pair
-from chemloop.loop.store import UnknownCampaignError
-from chemloop.serve import schemas
-from chemloop.serve.deps import Factory, require_key
+from chemloop.serve.deps import Work, require_key
 from chemloop.serve.web.templating import error_page, image_url, number, path, props, render
+from chemloop.services import campaigns, schemas
+from chemloop.services.campaigns import UnknownCampaignError
+from chemloop.services.workspace import Workspace
 
 router = APIRouter()
 
@@ -62,8 +61,8 @@ def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pair(factory, name: str, skipped=()) -> dict[str, Any] | None:
-    pair = next_pair(factory, name, skipped)
+def _pair(workspace: Workspace, name: str, skipped=()) -> dict[str, Any] | None:
+    pair = campaigns.review_pair(workspace, name, skipped)
     return None if pair is None else {"a": card(name, pair[0]), "b": card(name, pair[1])}
 
 
@@ -73,16 +72,16 @@ def _error(err: ChemloopError) -> JSONResponse:
 
 
 @router.get("/campaigns/{name}/review", response_class=HTMLResponse)
-def review_page(request: Request, factory: Factory, name: str) -> HTMLResponse:
+def review_page(request: Request, workspace: Work, name: str) -> HTMLResponse:
     try:
-        pair = _pair(factory, name)
+        pair = _pair(workspace, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     return render(request, "review.html", name=name, pair=pair)
 
 
 @router.post("/campaigns/{name}/review/choice", dependencies=[Depends(require_key)])
-def choose(factory: Factory, name: str, choice: Choice) -> JSONResponse:
+def choose(workspace: Work, name: str, choice: Choice) -> JSONResponse:
     """Store the preference (nothing for a skip) and answer with the next pair (null: none left)."""
     skipped = list(choice.skipped)
     try:
@@ -90,17 +89,18 @@ def choose(factory: Factory, name: str, choice: Choice) -> JSONResponse:
             recorded = None
             skipped.append((choice.smiles_a, choice.smiles_b))
         else:
-            recorded = campaign.record_preference(
-                factory, name, choice.smiles_a, choice.smiles_b, choice.choice
+            recorded = campaigns.record_preference(
+                workspace, name, choice.smiles_a, choice.smiles_b, choice.choice
             )
-        return JSONResponse({"recorded": recorded, "pair": _pair(factory, name, skipped)})
+        return JSONResponse({"recorded": recorded, "pair": _pair(workspace, name, skipped)})
     except ChemloopError as err:
         return _error(err)
 
 
 @router.post("/campaigns/{name}/review/rating", dependencies=[Depends(require_key)])
-def rate(factory: Factory, name: str, rating: RatingChoice) -> JSONResponse:
+def rate(workspace: Work, name: str, rating: RatingChoice) -> JSONResponse:
     try:
-        return JSONResponse({"recorded": campaign.record_rating(factory, name, rating.smiles, rating.rating)})
+        recorded = campaigns.record_rating(workspace, name, rating.smiles, rating.rating)
+        return JSONResponse({"recorded": recorded})
     except ChemloopError as err:
         return _error(err)

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from chemloop.molecules import depict_svg, properties
 from chemloop.serve.deps import has_valid_key
+from chemloop.services.molecules import depict_svg, properties
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -75,7 +75,7 @@ def error_page(request: Request, status_code: int, message: str) -> HTMLResponse
 # Properties and depictions are pure functions of the canonical SMILES: compute each once per process.
 @lru_cache(maxsize=8192)
 def props(smiles: str) -> dict[str, Any]:
-    """:func:`chemloop.molecules.properties`, cached (treat the result as read-only)."""
+    """:func:`chemloop.services.molecules.properties`, cached (treat the result as read-only)."""
     return properties(smiles)
 
 

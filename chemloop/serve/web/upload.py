@@ -3,7 +3,6 @@ button then stores the file through ``import_results``, exactly as ``chemloop ca
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -11,12 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign
-from chemloop.loop.store import UnknownCampaignError, get_campaign, session_scope
-from chemloop.reward.data import FeedbackError
 from chemloop.serve import uploads
-from chemloop.serve.deps import Factory, Settings, require_key
+from chemloop.serve.deps import Settings, Work, require_key
 from chemloop.serve.web.templating import error_page, path, render
+from chemloop.services import campaigns
+from chemloop.services.campaigns import UnknownCampaignError
+from chemloop.services.workspace import Workspace
 
 router = APIRouter()
 
@@ -26,78 +25,67 @@ def _page(request: Request, name: str, status_code: int = 200, **context: Any) -
     return render(request, "upload.html", status_code=status_code, name=name, **context)
 
 
-def _missing(request: Request, factory: Factory, name: str) -> HTMLResponse | None:
+def _missing(request: Request, workspace: Workspace, name: str) -> HTMLResponse | None:
     """The 404 page when there is no such campaign, else None."""
     try:
-        with session_scope(factory) as session:
-            get_campaign(session, name)
+        campaigns.require(workspace, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     return None
 
 
 @router.get("/campaigns/{name}/upload", response_class=HTMLResponse)
-def upload_form(request: Request, factory: Factory, name: str) -> HTMLResponse:
-    return _missing(request, factory, name) or _page(request, name)
+def upload_form(request: Request, workspace: Work, name: str) -> HTMLResponse:
+    return _missing(request, workspace, name) or _page(request, name)
 
 
-def _preview(
-    factory: Factory, name: str, data: bytes, staged: Path, filename: str | None, external: bool
-) -> dict[str, Any]:
+def _preview(workspace: Workspace, name: str, data: bytes, filename: str, external: bool) -> dict[str, Any]:
     """Everything the preview shows: the file's rows, each row's errors, and whether it can be stored."""
     header, rows, count = uploads.raw_rows(data)
+    found = campaigns.preview_results(workspace, name, data, filename, external)
     errors: dict[int, list[str]] = {}
+    for row, message in found["problems"]:
+        errors.setdefault(row, []).append(message)
     notes: dict[int, list[str]] = {}
-    file_error, kind = None, None
-    try:
-        results = campaign.read_results(staged)
-    except FeedbackError as err:
-        results = None
-        file_error = None if err.problems else str(uploads.for_client(err, staged, filename))
-        for row, message in err.problems:
-            errors.setdefault(row, []).append(message)
-    except ChemloopError as err:
-        results, file_error = None, str(uploads.for_client(err, staged, filename))
-    if results is not None:
-        kind = results.kind
-        for row, smiles in campaign.unproposed_rows(factory, name, results):
-            if external:
-                notes.setdefault(row, []).append(f"{smiles}: external (never proposed by this campaign)")
-            else:
-                errors.setdefault(row, []).append(
-                    f"{smiles} was never proposed by this campaign; tick 'external' to accept it"
-                )
+    for row, smiles in found["unproposed"]:
+        if external:
+            notes.setdefault(row, []).append(f"{smiles}: external (never proposed by this campaign)")
+        else:
+            errors.setdefault(row, []).append(
+                f"{smiles} was never proposed by this campaign; tick 'external' to accept it"
+            )
     return {
         "header": header,
         "rows": rows,
         "count": count,
-        "kind": kind,
+        "kind": found["kind"],
         "errors": errors,
         "notes": notes,
-        "file_error": file_error,
-        "ok": results is not None and not errors,
+        "file_error": found["file_error"],
+        "ok": found["ok"],
     }
 
 
 @router.post("/campaigns/{name}/upload", dependencies=[Depends(require_key)], response_class=HTMLResponse)
 async def preview(
     request: Request,
-    factory: Factory,
+    workspace: Work,
     settings: Settings,
     name: str,
     file: Annotated[UploadFile, File()],
     external: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
     """Parse and check the file without storing a row; it waits in a server folder for the confirm."""
-    if missing := _missing(request, factory, name):
+    if missing := _missing(request, workspace, name):
         return missing
     try:
         data = await uploads.read_upload(file, settings.max_body_bytes)
     except ChemloopError as err:
         return _page(request, name, 400, error=str(err), external=external)
-    token, staged = uploads.stage(settings, file.filename, data)
+    token, _ = uploads.stage(settings, file.filename, data)
     # Off the event loop: parsing and checking a large file takes a while.
-    result = await run_in_threadpool(_preview, factory, name, data, staged, file.filename, external)
+    filename = uploads.client_name(file.filename)
+    result = await run_in_threadpool(_preview, workspace, name, data, filename, external)
     if not result["ok"]:
         uploads.discard(settings, token)  # nothing to confirm: keep nothing
     return _page(
@@ -106,7 +94,7 @@ async def preview(
         200 if result["ok"] else 422,
         preview=result,
         token=token,
-        filename=uploads.client_name(file.filename),
+        filename=filename,
         external=external,
     )
 
@@ -114,7 +102,7 @@ async def preview(
 @router.post("/campaigns/{name}/upload/confirm", dependencies=[Depends(require_key)], response_model=None)
 def confirm(
     request: Request,
-    factory: Factory,
+    workspace: Work,
     settings: Settings,
     name: str,
     token: Annotated[str, Form(max_length=64)],
@@ -124,12 +112,11 @@ def confirm(
     if staged is None:
         return _page(request, name, 400, error="That upload is no longer waiting; upload the file again.")
     try:
-        result = campaign.import_results(factory, name, staged, external=external)
+        result = campaigns.import_results(workspace, name, staged.read_bytes(), staged.name, external)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     except ChemloopError as err:  # e.g. rows that became invalid since the preview
-        error = str(uploads.for_client(err, staged, staged.name))
-        return _page(request, name, 400, error=error, external=external)
+        return _page(request, name, 400, error=str(err), external=external)
     uploads.discard(settings, token)
     if "note" in result:
         return _page(request, name, 200, message=result["note"])

@@ -149,6 +149,7 @@ class Sampled(BaseModel):
 
 
 class SampleResponse(BaseModel):
+    model: str = Field(description="the model that wrote them: a shipped prior's name or its folder's name")
     molecules: list[Sampled]
     validity: float
     uniqueness: float

@@ -21,6 +21,12 @@ from pebble import ProcessExpired, ProcessPool
 
 from chemloop.errors import ChemloopError
 
+Run = Callable[..., Any]  # how an operation calls a function: here, or in a ComputePool's workers
+
+
+def call_here(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
 
 class ComputeLimitError(ChemloopError):
     """A request's computation ran past a limit (time, memory) or crashed its worker."""

@@ -1,7 +1,8 @@
-"""Molecule tools shared by every face of chemloop (CLI, HTTP API, web app, MCP server):
-properties, structural alerts, depictions, and scoring with named components.
+"""Scoring by component name, for every face: a request's components become a
+:class:`~chemloop.score.config.ScoreConfig` under the limits of a request from outside, and its
+molecules are scored in the caller's compute pool.
 
-Requests from the network go through :func:`score_molecules` with ``allow_plugins=False``: a
+Requests from the network go through :func:`score_config` with ``allow_plugins=False``: a
 component that runs code (``python`` files, external ``command``s) can only come from a
 server-side config, never from a request.
 """
@@ -12,17 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from rdkit import Chem
-from rdkit.Chem import rdMolDescriptors
-from rdkit.Chem.Draw import rdMolDraw2D
 
-from chemloop.chem.alerts import structural_alerts
-from chemloop.chem.descriptors import descriptor_values
-from chemloop.chem.mol import to_mol
 from chemloop.errors import ChemloopError
 from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
 from chemloop.score.registry import get_component
 from chemloop.score.scorer import Scorer
+from chemloop.services import schemas
+from chemloop.services.compute import Run, call_here
+from chemloop.services.errors import FieldError, Loc, check_at_most, problem
 
 # Parameters only a server-side config may set: those that read or write files, and those that pick
 # where or how widely work runs (a Ray address, worker counts).
@@ -33,30 +31,6 @@ SERVER_ONLY_PARAMS = frozenset(
 # Upper bounds on numeric parameters from the network, so one request cannot ask for gigabytes
 # (a 10^8-bit fingerprint per molecule) or hours (exhaustiveness, timeouts).
 NETWORK_BOUNDS = {"bits": 16384, "radius": 6, "exhaustiveness": 32, "timeout": 600}
-
-
-def properties(smiles: str) -> dict[str, Any]:
-    """The properties a medicinal chemist looks at first, with the molecule's alerts."""
-    mol = to_mol(smiles)
-    return {
-        "smiles": smiles,
-        "canonical": Chem.MolToSmiles(mol),
-        "formula": rdMolDescriptors.CalcMolFormula(mol),
-        **descriptor_values(mol),
-        "alerts": structural_alerts(mol),
-    }
-
-
-def depict_svg(smiles: str, width: int = 300, height: int = 220) -> str:
-    """An SVG drawing of the molecule (RDKit's 2D depiction)."""
-    if not (50 <= width <= 2000 and 50 <= height <= 2000):
-        raise ChemloopError(f"depiction size {width}x{height} is outside 50..2000 pixels")
-    mol = to_mol(smiles)
-    drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
-    drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
-    return drawer.GetDrawingText()
 
 
 def score_config(
@@ -126,3 +100,54 @@ def score_molecules(
         }
         for r in Scorer(config)(list(smiles))
     ]
+
+
+def request_score_config(
+    score: schemas.ScoreIn, loc: Loc = ("body", "components"), allow_slow: bool = True
+) -> ScoreConfig:
+    """The ScoreConfig of a request's components and aggregate; a refused component is named by its
+    index under ``loc``."""
+    tables = [c.model_dump(exclude_unset=True) for c in score.components]
+    try:
+        config = score_config(tables, allow_plugins=False, allow_slow=allow_slow)
+    except ChemloopError as err:
+        for i, table in enumerate(tables):  # find the culprit (only on this error path)
+            try:
+                score_config([table], allow_plugins=False, allow_slow=allow_slow)
+            except ChemloopError as one:
+                raise FieldError((*loc, i), table, str(one)) from None
+        raise FieldError(loc, tables, str(err)) from None
+    return config.model_copy(update={"aggregate": score.aggregate})
+
+
+def invalid_smiles(loc: Loc, bad: list[tuple[int, str]]) -> FieldError:
+    """One error naming every invalid SMILES of a list by its index."""
+    (i, first), rest = bad[0], bad[1:]
+    also = [problem((*loc, j), f"invalid SMILES: {s!r}", s, "invalid_smiles") for j, s in rest]
+    return FieldError((*loc, i), first, f"invalid SMILES: {first!r}", kind="invalid_smiles", also=also)
+
+
+def score_request(
+    request: schemas.ScoreRequest, max_molecules: int, run: Run = call_here, refuse_invalid: bool = True
+) -> schemas.ScoreResponse:
+    """Score a request's molecules (through ``run``: the server's worker processes). An invalid
+    SMILES fails the request naming its index, or with ``refuse_invalid=False`` scores 0 with the
+    reason. Components that take seconds per molecule (docking) are refused: the caller waits."""
+    check_at_most(("body", "smiles"), len(request.smiles), max_molecules, "molecules")
+    config = request_score_config(request, allow_slow=False)
+    try:
+        results = run(score_molecules, request.smiles, config)
+    except ChemloopError:
+        raise
+    except Exception as err:
+        if not any(c.params or c.transform for c in request.components):
+            raise  # a bug, not the request's fault: let it surface with its traceback
+        # Parameters and transforms are data from the request: a component failing on them is its error.
+        raise FieldError(
+            ("body", "components"), None, f"a component failed with the given params or transform: {err!r}"
+        ) from None
+    # The scorer parses each SMILES once; an invalid one comes back with canonical None.
+    bad = [(i, r["smiles"]) for i, r in enumerate(results) if r["canonical"] is None]
+    if bad and refuse_invalid:
+        raise invalid_smiles(("body", "smiles"), bad)
+    return schemas.ScoreResponse(components=[c.label for c in config.components], results=results)

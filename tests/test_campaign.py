@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign, rewards
+from chemloop.loop import campaign, reward_store
 from chemloop.loop.config import CampaignConfig, load_campaign_config
 from chemloop.loop.store import Campaign, RewardModelVersion, connect, get_campaign, session_scope
 
@@ -186,7 +186,7 @@ def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup
     assert after["reward_model"]["feedback"] == {"values": 10, "preferences": 1, "ratings": 3}
     assert not after["reward_model_stale"]
     with session_scope(factory) as session:  # the pairs reached the fit: 1 choice + 3 rated molecules → 3
-        model = rewards.latest(session, get_campaign(session, name).id)
+        model = reward_store.latest(session, get_campaign(session, name).id)
     assert model.metadata["pairs"] == 1 + 3
 
 
@@ -231,14 +231,14 @@ def test_only_the_newest_reward_models_are_kept(campaign_setup):
     with session_scope(factory) as session:
         campaign_id = get_campaign(session, name).id
         config = CampaignConfig.model_validate_json(get_campaign(session, name).config_json)
-    for _ in range(rewards.KEPT_FITS + 2):  # the seed's fit, then more
-        assert rewards.refit(factory, campaign_id, config)
+    for _ in range(reward_store.KEPT_FITS + 2):  # the seed's fit, then more
+        assert reward_store.refit(factory, campaign_id, config)
     with session_scope(factory) as session:
         ids = session.scalars(
             select(RewardModelVersion.id).where(RewardModelVersion.campaign_id == campaign_id)
         ).all()
         newest = session.scalar(select(func.max(RewardModelVersion.id)))
-    assert len(ids) == rewards.KEPT_FITS and newest in ids
+    assert len(ids) == reward_store.KEPT_FITS and newest in ids
     assert campaign.status(factory, name)["reward_model"]["measurements"] == 10  # the latest still loads
 
 

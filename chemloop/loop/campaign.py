@@ -5,7 +5,7 @@ any transaction: ``propose`` does its RL fine-tuning, sampling and prediction be
 the one that stores the round, so a process killed mid-way leaves nothing behind and the next
 ``propose`` starts clean; a reward-model refit (after ``import``, or at the start of
 ``propose`` when feedback arrived since the last fit) reads the feedback, fits, then stores the
-model in a short transaction of its own (see :func:`chemloop.loop.rewards.refit`).
+model in a short transaction of its own (see :func:`chemloop.loop.reward_store.refit`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.mol import canonical, molecule_key, try_canonical
 from chemloop.errors import ChemloopError
-from chemloop.loop import rewards
+from chemloop.loop import reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import (
@@ -77,7 +77,7 @@ def init_campaign(
             imported = _store_results(session, campaign, seed_rows, external=True)
         campaign_id = campaign.id
     if imported:
-        rewards.refit(factory, campaign_id, config)
+        reward_store.refit(factory, campaign_id, config)
     return {"campaign": name, "seed_measurements": imported}
 
 
@@ -99,16 +99,16 @@ def propose(
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
-        stale, campaign_id = rewards.is_stale(session, campaign.id), campaign.id
+        stale, campaign_id = reward_store.is_stale(session, campaign.id), campaign.id
     if stale:  # e.g. ratings recorded in the web app since the last fit
-        rewards.refit(factory, campaign_id, config)
+        reward_store.refit(factory, campaign_id, config)
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         known = set(session.scalars(select(Measurement.smiles).where(Measurement.campaign_id == campaign.id)))
         known |= set(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
-        model = rewards.latest(session, campaign.id)
+        model = reward_store.latest(session, campaign.id)
         values = [m.value for m in _measurements(session, campaign.id)]
         round_number = 1 + (
             session.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign.id)) or 0
@@ -324,7 +324,7 @@ def import_results(
             campaign_id = campaign.id
     except IntegrityError:  # the same results stored by a concurrent import (unique per campaign)
         return already
-    rewards.refit(factory, campaign_id, config)
+    reward_store.refit(factory, campaign_id, config)
     return {"campaign": name, "imported": count, "kind": results.kind}
 
 
@@ -457,9 +457,9 @@ def refit(factory: sessionmaker[Session], name: str) -> dict | None:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
         campaign_id = campaign.id
-    rewards.refit(factory, campaign_id, config)
+    reward_store.refit(factory, campaign_id, config)
     with session_scope(factory) as session:
-        return rewards.quality(session, campaign_id)
+        return reward_store.quality(session, campaign_id)
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
                 }
             )
         seed = [m.value for m in measured if m.round_number == 0]
-        counts = rewards.feedback_counts(session, campaign.id)
+        counts = reward_store.feedback_counts(session, campaign.id)
         return {
             "campaign": name,
             "rounds": rounds,
@@ -493,8 +493,8 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
             "best": max((m.value for m in measured), default=None),
             "preferences": counts["preferences"],
             "ratings": counts["ratings"],
-            "reward_model": rewards.quality(session, campaign.id),
-            "reward_model_stale": rewards.is_stale(session, campaign.id),
+            "reward_model": reward_store.quality(session, campaign.id),
+            "reward_model_stale": reward_store.is_stale(session, campaign.id),
         }
 
 

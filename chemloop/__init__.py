@@ -6,6 +6,7 @@ The public API (imported lazily so that ``chemloop --help`` starts fast)::
     lm = chemloop.load_model()              # the shipped prior
     report = chemloop.sample(lm, 1000)      # SampleReport: molecules, validity, speed
     chemloop.pretrain(chemloop.PretrainConfig(data="my.smi", out="runs/mine"))
+    chemloop.finetune(chemloop.FinetuneConfig(data="series.smi", out="runs/series"))
     chemloop.score_molecules(["CCO"], ["qed", "sa_score"])   # the scoring every face offers
 
 What the HTTP API, the web app and the MCP server offer is in :mod:`chemloop.services`, each
@@ -26,6 +27,8 @@ _EXPORTS = {
     "LanguageModel": "chemloop.model.checkpoint",
     "pretrain": "chemloop.train.pretrain",
     "PretrainConfig": "chemloop.train.pretrain",
+    "finetune": "chemloop.train.finetune",
+    "FinetuneConfig": "chemloop.train.finetune",
     "ChemloopError": "chemloop.errors",
     "properties": "chemloop.services.molecules",
     "score_molecules": "chemloop.services.scoring",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from chemloop.cli_campaign import campaign_app
 from chemloop.cli_common import console, user_errors
@@ -127,6 +128,59 @@ def pretrain(
 
         folder = run_pretrain(config, progress=show)
     console.print(f"checkpoint and metrics in {folder}")
+
+
+@app.command()
+@user_errors
+def finetune(
+    data: Annotated[str, typer.Option(help="your molecules: a .smi/.csv/.sdf file, gzipped or not")],
+    out: Annotated[Path, typer.Option(help="run folder (becomes a checkpoint)")],
+    model: Annotated[str, typer.Option(help="the prior to start from: a shipped name or a folder")] = "prior",
+    column: Annotated[str | None, typer.Option(help="SMILES column of a CSV file")] = None,
+    epochs: Annotated[int, typer.Option(help="most epochs (early stopping usually ends sooner)")] = 30,
+    patience: Annotated[int, typer.Option(help="epochs without a better held-out NLL before stopping")] = 3,
+    max_minutes: Annotated[float | None, typer.Option(help="stop after this (best epoch kept)")] = None,
+    val_fraction: Annotated[float, typer.Option(help="molecules held out for early stopping")] = 0.1,
+    lr: float = 2e-4,
+    batch_size: int = 32,
+    samples: Annotated[int, typer.Option(help="molecules sampled for the report (0: none)")] = 1000,
+    seed: int = 0,
+    device: DeviceOption = "auto",
+    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto")] = "auto",
+) -> None:
+    """Fine-tune a prior on your own molecules (a series): the result is a model for --model anywhere."""
+    from chemloop.config_files import validate
+    from chemloop.train.finetune import REPORT, FinetuneConfig
+    from chemloop.train.finetune import finetune as run_finetune
+
+    options = {k: v for k, v in locals().items() if k in FinetuneConfig.model_fields}
+    config = validate(FinetuneConfig, options, "finetune options")
+
+    def show(row: dict) -> None:
+        console.print(
+            f"epoch {row['epoch']}: held-out NLL {row['heldout_nll']:.2f} (best epoch {row['best_epoch']})"
+        )
+
+    report = run_finetune(config, progress=show)
+    table = Table(title=f"fine-tuned on {report['molecules']} molecules in {report['seconds']:.0f} s")
+    for column_name in ("", "held-out NLL", "validity", "NN Tanimoto", "with scaffold", "with ring system"):
+        table.add_column(column_name)
+    for label, nll, found in (
+        ("before", report["heldout_nll_before"], report["before"]),
+        ("after", report["heldout_nll_after"], report["after"]),
+    ):
+        table.add_row(
+            label,
+            f"{nll:.2f}",
+            *(
+                "-" if found.get(key) is None else f"{found[key]:.2f}"
+                for key in ("validity", "nearest_neighbour_tanimoto", "with_scaffold", "with_ring_system")
+            ),
+        )
+    console.print(table)
+    if report["added_tokens"]:
+        console.print(f"tokens new to the model, learned from this data: {', '.join(report['added_tokens'])}")
+    console.print(f"checkpoint in {config.out}; report in {config.out / REPORT}")
 
 
 @app.command()

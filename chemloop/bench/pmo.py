@@ -26,7 +26,6 @@ from chemloop.rl.run import (
     RunSection,
     optimize,
     parse_config,
-    prior_writes_random_spellings,
 )
 from chemloop.score.oracles.pmo import CORRECTED_SUFFIX, ISOMER_TASKS, oracle
 
@@ -119,7 +118,7 @@ def _finished(folder: Path, config: OptimizeConfig) -> bool:
 
 @functools.cache
 def _writes_random_spellings(model: str) -> bool:
-    return prior_writes_random_spellings(checkpoint.load(model))
+    return checkpoint.load(model).writes_random_spellings
 
 
 def summarize(runs: list[PmoRun]) -> dict[str, dict[str, float]]:

@@ -59,13 +59,13 @@ class TokenizedCorpus:
         rng.shuffle(batches)
         usable = len(batches) - len(batches) % world  # every rank takes the same number of steps
         for rows in batches[rank:usable:world]:
-            yield self._randomized(rows) if randomize_smiles else self._canonical(rows)
+            yield self.randomized_batch(rows) if randomize_smiles else self.canonical_batch(rows)
 
-    def _canonical(self, rows: np.ndarray) -> torch.Tensor:
+    def canonical_batch(self, rows: np.ndarray) -> torch.Tensor:
         longest = int(self.lengths[rows].max())
         return torch.from_numpy(self.ids[rows, :longest].astype(np.int64))
 
-    def _randomized(self, rows: np.ndarray) -> torch.Tensor:
+    def randomized_batch(self, rows: np.ndarray) -> torch.Tensor:
         encoded = []
         for i in rows:
             ids = self._encode_random_spelling(self.smiles[i])

@@ -39,6 +39,13 @@ class LanguageModel:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def writes_random_spellings(self) -> bool:
+        """Whether the model learned random SMILES spellings (its checkpoint says so): then RL
+        replay and fine-tuning may use them; a model trained on canonical spellings only rates
+        random ones far less likely and would be pushed off its own grammar."""
+        return bool(self.metadata.get("randomized_smiles", False))
+
 
 def resolve(name_or_path: str | Path) -> Path:
     """A checkpoint folder from a path, or from the name of a shipped prior (``"prior"``)."""

@@ -285,7 +285,7 @@ class Plateau:
 
 def _make_agent(run: RunSection) -> Agent:
     prior = checkpoint.load(run.model)
-    randomize = prior_writes_random_spellings(prior) if run.randomize is None else run.randomize
+    randomize = prior.writes_random_spellings if run.randomize is None else run.randomize
     return Agent(
         prior,
         update=run.update,
@@ -303,11 +303,6 @@ def _make_agent(run: RunSection) -> Agent:
         diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
         seed=run.seed,
     )
-
-
-def prior_writes_random_spellings(prior: checkpoint.LanguageModel) -> bool:
-    """Whether the prior was pretrained on random SMILES spellings (its checkpoint says so)."""
-    return bool(prior.metadata.get("randomized_smiles", False))
 
 
 def _save_state(agent: Agent, output: Path) -> None:

@@ -38,6 +38,7 @@ from chemloop.model import checkpoint
 from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
 from chemloop.model.optim_state import load_optimizer, save_optimizer
+from chemloop.train.transfer import corpus_nll
 
 METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
 
@@ -104,27 +105,6 @@ def language_model_loss(model: torch.nn.Module, batch: torch.Tensor, pad_id: int
     """Mean next-token cross-entropy over the non-pad tokens of ``batch``."""
     logits = model(batch[:, :-1])
     return F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:], ignore_index=pad_id)
-
-
-@torch.no_grad()
-def validation_nll(model: GPT, corpus: TokenizedCorpus, device, amp) -> float:
-    """Mean NLL per molecule (nats) of the held-out set."""
-    model.eval()
-    total, count = 0.0, 0
-    for rows in np.array_split(np.arange(len(corpus)), max(1, len(corpus) // 256)):
-        longest = int(corpus.lengths[rows].max())
-        batch = torch.from_numpy(corpus.ids[rows, :longest].astype(np.int64)).to(device)
-        with amp:
-            logits = model(batch[:, :-1])
-        nll = F.cross_entropy(
-            logits.float().transpose(1, 2),
-            batch[:, 1:],
-            ignore_index=corpus.tokenizer.pad_id,
-            reduction="sum",
-        )
-        total, count = total + nll.item(), count + len(rows)
-    model.train()
-    return total / count
 
 
 class _Distributed:
@@ -307,7 +287,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
             out_of_time = config.max_minutes is not None and state["elapsed_s"] > 60 * config.max_minutes
             last = state["step"] >= config.max_steps or out_of_time
             if state["step"] % config.eval_interval == 0 or last:
-                row["val_nll"] = round(validation_nll(model, val_set, ddp.device, amp), 4)
+                row["val_nll"] = round(corpus_nll(model, val_set, amp), 4)
                 save()
                 window_tokens, window_start = 0, time.perf_counter()
             if ddp.main:

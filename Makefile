@@ -1,10 +1,12 @@
 # Set-up is part of every target: a fresh clone needs only `make run` or `make test`.
+# Tests come in two tiers: `make quick` leaves out those marked `slow` (pytest -m "not slow"),
+# `make test` (and CI, .ci/run) runs them all.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: run test lint
+.PHONY: run test quick lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,10 +26,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the main job: steer the shipped prior towards examples/qed.toml's objective
 	$(VENV)/bin/chemloop optimize --config examples/qed.toml --output runs/qed-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP)  ## lint and the layer contracts, then the whole test suite (slow tests included)
+test: $(STAMP)  ## lint and the layer contracts, then the whole test suite (slow tests included): what CI runs
 	$(VENV)/bin/ruff check chemloop tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q --durations=10
+
+quick: $(STAMP)  ## ruff, then the fast tier: every test not marked slow (RL runs, reward-model fits, live servers are)
+	$(VENV)/bin/ruff check chemloop tests bench
+	$(VENV)/bin/pytest -q -m "not slow" --durations=10
 
 lint: $(STAMP)  ## ruff, and lint-imports: layers only point down (pyproject.toml, docs/architecture.md)
 	$(VENV)/bin/ruff check chemloop tests bench

@@ -27,6 +27,7 @@ def result():
     )
 
 
+@pytest.mark.slow
 def test_every_method_measures_the_same_budget_with_honest_counts(result):
     assert 0.0 <= result["threshold"] <= 1.0 and result["reference_size"] == 200
     json.dumps(result)  # serializable as it is

@@ -11,6 +11,7 @@ from chemloop.errors import ChemloopError
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_bench_pmo_runs_each_seed_and_scores_the_oracle_log(tmp_path):
     out = tmp_path / "pmo.json"
     args = ["bench", "pmo", "--tasks", "qed", "--budget", "60", "--seeds", "2"]
@@ -29,6 +30,7 @@ def test_bench_pmo_runs_each_seed_and_scores_the_oracle_log(tmp_path):
     assert data["run_settings"]["sigma"] == 500.0  # Augmented Memory's PMO settings by default
 
 
+@pytest.mark.slow
 def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monkeypatch):
     from chemloop.bench import pmo
 
@@ -56,6 +58,7 @@ def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monke
         pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
 
 
+@pytest.mark.slow
 def test_a_run_folder_with_the_older_seconds_key_is_reread(tmp_path):
     from chemloop.bench import pmo
 
@@ -69,6 +72,7 @@ def test_a_run_folder_with_the_older_seconds_key_is_reread(tmp_path):
     assert reread["runs"][0]["seconds"] == summary["seconds_this_session"]
 
 
+@pytest.mark.slow
 def test_bench_pmo_settings_override_and_bad_task(tmp_path):
     (tmp_path / "s.toml").write_text("[run]\nupdate = 'reinforce_kl'\nbatch_size = 16\n")
     out = tmp_path / "pmo.json"

@@ -97,6 +97,7 @@ def test_stereo_charge_and_weight_of_hand_written_molecules():
     assert chemistry(["C", "CCCCCCCCCC"]).mw_p90 == pytest.approx(16.043 + 0.9 * (142.286 - 16.043), abs=0.01)
 
 
+@pytest.mark.slow
 def test_training_molecules_are_valid_unique_and_not_novel(moses_sample, reference):
     train = frozenset(moses_sample)
     found = sample_metrics([*moses_sample[:48], "C1CC", "xyz"], train, reference)
@@ -108,6 +109,7 @@ def test_training_molecules_are_valid_unique_and_not_novel(moses_sample, referen
     assert found.fcd > 0
 
 
+@pytest.mark.slow
 def test_floor_of_a_set_against_itself_is_zero_and_far_sets_are_far(moses_sample, reference):
     itself = floor_fcd(moses_sample[:200], reference, size=200, seed=0)
     assert itself.molecules == 200
@@ -134,6 +136,7 @@ def test_random_spellings_are_fixed_by_the_seed_and_keep_stereo_and_charges():
     assert {canonical(s) for s in spellings} == {canonical(smiles)}
 
 
+@pytest.mark.slow
 def test_cli_writes_every_target_with_its_verdict(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(prior_metrics, "DEFAULT_CACHE_DIR", tmp_path / "cache")
     output = tmp_path / "prior.json"

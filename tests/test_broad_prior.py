@@ -81,6 +81,7 @@ def test_the_vocabulary_covers_zinc_and_its_longest_molecule_fits(zinc_file):
     assert longest <= 0.8 * PretrainConfig().block_size, "the context must fit ZINC's longest with margin"
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_random_spellings_scores_spellings_alike(tmp_path, smi_file, tiny_model):
     """Canonical training leaves random spellings far less likely; random training does not."""
     molecules = [canonical(s) for s in smi_file.read_text().split()[:60]]

@@ -75,6 +75,7 @@ def _proposed(path):
         return [row["smiles"] for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_init_propose_import_propose(campaign_setup):
     factory, name, tmp = campaign_setup
     first = campaign.propose(factory, name, output=tmp / "round1.csv")
@@ -94,6 +95,7 @@ def test_init_propose_import_propose(campaign_setup):
     assert report["molecules_tested"] == 14 and report["reward_model"]["measurements"] == 14
 
 
+@pytest.mark.slow
 def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_setup, monkeypatch):
     factory, name, tmp = campaign_setup
 
@@ -108,6 +110,7 @@ def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_s
     assert campaign.propose(factory, name, output=tmp / "round1.csv").round == 1
 
 
+@pytest.mark.slow
 def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campaign_setup):
     factory, name, tmp = campaign_setup
     proposed = campaign.propose(factory, name, output=tmp / "round1.csv").smiles
@@ -125,6 +128,7 @@ def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campai
     assert campaign.status(factory, name)["molecules_tested"] == 15
 
 
+@pytest.mark.slow
 def test_bad_result_rows_are_named(campaign_setup):
     factory, name, tmp = campaign_setup
     (tmp / "bad.csv").write_text("smiles,value\nCCO,1.0\nC1CC,2.0\nCCN,high\n")
@@ -137,6 +141,7 @@ def test_bad_result_rows_are_named(campaign_setup):
         campaign.status(factory, "nope")
 
 
+@pytest.mark.slow
 def test_campaign_commands(tmp_path):
     write_values(tmp_path / "seed.csv", SEED)
     (tmp_path / "c.toml").write_text(
@@ -165,6 +170,7 @@ def test_example_campaign_config_is_valid():
     assert all(c.filter for c in config.score.components)  # constraints; the reward model is the objective
 
 
+@pytest.mark.slow
 def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup):
     factory, name, tmp = campaign_setup
     before = campaign.status(factory, name)
@@ -190,6 +196,7 @@ def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup
     assert model.metadata["pairs"] == 1 + 3
 
 
+@pytest.mark.slow
 def test_bad_feedback_is_refused_and_named(campaign_setup):
     factory, name, _ = campaign_setup
     cases = [
@@ -226,6 +233,7 @@ def test_one_name_rule_wherever_a_campaign_is_created(tmp_path):
     assert [c["campaign"] for c in campaign.list_campaigns(factory)] == ["Lead series 2.1_b-x"]
 
 
+@pytest.mark.slow
 def test_only_the_newest_reward_models_are_kept(campaign_setup):
     factory, name, _ = campaign_setup
     with session_scope(factory) as session:
@@ -242,6 +250,7 @@ def test_only_the_newest_reward_models_are_kept(campaign_setup):
     assert campaign.status(factory, name)["reward_model"]["measurements"] == 10  # the latest still loads
 
 
+@pytest.mark.slow
 def test_the_same_results_in_another_file_layout_are_already_imported(campaign_setup):
     """Duplicates are recognised by the parsed rows: CRLF, row order and SMILES spelling do not hide them."""
     factory, name, tmp = campaign_setup
@@ -254,6 +263,7 @@ def test_the_same_results_in_another_file_layout_are_already_imported(campaign_s
     assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2
 
 
+@pytest.mark.slow
 def test_concurrent_imports_of_the_same_results_store_them_once(campaign_setup):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -48,6 +48,7 @@ def test_user_errors_print_bracketed_text_as_written(capsys):
     assert "box must be [x, y, z]; pip install 'chemloop[ray]'" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_output_paths_with_brackets_print_as_written(tmp_path):
     """A folder named like ``run[ray]`` is text, not rich markup."""
     output = tmp_path / "run[ray]" / "samples.csv"
@@ -59,6 +60,7 @@ def test_output_paths_with_brackets_print_as_written(tmp_path):
     assert "run[ray]" in result.output.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_sample_writes_one_row_per_generated_string(tmp_path):
     output = tmp_path / "samples.csv"
     result = runner.invoke(

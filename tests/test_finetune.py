@@ -33,6 +33,7 @@ SERIES = [  # ten 2-arylindoles: one scaffold, different substituents
 ]
 
 
+@pytest.mark.slow
 def test_fine_tuning_moves_samples_towards_the_set(tiny_lm):
     core = SeriesCore(SERIES)
     assert core.scaffold == "c1ccc(-c2cc3ccccc3[nH]2)cc1"
@@ -53,6 +54,7 @@ def test_fit_leaves_the_given_model_as_it_was(tiny_lm, tiny_run):
     )
 
 
+@pytest.mark.slow
 def test_weights_steer_what_is_learned(tiny_lm):
     favoured, ignored = SERIES[:5], SERIES[5:]
     tuned = fit(
@@ -94,6 +96,7 @@ def test_series_helpers_on_a_hand_made_set():
     assert 0 <= similarity[1] < 0.2 and index[2] == -1 and similarity[2] == 0
 
 
+@pytest.mark.slow
 def test_finetune_command_writes_a_checkpoint_and_a_report(tiny_run, tmp_path):
     data = tmp_path / "series.smi"
     data.write_text("\n".join([*SERIES, "[13CH3]Oc1ccc(-c2cc3ccccc3[nH]2)cc1"]) + "\n")

@@ -21,6 +21,7 @@ def pool():
     pool.close()
 
 
+@pytest.mark.slow
 def test_a_call_past_the_time_limit_is_stopped_and_the_pool_goes_on(pool):
     start = time.monotonic()
     with pytest.raises(ComputeLimitError, match="limit of 3 s"):
@@ -41,6 +42,7 @@ def test_memory_past_the_cap_is_refused(pool):
     assert pool.run(len, "abc") == 3
 
 
+@pytest.mark.slow
 def test_an_exponential_smarts_gets_a_422_while_the_server_answers(tmp_path, tiny_run):
     settings = ServeSettings(
         db_url=f"sqlite:///{tmp_path / 'c.db'}",

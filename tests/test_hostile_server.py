@@ -12,6 +12,9 @@ import pytest
 
 from chemloop.serve.live import server_process
 
+# Every test talks to one real server process, whose start alone takes seconds.
+pytestmark = pytest.mark.slow
+
 KEY = "hostile-test-key-0123"
 AUTH = {"X-API-Key": KEY}
 SEED = [{"smiles": s, "value": v} for s, v in (("CCO", 5.1), ("c1ccccc1O", 6.2), ("CC(=O)Nc1ccc(O)cc1", 7.0))]

@@ -90,6 +90,7 @@ def _pid_alive(pid: int) -> bool:
     return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
 
 
+@pytest.mark.slow
 def test_a_job_ends_when_its_server_is_killed(tmp_path, tiny_run):
     """SIGKILL leaves the server no chance to clean up: the job process must notice by itself."""
     import signal

@@ -94,6 +94,7 @@ async def wait_done(session: ClientSession, job_id: str, timeout: float = 90) ->
         await anyio.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_tools_answer_and_refuse_bad_input_by_name(server):
     async def body(session: ClientSession) -> None:
         listed = {t.name: t for t in (await session.list_tools()).tools}

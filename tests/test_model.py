@@ -27,6 +27,7 @@ def test_context_longer_than_block_size_is_rejected(random_gpt):
         random_gpt(torch.zeros(1, 17, dtype=torch.long))
 
 
+@pytest.mark.slow
 def test_kv_cache_sampling_matches_uncached_sampling(tiny_lm):
     def run(use_cache):
         generator = torch.Generator().manual_seed(7)
@@ -38,6 +39,7 @@ def test_kv_cache_sampling_matches_uncached_sampling(tiny_lm):
     torch.testing.assert_close(nll_cached, nll_plain, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_same_seed_same_molecules_different_seed_different(tiny_lm):
     def strings(seed):
         ids, _ = sample_ids(
@@ -49,6 +51,7 @@ def test_same_seed_same_molecules_different_seed_different(tiny_lm):
     assert strings(1) != strings(2)
 
 
+@pytest.mark.slow
 def test_sampler_nll_equals_log_likelihood_of_the_string(tiny_lm):
     ids, nll = sample_ids(tiny_lm.model, tiny_lm.tokenizer, 16, generator=torch.Generator().manual_seed(3))
     smiles = [tiny_lm.tokenizer.decode(row) for row in ids.tolist()]

@@ -86,6 +86,7 @@ def test_filters():
     assert any(with_h.HasSubstructMatch(p) for p in pains)
 
 
+@pytest.mark.slow
 def test_moses_metrics_on_small_references(test_split):
     ref, other = test_split[:50], test_split[1000:1050]
     generated = [*ref, "", "C1CC"]

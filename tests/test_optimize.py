@@ -26,6 +26,7 @@ type = "qed"
 """
 
 
+@pytest.mark.slow
 def test_optimize_writes_the_oracle_log_and_agent(tmp_path):
     (tmp_path / "objective.py").write_text(
         "def score(smiles):\n    return [s.count('N') / 5 for s in smiles]\n"
@@ -69,6 +70,7 @@ def test_example_configs_are_valid():
     assert scores[0] > scores[1] > 0 and scores[2] == 0  # the aminopyrimidine wins; invalid scores 0
 
 
+@pytest.mark.slow
 def test_optimize_stops_at_the_target_score(tmp_path):
     from chemloop.rl.run import OptimizeConfig, optimize
 
@@ -100,6 +102,7 @@ def _calls(folder):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_continues_the_oracle_log_without_duplicates(tmp_path):
     from chemloop.rl.run import optimize
 
@@ -125,6 +128,7 @@ def test_resume_after_a_kill_continues_the_oracle_log_without_duplicates(tmp_pat
     assert steps == list(range(1, len(steps) + 1))  # step 3 was redone from the step-2 state, once
 
 
+@pytest.mark.slow
 def test_resume_may_raise_the_budget_but_not_change_the_objective(tmp_path):
     from chemloop.errors import ChemloopError
     from chemloop.rl.run import OptimizeConfig, optimize
@@ -141,6 +145,7 @@ def test_resume_may_raise_the_budget_but_not_change_the_objective(tmp_path):
     assert len(_calls(out)) == 120  # refused resumes leave the log as it was
 
 
+@pytest.mark.slow
 def test_resume_from_the_command_line(tmp_path):
     (tmp_path / "run.toml").write_text(
         "[run]\nbudget = 40\nbatch_size = 16\n[[score.components]]\ntype = 'qed'\n"
@@ -164,6 +169,7 @@ def test_resume_from_the_command_line(tmp_path):
     assert missing.exit_code == 2 and "no run to resume" in missing.output
 
 
+@pytest.mark.slow
 def test_molecules_past_the_budget_are_not_learned_from(tmp_path, monkeypatch):
     """The budget runs out inside the first batch: only the scored molecules reach the update."""
     from chemloop.rl.agent import Agent
@@ -225,6 +231,7 @@ def test_plateau_calls_counts_new_molecules_not_steps(monkeypatch):
     assert (plateau.steps, plateau.calls) == (0, 0) and not plateau.reached(by_calls)
 
 
+@pytest.mark.slow
 def test_a_run_on_a_plateau_stops_before_the_budget(tmp_path, monkeypatch):
     import json
 

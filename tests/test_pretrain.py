@@ -25,6 +25,7 @@ def test_training_loss_and_validation_nll_go_down(tiny_run):
     assert state["step"] == 60 and state["tokens"] > 0
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_step(tmp_path, smi_file, tiny_model):
     config = PretrainConfig(
         data=str(smi_file),

@@ -1,11 +1,13 @@
 """The shipped prior: present, loadable, and generating valid molecules."""
 
+import pytest
 import torch
 
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample
 
 
+@pytest.mark.slow
 def test_shipped_prior_samples_mostly_valid_molecules():
     # Regression guard for the shipped artifact. The CPU-trained prior measures 0.93 validity
     # on 30,000 samples (MODEL_CARD.md); the 0.95 aimed for (and 0.99 on the benchmark)

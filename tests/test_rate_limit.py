@@ -30,6 +30,7 @@ def make_app(tmp_path, rate_limit):
     return create_app(settings)
 
 
+@pytest.mark.slow
 def test_the_fourth_compute_request_of_a_client_gets_429(tmp_path):
     app = make_app(tmp_path, "3/minute")
     with TestClient(app) as client:
@@ -52,6 +53,7 @@ def test_the_fourth_compute_request_of_a_client_gets_429(tmp_path):
         assert client.post(SCORE[0], json=SCORE[1]).status_code == 429
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("off", [None, ""])
 def test_no_limit_when_the_setting_is_empty(tmp_path, off):
     app = make_app(tmp_path, off)
@@ -89,6 +91,7 @@ def test_the_spec_documents_the_429(tmp_path):
 PROPS = ("/api/molecules/properties", {"smiles": ["C"]})
 
 
+@pytest.mark.slow
 def test_a_forwarded_for_header_does_not_make_a_new_client(tmp_path):
     """Through uvicorn, as `chemloop serve` runs: a client on loopback that invents X-Forwarded-For
     addresses is still the one client its connection comes from."""
@@ -101,6 +104,7 @@ def test_a_forwarded_for_header_does_not_make_a_new_client(tmp_path):
     assert (first.status_code, second.status_code) == (200, 429)
 
 
+@pytest.mark.slow
 def test_a_trusted_proxy_names_the_client(tmp_path):
     settings = ServeSettings(
         db_url=f"sqlite:///{tmp_path / 'campaigns.db'}",

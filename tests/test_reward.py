@@ -74,6 +74,7 @@ def test_ensemble_spread_is_larger_far_from_the_training_data(logp_model):
     assert far.mean() > near.mean()
 
 
+@pytest.mark.slow
 def test_measurement_std_weights_the_rows(molecules, table):
     # Half the rows carry a wrong value with a huge std: weighted by 1/std², they barely count.
     train, held_out = molecules[:200], molecules[200:]
@@ -115,6 +116,7 @@ def test_a_damaged_model_folder_names_the_file(logp_model, tmp_path):
         RewardModel.load(folder)
 
 
+@pytest.mark.slow
 def test_fitting_is_seeded(molecules, table):
     data = ValueData(molecules[:60], prop(molecules[:60], QED.qed))
     config = RewardConfig(kind="values", hidden=32, epochs=20, ensemble=2, seed=3)
@@ -141,6 +143,7 @@ def heavy_atom_pairs(smiles: list[str], count: int, seed: int) -> PreferenceData
     return PreferenceData(a, b, preferred)
 
 
+@pytest.mark.slow
 def test_preference_model_learns_a_known_preference(molecules, table):
     train = heavy_atom_pairs(molecules[:200], 300, seed=0)
     held_out = heavy_atom_pairs(molecules[200:], 100, seed=1)  # pairs of molecules never seen
@@ -153,6 +156,7 @@ def test_preference_model_learns_a_known_preference(molecules, table):
     np.testing.assert_allclose(members.mean(axis=1), 0.0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_ratings_model_ranks_better_rated_molecules_higher(molecules, table):
     qed = prop(molecules, QED.qed)
     ratings = np.digitize(qed, np.quantile(qed[:200], [0.2, 0.4, 0.6, 0.8])) + 1  # 1..5
@@ -163,6 +167,7 @@ def test_ratings_model_ranks_better_rated_molecules_higher(molecules, table):
     assert 1.0 < mean.mean() < 5.0  # predictions on the rating scale
 
 
+@pytest.mark.slow
 def test_cross_validation_folds_and_metrics(molecules, table):
     folds = fold_indices(23, 5, seed=0)
     assert sorted(np.concatenate(folds).tolist()) == list(range(23))
@@ -192,6 +197,7 @@ def test_gpt_logits_are_the_head_of_the_hidden_states():
         torch.testing.assert_close(model(ids), model.head(model.hidden_states(ids)))
 
 
+@pytest.mark.slow
 def test_a_model_on_prior_embeddings_fits_and_compares(molecules, tmp_path):
     data = ValueData(molecules[:60], prop(molecules[:60], Crippen.MolLogP))
     model = RewardModel.fit(data, RewardConfig(kind="values", features="prior", **FAST))
@@ -321,6 +327,7 @@ def test_cli_reports_bad_feedback_and_exits_2(tmp_path):
     assert result.exit_code == 2 and "no reward model folder" in result.output
 
 
+@pytest.mark.slow
 def test_cli_fit_evaluate_predict(tmp_path, molecules):
     data = tmp_path / "values.csv"
     with data.open("w", newline="") as handle:
@@ -348,6 +355,7 @@ def test_cli_fit_evaluate_predict(tmp_path, molecules):
     assert [r["smiles"] for r in rows] == ["CCO", "c1ccccc1"] and all(float(r["std"]) >= 0 for r in rows)
 
 
+@pytest.mark.slow
 def test_preferences_beside_a_few_values_sharpen_the_ranking():
     """8 measured values alone rank 200 unseen molecules poorly; 300 chemists' choices among
     other molecules (here: whichever has the higher QED) join the same fit and fix much of it."""

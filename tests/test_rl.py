@@ -22,6 +22,7 @@ def fluorine_objective():
     return lambda smiles: [r.score for r in scorer(smiles)]
 
 
+@pytest.mark.slow
 def test_reinvent_raises_the_mean_score_of_a_simple_objective():
     agent = Agent(checkpoint.load("prior"), sigma=64, lr=5e-4, batch_size=64, seed=0)
     score = fluorine_objective()
@@ -40,6 +41,7 @@ def test_replay_memory_keeps_the_best_and_randomizes_spelling():
     assert sorted(scores) == [0.5, 0.9] and len(smiles) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("randomize", [True, False])
 def test_randomize_decides_the_spelling_of_replay_and_augmentation(monkeypatch, randomize):
     agent = Agent(
@@ -70,6 +72,7 @@ def test_diversity_filter_zeroes_a_full_scaffold_bucket():
     assert dfilter.buckets["c1ccccc1"] == 3
 
 
+@pytest.mark.slow
 def test_reinforce_kl_raises_the_mean_score_of_a_simple_objective():
     agent = Agent(checkpoint.load("prior"), update="reinforce_kl", beta=0.05, lr=2e-4, batch_size=64, seed=0)
     score = fluorine_objective()
@@ -123,6 +126,7 @@ def test_prior_log_likelihoods_are_cached_per_sequence_and_match_a_fresh_batch()
     assert torch.allclose(torch.cat([first, both]), expected[[0, 1, 2, 0, 0]], atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whole", [False, True])
 def test_augmentation_rounds_replay_a_sample_or_the_whole_memory(monkeypatch, whole):
     memory = ReplayMemory(size=100, randomize=False, seed=0)

@@ -8,6 +8,7 @@ cost no more than the others; everything else runs for real on a fresh SQLite da
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -18,6 +19,9 @@ from chemloop.loop import campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.serve.app import create_app
 from chemloop.services.settings import ServeSettings
+
+# Up to 60 generated requests for each of the API's operations: the slow tier.
+pytestmark = pytest.mark.slow
 
 KEY = "schemathesis-key-0123"
 # Built at import: schemathesis parametrizes the test by the spec's operations while collecting it.

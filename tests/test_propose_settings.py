@@ -1,0 +1,185 @@
+"""How a campaign's settings reach ``propose``'s RL fine-tuning and generation, with the agent,
+the prior and sampling replaced by recorders (no model is trained or sampled)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from chemloop.chem.mol import canonical
+from chemloop.errors import ChemloopError
+from chemloop.loop import campaign as campaign_module
+from chemloop.loop import reward_store
+from chemloop.loop.campaign import init_campaign, propose
+from chemloop.loop.config import CampaignConfig
+from chemloop.loop.store import connect
+from chemloop.score.scorer import Scorer
+from chemloop.score.transforms import sigmoid
+
+POOL = [
+    "CCO",
+    "CCN",
+    "CCCl",
+    "c1ccccc1",
+    "Cc1ccccc1",
+    "CC(=O)O",
+    "c1ccncc1",
+    "CCOC(C)=O",
+    "OC1CCCCC1",
+    "NC(=O)c1ccccc1",
+]
+
+
+class Recorder:
+    """Stands in for the prior, the agent and sampling; records how ``propose`` used them."""
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+        self.agents: list[dict] = []
+        self.instances: list = []
+        self.steps: list = []
+        self.samples: list[dict] = []
+        self.prior = SimpleNamespace(tokenizer="tokenizer", model="prior weights")
+
+    def load(self, name):
+        self.loaded.append(name)
+        return self.prior
+
+    def agent(self, prior, **kwargs):
+        recorder = self
+        self.agents.append({"prior": prior, **kwargs})
+
+        class FakeAgent:
+            def __init__(self) -> None:
+                self.policy = SimpleNamespace(training=True)
+                self.policy.eval = lambda: setattr(self.policy, "training", False)
+
+            def step(self, score):
+                assert self.policy.training, "the agent steps in training mode"
+                recorder.steps.append(score)
+
+        agent = FakeAgent()
+        self.instances.append(agent)
+        return agent
+
+    def sample(self, lm, n, seed):
+        self.samples.append({"lm": lm, "n": n, "seed": seed})
+        return SimpleNamespace(molecules=[SimpleNamespace(valid=True, canonical=c) for c in POOL])
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr(campaign_module.checkpoint, "load", recorder.load)
+    monkeypatch.setattr(campaign_module, "Agent", recorder.agent)
+    monkeypatch.setattr(campaign_module, "LanguageModel", lambda model, tokenizer: (model, tokenizer))
+    monkeypatch.setattr(campaign_module, "sample", recorder.sample)
+    return recorder
+
+
+def new_campaign(tmp_path, **settings):
+    factory = connect(f"sqlite:///{tmp_path / 'propose.db'}")
+    config = CampaignConfig.model_validate(settings)
+    init_campaign(factory, "c", config)
+    return factory, config
+
+
+SETTINGS = {
+    "campaign": {
+        "batch": 3,
+        "rl_steps": 4,
+        "rl_batch_size": 16,
+        "candidates": 40,
+        "seed": 5,
+        "model": "my-prior",
+        "max_similarity": None,
+    },
+    "score": {"components": [{"type": "qed"}]},
+}
+
+
+def test_rl_settings_reach_the_agent_and_generation(tmp_path, recorder):
+    factory, config = new_campaign(tmp_path, **SETTINGS)
+    first = propose(factory, "c")
+    assert recorder.loaded == ["my-prior"]
+    # One agent per round, from the loaded prior, with the rl batch size and the round's seed;
+    # every other RL setting is the agent's default (the campaign config has no keys for them).
+    assert recorder.agents == [{"prior": recorder.prior, "batch_size": 16, "seed": 5 + 1}]
+    assert len(recorder.steps) == 4 and all(s is recorder.steps[0] for s in recorder.steps)
+    assert [(s["n"], s["seed"]) for s in recorder.samples] == [(40, 5 + 1)]  # candidates, round seed
+    assert first.round == 1 and len(first.smiles) == 3
+
+    # Without a reward model the agent is steered by the components alone (QED here).
+    objective = recorder.steps[0]
+    qed = {r.canonical: r.score for r in Scorer(config.score)(POOL[:3])}
+    assert objective(["OCC", "CCN", "CCCl", "not a molecule"]) == pytest.approx(
+        [qed["CCO"], qed["CCN"], qed["CCCl"], 0.0]
+    )
+
+    second = propose(factory, "c", batch=2)
+    assert recorder.agents[1]["seed"] == 5 + 2 and recorder.samples[1]["seed"] == 5 + 2
+    assert len(recorder.steps) == 8 and recorder.steps[4] is not recorder.steps[0]  # a new objective
+    assert second.round == 2 and len(second.smiles) == 2  # the batch argument beats the setting
+    assert not set(first.smiles) & set(second.smiles)  # proposed molecules are not proposed again
+
+
+def test_the_candidates_come_from_the_trained_policy_in_eval_mode(tmp_path, recorder):
+    factory, _ = new_campaign(tmp_path, **SETTINGS)
+    propose(factory, "c")
+    (agent,) = recorder.instances
+    model, tokenizer = recorder.samples[0]["lm"]
+    assert model is agent.policy and tokenizer == "tokenizer"  # the agent's policy, the prior's tokens
+    assert not agent.policy.training
+
+
+def test_zero_rl_steps_samples_the_prior_unchanged(tmp_path, recorder):
+    factory, _ = new_campaign(tmp_path, **{**SETTINGS, "campaign": {**SETTINGS["campaign"], "rl_steps": 0}})
+    proposed = propose(factory, "c")
+    assert recorder.steps == [] and len(recorder.agents) == 1 and len(proposed.smiles) == 3
+
+
+def test_without_model_or_components_there_is_nothing_to_steer_by(tmp_path, recorder):
+    factory, _ = new_campaign(tmp_path, campaign=SETTINGS["campaign"])
+    proposed = propose(factory, "c")
+    assert recorder.steps == []  # rl_steps = 4 is not used: no objective
+    assert proposed.priority == [0.0, 0.0, 0.0] and proposed.predicted_mean == [None] * 3
+    assert proposed.smiles == [canonical(s) for s in POOL[:3]]  # the prior's order
+
+
+class LengthModel:
+    """A reward model that predicts a hundredth of a SMILES' length, with a spread of 0.05."""
+
+    def predict(self, smiles):
+        return np.array([len(s) / 100 for s in smiles]), np.full(len(smiles), 0.05)
+
+
+@pytest.mark.parametrize("kappa", [0.0, 2.0])
+def test_kappa_reaches_the_rl_objective_and_the_acquisition(tmp_path, recorder, monkeypatch, kappa):
+    # No measurements yet (a model fitted on preferences, say): the squashing range is [0, 1].
+    factory, _ = new_campaign(
+        tmp_path, campaign={**SETTINGS["campaign"], "kappa": kappa, "acquisition": "ucb"}
+    )
+    monkeypatch.setattr(reward_store, "latest", lambda session, campaign_id: LengthModel())
+    proposed = propose(factory, "c")
+    objective = recorder.steps[0]
+    # CCO: 0.03 + κ·0.05, squashed between 0 and 1.
+    assert objective(["CCO"]) == [pytest.approx(sigmoid(0.03 + kappa * 0.05, 0.0, 1.0))]
+    # UCB priority: the same mean + κ·std; the three longest SMILES come first.
+    longest = sorted((canonical(s) for s in POOL), key=len, reverse=True)[:3]
+    assert proposed.priority == pytest.approx([len(s) / 100 + kappa * 0.05 for s in longest])
+    assert proposed.predicted_mean == pytest.approx([len(s) / 100 for s in longest])
+    assert proposed.predicted_std == pytest.approx([0.05] * 3)
+
+
+def test_nothing_new_to_propose_is_an_error(tmp_path, recorder, monkeypatch):
+    factory, _ = new_campaign(tmp_path, **SETTINGS)
+    monkeypatch.setattr(
+        recorder,
+        "sample",
+        lambda lm, n, seed: SimpleNamespace(molecules=[SimpleNamespace(valid=False, canonical="")]),
+    )
+    monkeypatch.setattr(campaign_module, "sample", recorder.sample)
+    with pytest.raises(ChemloopError, match="nothing proposed"):
+        propose(factory, "c")

@@ -141,7 +141,7 @@ def finetune(
     patience: Annotated[int, typer.Option(help="epochs without a better held-out NLL before stopping")] = 3,
     max_minutes: Annotated[float | None, typer.Option(help="stop after this (best epoch kept)")] = None,
     val_fraction: Annotated[float, typer.Option(help="molecules held out for early stopping")] = 0.1,
-    lr: float = 2e-4,
+    lr: float = 5e-5,
     batch_size: int = 32,
     samples: Annotated[int, typer.Option(help="molecules sampled for the report (0: none)")] = 1000,
     seed: int = 0,

@@ -99,11 +99,6 @@ def test_an_empty_batch_asks_nothing():
     assert model.asked == [] and scorer.asked == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a molecule that appears twice in a batch has its model and scorer factors multiplied "
-    "in once per appearance (parts[c] *= ... in a loop over the batch), so repeats score lower",
-)
 def test_a_molecule_sampled_twice_scores_the_same_both_times():
     model = FakeModel({"CCO": (5.0, 0.0), "CCN": (5.0, 0.0)})
     scorer = FakeScorer({"CCO": 0.5, "CCN": 0.5})

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from chemloop.chem.mol import canonical
+from chemloop.chem.series import murcko_scaffold
 from chemloop.errors import ChemloopError
 from chemloop.loop import campaign as campaign_module
 from chemloop.loop import reward_store
 from chemloop.loop.campaign import init_campaign, propose
 from chemloop.loop.config import CampaignConfig
+from chemloop.loop.domain import MeasuredSet
 from chemloop.loop.store import connect
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
@@ -41,7 +43,10 @@ class Recorder:
         self.instances: list = []
         self.steps: list = []
         self.samples: list[dict] = []
-        self.prior = SimpleNamespace(tokenizer="tokenizer", model="prior weights")
+        self.prior = SimpleNamespace(
+            tokenizer="tokenizer", model="prior weights", writes_random_spellings=False
+        )
+        self.fits: list[dict] = []
 
     def load(self, name):
         self.loaded.append(name)
@@ -64,6 +69,10 @@ class Recorder:
         self.instances.append(agent)
         return agent
 
+    def fit(self, lm, smiles, **kwargs):
+        self.fits.append({"lm": lm, "smiles": list(smiles), **kwargs})
+        return lm
+
     def sample(self, lm, n, seed):
         self.samples.append({"lm": lm, "n": n, "seed": seed})
         return SimpleNamespace(molecules=[SimpleNamespace(valid=True, canonical=c) for c in POOL])
@@ -76,6 +85,7 @@ def recorder(monkeypatch):
     monkeypatch.setattr(campaign_module, "Agent", recorder.agent)
     monkeypatch.setattr(campaign_module, "LanguageModel", lambda model, tokenizer: (model, tokenizer))
     monkeypatch.setattr(campaign_module, "sample", recorder.sample)
+    monkeypatch.setattr(campaign_module, "fit", recorder.fit)
     return recorder
 
 
@@ -183,3 +193,60 @@ def test_nothing_new_to_propose_is_an_error(tmp_path, recorder, monkeypatch):
     monkeypatch.setattr(campaign_module, "sample", recorder.sample)
     with pytest.raises(ChemloopError, match="nothing proposed"):
         propose(factory, "c")
+
+
+def test_measured_molecules_fine_tune_the_prior_and_bound_the_proposals(tmp_path, recorder):
+    seed = tmp_path / "seed.csv"
+    seed.write_text("smiles,value\nCCO,1\nCCCO,2\nCCCCO,3\nc1ccccc1O,4\nCc1ccccc1O,5\n")
+    settings = {
+        **SETTINGS,
+        "campaign": {**SETTINGS["campaign"], "seed_data": str(seed), "finetune_epochs": 3},
+        "reward": {"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
+    }
+    factory, config = new_campaign(tmp_path, **settings)
+    proposed = propose(factory, "c", output=tmp_path / "proposals.csv")
+    [fitted] = recorder.fits
+    order = ["CCO", "CCCO", "CCCCO", "Oc1ccccc1", "Cc1ccccc1O"]
+    assert fitted["smiles"] == [canonical(s) for s in order] and fitted["epochs"] == 3
+    assert fitted["weights"] == [0.2, 0.4, 0.6, 0.8, 1.0]  # the better, the more often drawn
+    assert recorder.agents[0]["prior"] is fitted["lm"]
+    for smiles, why in zip(proposed.smiles, proposed.explanations, strict=True):
+        assert why.nearest_smiles in fitted["smiles"] and why.nearest_value in (1, 2, 3, 4, 5)
+        on_a_measured_scaffold = murcko_scaffold(smiles) in {murcko_scaffold(m) for m in fitted["smiles"]}
+        assert why.nearest_similarity >= 0.35 or on_a_measured_scaffold  # the trust region's rule
+    header = (tmp_path / "proposals.csv").read_text().splitlines()[0]
+    assert header.endswith("nearest_measured,nearest_tanimoto,nearest_value,out_of_domain")
+
+    recorder.fits.clear()
+    (tmp_path / "off").mkdir()
+    factory, _ = new_campaign(
+        tmp_path / "off", **{**settings, "campaign": {**settings["campaign"], "finetune_epochs": 0}}
+    )
+    propose(factory, "c")
+    assert recorder.fits == []
+
+
+def test_a_trust_region_too_tight_fills_the_batch_with_the_nearest_candidates(tmp_path, recorder):
+    seed = tmp_path / "seed.csv"
+    seed.write_text("smiles,value\nCCO,1\nCCCO,2\nCCCCO,3\nc1ccccc1O,4\nCc1ccccc1O,5\n")
+    campaign = {
+        **SETTINGS["campaign"],
+        "seed_data": str(seed),
+        "trust_similarity": 0.99,
+        "trust_scaffold": False,
+    }
+    settings = {
+        **SETTINGS,
+        "campaign": campaign,
+        "reward": {"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
+    }
+    factory, _ = new_campaign(tmp_path, **settings)
+    proposed = propose(factory, "c")
+    similarity = [why.nearest_similarity for why in proposed.explanations]
+    assert len(proposed.smiles) == 3 and max(similarity) < 0.99
+    measured = MeasuredSet(
+        [canonical(s) for s in ("CCO", "CCCO", "CCCCO", "Oc1ccccc1", "Cc1ccccc1O")], [1] * 5
+    )
+    unseen = [c for c in POOL if canonical(c) not in measured.smiles]
+    nearest = sorted((e.nearest_similarity for e in measured.explain(unseen)), reverse=True)[:3]
+    assert sorted(similarity, reverse=True) == pytest.approx(nearest)  # the three nearest, no others

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,12 +29,14 @@ from chemloop.errors import ChemloopError
 from chemloop.loop import reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
 from chemloop.loop.config import CampaignConfig
+from chemloop.loop.domain import Explanation, MeasuredSet, pessimistic_where_out_of_domain
 from chemloop.loop.store import (
     Campaign,
     ImportedFile,
     Measurement,
     Preference,
     Proposal,
+    ProposalExplanation,
     Rating,
     Round,
     check_campaign_name,
@@ -56,6 +58,7 @@ from chemloop.reward.data import (
 from chemloop.rl.agent import Agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
+from chemloop.train.transfer import fit
 
 
 def init_campaign(
@@ -89,6 +92,7 @@ class Proposed:
     predicted_std: list[float | None]
     priority: list[float]
     seconds: float
+    explanations: list[Explanation] = field(default_factory=list)
 
 
 def propose(
@@ -109,23 +113,43 @@ def propose(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
         model = reward_store.latest(session, campaign.id)
-        values = [m.value for m in _measurements(session, campaign.id)]
+        measurements = [(m.smiles, m.value) for m in _measurements(session, campaign.id)]
+        values = [v for _, v in measurements]
         round_number = 1 + (
             session.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign.id)) or 0
         )
     settings = config.campaign
     k = batch or settings.batch
+    measured = MeasuredSet(*_measured_means(measurements)) if measurements else None
 
-    # 1. Steer the agent towards the current objective (the reward model's optimistic estimate).
+    # 1. Start from the series: fine-tune the prior on what was measured, the better molecules drawn
+    #    more often; then steer it towards the current objective (the reward model's estimate).
     scorer = Scorer(config.score) if config.score else None
-    objective = _objective(model, scorer, values, settings.kappa)
+    objective = _objective(
+        model,
+        scorer,
+        values,
+        settings.kappa,
+        measured=measured,
+        trust_similarity=settings.trust_similarity,
+        trust_scaffold=settings.trust_scaffold,
+    )
     prior = checkpoint.load(settings.model)
+    if measured is not None and settings.finetune_epochs:
+        prior = fit(
+            prior,
+            measured.smiles,
+            epochs=settings.finetune_epochs,
+            weights=rank_weights(measured.values),
+            randomize=prior.writes_random_spellings,
+            seed=settings.seed + round_number,
+        )
     agent = Agent(prior, batch_size=settings.rl_batch_size, seed=settings.seed + round_number)
     if objective is not None:
         for _ in range(settings.rl_steps):
             agent.step(objective)
 
-    # 2. Generate candidates the campaign has not seen, and predict them.
+    # 2. Generate candidates the campaign has not seen, keep those in the trust region, predict them.
     agent.policy.eval()
     report = sample(
         LanguageModel(agent.policy, prior.tokenizer), settings.candidates, seed=settings.seed + round_number
@@ -135,10 +159,30 @@ def propose(
     ]
     if scorer is not None:  # constraints: drop what the components score 0 (filters, hard limits)
         candidates = [r.canonical for r in scorer(candidates) if r.score > 0]
+    explanations = measured.explain(candidates) if measured is not None else [_UNEXPLAINED] * len(candidates)
+    inside = [True] * len(candidates)
+    if measured is not None:
+        inside = measured.in_trust_region(
+            candidates, explanations, settings.trust_similarity, settings.trust_scaffold
+        )
+        # Too few inside: the batch is filled with the candidates nearest to the measured ones
+        # (their explanations show how far they are), never with arbitrary ones.
+        outside = sorted(
+            (i for i, keep in enumerate(inside) if not keep),
+            key=lambda i: -explanations[i].nearest_similarity,
+        )
+        kept = [i for i, keep in enumerate(inside) if keep] + outside[: max(0, k - sum(inside))]
+        candidates = [candidates[i] for i in kept]
+        explanations = [explanations[i] for i in kept]
+        inside = [inside[i] for i in kept]
     if not candidates:
         raise ChemloopError(f"campaign {name!r}: no new candidates passed the constraints; nothing proposed")
     if model is not None:
         mean, std = model.predict(candidates)
+        # Out of the reward model's domain, uncertainty means "far from the data": no bonus for it.
+        mean, std = pessimistic_where_out_of_domain(
+            mean, std, [e.out_of_domain for e in explanations], settings.kappa
+        )
         best = max(values) if values else None
         priority = acquisition_values(
             mean,
@@ -148,10 +192,13 @@ def propose(
             best=best,
             rng=np.random.default_rng(round_number),
         )
+        mean, std = model.predict(candidates)  # stored and shown as the model predicts them
     else:  # no reward model yet: rank by the components, or keep the prior's order
         mean = std = None
         priority = np.array([r.score for r in scorer(candidates)]) if scorer else np.zeros(len(candidates))
-    chosen = select_batch(candidates, list(priority), k=k, max_similarity=settings.max_similarity)
+    # Inside the trust region first; any fill-up from outside comes after them, nearest first.
+    ranked = np.where(inside, priority, -np.inf)
+    chosen = select_batch(candidates, list(ranked), k=k, max_similarity=settings.max_similarity)
 
     result = Proposed(
         round=round_number,
@@ -160,6 +207,7 @@ def propose(
         predicted_std=[None if std is None else float(std[i]) for i in chosen],
         priority=[float(priority[i]) for i in chosen],
         seconds=time.perf_counter() - start,
+        explanations=[explanations[i] for i in chosen],
     )
     # 3. One short transaction; a concurrent propose of the same round number fails here, cleanly.
     try:
@@ -173,20 +221,23 @@ def propose(
             )
             session.add(round_)
             session.flush()
-            for rank, (s, m, sd, p) in enumerate(
-                zip(result.smiles, result.predicted_mean, result.predicted_std, result.priority, strict=True),
+            for rank, (s, m, sd, p, why) in enumerate(
+                zip(
+                    result.smiles,
+                    result.predicted_mean,
+                    result.predicted_std,
+                    result.priority,
+                    result.explanations,
+                    strict=True,
+                ),
                 start=1,
             ):
-                session.add(
-                    Proposal(
-                        round_id=round_.id,
-                        rank=rank,
-                        smiles=s,
-                        predicted_mean=m,
-                        predicted_std=sd,
-                        priority=p,
-                    )
+                proposal = Proposal(
+                    round_id=round_.id, rank=rank, smiles=s, predicted_mean=m, predicted_std=sd, priority=p
                 )
+                session.add(proposal)
+                session.flush()
+                session.add(ProposalExplanation(proposal_id=proposal.id, **asdict(why)))
     except IntegrityError:
         raise ChemloopError(
             f"campaign {name!r}: round {round_number} was stored by another process"
@@ -196,9 +247,22 @@ def propose(
     return result
 
 
-def _objective(model, scorer: Scorer | None, values: list[float], kappa: float):
+def _objective(
+    model,
+    scorer: Scorer | None,
+    values: list[float],
+    kappa: float,
+    *,
+    measured: MeasuredSet | None = None,
+    trust_similarity: float | None = None,
+    trust_scaffold: bool = True,
+):
     """The RL score in [0, 1]: the reward model's mean + κ·std squashed between the measured
-    extremes, times the components' aggregate (which is 0 where a filter fails)."""
+    extremes, times the components' aggregate (which is 0 where a filter fails).
+
+    With ``measured``, a molecule outside the reward model's applicability domain gets mean − κ·std
+    instead (no bonus for being far from the data), and one outside the trust region scores 0.
+    """
     if model is None and scorer is None:
         return None
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
@@ -207,12 +271,21 @@ def _objective(model, scorer: Scorer | None, values: list[float], kappa: float):
 
     def score(smiles: list[str]) -> list[float]:
         canonical = [try_canonical(s) for s in smiles]
-        valid = [c for c in canonical if c]
+        valid = list(dict.fromkeys(c for c in canonical if c))  # each molecule once, however often sampled
         parts = {c: 1.0 for c in valid}
+        if measured is not None and valid:
+            why = measured.explain(valid)
+            inside = measured.in_trust_region(valid, why, trust_similarity, trust_scaffold)
+            outside_domain = {c for c, e in zip(valid, why, strict=True) if e.out_of_domain}
+            for c, keep in zip(valid, inside, strict=True):
+                parts[c] *= 1.0 if keep else 0.0
+        else:
+            outside_domain = set()
         if model is not None and valid:
             mean, std = model.predict(valid)
             for c, m, s in zip(valid, mean, std, strict=True):
-                parts[c] *= sigmoid(float(m + kappa * s), low, high)
+                estimate = m - kappa * s if c in outside_domain else m + kappa * s
+                parts[c] *= sigmoid(float(estimate), low, high)
         if scorer is not None and valid:
             for c, r in zip(valid, scorer(valid), strict=True):
                 parts[c] *= 0.0 if math.isnan(r.score) else r.score
@@ -221,21 +294,64 @@ def _objective(model, scorer: Scorer | None, values: list[float], kappa: float):
     return score
 
 
+def rank_weights(values: list[float]) -> list[float]:
+    """Fine-tuning weights from measured values: the best molecule 1, the worst 1/n, linear in rank
+    (ranks, not values: an outlier does not take over)."""
+    order = np.argsort(np.argsort(values, kind="stable"), kind="stable")  # 0 = worst
+    return [float(r + 1) / len(values) for r in order]
+
+
+def _measured_means(measurements: list[tuple[str, float]]) -> tuple[list[str], list[float]]:
+    """Each measured molecule once, with the mean of its measurements."""
+    grouped: dict[str, list[float]] = {}
+    for smiles, value in measurements:
+        grouped.setdefault(smiles, []).append(value)
+    return list(grouped), [sum(v) / len(v) for v in grouped.values()]
+
+
+_UNEXPLAINED = Explanation(None, 0.0, None, False)
+
+
 def _write_proposals(path: Path, proposed: Proposed) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["rank", "smiles", "predicted_value", "predicted_std", "priority", "round"])
-        for rank, row in enumerate(
+        writer.writerow(
+            [
+                "rank",
+                "smiles",
+                "predicted_value",
+                "predicted_std",
+                "priority",
+                "round",
+                "nearest_measured",
+                "nearest_tanimoto",
+                "nearest_value",
+                "out_of_domain",
+            ]
+        )
+        for rank, (smiles, mean, std, priority, why) in enumerate(
             zip(
                 proposed.smiles,
                 proposed.predicted_mean,
                 proposed.predicted_std,
                 proposed.priority,
+                proposed.explanations,
                 strict=True,
             ),
             start=1,
         ):
-            writer.writerow([rank, *("" if v is None else v for v in row), proposed.round])
+            writer.writerow(
+                [
+                    rank,
+                    smiles,
+                    *("" if v is None else v for v in (mean, std, priority)),
+                    proposed.round,
+                    why.nearest_smiles or "",
+                    why.nearest_similarity,
+                    "" if why.nearest_value is None else why.nearest_value,
+                    int(why.out_of_domain),
+                ]
+            )
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -530,30 +646,36 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
 
     Keys: ``key`` (:func:`molecule_key`), ``smiles`` (canonical), ``round`` (the round that proposed
     it; 0 for seed and external data), ``rank``, ``predicted_mean``/``predicted_std`` (the reward
-    model's prediction when proposed), ``value`` (mean of its measurements, None before any),
+    model's prediction when proposed), ``priority`` (its acquisition score then), why it was
+    proposed (``nearest_smiles``, ``nearest_similarity``, ``nearest_value``: its nearest measured
+    molecule then; ``out_of_domain``; all None for molecules never proposed or proposed before
+    explanations were stored), ``value`` (mean of its measurements, None before any),
     ``measurements`` (how many) and ``external`` (measured but never proposed).
     """
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         table: dict[str, dict] = {}
         proposals = session.execute(
-            select(Proposal, Round.number)
+            select(Proposal, Round.number, ProposalExplanation)
             .join(Round)
+            .outerjoin(ProposalExplanation, ProposalExplanation.proposal_id == Proposal.id)
             .where(Round.campaign_id == campaign.id)
             .order_by(Round.number, Proposal.rank)
         ).all()
-        for proposal, number in proposals:
+        for proposal, number, why in proposals:
             table[proposal.smiles] = {
                 "round": number,
                 "rank": proposal.rank,
                 "predicted_mean": proposal.predicted_mean,
                 "predicted_std": proposal.predicted_std,
+                "priority": proposal.priority,
+                **_explained(why),
             }
         values: dict[str, list[float]] = {}
         for m in _measurements(session, campaign.id):
             values.setdefault(m.smiles, []).append(m.value)
             blank = {"round": m.round_number, "rank": None, "predicted_mean": None, "predicted_std": None}
-            table.setdefault(m.smiles, blank)
+            table.setdefault(m.smiles, {**blank, "priority": None, **_explained(None)})
     rows = [
         {
             "key": molecule_key(smiles),
@@ -566,6 +688,11 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
         for smiles, row in table.items()
     ]
     return sorted(rows, key=lambda r: (r["round"], r["rank"] or 0, r["smiles"]))
+
+
+def _explained(why: ProposalExplanation | None) -> dict:
+    keys = ("nearest_smiles", "nearest_similarity", "nearest_value", "out_of_domain")
+    return {k: getattr(why, k) if why is not None else None for k in keys}
 
 
 def rounds_since(db_url: str, name: str, since_iso: str) -> list[int]:

@@ -38,6 +38,22 @@ class CampaignSection(BaseModel):
     rl_steps: int = Field(20, ge=0, description="agent updates against the current reward per propose")
     rl_batch_size: int = Field(64, ge=1, description="molecules sampled per agent update")
     min_measurements: int = Field(5, ge=4, description="values needed before a reward model is fitted")
+    finetune_epochs: int = Field(
+        5,
+        ge=0,
+        description="epochs of fine-tuning the prior on the measured molecules (the better ones drawn more "
+        "often) before the RL steps, so proposals start from the series; 0: off",
+    )
+    trust_similarity: float | None = Field(
+        0.35,
+        gt=0,
+        le=1,
+        description="trust region: keep candidates whose nearest measured molecule is at least this "
+        "similar (ECFP4 Tanimoto); null: no trust region (scaffold hopping)",
+    )
+    trust_scaffold: bool = Field(
+        True, description="trust region: a candidate on a measured molecule's Murcko scaffold stays in it"
+    )
     model: str = Field("prior", description="the prior the agent starts from")
     seed: int = Field(0, description="random seed of generation (each round adds its number)")
     seed_data: Path | None = Field(None, description="CSV smiles,value[,std] imported as round 0")

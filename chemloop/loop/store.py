@@ -103,6 +103,19 @@ class Proposal(Base):
     round: Mapped[Round] = relationship(back_populates="proposals")
 
 
+class ProposalExplanation(Base):
+    """Why a molecule was proposed, as it stood then: its nearest measured molecule and whether it lay
+    outside the reward model's applicability domain (a table of its own, so databases made before it
+    gain it without a migration)."""
+
+    __tablename__ = "proposal_explanation"
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id"), primary_key=True)
+    nearest_smiles: Mapped[str | None] = mapped_column(Text, nullable=True)
+    nearest_similarity: Mapped[float] = mapped_column(Float)
+    nearest_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    out_of_domain: Mapped[bool] = mapped_column(Boolean)
+
+
 class ImportedFile(Base):
     """A results file, by content hash: importing the same file twice changes nothing."""
 

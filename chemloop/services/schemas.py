@@ -242,7 +242,7 @@ class JobOut(BaseModel):
 class CampaignSectionIn(Section):
     """The ``[campaign]`` table without ``model`` (the server's) and ``seed_data`` (use ``seed``)."""
 
-    NULL_MEANS_NONE = frozenset({"max_similarity"})
+    NULL_MEANS_NONE = frozenset({"max_similarity", "trust_similarity"})
 
     batch: int | None = Field(None, ge=1, le=1000)
     acquisition: Acquisition | None = None
@@ -252,6 +252,9 @@ class CampaignSectionIn(Section):
     rl_steps: int | None = Field(None, ge=0, le=500)
     rl_batch_size: int | None = Field(None, ge=1, le=512)
     min_measurements: int | None = Field(None, ge=4, le=10_000)
+    finetune_epochs: int | None = Field(None, ge=0, le=100)
+    trust_similarity: float | None = Field(None, gt=0, le=1, description="null: no trust region")
+    trust_scaffold: bool | None = None
     seed: Seed | None = None
 
 
@@ -318,6 +321,14 @@ class CampaignMolecule(BaseModel):
     rank: int | None
     predicted_mean: float | None
     predicted_std: float | None
+    priority: float | None = Field(None, description="its acquisition score when proposed")
+    nearest_smiles: str | None = Field(None, description="the nearest measured molecule when it was proposed")
+    nearest_similarity: float | None = Field(None, description="ECFP4 Tanimoto to that molecule")
+    nearest_value: float | None = Field(None, description="that molecule's measured value")
+    out_of_domain: bool | None = Field(
+        None,
+        description="beyond the reward model's applicability domain (scored without an uncertainty bonus)",
+    )
     value: float | None = Field(description="mean of its measurements")
     measurements: int
     external: bool

@@ -49,7 +49,9 @@ class FinetuneConfig(BaseModel):
     patience: int = Field(3, ge=1, description="epochs without a better held-out NLL before stopping")
     max_minutes: float | None = Field(None, gt=0, description="stop after this wall time (best epoch kept)")
     val_fraction: float = Field(0.1, gt=0, lt=0.5, description="molecules held out for early stopping")
-    lr: float = Field(2e-4, gt=0)
+    lr: float = Field(
+        5e-5, gt=0, description="small: larger rates erode the validity of samples within epochs"
+    )
     batch_size: int = Field(32, ge=1)
     randomize: bool | None = Field(
         None,

@@ -97,7 +97,7 @@ def fit(
     *,
     epochs: int,
     weights: Sequence[float] | None = None,
-    lr: float = 2e-4,
+    lr: float = 5e-5,
     batch_size: int = 32,
     randomize: bool = True,
     seed: int = 0,

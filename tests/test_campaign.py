@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
 from chemloop.loop import campaign, reward_store
+from chemloop.loop import results as loop_results
 from chemloop.loop.config import CampaignConfig, load_campaign_config
 from chemloop.loop.store import Campaign, RewardModelVersion, connect, get_campaign, session_scope
 
@@ -85,7 +86,7 @@ def test_init_propose_import_propose(campaign_setup):
         for m, s in zip(first.predicted_mean, first.predicted_std, strict=True)
     )
     assert not set(first.smiles) & {Chem.CanonSmiles(s) for s in SEED}  # never re-proposes what was tested
-    campaign.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
+    loop_results.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
     second = campaign.propose(factory, name, output=tmp / "round2.csv")
     assert second.round == 2 and not set(second.smiles) & set(first.smiles)
     report = campaign.status(factory, name)
@@ -115,16 +116,16 @@ def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campai
     factory, name, tmp = campaign_setup
     proposed = campaign.propose(factory, name, output=tmp / "round1.csv").smiles
     results = write_values(tmp / "results.csv", proposed)
-    assert campaign.import_results(factory, name, results)["imported"] == 4
-    again = campaign.import_results(factory, name, results)
+    assert loop_results.import_results(factory, name, results)["imported"] == 4
+    again = loop_results.import_results(factory, name, results)
     assert again["imported"] == 0 and "already imported" in again["note"]
     assert campaign.status(factory, name)["molecules_tested"] == 14
 
     outsider = write_values(tmp / "outsider.csv", [proposed[0], "CC(=O)Oc1ccccc1C(=O)O"])
     with pytest.raises(ChemloopError, match=r"row 3: CC\(=O\)Oc1ccccc1C\(=O\)O.*--external"):
-        campaign.import_results(factory, name, outsider)
+        loop_results.import_results(factory, name, outsider)
     assert campaign.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
-    assert campaign.import_results(factory, name, outsider, external=True)["imported"] == 2
+    assert loop_results.import_results(factory, name, outsider, external=True)["imported"] == 2
     assert campaign.status(factory, name)["molecules_tested"] == 15
 
 
@@ -133,10 +134,10 @@ def test_bad_result_rows_are_named(campaign_setup):
     factory, name, tmp = campaign_setup
     (tmp / "bad.csv").write_text("smiles,value\nCCO,1.0\nC1CC,2.0\nCCN,high\n")
     with pytest.raises(ChemloopError, match=r"row 3.*'C1CC'.*row 4.*'high'"):
-        campaign.import_results(factory, name, tmp / "bad.csv", external=True)
+        loop_results.import_results(factory, name, tmp / "bad.csv", external=True)
     (tmp / "cols.csv").write_text("smile,val\nCCO,1\n")
     with pytest.raises(ChemloopError, match="none of"):
-        campaign.import_results(factory, name, tmp / "cols.csv")
+        loop_results.import_results(factory, name, tmp / "cols.csv")
     with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
         campaign.status(factory, "nope")
 
@@ -177,7 +178,7 @@ def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup
     assert before["reward_model"]["feedback"] == {"values": 10, "preferences": 0, "ratings": 0}
     assert not before["reward_model_stale"]
     (tmp / "ratings.csv").write_text("smiles,rating\nClc1ccccc1,5\n")
-    assert campaign.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
+    assert loop_results.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
     assert not campaign.status(factory, name)["reward_model_stale"]  # an import refits at once
     # Single choices (the web app's clicks) are cheap: stored now, fitted by the next propose.
     stored = campaign.record_preference(factory, name, "OC1=CC=CC=C1", "CCO", "A")
@@ -255,10 +256,10 @@ def test_the_same_results_in_another_file_layout_are_already_imported(campaign_s
     """Duplicates are recognised by the parsed rows: CRLF, row order and SMILES spelling do not hide them."""
     factory, name, tmp = campaign_setup
     first = write_values(tmp / "first.csv", ["CCCN", "Cc1ccccc1O"])
-    assert campaign.import_results(factory, name, first, external=True)["imported"] == 2
+    assert loop_results.import_results(factory, name, first, external=True)["imported"] == 2
     same = tmp / "same.csv"
     same.write_bytes(f"value,smiles\r\n{lab('Cc1ccccc1O')},Oc1ccccc1C\r\n{lab('CCCN')},NCCC\r\n".encode())
-    again = campaign.import_results(factory, name, same, external=True)
+    again = loop_results.import_results(factory, name, same, external=True)
     assert again["imported"] == 0 and "already imported" in again["note"]
     assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2
 
@@ -271,7 +272,7 @@ def test_concurrent_imports_of_the_same_results_store_them_once(campaign_setup):
     results = write_values(tmp / "results.csv", ["CCN", "CCCl"])
     with ThreadPoolExecutor(6) as pool:
         answers = list(
-            pool.map(lambda _: campaign.import_results(factory, name, results, external=True), range(6))
+            pool.map(lambda _: loop_results.import_results(factory, name, results, external=True), range(6))
         )
     assert sorted(a["imported"] for a in answers) == [0, 0, 0, 0, 0, 2]
     assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2

@@ -40,8 +40,9 @@ from chemloop.chem.mol import to_mol, try_canonical
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
 from chemloop.loop.acquisition import select_batch
-from chemloop.loop.campaign import import_results, init_campaign, propose
+from chemloop.loop.campaign import init_campaign, propose
 from chemloop.loop.config import CampaignConfig, CampaignSection, RewardSection
+from chemloop.loop.results import import_results
 from chemloop.loop.store import connect
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample

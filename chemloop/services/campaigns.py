@@ -2,7 +2,8 @@
 
 The operations take data, not paths: a results file arrives as its bytes and the name its client
 gave it (so an error names the file as the chemist knows it), seed values as rows. Each calls
-:mod:`chemloop.loop.campaign`, which stores what it is given in one transaction.
+:mod:`chemloop.loop.campaign` or :mod:`chemloop.loop.results`, which store what they are given in
+one transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
 from chemloop.jobs import Job
 from chemloop.loop import campaign as loop_campaign
+from chemloop.loop import results as loop_results
 from chemloop.loop.campaign import Proposed
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.review import next_pair
@@ -143,7 +145,7 @@ def create(
     """Create campaign ``name``; ``seed`` results (every row checked before anything is stored)
     become round 0 and fit its first reward model. Returns its status."""
     check_campaign_name(name)  # before anything is read
-    rows = loop_campaign.read_results(seed) if seed is not None else None
+    rows = loop_results.read_results(seed) if seed is not None else None
     loop_campaign.init_campaign(workspace.factory, name, config, seed=rows)
     return status(workspace, name)
 
@@ -215,12 +217,12 @@ def preview_results(
     require(workspace, name)
     found: dict[str, Any] = {"ok": False, "kind": None, "rows": [], "problems": [], "unproposed": []}
     try:
-        results = loop_campaign.read_results(csv_table(data, filename))
+        results = loop_results.read_results(csv_table(data, filename))
     except FeedbackError as err:
         return found | {"problems": err.problems, "file_error": None if err.problems else str(err)}
     except ChemloopError as err:
         return found | {"file_error": str(err)}
-    unproposed = loop_campaign.unproposed_rows(workspace.factory, name, results)
+    unproposed = loop_results.unproposed_rows(workspace.factory, name, results)
     return found | {
         "ok": external or not unproposed,
         "kind": results.kind,
@@ -236,18 +238,18 @@ def import_results(
     """Store results (values, preferences or ratings) and refit the reward model. Every bad row, and
     every molecule the campaign never proposed (unless ``external``), fails the import by row."""
     require(workspace, name)
-    results = loop_campaign.read_results(csv_table(data, filename))
-    unproposed = [] if external else loop_campaign.unproposed_rows(workspace.factory, name, results)
+    results = loop_results.read_results(csv_table(data, filename))
+    unproposed = [] if external else loop_results.unproposed_rows(workspace.factory, name, results)
     if unproposed:
         (row, smiles), rest = unproposed[0], unproposed[1:]
         also = [problem(("body", "file", f"row {r}"), NOT_PROPOSED, s, "not_proposed") for r, s in rest]
         raise FieldError(("body", "file", f"row {row}"), smiles, NOT_PROPOSED, kind="not_proposed", also=also)
-    return loop_campaign.import_results(workspace.factory, name, results, external=external)
+    return loop_results.import_results(workspace.factory, name, results, external=external)
 
 
 def import_file(workspace: Workspace, name: str, path: Path, external: bool = False) -> dict[str, Any]:
     """Store a results file from the user's own disk (the command line), named by its path."""
-    return loop_campaign.import_results(workspace.factory, name, path, external=external)
+    return loop_results.import_results(workspace.factory, name, path, external=external)
 
 
 def record_preference(

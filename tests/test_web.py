@@ -1,19 +1,17 @@
 """The web app for chemists: every page through TestClient (sign-in sessions, the headers every page
-carries, uploads, campaign names), and real headless Chromium sessions (Playwright driving Debian's
-/usr/bin/chromium): one records preferences by clicking and by keyboard, one uses the API reference
-under the pages' Content-Security-Policy."""
+carries, uploads, campaign names). Real browser sessions are in test_web_browser.py."""
 
 from __future__ import annotations
 
 import os
 import re
-import statistics
 import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
+from web_support import KEY, PROPOSED, SEED, TINY_REWARD, add_round, count, seed_csv, settings_for
 
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.dock.poses import pose_path
@@ -25,66 +23,15 @@ from chemloop.loop.store import (
     Campaign,
     Measurement,
     Preference,
-    Proposal,
     Rating,
-    Round,
     get_campaign,
     session_scope,
 )
 from chemloop.serve.app import create_app
 from chemloop.serve.deps import SESSION_COOKIE
-from chemloop.serve.live import live_server
 from chemloop.serve.security import Sessions
 from chemloop.serve.web.plot import best_so_far
 from chemloop.serve.web.templating import TEMPLATES
-from chemloop.services.settings import ServeSettings
-
-KEY = "test-key-0123456789"
-TINY_REWARD = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}  # refits after an upload stay fast
-CHROMIUM = Path("/usr/bin/chromium")
-SEED = {"CCO": 1.0, "Oc1ccccc1": 2.0, "N#Cc1ccccc1": 3.0, "C[C@H](N)C(=O)O": 2.5}  # 4 rows: no model fit
-PROPOSED = [  # (SMILES, predicted mean, std): round 1, with an alert or two among them
-    ("O=C1C=CC(=O)C=C1", 2.0, 0.5),
-    ("CCCCCCCC", 2.1, 0.4),
-    ("c1ccc2ccccc2c1", 3.5, 0.3),
-    ("CC(=O)Nc1ccc(O)cc1", 1.2, 0.6),
-    ("C=CC(=O)Nc1ccccc1", 2.8, 0.2),
-]
-
-
-def settings_for(tmp_path: Path, db: str) -> ServeSettings:
-    return ServeSettings(db_url=f"sqlite:///{tmp_path / db}", api_key=KEY, runs_dir=tmp_path / "runs")
-
-
-def seed_csv(path: Path, rows: dict[str, float]) -> Path:
-    path.write_text("smiles,value\n" + "".join(f"{s},{v}\n" for s, v in rows.items()))
-    return path
-
-
-def add_round(factory, name: str, rows=PROPOSED, number: int = 1) -> None:
-    """A round as ``propose`` stores it, without running the model (the pages only read it)."""
-    with session_scope(factory) as session:
-        campaign = get_campaign(session, name)
-        round_ = Round(campaign_id=campaign.id, number=number, acquisition="ucb", seconds=1.5)
-        session.add(round_)
-        session.flush()
-        for rank, (smiles, mean, std) in enumerate(rows, start=1):
-            session.add(
-                Proposal(
-                    round_id=round_.id,
-                    rank=rank,
-                    smiles=canonical(smiles),
-                    predicted_mean=mean,
-                    predicted_std=std,
-                    priority=mean + std,
-                )
-            )
-
-
-def count(factory, table, name: str) -> int:
-    with session_scope(factory) as session:
-        campaign = get_campaign(session, name)
-        return session.scalar(select(func.count()).select_from(table).where(table.campaign_id == campaign.id))
 
 
 @pytest.fixture
@@ -524,115 +471,3 @@ def test_review_page_and_json_actions(server):
     same = client.post(CHOICE, json={"smiles_a": "CCO", "smiles_b": "OCC", "choice": "a"})
     assert same.status_code == 400 and "same molecule" in same.json()["detail"]
     assert count(factory, Preference, "demo") == 1 and count(factory, Rating, "demo") == 1
-
-
-# --- a real browser -----------------------------------------------------------------------------
-
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def live(tmp_path):
-    """(base URL, factory): the whole app under uvicorn on a free 127.0.0.1 port, in a thread."""
-    app = create_app(settings_for(tmp_path, "live.db"))
-    with live_server(app) as url:
-        yield url, app.state.workspace.factory
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_browser_review_session(live, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    base, factory = live
-    seed = seed_csv(tmp_path / "seed.csv", SEED)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-
-        page.goto(base + "/sign-in")
-        page.get_by_label("API key").fill(KEY)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/")
-
-        page.get_by_label("Name", exact=True).fill("browser")
-        page.get_by_label("Molecules per round").fill("6")
-        page.get_by_label("Seed results (CSV: smiles,value[,std]), optional").set_input_files(str(seed))
-        page.get_by_role("button", name="Create campaign").click()
-        page.wait_for_url(base + "/campaigns/browser")
-        assert page.get_by_role("heading", name="browser", exact=True).is_visible()
-        add_round(factory, "browser")  # what a propose job would store: more molecules to compare
-
-        page.goto(base + "/campaigns/browser/review")
-        review = page.locator("#review")
-
-        def act(do) -> None:  # one action that swaps the pair; waits until the page has timed it
-            swaps = int(review.get_attribute("data-swaps"))
-            do()
-            page.wait_for_function(
-                "n => Number(document.getElementById('review').dataset.swaps) > n", arg=swaps
-            )
-
-        act(lambda: page.get_by_role("button", name="A is better").click())
-        act(lambda: page.get_by_role("button", name="B is better").click())
-        act(lambda: page.get_by_role("button", name="Skip").click())
-        act(lambda: page.get_by_role("button", name="A is better").click())
-        act(lambda: page.keyboard.press("ArrowRight"))
-        act(lambda: page.keyboard.press("a"))
-        rated = page.locator("#card-b").get_attribute("data-smiles")
-        page.get_by_role("group", name="Rate B from 1 to 5").get_by_role("button", name="4").click()
-        page.wait_for_selector("#card-b [data-rating='4'][aria-pressed='true']")
-        page.keyboard.press("Digit2")  # by keyboard: 2 rates A, Shift+5 rates B
-        page.wait_for_selector("#card-a [data-rating='2'][aria-pressed='true']")
-        page.keyboard.press("Shift+Digit5")
-        page.wait_for_selector("#card-b [data-rating='5'][aria-pressed='true']")
-        rated_a = page.locator("#card-a").get_attribute("data-smiles")
-        times = [float(t) for t in review.get_attribute("data-times").split(",")]
-        browser.close()
-
-    with session_scope(factory) as session:
-        campaign = get_campaign(session, "browser")
-        prefs = session.scalars(select(Preference).where(Preference.campaign_id == campaign.id)).all()
-        ratings = session.scalars(select(Rating).where(Rating.campaign_id == campaign.id)).all()
-    assert [p.preferred for p in prefs] == ["a", "b", "a", "b", "a"]  # the skip stored nothing
-    assert len({frozenset((p.smiles_a, p.smiles_b)) for p in prefs}) == 5  # never the same pair twice
-    assert [(r.smiles, r.rating) for r in ratings] == [(rated, 4), (rated_a, 2), (rated, 5)]
-    assert len(times) == 6 and all(t > 0 for t in times)
-    each = ", ".join(f"{t:.0f}" for t in times)
-    print(
-        f"\nreview: click-to-new-pair painted over {len(times)} swaps: "
-        f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms ({each})"
-    )
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-def test_browser_api_docs_render_under_the_page_policy(live):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    base, _ = live
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page()
-        refused = []  # what the Content-Security-Policy blocked, as the browser reports it
-        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-        page.goto(base + "/docs")
-        page.wait_for_selector(".opblock", timeout=30_000)
-        operations = page.locator(".opblock").count()
-        requests = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.locator(".opblock-summary-path", has_text="/api/health").first.click()
-        page.get_by_role("button", name="Try it out").first.click()
-        page.get_by_role("button", name="Execute").first.click()
-        page.wait_for_selector(".live-responses-table", timeout=30_000)
-        browser.close()
-    assert operations >= 10 and not refused
-    assert requests and all(url.startswith(base) for url in requests)  # nothing fetched from elsewhere

@@ -23,6 +23,8 @@ from chemloop.loop.store import (
     Campaign,
     Measurement,
     Preference,
+    Proposal,
+    ProposalExplanation,
     Rating,
     get_campaign,
     session_scope,
@@ -139,6 +141,33 @@ def test_detail_page_without_docking(server):
     page = client.get(f"/campaigns/demo/molecules/{key}")
     assert page.status_code == 200 and "this campaign does not dock" in page.text
     assert '<h1 class="smiles">N#Cc1ccccc1</h1>' in page.text
+
+
+def test_grid_and_detail_say_why_a_molecule_was_proposed(server):
+    client, factory, _ = server
+    explained, unexplained = canonical(PROPOSED[2][0]), canonical(PROPOSED[1][0])
+    with session_scope(factory) as session:
+        proposal = session.scalar(select(Proposal).where(Proposal.smiles == explained))
+        session.add(
+            ProposalExplanation(
+                proposal_id=proposal.id,
+                nearest_smiles=canonical("N#Cc1ccccc1"),
+                nearest_similarity=0.123456,
+                nearest_value=3.0,
+                out_of_domain=True,
+            )
+        )
+    grid = client.get("/campaigns/demo/molecules", params={"sort": "nearest_similarity", "order": "desc"})
+    assert grid.status_code == 200 and "Nearest measured" in grid.text
+    assert "0.12" in grid.text and "0.123456" not in grid.text  # rounded for people
+    assert grid.text.count("out of domain</span>") == 1
+    assert grid.text.index(explained) < grid.text.index(unexplained)  # blanks sort last
+    detail = client.get(f"/campaigns/demo/molecules/{molecule_key(explained)}")
+    assert "Why it was proposed" in detail.text and "Out of domain" in detail.text
+    assert f"/campaigns/demo/molecules/{molecule_key(canonical('N#Cc1ccccc1'))}" in detail.text
+    assert "Tanimoto 0.12, measured 3.00" in detail.text
+    plain = client.get(f"/campaigns/demo/molecules/{molecule_key(unexplained)}")
+    assert plain.status_code == 200 and "Why it was proposed" not in plain.text
 
 
 # --- state changes need the key -----------------------------------------------------------------

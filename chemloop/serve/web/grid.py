@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from rdkit import Chem
 
+from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import Work
 from chemloop.serve.web.templating import error_page, path, props, render, svg
@@ -24,6 +25,7 @@ COLUMNS = {  # sortable columns and their headers
     "value": "Measured",
     "predicted_mean": "Predicted",
     "predicted_std": "± std",
+    "nearest_similarity": "Nearest measured",
     "qed": "QED",
     "sa_score": "SA",
     "alerts": "Alerts",
@@ -170,6 +172,7 @@ def detail(request: Request, workspace: Work, name: str, key: str) -> HTMLRespon
         name=name,
         molecule=molecule,
         properties=props(molecule["smiles"]),
+        nearest_key=molecule_key(molecule["nearest_smiles"]) if molecule["nearest_smiles"] else None,
         poses=[target for target, file in poses.items() if file is not None],
         docking=bool(poses),
     )

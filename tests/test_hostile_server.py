@@ -50,7 +50,7 @@ HOSTILE = [
     ("101 alert catalogues", score("CCO", {"type": "alerts", "params": {"catalogs": ["PAINS"] * 101}}),
      422, "101 items"),
     ("an unknown alert catalogue", score("CCO", {"type": "alerts", "params": {"catalogs": ["PAINS", "X"]}}),
-     400, "unknown alert catalog 'X'"),
+     422, "unknown alert catalog 'X'"),
     ("an exponential SMARTS", score(CAGE, {"type": "substructure", "params": {"smarts": "*~" * 40 + "[U]"}}),
      422, "compute_timeout_s"),
     ("a name after a space", score("CC(=O)O c1ccccc1", "qed"), 422, "whitespace"),

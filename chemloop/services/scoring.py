@@ -19,7 +19,7 @@ from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
 from chemloop.score.registry import get_component
 from chemloop.score.scorer import Scorer
 from chemloop.services import schemas
-from chemloop.services.compute import Run, call_here
+from chemloop.services.compute import ComputeLimitError, Run, call_here
 from chemloop.services.errors import FieldError, Loc, check_at_most, problem
 
 # Parameters only a server-side config may set: those that read or write files, and those that pick
@@ -137,14 +137,16 @@ def score_request(
     config = request_score_config(request, allow_slow=False)
     try:
         results = run(score_molecules, request.smiles, config)
-    except ChemloopError:
+    except ComputeLimitError:
         raise
     except Exception as err:
         if not any(c.params or c.transform for c in request.components):
             raise  # a bug, not the request's fault: let it surface with its traceback
-        # Parameters and transforms are data from the request: a component failing on them is its error.
+        # Parameters and transforms are data from the request: a component failing on them (an
+        # unknown alert catalogue, a value it cannot use) is the request's error, named as such.
+        message = str(err) if isinstance(err, ChemloopError) else repr(err)
         raise FieldError(
-            ("body", "components"), None, f"a component failed with the given params or transform: {err!r}"
+            ("body", "components"), None, f"a component failed with the given params or transform: {message}"
         ) from None
     # The scorer parses each SMILES once; an invalid one comes back with canonical None.
     bad = [(i, r["smiles"]) for i, r in enumerate(results) if r["canonical"] is None]

@@ -361,8 +361,16 @@ def bench_campaign(
         Path | None, typer.Option(help=r"TOML whose \[campaign] and \[reward] tables override the defaults")
     ] = None,
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
+    series: Annotated[
+        str | None,
+        typer.Option(
+            help="a corpus file: run the series protocol on its 3 largest heterocyclic series instead"
+        ),
+    ] = None,
+    series_count: Annotated[int, typer.Option(min=1, help="series run with --series")] = 3,
 ) -> None:
-    """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines."""
+    """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
+    with --series FILE, campaigns inside chemical series of that corpus beside random prior picks."""
     from chemloop.bench.campaign import bench_campaign as run_bench
     from chemloop.bench.campaign import format_table
 
@@ -372,6 +380,24 @@ def bench_campaign(
         campaign["candidates"] = candidates
     if rl_steps is not None:
         campaign["rl_steps"] = rl_steps
+    if series is not None:
+        from chemloop.bench.series_campaign import bench_series_campaign
+
+        result = bench_series_campaign(
+            series,
+            series_count=series_count,
+            seeds=list(range(seed, seed + repeats)),
+            rounds=rounds,
+            batch=batch,
+            seed_molecules=seed_molecules,
+            campaign=campaign,
+            reward=overrides.get("reward", {}),
+            progress=console.print,
+        )
+        output.write_text(json.dumps(result, indent=2))
+        console.print(result["summary"])
+        console.print(f"wrote {output}")
+        return
     result = run_bench(
         task=task,
         rounds=rounds,

@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import ValidationError
@@ -54,6 +54,12 @@ from chemloop.score.oracles.pmo import oracle
 METHODS: tuple[str, ...] = ("chemloop", "random", "greedy", "screen")
 REFERENCE_SEED = 20240  # the reference slice does not depend on the run's seed
 TOP_PERCENTILE = 99.0
+
+
+class Assay(Protocol):
+    """What a simulated lab offers a campaign: a measured value per molecule."""
+
+    def measure(self, smiles: Sequence[str]) -> list[float]: ...
 
 
 class _Lab:
@@ -82,19 +88,19 @@ class _Lab:
         return out
 
 
-def _canonical_unique(smiles: Sequence[str], exclude: Collection[str] = frozenset()) -> list[str]:
+def canonical_unique(smiles: Sequence[str], exclude: Collection[str] = frozenset()) -> list[str]:
     out = (try_canonical(s) for s in smiles)
     return [c for c in dict.fromkeys(c for c in out if c) if c not in exclude]
 
 
-def _campaign_config(
+def campaign_config(
     batch: int, seed: int, seed_csv: Path, campaign: dict[str, Any], reward: dict[str, Any]
 ) -> CampaignConfig:
     section = CampaignSection(**{**campaign, "batch": batch, "seed": seed, "seed_data": seed_csv})
     return CampaignConfig(campaign=section, reward=RewardSection(**reward))
 
 
-def _write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> Path:
+def write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> Path:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["smiles", "value"])
@@ -102,14 +108,14 @@ def _write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) ->
     return path
 
 
-def _run_chemloop(config: CampaignConfig, rounds: int, lab: _Lab, folder: Path) -> list[list[str]]:
+def run_chemloop(config: CampaignConfig, rounds: int, lab: Assay, folder: Path) -> list[list[str]]:
     """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import."""
     factory = connect(f"sqlite:///{folder / 'campaign.db'}")
     init_campaign(factory, "bench", config)
     picks = []
     for number in range(1, rounds + 1):
         proposed = propose(factory, "bench").smiles
-        results = _write_values(folder / f"round{number}.csv", proposed, lab.measure(proposed))
+        results = write_values(folder / f"round{number}.csv", proposed, lab.measure(proposed))
         import_results(factory, "bench", results)
         picks.append(proposed)
     return picks
@@ -193,7 +199,7 @@ def bench_campaign(
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     try:  # validates the overrides before any work
-        probe = _campaign_config(batch, 0, Path("seed.csv"), campaign, reward)
+        probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ChemloopError(f"invalid campaign settings: {problems}") from None
@@ -203,7 +209,7 @@ def bench_campaign(
     started = time.perf_counter()
     test = load_moses("test")
     order = np.random.default_rng(REFERENCE_SEED).permutation(len(test))
-    reference = _canonical_unique([test[i] for i in order[:reference_size]])
+    reference = canonical_unique([test[i] for i in order[:reference_size]])
     rest = [test[i] for i in order[reference_size:]]
     reference_lab = _Lab(task, 0.0, 0)
     reference_scores = np.array(reference_lab.score(reference))
@@ -217,10 +223,10 @@ def bench_campaign(
         lab.true.update(reference_lab.true)
         rng = np.random.default_rng(seed)
         shuffled = [rest[i] for i in rng.permutation(len(rest))[: 2 * (seed_molecules + pool_size)]]
-        seed_smiles = _canonical_unique(shuffled)[:seed_molecules]
-        screen_pool = _canonical_unique(shuffled, set(seed_smiles))[:pool_size]
+        seed_smiles = canonical_unique(shuffled)[:seed_molecules]
+        screen_pool = canonical_unique(shuffled, set(seed_smiles))[:pool_size]
         report = sample(prior, pool_size, seed=seed)
-        prior_pool = _canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
+        prior_pool = canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
         if len(prior_pool) < rounds * batch or len(screen_pool) < rounds * batch:
             raise ChemloopError(f"pools of {pool_size} molecules are too small for {rounds} × {batch} picks")
         model_reward = RewardConfig(
@@ -236,9 +242,9 @@ def bench_campaign(
             start = time.perf_counter()
             if method == "chemloop":
                 with tempfile.TemporaryDirectory() as folder:
-                    seed_csv = _write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
-                    config = _campaign_config(batch, seed, seed_csv, campaign, reward)
-                    picks = _run_chemloop(config, rounds, lab, Path(folder))
+                    seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
+                    config = campaign_config(batch, seed, seed_csv, campaign, reward)
+                    picks = run_chemloop(config, rounds, lab, Path(folder))
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(
                     len(prior_pool), rounds * batch, replace=False

@@ -10,24 +10,20 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from chemloop.cli_bench import bench_app
 from chemloop.cli_campaign import campaign_app
-from chemloop.cli_common import console, user_errors
-from chemloop.config_files import read_toml
+from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
 from chemloop.errors import ChemloopError
 
 app = typer.Typer(
     help="chemloop: AI-driven molecule design.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 reward_app = typer.Typer(
     help="Reward models learned from feedback: fit, evaluate, predict.", no_args_is_help=True
 )
 app.add_typer(reward_app, name="reward")
 app.add_typer(campaign_app, name="campaign")
-
-ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
-DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
 
 
 @app.command()
@@ -274,236 +270,6 @@ def serve(
         console.print(line, soft_wrap=True, markup=False, highlight=False)
 
     run_server(host=host, port=port, db_url=db, runs_dir=runs_dir, model=model, echo=echo)
-
-
-@bench_app.command("moses")
-@user_errors
-def bench_moses(
-    model: ModelOption = "prior",
-    smiles: Annotated[Path | None, typer.Option(help="evaluate this SMILES file instead of a model")] = None,
-    num: Annotated[int, typer.Option(min=1, help="molecules to sample")] = 30000,
-    seed: int = 0,
-    output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("moses_bench.json"),
-    device: DeviceOption = "auto",
-    n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
-) -> None:
-    """MOSES distribution metrics against the MOSES test sets, beside published baselines."""
-    from chemloop.api import bench_moses as run_bench
-    from chemloop.bench.moses_reference import format_table
-
-    result = run_bench(model=model, smiles_file=smiles, num=num, seed=seed, device=device, n_jobs=n_jobs)
-    console.print(format_table(result["metrics"], label=result["label"]))
-    output.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {output}")
-
-
-@bench_app.command("pmo")
-@user_errors
-def bench_pmo(
-    tasks: Annotated[
-        str, typer.Option(help="comma-separated PMO tasks, or 'all' (those that can run here)")
-    ] = "all",
-    budget: Annotated[int, typer.Option(min=1, help="unique oracle calls per run")] = 10_000,
-    seeds: Annotated[int, typer.Option(min=1, help="runs per task")] = 3,
-    first_seed: Annotated[int, typer.Option(min=0, help="seeds run: first-seed, first-seed+1, …")] = 0,
-    settings: Annotated[
-        Path | None, typer.Option(help=r"TOML whose \[run] table overrides the optimizer settings")
-    ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="folder for every run's optimize output")] = Path("runs/pmo"),
-    output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_pmo.json"),
-) -> None:
-    """The PMO benchmark (Gao et al. 2022): AUC top-10 per task over seeds, beside published REINVENT."""
-    from chemloop.bench.pmo import bench_pmo as run_bench
-    from chemloop.bench.pmo_reference import format_table
-    from chemloop.score.oracles.pmo import available_tasks
-
-    chosen = available_tasks() if tasks == "all" else [t.strip() for t in tasks.split(",") if t.strip()]
-    overrides = read_toml(settings, "settings").get("run", {}) if settings is not None else {}
-
-    def show(run) -> None:
-        console.print(
-            f"{run.task} seed {run.seed}: AUC top-10 {run.auc_top10:.3f}, best {run.best:.3f}, "
-            f"{run.oracle_calls} calls, {run.seconds:.0f} s"
-        )
-
-    result = run_bench(
-        chosen,
-        budget=budget,
-        seeds=seeds,
-        runs_dir=runs_dir,
-        run=overrides,
-        progress=show,
-        output=output,
-        first_seed=first_seed,
-    )
-    console.print(format_table(result["summary"], budget))
-    console.print(f"wrote {output}")
-
-
-@bench_app.command("campaign")
-@user_errors
-def bench_campaign(
-    task: Annotated[str, typer.Option(help="the PMO oracle that plays the lab")] = "osimertinib_mpo",
-    rounds: Annotated[int, typer.Option(min=1, help="design-make-test rounds")] = 6,
-    batch: Annotated[int, typer.Option(min=1, help="molecules measured per round")] = 12,
-    noise: Annotated[float, typer.Option(min=0.0, help="std of Gaussian noise added to each score")] = 0.0,
-    seed: Annotated[int, typer.Option(help="first seed")] = 0,
-    repeats: Annotated[int, typer.Option(min=1, help="seeds run: seed, seed+1, …")] = 1,
-    seed_molecules: Annotated[int, typer.Option(min=5, help="measured MOSES molecules to start")] = 10,
-    reference_size: Annotated[
-        int, typer.Option(min=100, help="MOSES test molecules that define the top-1% threshold")
-    ] = 10_000,
-    candidates: Annotated[
-        int | None, typer.Option(min=10, help="molecules generated per propose (and the baselines' pools)")
-    ] = None,
-    rl_steps: Annotated[int | None, typer.Option(min=0, help="agent updates per propose")] = None,
-    settings: Annotated[
-        Path | None, typer.Option(help=r"TOML whose \[campaign] and \[reward] tables override the defaults")
-    ] = None,
-    output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
-    series: Annotated[
-        str | None,
-        typer.Option(
-            help="a corpus file: run the series protocol on its 3 largest heterocyclic series instead"
-        ),
-    ] = None,
-    series_count: Annotated[int, typer.Option(min=1, help="series run with --series")] = 3,
-) -> None:
-    """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
-    with --series FILE, campaigns inside chemical series of that corpus beside random prior picks."""
-    from chemloop.bench.campaign import bench_campaign as run_bench
-    from chemloop.bench.campaign import format_table
-
-    overrides = read_toml(settings, "settings") if settings is not None else {}
-    campaign = dict(overrides.get("campaign", {}))
-    if candidates is not None:
-        campaign["candidates"] = candidates
-    if rl_steps is not None:
-        campaign["rl_steps"] = rl_steps
-    if series is not None:
-        from chemloop.bench.series_campaign import bench_series_campaign
-
-        result = bench_series_campaign(
-            series,
-            series_count=series_count,
-            seeds=list(range(seed, seed + repeats)),
-            rounds=rounds,
-            batch=batch,
-            seed_molecules=seed_molecules,
-            campaign=campaign,
-            reward=overrides.get("reward", {}),
-            progress=console.print,
-        )
-        output.write_text(json.dumps(result, indent=2))
-        console.print(result["summary"])
-        console.print(f"wrote {output}")
-        return
-    result = run_bench(
-        task=task,
-        rounds=rounds,
-        batch=batch,
-        seeds=list(range(seed, seed + repeats)),
-        noise=noise,
-        seed_molecules=seed_molecules,
-        reference_size=reference_size,
-        campaign=campaign,
-        reward=overrides.get("reward", {}),
-        progress=console.print,
-    )
-    console.print(format_table(result))
-    output.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {output}")
-
-
-@bench_app.command("sampling")
-@user_errors
-def bench_sampling(
-    model: ModelOption = "prior",
-    num: Annotated[int, typer.Option(min=1, help="molecules per run")] = 10_000,
-    batch_size: Annotated[int, typer.Option(min=1)] = 1024,
-    repeats: Annotated[int, typer.Option(min=1, help="runs; the median is reported")] = 3,
-    device: DeviceOption = "auto",
-    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
-    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
-) -> None:
-    """Sampling throughput of a model: valid molecules per second (median of repeats)."""
-    from chemloop.api import load_model
-    from chemloop.bench.sampling import sampling_throughput
-
-    lm = load_model(model, device)
-    result = sampling_throughput(lm, num=num, batch_size=batch_size, repeats=repeats, precision=precision)
-    console.print(
-        f"{result['device']}, {result['precision']}: "
-        f"median {result['median_valid_per_s']:.0f} valid molecules/s "
-        f"({result['median_molecules_per_s']:.0f} strings/s, validity {result['median_validity']:.3f}) "
-        f"over {repeats} runs of {num}, batch {batch_size}"
-    )
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-
-
-@bench_app.command("prior")
-@user_errors
-def bench_prior(
-    model: Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")],
-    data: Annotated[
-        str | None, typer.Option(help="corpus file (default: the one in the model's pretrain_config.json)")
-    ] = None,
-    holdout_fraction: Annotated[
-        float | None, typer.Option(help="between 0 and 1 (default: the model's pretrain config)")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="split seed (default: the model's pretrain config, else 0)")
-    ] = None,
-    num: Annotated[int, typer.Option(min=2, help="molecules sampled per model")] = 10_000,
-    sample_seed: Annotated[int, typer.Option(help="seeds the samples, the floor and the spellings")] = 0,
-    compare: Annotated[
-        list[str] | None, typer.Option(help="another model to measure against the same split (repeatable)")
-    ] = None,
-    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
-    device: DeviceOption = "auto",
-    n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
-) -> None:
-    """A prior against the held-out split of its corpus: validity, novelty, FCD beside its floor,
-    stereo, charges, size and the random-spelling NLL gap, each against its target."""
-    from chemloop.bench.prior_metrics import bench_prior as run_bench
-    from chemloop.bench.prior_metrics import format_table
-
-    result = run_bench(
-        model,
-        data,
-        holdout_fraction,
-        seed,
-        num=num,
-        sample_seed=sample_seed,
-        compare=compare or (),
-        device=device,
-        n_jobs=n_jobs,
-        progress=console.print,
-    )
-    console.print(format_table(result))
-    console.print("all targets met" if result["passed"] else "some targets missed")
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
-
-
-@bench_app.command("serve")
-@user_errors
-def bench_serve(
-    requests: Annotated[int, typer.Option(min=1, help="score requests timed (after 2 warm-up ones)")] = 30,
-    batch: Annotated[int, typer.Option(min=1, help="molecules per request")] = 100,
-    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
-) -> None:
-    """Scoring throughput through the HTTP API (loopback) beside in-process, and request latency."""
-    from chemloop.bench.serve import bench_serve as run_bench
-    from chemloop.bench.serve import format_table
-
-    result = run_bench(requests=requests, batch=batch)
-    console.print(format_table(result))
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
 
 
 FeedbackOption = Annotated[Path, typer.Option(help="feedback CSV (see --kind for its columns)")]

@@ -1,8 +1,9 @@
-"""What every part of the command line shares: the console and the user-error handler."""
+"""What every part of the command line shares: the console, the user-error handler, common options."""
 
 from __future__ import annotations
 
 import functools
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from chemloop.errors import ChemloopError
 # Markup off: what we print (paths, SMILES, messages) is text, and "[...]" in it must
 # survive; the one styled line below turns markup on for itself.
 console = Console(markup=False)
+
+ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
+DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
 
 
 def user_errors(command):

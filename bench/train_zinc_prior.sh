@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The broad prior (to ship as chemloop/priors/prior) trained on ZINC-250k on the 2-core CPU: random SMILES
-# spellings, bf16 autocast (AMX), one thread beside other work. Resumable: run it again and it
+# spellings, bf16 autocast where the CPU has bf16 units (AMX/AVX-512 BF16; fp32 elsewhere), one
+# thread beside other work. Resumable: run it again and it
 # continues from the last checkpoint in $OUT (every 250 steps), or from the committed one in
 # $SAVED where that is further along, until max-minutes of training.
 set -euo pipefail
@@ -16,6 +17,6 @@ RESUME=""
 [ -f "$OUT/trainer_state.json" ] && RESUME="--resume"
 OMP_NUM_THREADS=${THREADS:-1} nice -n 10 chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
-  --batch-size 256 --max-steps 20000 --max-minutes 420 \
+  --batch-size 256 --max-steps 20000 --max-minutes "${MAX_MINUTES:-420}" \
   --lr 1.5e-3 --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
-  --holdout-fraction 0.05 --val-size 2000 --randomize --precision bf16 --seed 0
+  --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed 0

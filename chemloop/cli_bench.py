@@ -243,3 +243,30 @@ def bench_serve(
     if output:
         output.write_text(json.dumps(result, indent=2))
         console.print(f"wrote {output}")
+
+
+@bench_app.command("guard")
+@user_errors
+def bench_guard(
+    reference: Annotated[
+        str, typer.Option(help="ordinary molecules that must pass: 'moses:test' or a .smi/.csv/.sdf file")
+    ] = "moses:test",
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """The dual-use guard: share withheld of the scheduled agents, of their analogues, of a reference set."""
+    from chemloop.bench.guard import bench_guard as run_bench
+    from chemloop.data.corpus import load_corpus
+
+    corpus = load_corpus(reference, skip_invalid=True)
+    result = run_bench(corpus.smiles, corpus.source)
+    named, analogues, ref = result["scheduled"], result["analogues"], result["reference"]
+    console.print(f"scheduled agents: {named['withheld']} of {named['molecules']} withheld")
+    console.print(f"analogues: {analogues['withheld']} of {analogues['molecules']} withheld")
+    for name, family in analogues["families"].items():
+        console.print(f"  {name}: {family['withheld']} of {family['molecules']}")
+    console.print(f"{ref['name']}: {ref['withheld']} of {ref['molecules']} withheld ({ref['share']:.4%})")
+    for target, met in result["targets"].items():
+        console.print(f"{target}: {'met' if met else 'NOT MET'}")
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")

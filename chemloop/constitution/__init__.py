@@ -1,0 +1,1 @@
+"""Constitutions of medicinal-chemistry principles and the judges that apply them to molecules."""

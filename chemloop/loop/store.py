@@ -154,6 +154,19 @@ class Preference(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class PreferenceSource(Base):
+    """Who decided a preference, where it was not a chemist: an AI judge under a constitution, with
+    the principle that decided and its one-line reason (a table of its own, so databases made before
+    it gain it without a migration; a preference without a row here is a chemist's)."""
+
+    __tablename__ = "preference_source"
+    preference_id: Mapped[int] = mapped_column(ForeignKey("preference.id"), primary_key=True)
+    judge: Mapped[str] = mapped_column(String(200))
+    constitution: Mapped[str] = mapped_column(String(200))
+    principle: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class Rating(Base):
     """A chemist's 1–5 rating of one molecule."""
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from chemloop.cli_common import console, user_errors
 
 campaign_app = typer.Typer(
-    help="Design-make-test campaigns: init, propose, import, status.", no_args_is_help=True
+    help="Design-make-test campaigns: init, propose, import, status, judge.", no_args_is_help=True
 )
 
 DbOption = Annotated[
@@ -130,3 +130,36 @@ def _model_summary(quality: dict | None, stale: bool) -> str:
         ]
         line += f"; {quality['folds']}-fold CV: " + ", ".join(metrics)
     return line + ("; new feedback since: the next propose refits it" if stale else "")
+
+
+@campaign_app.command("judge")
+@user_errors
+def judge(
+    name: str,
+    pairs: Annotated[int, typer.Option(min=1, help="pairs to judge")] = 200,
+    constitution: Annotated[
+        Path | None, typer.Option(help="constitution TOML (default: the shipped medicinal-chemistry one)")
+    ] = None,
+    judge_command: Annotated[
+        str | None,
+        typer.Option(help="an external judge: a command speaking chemloop-judge/1 JSON (default: the rules)"),
+    ] = None,
+    fresh: Annotated[
+        int | None,
+        typer.Option(min=0, help="fresh samples of the campaign's model to pair (default: 2 × pairs)"),
+    ] = None,
+    seed: int = 0,
+    db: DbOption = None,
+) -> None:
+    """AI feedback: judge pairs under a constitution; store the decided ones as sourced preferences."""
+    from chemloop.services import campaigns
+
+    result = campaigns.judge(
+        _workspace(db), name, pairs, constitution=constitution, command=judge_command, fresh=fresh, seed=seed
+    )
+    console.print(
+        f"{result['judge']} judged {result['pairs']} pairs under {result['constitution']}: "
+        f"{result['stored']} stored as preferences, {result['ties']} ties"
+    )
+    for principle, count in result["by_principle"].items():
+        console.print(f"  {principle}: {count}")

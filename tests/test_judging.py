@@ -84,3 +84,43 @@ def test_draw_pairs_is_seeded_and_skips_done_pairs():
     assert len(pairs) == 5 and frozenset(("C", "CC")) not in {frozenset(p) for p in pairs}
     assert pairs == draw_pairs(pool, 10, done, seed=3)
     assert draw_pairs(["C"], 3, set(), 0) == []
+
+
+def test_campaign_judge_command_line(campaign, tmp_path):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from chemloop.cli import app
+
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    runner = CliRunner()
+    result = runner.invoke(app, ["campaign", "judge", "demo", "--pairs", "2", "--fresh", "0", *db])
+    assert result.exit_code == 0, result.output
+    assert "rules judged 2 pairs under medchem.toml" in result.output
+    fake = f"{sys.executable} {__import__('pathlib').Path(__file__).parent / 'data' / 'fake_judge.py'}"
+    result = runner.invoke(
+        app,
+        [
+            "campaign",
+            "judge",
+            "demo",
+            "--pairs",
+            "2",
+            "--fresh",
+            "0",
+            "--judge-command",
+            fake,
+            "--seed",
+            "5",
+            *db,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "command:" in result.output
+    missing = runner.invoke(
+        app, ["campaign", "judge", "demo", "--constitution", str(tmp_path / "none.toml"), "--fresh", "0", *db]
+    )
+    assert missing.exit_code != 0 and "constitution file not found" in missing.output
+    unknown = runner.invoke(app, ["campaign", "judge", "nope", "--fresh", "0", *db])
+    assert unknown.exit_code != 0 and "nope" in unknown.output

@@ -273,3 +273,39 @@ def record_rating(workspace: Workspace, name: str, smiles: str, rating: int) -> 
 def _invalid_smiles(err: InvalidSmilesError, fields: dict[str, str]) -> FieldError:
     field = next((k for k, v in fields.items() if v == err.smiles), next(iter(fields)))
     return FieldError(("body", field), err.smiles, f"invalid SMILES: {err.smiles!r}", kind="invalid_smiles")
+
+
+def judge(
+    workspace: Workspace,
+    name: str,
+    pairs: int,
+    constitution: Path | None = None,
+    command: str | None = None,
+    fresh: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """AI feedback: a judge (the constitution's rules, or ``command``) compares ``pairs`` pairs of the
+    campaign's molecules and fresh samples; the decided ones are stored as sourced preferences."""
+    from chemloop.constitution.judges import CommandJudge, RuleJudge
+    from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
+    from chemloop.loop.judging import judge_campaign
+
+    require(workspace, name)
+    rules = load_constitution(constitution)
+    judge_ = CommandJudge(rules, command) if command else RuleJudge(rules)
+    label = (constitution or DEFAULT_CONSTITUTION).name
+    return judge_campaign(workspace.factory, name, judge_, label, pairs, fresh=fresh, seed=seed)
+
+
+def judged_preferences(workspace: Workspace, name: str) -> list[dict[str, Any]]:
+    """The campaign's AI-judged pairs, newest first, with judge, principle and reason."""
+    from chemloop.loop.judging import judged_preferences as judged
+
+    return judged(workspace.factory, name)
+
+
+def overrule(workspace: Workspace, name: str, preference_id: int) -> dict[str, Any]:
+    """A chemist reverses a judged pair; it becomes the chemist's own preference."""
+    from chemloop.loop.judging import overrule as reverse
+
+    return reverse(workspace.factory, name, preference_id)

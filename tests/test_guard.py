@@ -54,7 +54,32 @@ def test_withhold_keeps_order_and_counts():
 def test_bench_guard_reports_targets():
     result = bench_guard(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"], "three")
     assert result["scheduled"]["withheld"] == len(SCHEDULED)
-    assert result["reference"] == {"name": "three", "molecules": 3, "withheld": 0, "share": 0.0, "examples": []}
+    assert result["reference"] == {
+        "name": "three",
+        "molecules": 3,
+        "withheld": 0,
+        "share": 0.0,
+        "examples": [],
+    }
     assert all(result["targets"].values())
     dirty = bench_guard(["CCO", "ClCCSCCCl"], "two")
     assert dirty["reference"]["share"] == 0.5 and not dirty["targets"]["reference: <= 0.1% withheld"]
+
+
+def test_the_scorer_never_scores_or_names_a_withheld_molecule():
+    from chemloop.score.config import ScoreConfig
+    from chemloop.score.scorer import WITHHELD, Scorer
+
+    scorer = Scorer(ScoreConfig(components=[{"type": "qed"}]), budget=10)
+    results = scorer(["CCO", "CC(C)OP(C)(=O)F", "c1ccccc1"])
+    assert [r.reason for r in results] == ["", WITHHELD, ""]
+    assert results[1].score == 0.0 and results[1].canonical is None
+    assert len(scorer.calls) == 2 and all(c.canonical != "CC(C)OP(C)(=O)F" for c in scorer.calls)
+
+
+def test_the_score_service_blanks_a_withheld_molecule():
+    from chemloop.services.scoring import score_molecules
+
+    rows = score_molecules(["ClCCSCCCl", "CCO"], ["qed"])
+    assert rows[0]["smiles"] == "" and rows[0]["canonical"] is None and rows[0]["score"] == 0.0
+    assert "dual-use guard" in rows[0]["reason"] and rows[1]["smiles"] == "CCO"

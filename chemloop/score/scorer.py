@@ -1,7 +1,9 @@
 """Score SMILES with a configured set of components: raw → transform → aggregate.
 
 Scores are cached by canonical SMILES, and an oracle budget counts unique molecules
-scored (the PMO convention). Invalid SMILES score 0 without using the budget.
+scored (the PMO convention). Invalid SMILES score 0 without using the budget, and so do
+molecules the dual-use guard withholds (:mod:`chemloop.chem.guard`): no component or external
+oracle ever receives them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import try_parse_canonical
 from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
@@ -21,6 +24,7 @@ from chemloop.score.registry import NoScore, as_scores, run_component
 from chemloop.score.transforms import TRANSFORMS
 
 BUDGET_EXHAUSTED = "budget exhausted"  # the reason of a molecule left unscored
+WITHHELD = "withheld by the dual-use guard"  # never scored, never shown (chemloop.chem.guard)
 
 
 @dataclass
@@ -73,10 +77,12 @@ class Scorer:
 
     def __call__(self, smiles: Sequence[str]) -> list[Scored]:
         """Score a batch; molecules past the budget get NaN with the reason :data:`BUDGET_EXHAUSTED`."""
-        mols, canonical = {}, {}
+        mols, canonical, withheld = {}, {}, set()
         for s in smiles:
             parsed = try_parse_canonical(s)
-            if parsed is not None:
+            if parsed is not None and is_withheld(parsed[0]):
+                withheld.add(s)  # scores 0 (RL is steered away from it); no oracle ever sees it
+            elif parsed is not None:
                 mols.setdefault(parsed[1], parsed[0])
                 canonical[s] = parsed[1]
         new = [c for c in dict.fromkeys(canonical.values()) if c not in self._cache]
@@ -87,7 +93,9 @@ class Scorer:
             self.calls.append(scored)
         results = []
         for s in smiles:
-            if s not in canonical:
+            if s in withheld:
+                results.append(Scored(s, None, 0.0, reason=WITHHELD))
+            elif s not in canonical:
                 results.append(Scored(s, None, 0.0, reason="invalid SMILES"))
             elif canonical[s] in self._cache:
                 cached = self._cache[canonical[s]]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from chemloop.errors import ChemloopError
 from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
 from chemloop.score.registry import get_component
-from chemloop.score.scorer import Scorer
+from chemloop.score.scorer import WITHHELD, Scorer
 from chemloop.services import schemas
 from chemloop.services.compute import ComputeLimitError, Run, call_here
 from chemloop.services.errors import FieldError, Loc, check_at_most, problem
@@ -87,11 +87,12 @@ def score_molecules(
     allow_plugins: bool = False,
 ) -> list[dict[str, Any]]:
     """Score each SMILES: aggregate, every component's raw and transformed value, and the reason for
-    a zero or missing score. An invalid SMILES scores 0 with the reason; it does not raise."""
+    a zero or missing score. An invalid SMILES scores 0 with the reason; it does not raise. A molecule
+    the dual-use guard withholds scores 0 with the reason, its SMILES left blank."""
     config = components if isinstance(components, ScoreConfig) else score_config(components, allow_plugins)
     return [
         {
-            "smiles": r.smiles,
+            "smiles": "" if r.reason == WITHHELD else r.smiles,  # never shown, not even echoed
             "canonical": r.canonical,
             "score": r.score,
             "raw": r.raw,
@@ -149,7 +150,9 @@ def score_request(
             ("body", "components"), None, f"a component failed with the given params or transform: {message}"
         ) from None
     # The scorer parses each SMILES once; an invalid one comes back with canonical None.
-    bad = [(i, r["smiles"]) for i, r in enumerate(results) if r["canonical"] is None]
+    bad = [
+        (i, r["smiles"]) for i, r in enumerate(results) if r["canonical"] is None and r["reason"] != WITHHELD
+    ]
     if bad and refuse_invalid:
         raise invalid_smiles(("body", "smiles"), bad)
     return schemas.ScoreResponse(components=[c.label for c in config.components], results=results)

@@ -15,8 +15,8 @@ if [ -f "$SAVED/trainer_state.json" ] && { [ ! -f "$OUT/trainer_state.json" ] ||
 fi
 RESUME=""
 [ -f "$OUT/trainer_state.json" ] && RESUME="--resume"
-OMP_NUM_THREADS=${THREADS:-1} nice -n 10 chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
+OMP_NUM_THREADS=${THREADS:-1} nice -n "${NICE:-10}" chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
-  --batch-size 256 --max-steps 20000 --max-minutes "${MAX_MINUTES:-420}" \
+  --batch-size 256 --max-steps "${MAX_STEPS:-20000}" --max-minutes "${MAX_MINUTES:-420}" \
   --lr 1.5e-3 --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
   --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed 0

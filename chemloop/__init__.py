@@ -5,8 +5,10 @@ The public API (imported lazily so that ``chemloop --help`` starts fast)::
     import chemloop
     lm = chemloop.load_model()              # the shipped prior
     report = chemloop.sample(lm, 1000)      # SampleReport: molecules, validity, speed
+    chemloop.decorate(lm, "c1ccc2[nH]ccc2c1*", 1000)   # prompts: a scaffold, or chemloop.link
     chemloop.pretrain(chemloop.PretrainConfig(data="my.smi", out="runs/mine"))
     chemloop.finetune(chemloop.FinetuneConfig(data="series.smi", out="runs/series"))
+    chemloop.compress("prior", "int8", "runs/prior-int8")   # a smaller, faster checkpoint folder
     chemloop.score_molecules(["CCO"], ["qed", "sa_score"])   # the scoring every face offers
 
 What the HTTP API, the web app and the MCP server offer is in :mod:`chemloop.services`, each
@@ -22,7 +24,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_model": "chemloop.api",
     "sample_to_csv": "chemloop.api",
+    "decorate": "chemloop.api",
+    "link": "chemloop.api",
     "bench_moses": "chemloop.api",
+    "compress": "chemloop.api",
     "sample": "chemloop.model.generate",
     "LanguageModel": "chemloop.model.checkpoint",
     "pretrain": "chemloop.train.pretrain",

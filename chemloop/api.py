@@ -4,19 +4,23 @@ import chemloop
 lm = chemloop.load_model()                       # the shipped prior
 report = chemloop.sample(lm, 1000, seed=0)
 print(report.summary())
+decorated = chemloop.decorate(lm, "O=C1CN=C(c2ccccc2)c2cc(*)ccc2N1*", 1000)   # or chemloop.link
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
+from chemloop.compression import Compressed
 from chemloop.data.corpus import load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import SampleReport, sample
+from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 
 
 def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str = "auto") -> LanguageModel:
@@ -24,17 +28,57 @@ def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str 
     return checkpoint.load(name_or_path, pick_device(device))
 
 
-def sample_to_csv(lm: LanguageModel, num: int, output: str | Path | None = None, **options) -> SampleReport:
-    """Sample ``num`` strings; if ``output`` is given, write ``smiles,valid,canonical,nll`` rows."""
-    report = sample(lm, num, **options)
+def compress(model: str | Path, method: str, out: str | Path, **options) -> Compressed:
+    """Compress ``model`` into the new checkpoint folder ``out``: ``method`` ``bf16``, ``int8``,
+    ``prune`` or ``distill`` (options: :func:`chemloop.compression.compress`). Load it by path."""
+    from chemloop.compression import compress as run
+
+    return run(model, method, out, **options)
+
+
+def decorate(lm: LanguageModel, scaffold: str, num: int, **options) -> SampleReport:
+    """``num`` molecules decorating ``scaffold`` at its attachment points (``*``; one point grows a
+    fragment). Each molecule says whether it contains the scaffold; ``options`` as for :func:`sample`."""
+    return sample_with_prompt(lm, prepare_prompt(lm, scaffold, "decorate"), num, **options)
+
+
+def link(lm: LanguageModel, fragments: str, num: int, **options) -> SampleReport:
+    """``num`` molecules linking two fragments written ``FRAG1*.*FRAG2`` (one ``*`` each)."""
+    return sample_with_prompt(lm, prepare_prompt(lm, fragments, "link"), num, **options)
+
+
+def sample_to_csv(
+    lm: LanguageModel,
+    num: int,
+    output: str | Path | None = None,
+    *,
+    scaffold: str | None = None,
+    fragments: str | None = None,
+    **options,
+) -> SampleReport:
+    """Sample ``num`` strings, decorating ``scaffold`` or linking ``fragments`` if one is given; if
+    ``output`` is given, write ``smiles,valid,canonical,nll`` rows (and ``prompt,contains_prompt``
+    under a prompt)."""
+    if scaffold is not None and fragments is not None:
+        raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
+    if scaffold is not None:
+        report = decorate(lm, scaffold, num, **options)
+    elif fragments is not None:
+        report = link(lm, fragments, num, **options)
+    else:
+        report = sample(lm, num, **options)
     if output is not None:
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
+        prompted = report.prompt is not None
         with output.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["smiles", "valid", "canonical", "nll"])
+            writer.writerow(
+                ["smiles", "valid", "canonical", "nll"] + (["prompt", "contains_prompt"] if prompted else [])
+            )
             for m in report.molecules:
-                writer.writerow([m.smiles, int(m.valid), m.canonical, m.nll])
+                row = [m.smiles, int(m.valid), m.canonical, "" if math.isnan(m.nll) else m.nll]
+                writer.writerow(row + ([m.prompt, int(bool(m.contains_prompt))] if prompted else []))
     return report
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from chemloop.cli_bench import bench_app
 from chemloop.cli_campaign import campaign_app
 from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
+from chemloop.cli_compress import compress_command
 from chemloop.errors import ChemloopError
 
 app = typer.Typer(
@@ -24,13 +25,23 @@ reward_app = typer.Typer(
 )
 app.add_typer(reward_app, name="reward")
 app.add_typer(campaign_app, name="campaign")
+app.command("compress")(compress_command)
 
 
 @app.command()
 @user_errors
 def sample(
     num: Annotated[int, typer.Option(min=1, help="how many strings to generate")] = 1000,
-    output: Annotated[Path | None, typer.Option(help="CSV file: smiles, valid, canonical, nll")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="CSV file: smiles, valid, canonical, nll (+ prompt, contains_prompt)")
+    ] = None,
+    scaffold: Annotated[
+        str | None,
+        typer.Option(help="decorate this scaffold at its '*' attachment points (one point: grow a fragment)"),
+    ] = None,
+    link: Annotated[
+        str | None, typer.Option(help="link two fragments with one '*' each, written FRAG1*.*FRAG2")
+    ] = None,
     model: ModelOption = "prior",
     seed: int = 0,
     batch_size: Annotated[int, typer.Option(min=1)] = 1024,
@@ -39,19 +50,41 @@ def sample(
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
     device: DeviceOption = "auto",
 ) -> None:
-    """Sample molecules from a model; print validity, uniqueness and throughput."""
+    """Sample molecules from a model, or decorate a scaffold or link fragments with it; print
+    validity, uniqueness, the share that contains the prompt, and throughput."""
     from chemloop.api import load_model, sample_to_csv
 
+    if scaffold is not None and link is not None:
+        raise ChemloopError("give --scaffold or --link, not both")
     lm = load_model(model, device)
+    if (scaffold or link) and not lm.writes_random_spellings:
+        console.print(
+            f"note: {model} learned canonical SMILES only; a prompt starts mid-molecule, which a model "
+            "trained on random spellings writes far better"
+        )
     report = sample_to_csv(
-        lm, num, output, seed=seed, batch_size=batch_size, temperature=temperature, top_k=top_k, top_p=top_p
+        lm,
+        num,
+        output,
+        scaffold=scaffold,
+        fragments=link,
+        seed=seed,
+        batch_size=batch_size,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
     )
     summary = report.summary()
+    contains = (
+        "" if report.prompt is None else f"{summary['contains_prompt']:.3f} of the valid contain the prompt, "
+    )
     console.print(
         f"{summary['generated']} strings on {lm.device}: validity {summary['validity']:.3f}, "
-        f"uniqueness {summary['uniqueness']:.3f}, {summary['valid_per_s']:.0f} valid molecules/s "
+        f"uniqueness {summary['uniqueness']:.3f}, {contains}{summary['valid_per_s']:.0f} valid molecules/s "
         f"({summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
     )
+    if report.withheld:
+        console.print(f"withheld: {report.withheld} (the dual-use guard, docs/guard.md)")
     if output:
         console.print(f"wrote {output}")
 

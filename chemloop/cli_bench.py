@@ -270,3 +270,97 @@ def bench_guard(
     if output:
         output.write_text(json.dumps(result, indent=2))
         console.print(f"wrote {output}")
+
+
+@bench_app.command("prompting")
+@user_errors
+def bench_prompting(
+    model: ModelOption = "prior",
+    num: Annotated[int, typer.Option(min=1, help="molecules per prompt, and unprompted")] = 1000,
+    seed: int = 0,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1024,
+    device: DeviceOption = "auto",
+    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """Scaffold decoration (5 drug scaffolds) and linker design (3 drugs cut in two) by prompting a
+    model: validity, uniqueness, the share containing the prompt, and the cost beside unprompted."""
+    from chemloop.api import load_model
+    from chemloop.bench.prompting import bench_prompting as run_bench
+    from chemloop.bench.prompting import format_table
+
+    lm = load_model(model, device)
+    result = run_bench(
+        lm, model, num=num, seed=seed, batch_size=batch_size, precision=precision, progress=console.print
+    )
+    console.print(format_table(result))
+    console.print("all targets met" if result["passed"] else "some targets missed")
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")
+
+
+@bench_app.command("compress")
+@user_errors
+def bench_compress(
+    model: ModelOption = "prior",
+    variants: Annotated[
+        str,
+        typer.Option(
+            help="comma-separated: fp32, bf16, int8, int8-weight, magnitude:S, sparsegpt:S, mlp:S, heads:S, "
+            "heads-mlp:S, distill:SIZE, each optionally +int8"
+        ),
+    ] = "fp32,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8",
+    include: Annotated[
+        list[Path] | None, typer.Option(help="a compressed checkpoint folder to measure too (repeatable)")
+    ] = None,
+    num: Annotated[int, typer.Option(min=2, help="samples per variant: validity, unique@10k, FCD")] = 10_000,
+    nll_molecules: Annotated[int, typer.Option(min=1, help="held-out molecules scored for the NLL")] = 2000,
+    speed_num: Annotated[int, typer.Option(min=1, help="molecules per timed run")] = 2000,
+    repeats: Annotated[int, typer.Option(min=1, help="timed rounds, every variant once a round")] = 3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1024,
+    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
+    calibration_molecules: Annotated[int, typer.Option(min=16, help="for SparseGPT and structured")] = 2048,
+    calibration: Annotated[
+        str | None, typer.Option(help="calibration corpus (default: the model's training split)")
+    ] = None,
+    distill_minutes: Annotated[float, typer.Option(help="training time of each distill:SIZE student")] = 10.0,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="keep the variants' checkpoints here (and reuse those already there)")
+    ] = None,
+    heldout: Annotated[
+        str | None,
+        typer.Option(
+            help="held-out molecules: a corpus file or moses:test (default: the model's heldout.smi)"
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seeds the samples, the NLL set and calibration")] = 0,
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """Compressed variants of a model side by side: weights size, validity, unique@10k, FCD to the
+    held-out split, held-out NLL, and valid molecules/s (median of interleaved rounds)."""
+    from chemloop.bench.compress import bench_compress as run_bench
+    from chemloop.bench.compress import format_table
+
+    result = run_bench(
+        model,
+        variants=variants,
+        include=include or (),
+        num=num,
+        nll_molecules=nll_molecules,
+        speed_num=speed_num,
+        batch_size=batch_size,
+        repeats=repeats,
+        precision=precision,
+        seed=seed,
+        calibration_molecules=calibration_molecules,
+        distill_minutes=distill_minutes,
+        work_dir=work_dir,
+        heldout_source=heldout,
+        calibration_source=calibration,
+        progress=console.print,
+    )
+    console.print(format_table(result))
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")

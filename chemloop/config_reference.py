@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 from chemloop.bench.pmo import pmo_config
 from chemloop.loop.config import CampaignSection, RewardSection
 from chemloop.rl.run import OptimizeConfig, RunSection
+from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ComponentConfig, ScoreConfig
 from chemloop.score.registry import available_components, get_component
 from chemloop.score.transforms import TRANSFORMS
@@ -83,10 +84,12 @@ def _default(field: FieldInfo) -> str:
     return toml_value(field.default)
 
 
-def model_table(model: type[BaseModel]) -> str:
-    """One row per field of ``model``: key, type (with bounds), default, meaning."""
+def model_table(model: type[BaseModel], first: tuple[str, ...] = ()) -> str:
+    """One row per field of ``model``: key, type (with bounds), default, meaning; ``first`` leads."""
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    for name, field in model.model_fields.items():
+    fields = model.model_fields
+    for name in [*first, *(n for n in fields if n not in first)]:
+        field = fields[name]
         if not field.description:
             raise ValueError(f"{model.__name__}.{name} has no description: add one to its Field")
         meaning = field.description.replace("|", "\\|")
@@ -132,6 +135,7 @@ def transforms_table() -> str:
 def reference() -> str:
     """The whole of docs/configuration.md."""
     benchmark, default = pmo_config("qed", 10_000, 0).run.model_dump(), RunSection().model_dump()
+    agent_keys = list(AgentSettings.model_fields)
     pmo_defaults = ", ".join(
         f"`{k} = {toml_value(v)}`" for k, v in benchmark.items() if v != default[k] and k != "budget"
     )
@@ -155,7 +159,12 @@ def reference() -> str:
         "",
         "### `[run]`",
         "",
-        model_table(RunSection),
+        f"The agent's keys (`{agent_keys[0]}` to `{agent_keys[-1]}`) and their defaults are the same in "
+        "`chemloop bench pmo` and in a campaign's `[run]`: the settings measured on the PMO benchmark "
+        "([benchmarks/pmo.md](benchmarks/pmo.md)). GA-guided exploration (`ga_share` above 0) is off "
+        "until measured.",
+        "",
+        model_table(RunSection, first=("budget", "max_steps", "seed", "model")),
         "",
         "### `[score]`",
         "",
@@ -191,10 +200,19 @@ def reference() -> str:
         "",
         model_table(RewardSection),
         "",
+        "### `[run]`",
+        "",
+        "Optional: the agent's settings in `propose`, the keys of the run config's `[run]` from "
+        f"`{agent_keys[0]}` to `{agent_keys[-1]}` with the same defaults. The other keys of a run "
+        "(`budget`, `max_steps`, `seed`, `model`, the stopping rules) are errors here: `propose` takes "
+        "`campaign.rl_steps` updates from `campaign.model` with `campaign.seed`. `campaign.rl_batch_size`, "
+        "when set, overrides `batch_size` for propose alone.",
+        "",
         "## Benchmark settings: `--settings FILE.toml`",
         "",
         "- `chemloop bench pmo --settings`: a `[run]` table (keys as above) that overrides the "
-        f"benchmark's own optimizer settings; these differ from `[run]`'s defaults: {pmo_defaults}. "
+        "benchmark's settings. The benchmark runs `[run]`'s defaults with PMO's protocol (and the "
+        f"spelling its prior implies, recorded with the results): {pmo_defaults}. "
         "Examples: `bench/pmo_settings/`.",
         "- `chemloop bench campaign --settings`: `[campaign]` and `[reward]` tables (keys as above).",
         "",

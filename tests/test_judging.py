@@ -124,3 +124,30 @@ def test_campaign_judge_command_line(campaign, tmp_path):
     assert missing.exit_code != 0 and "constitution file not found" in missing.output
     unknown = runner.invoke(app, ["campaign", "judge", "nope", "--fresh", "0", *db])
     assert unknown.exit_code != 0 and "nope" in unknown.output
+
+
+def test_the_reward_model_weighs_ai_pairs_below_a_chemists(campaign):
+    from chemloop.loop.campaign import record_preference
+    from chemloop.loop.reward_store import _feedback
+    from chemloop.loop.store import get_campaign
+
+    judge_campaign(campaign, "demo", RuleJudge(load_constitution()), "medchem", pairs=2, fresh=0, seed=1)
+    record_preference(campaign, "demo", "CCO", "CCN", "a")
+    with session_scope(campaign) as session:
+        campaign_id = get_campaign(session, "demo").id
+        _, pairs = _feedback(session, campaign_id, seed=0, ai_pair_weight=0.25)
+        _, unweighted = _feedback(session, campaign_id, seed=0, ai_pair_weight=1.0)
+    judged = len(judged_preferences(campaign, "demo"))
+    assert sorted(pairs.weights) == [0.25] * judged + [1.0]
+    assert unweighted.weights is None
+
+
+def test_pair_weights_change_the_fit():
+    from chemloop.reward.data import PreferenceData
+    from chemloop.reward.model import RewardConfig, RewardModel
+
+    a, b = ["CCO", "CCCO", "c1ccccc1", "CCN"], ["CCCCCCCC", "CCCCCC", "CCCCC", "CCCCCCC"]
+    config = RewardConfig(kind="preferences", ensemble=2, hidden=8, epochs=20)
+    plain = RewardModel.fit(PreferenceData(a, b, ["a"] * 4), config)
+    weighted = RewardModel.fit(PreferenceData(a, b, ["a"] * 4, weights=[1.0, 1.0, 0.0, 0.0]), config)
+    assert plain.predict(["c1ccccc1"])[0] != weighted.predict(["c1ccccc1"])[0]

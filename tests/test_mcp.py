@@ -143,6 +143,11 @@ def test_tools_answer_and_refuse_bad_input_by_name(server):
         assert sampled["model"] == "prior" and sampled["seconds"] > 0
         too_many = await refused(session, "sample", num=10_001)
         assert "num" in too_many and "10001" in too_many
+        decorated = await call(session, "sample", num=4, scaffold="*c1ccccc1")
+        assert decorated["prompt"] == "*c1ccccc1" and len(decorated["molecules"]) == 4
+        assert all(m["contains_prompt"] for m in decorated["molecules"] if m["valid"])
+        assert "no attachment point" in await refused(session, "sample", num=4, scaffold="c1ccccc1")
+        assert "not both" in await refused(session, "sample", num=4, scaffold="*C", link="*C.*N")
 
         status = await call(session, "campaign_status", campaign="demo")
         assert status["seed_measurements"] == len(SEED) and status["rounds"] == []

@@ -40,7 +40,16 @@ def test_optimize_writes_the_oracle_log_and_agent(tmp_path):
     assert len(rows) == 150  # exactly the budget of unique calls
     assert [int(r["call"]) for r in rows] == list(range(1, 151))
     assert len({r["smiles"] for r in rows}) == 150
-    assert list(rows[0]) == ["call", "smiles", "score", "objective_raw", "qed_raw", "objective", "qed"]
+    assert list(rows[0]) == [
+        "call",
+        "smiles",
+        "score",
+        "objective_raw",
+        "qed_raw",
+        "objective",
+        "qed",
+        "source",
+    ]
     assert (out / "agent" / "model.safetensors").exists() and (out / "top.csv").exists()
     report = (out / "report.html").read_text()
     with (out / "top.csv").open() as handle:
@@ -178,9 +187,9 @@ def test_molecules_past_the_budget_are_not_learned_from(tmp_path, monkeypatch):
     updated = []
     real = Agent._update
 
-    def spy(self, fresh_ids, fresh_rewards, replay):
+    def spy(self, fresh_ids, fresh_rewards, replay, **kwargs):
         updated.append(len(fresh_ids))
-        return real(self, fresh_ids, fresh_rewards, replay)
+        return real(self, fresh_ids, fresh_rewards, replay, **kwargs)
 
     monkeypatch.setattr(Agent, "_update", spy)
     out = optimize(_qed_config(5, batch_size=32, augment_rounds=0, diversity_bucket=None), tmp_path / "run")

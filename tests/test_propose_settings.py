@@ -3,6 +3,8 @@ the prior and sampling replaced by recorders (no model is trained or sampled).""
 
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +19,7 @@ from chemloop.loop.campaign import init_campaign, propose
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import MeasuredSet
 from chemloop.loop.store import connect
+from chemloop.rl.settings import AgentSettings
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
 
@@ -52,9 +55,9 @@ class Recorder:
         self.loaded.append(name)
         return self.prior
 
-    def agent(self, prior, **kwargs):
+    def agent(self, prior, settings, seed):
         recorder = self
-        self.agents.append({"prior": prior, **kwargs})
+        self.agents.append({"prior": prior, "settings": settings, "seed": seed})
 
         class FakeAgent:
             def __init__(self) -> None:
@@ -82,7 +85,7 @@ class Recorder:
 def recorder(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr(campaign_module.checkpoint, "load", recorder.load)
-    monkeypatch.setattr(campaign_module, "Agent", recorder.agent)
+    monkeypatch.setattr(campaign_module, "make_agent", recorder.agent)
     monkeypatch.setattr(campaign_module, "LanguageModel", lambda model, tokenizer: (model, tokenizer))
     monkeypatch.setattr(campaign_module, "sample", recorder.sample)
     monkeypatch.setattr(campaign_module, "fit", recorder.fit)
@@ -115,8 +118,9 @@ def test_rl_settings_reach_the_agent_and_generation(tmp_path, recorder):
     first = propose(factory, "c")
     assert recorder.loaded == ["my-prior"]
     # One agent per round, from the loaded prior, with the rl batch size and the round's seed;
-    # every other RL setting is the agent's default (the campaign config has no keys for them).
-    assert recorder.agents == [{"prior": recorder.prior, "batch_size": 16, "seed": 5 + 1}]
+    # every other RL setting is [run]'s default (the config sets none).
+    expected = AgentSettings(batch_size=16)
+    assert recorder.agents == [{"prior": recorder.prior, "settings": expected, "seed": 5 + 1}]
     assert len(recorder.steps) == 4 and all(s is recorder.steps[0] for s in recorder.steps)
     assert [(s["n"], s["seed"]) for s in recorder.samples] == [(40, 5 + 1)]  # candidates, round seed
     assert first.round == 1 and len(first.smiles) == 3
@@ -250,3 +254,55 @@ def test_a_trust_region_too_tight_fills_the_batch_with_the_nearest_candidates(tm
     unseen = [c for c in POOL if canonical(c) not in measured.smiles]
     nearest = sorted((e.nearest_similarity for e in measured.explain(unseen)), reverse=True)[:3]
     assert sorted(similarity, reverse=True) == pytest.approx(nearest)  # the three nearest, no others
+
+
+def test_optimize_bench_pmo_and_propose_run_one_set_of_agent_settings(tmp_path, recorder, monkeypatch):
+    from chemloop.bench import pmo
+    from chemloop.rl.run import parse_config
+    from chemloop.rl.settings import agent_settings, resolve
+
+    prior = recorder.prior  # what checkpoint.load gives here: a prior that writes canonical SMILES
+    monkeypatch.setattr(pmo, "_writes_random_spellings", lambda model: prior.writes_random_spellings)
+    optimize = resolve(parse_config({"score": {"components": [{"type": "qed"}]}}, "test").run, prior)
+    benchmark = agent_settings(pmo.pmo_config("qed", 10_000, 0).run)
+    factory, _ = new_campaign(tmp_path, campaign={**SETTINGS["campaign"], "rl_batch_size": None})
+    propose(factory, "c")
+    proposing = resolve(recorder.agents[0]["settings"], prior)
+    assert optimize == benchmark == proposing
+    assert (optimize.sigma, optimize.replay, optimize.augment_rounds, optimize.diversity_bucket) == (
+        500.0,
+        10,
+        2,
+        None,
+    )  # the PMO-benchmarked settings, not the older defaults (σ 128, replay 8, a diversity filter)
+
+
+def test_a_campaigns_run_table_overrides_the_agent_settings_in_the_same_keys(tmp_path, recorder):
+    factory, _ = new_campaign(tmp_path, **SETTINGS, run={"sigma": 128.0, "ga_share": 0.25})
+    propose(factory, "c")
+    assert recorder.agents[0]["settings"] == AgentSettings(batch_size=16, sigma=128.0, ga_share=0.25)
+
+
+@pytest.mark.parametrize(
+    ("run", "named"),
+    [
+        ("budget = 100", "run: Value error, budget does not apply to a campaign"),
+        ("seed = 3", "use campaign.seed"),
+        ("ga_share = 1.0", "run.ga_share: Input should be less than 1"),
+        ("sigmaa = 1.0", "run.sigmaa"),
+    ],
+)
+def test_bad_run_keys_of_a_campaign_are_named(tmp_path, run, named):
+    from chemloop.loop.config import load_campaign_config
+
+    path = tmp_path / "campaign.toml"
+    path.write_text(f"[campaign]\nbatch = 3\n[run]\n{run}\n")
+    with pytest.raises(ChemloopError, match=re.escape(named)):
+        load_campaign_config(path)
+
+
+def test_a_campaign_stored_before_the_run_table_reads_with_the_shared_defaults():
+    stored = CampaignConfig().model_dump(mode="json", exclude={"run"})
+    stored["campaign"]["rl_batch_size"] = 64  # what campaigns stored then carry
+    config = CampaignConfig.model_validate_json(json.dumps(stored))
+    assert config.agent_settings() == AgentSettings(batch_size=64) == AgentSettings()

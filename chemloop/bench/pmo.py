@@ -29,23 +29,10 @@ from chemloop.rl.run import (
 )
 from chemloop.score.oracles.pmo import CORRECTED_SUFFIX, ISOMER_TASKS, oracle
 
-# Augmented Memory's PMO settings (Guo & Schwaller 2024; their mol_opt code: batch 64, σ 500,
-# 2 augmentation rounds, top-100 buffer, 10 replayed, no diversity filter), except two: the
-# learning rate (their 5e-4 suits an RNN prior; our transformer's validity fell to 0.27 within
-# 9 steps on qed at 5e-4, and 1e-4 scored as well on osimertinib_mpo at 2,000 calls: 0.754 vs
-# 0.747) and the spelling, which follows the prior (`randomize` unset): canonical for a prior
-# that learned canonical SMILES only, where random spellings lost on PMO's tuning tasks
-# (zaleplon_mpo and perindopril_mpo: see docs/benchmarks/pmo.md).
-PMO_RUN_SETTINGS: dict[str, Any] = {
-    "batch_size": 64,
-    "sigma": 500.0,
-    "lr": 1e-4,
-    "augment_rounds": 2,
-    "memory_size": 100,
-    "replay": 10,
-    "diversity_bucket": None,
-    "plateau": 5,  # PMO's REINVENT stops after 5 steps with the best 100 unchanged (mol_opt --patience 5)
-}
+# The benchmark runs `[run]`'s defaults (chemloop.rl.settings: the agent's settings measured here)
+# with PMO's protocol on top: the budget decides, not a step count, and runs stop as PMO's REINVENT
+# does once its 100 best scores stay the same for 5 steps (mol_opt --patience 5).
+PMO_PROTOCOL: dict[str, Any] = {"max_steps": 1_000_000, "plateau": 5}
 
 
 @dataclass
@@ -69,7 +56,7 @@ ISOMER_FORM = "published (TDC 0.3.6)"
 
 def pmo_config(task: str, budget: int, seed: int, run: dict[str, Any] | None = None) -> OptimizeConfig:
     """The optimize config of one benchmark run: the task's oracle alone, as PMO scores it."""
-    settings = {"max_steps": 1_000_000, **PMO_RUN_SETTINGS, **(run or {}), "budget": budget, "seed": seed}
+    settings = {**PMO_PROTOCOL, **(run or {}), "budget": budget, "seed": seed}
     if settings.get("randomize") is None:  # resolved and recorded, so result files say what ran
         settings["randomize"] = _writes_random_spellings(settings.get("model", RunSection().model))
     data = {"run": settings, "score": {"components": [{"type": "pmo", "params": {"task": task}}]}}

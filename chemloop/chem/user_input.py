@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 
+from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import try_parse_canonical
 
 MAX_SMILES_LENGTH = 500  # characters; the longest ZINC-250k SMILES has 109
 MAX_HEAVY_ATOMS = 150  # a generous bound for small molecules and short peptides
 MAX_ABS_VALUE = 1e6  # assay values (pIC50, % inhibition, nM) are far inside this
+WITHHELD_PROBLEM = "is withheld by the dual-use guard (a chemical-warfare agent class; docs/guard.md)"
 
 
 def smiles_text_problem(text: str) -> str | None:
@@ -39,6 +41,8 @@ def user_smiles_problem(text: str) -> tuple[str | None, str | None]:
     if parsed is None:
         return None, "is not a valid SMILES"
     mol, canonical = parsed
+    if is_withheld(mol):
+        return None, WITHHELD_PROBLEM
     if mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS:
         return None, f"has {mol.GetNumHeavyAtoms()} heavy atoms; the limit is {MAX_HEAVY_ATOMS}"
     return canonical, None

@@ -15,6 +15,7 @@ import csv
 import gzip
 import hashlib
 import importlib.util
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,22 +70,25 @@ def load_corpus(
     skip_invalid: bool = False,
     canonicalize: bool = False,
     standardize: bool = False,
+    rows_sample: int | None = None,
+    sample_seed: int = 0,
 ) -> Corpus:
     """Read SMILES from ``"moses"`` / ``"moses:test"`` or from a ``.smi``, ``.csv``, ``.sdf`` file.
 
     Rows that RDKit cannot parse raise :class:`CorpusError` naming the first few, unless
     ``skip_invalid``; then they are listed in ``Corpus.skipped``. MOSES rows are trusted
     (the set is curated), which saves parsing 1.6M molecules at start-up. ``standardize``
-    (see the module docstring) implies ``canonicalize``.
+    (see the module docstring) implies ``canonicalize``. ``rows_sample`` reads only that many
+    rows, drawn with ``sample_seed`` before any parsing (a calibration set from a large corpus).
     """
     text = str(source)
     if text == "moses" or text.startswith("moses:"):
         split = text.partition(":")[2] or "train"
-        return Corpus(load_moses(split), source=f"MOSES {split}")
+        return Corpus(_subsample(load_moses(split), rows_sample, sample_seed), source=f"MOSES {split}")
     path = Path(source)
     if not path.is_file():
         raise CorpusError(f"corpus file not found: {path}")
-    rows = _read_rows(path, column)
+    rows = _subsample(_read_rows(path, column), rows_sample, sample_seed)
     if not rows:
         raise CorpusError(f"{path} holds no SMILES")
     smiles, skipped, seen, duplicates = [], [], set(), 0
@@ -111,6 +115,10 @@ def load_corpus(
     if not smiles:
         raise CorpusError(f"{path}: none of its {len(rows)} rows is a valid molecule")
     return Corpus(smiles, source=str(path), skipped=skipped, duplicates=duplicates)
+
+
+def _subsample(rows: list, size: int | None, seed: int) -> list:
+    return rows if size is None or size >= len(rows) else random.Random(seed).sample(rows, size)
 
 
 def is_held_out(smiles: str, fraction: float, seed: int = 0) -> bool:

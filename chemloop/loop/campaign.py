@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import canonical, molecule_key, try_canonical
+from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
 from chemloop.loop import reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
@@ -45,7 +47,7 @@ from chemloop.loop.store import (
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
-from chemloop.rl.agent import Agent
+from chemloop.rl.settings import make_agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
 from chemloop.train.transfer import fit
@@ -134,7 +136,7 @@ def propose(
             randomize=prior.writes_random_spellings,
             seed=settings.seed + round_number,
         )
-    agent = Agent(prior, batch_size=settings.rl_batch_size, seed=settings.seed + round_number)
+    agent = make_agent(prior, config.agent_settings(), seed=settings.seed + round_number)
     if objective is not None:
         for _ in range(settings.rl_steps):
             agent.step(objective)
@@ -259,7 +261,8 @@ def _objective(
         high = low + 1.0
 
     def score(smiles: list[str]) -> list[float]:
-        canonical = [try_canonical(s) for s in smiles]
+        # A molecule the dual-use guard withholds scores 0, as an invalid one: RL is steered away from it.
+        canonical = [c if c and not is_withheld(c) else None for c in map(try_canonical, smiles)]
         valid = list(dict.fromkeys(c for c in canonical if c))  # each molecule once, however often sampled
         parts = {c: 1.0 for c in valid}
         if measured is not None and valid:
@@ -350,6 +353,12 @@ def _measurements(session: Session, campaign_id: int) -> list[Measurement]:
 # --- feedback from the web app and the API -------------------------------------------------------
 
 
+def _refuse_withheld(fields: dict[str, str]) -> None:
+    for field_name, smiles in fields.items():
+        if is_withheld(smiles):  # named by its field only: the molecule is not repeated back
+            raise ChemloopError(f"{field_name} {WITHHELD_PROBLEM}")
+
+
 def record_preference(
     factory: sessionmaker[Session], name: str, smiles_a: str, smiles_b: str, preferred: str
 ) -> dict:
@@ -359,6 +368,7 @@ def record_preference(
     if choice not in ("a", "b"):
         raise ChemloopError(f"preferred must be 'a' or 'b', not {preferred!r}")
     a, b = canonical(smiles_a, "smiles_a"), canonical(smiles_b, "smiles_b")
+    _refuse_withheld({"smiles_a": a, "smiles_b": b})
     if a == b:
         raise ChemloopError(f"smiles_a and smiles_b are the same molecule ({a!r})")
     with session_scope(factory) as session:
@@ -374,6 +384,7 @@ def record_rating(factory: sessionmaker[Session], name: str, smiles: str, rating
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ChemloopError(f"rating must be a whole number from 1 to 5, not {rating!r}")
     molecule = canonical(smiles, "smiles")
+    _refuse_withheld({"smiles": molecule})
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         row = Rating(campaign_id=campaign.id, smiles=molecule, rating=rating)

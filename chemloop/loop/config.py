@@ -8,6 +8,9 @@ seed_data = "seed.csv"     # optional: smiles,value measured before round 1
 [reward]
 features = "fingerprints"  # or "prior": the foundation model's embeddings
 
+[run]                      # optional: the agent's settings, the keys and defaults of optimize's [run]
+diversity_bucket = 25      # e.g. a scaffold diversity filter in propose's RL steps
+
 [[score.components]]       # optional: constraints and terms beside the learned reward
 type = "alerts"
 filter = true
@@ -18,10 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chemloop.config_files import read_toml, validate
 from chemloop.loop.acquisition import Acquisition
+from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ScoreConfig
 
 
@@ -35,8 +39,15 @@ class CampaignSection(BaseModel):
     kappa: float = Field(1.0, ge=0, description="ucb: weight of the uncertainty; rl: exploration bonus")
     max_similarity: float | None = Field(0.7, gt=0, le=1, description="Tanimoto cap within a batch")
     candidates: int = Field(2000, ge=10, description="molecules generated per propose")
-    rl_steps: int = Field(20, ge=0, description="agent updates against the current reward per propose")
-    rl_batch_size: int = Field(64, ge=1, description="molecules sampled per agent update")
+    # propose's own step count: its objective is a reward model, not an oracle budget to spend.
+    rl_steps: int = Field(
+        20,
+        ge=0,
+        description="agent updates against the current reward per propose (the agent's settings: [run])",
+    )
+    rl_batch_size: int | None = Field(
+        None, ge=1, description="molecules per agent update in propose; unset: [run] batch_size"
+    )
     min_measurements: int = Field(5, ge=4, description="values needed before a reward model is fitted")
     finetune_epochs: int = Field(
         5,
@@ -70,6 +81,26 @@ class RewardSection(BaseModel):
     hidden: int = Field(256, ge=1, description="hidden width of each member")
     epochs: int = Field(100, ge=1, description="passes over the training rows")
     cv_folds: int = Field(5, ge=0, description="cross-validation after each refit, for status; 0 skips it")
+    ai_pair_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="weight of a pair judged by an AI judge against a chemist's (1); 0 ignores AI feedback",
+    )
+
+
+# Keys of optimize's [run] that a campaign has elsewhere or not at all, and where to look instead.
+_RUN_ONLY = {
+    "budget": "propose runs campaign.rl_steps agent updates",
+    "max_steps": "propose runs campaign.rl_steps agent updates",
+    "seed": "use campaign.seed",
+    "model": "use campaign.model",
+    "target_score": "propose runs campaign.rl_steps agent updates",
+    "patience": "propose runs campaign.rl_steps agent updates",
+    "plateau": "propose runs campaign.rl_steps agent updates",
+    "plateau_calls": "propose runs campaign.rl_steps agent updates",
+    "checkpoint_every": "a propose is not resumed",
+}
 
 
 class CampaignConfig(BaseModel):
@@ -82,6 +113,26 @@ class CampaignConfig(BaseModel):
         default_factory=RewardSection, description="the reward model fitted on results"
     )
     score: ScoreConfig | None = Field(None, description="constraints and terms beside the learned reward")
+    run: AgentSettings = Field(
+        default_factory=AgentSettings,
+        description="the agent's settings in propose: the keys and defaults of optimize's [run] that "
+        "steer the agent (not its budget, model, seed or stopping rules)",
+    )
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _no_run_only_keys(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for key in value:
+                if key in _RUN_ONLY:
+                    raise ValueError(f"{key} does not apply to a campaign: {_RUN_ONLY[key]}")
+        return value
+
+    def agent_settings(self) -> AgentSettings:
+        """The settings propose's agent runs: ``[run]``, with ``campaign.rl_batch_size`` if set."""
+        if self.campaign.rl_batch_size is None:
+            return self.run
+        return self.run.model_copy(update={"batch_size": self.campaign.rl_batch_size})
 
 
 def load_campaign_config(path: str | Path) -> CampaignConfig:

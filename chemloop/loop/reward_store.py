@@ -16,7 +16,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.store import Measurement, Preference, Rating, RewardModelVersion, session_scope
+from chemloop.loop.store import (
+    Measurement,
+    Preference,
+    PreferenceSource,
+    Rating,
+    RewardModelVersion,
+    session_scope,
+)
 from chemloop.reward.data import PreferenceData, ValueData
 from chemloop.reward.evaluate import cross_validate
 from chemloop.reward.features import FeatureTable
@@ -60,19 +67,29 @@ def _rating_pairs(ratings: list[Rating], seed: int) -> PreferenceData:
 
 
 def _feedback(
-    session: Session, campaign_id: int, seed: int
+    session: Session, campaign_id: int, seed: int, ai_pair_weight: float = 1.0
 ) -> tuple[ValueData | PreferenceData | None, PreferenceData]:
     """All the campaign's feedback: its measured values (if any) and its preference pairs (the
-    chemists' choices and the pairs implied by their ratings). Without values, the pairs are the data."""
+    chemists' choices, the pairs implied by their ratings, and AI-judged pairs weighted by
+    ``ai_pair_weight``). Without values, the pairs are the data."""
     rows = session.scalars(select(Measurement).where(Measurement.campaign_id == campaign_id)).all()
     prefs = session.scalars(select(Preference).where(Preference.campaign_id == campaign_id)).all()
+    judged = set(
+        session.scalars(
+            select(PreferenceSource.preference_id)
+            .join(Preference, Preference.id == PreferenceSource.preference_id)
+            .where(Preference.campaign_id == campaign_id)
+        )
+    )
     ratings = session.scalars(select(Rating).where(Rating.campaign_id == campaign_id)).all()
     from_ratings = _rating_pairs(list(ratings), seed)
+    weights = [ai_pair_weight if p.id in judged else 1.0 for p in prefs] + [1.0] * len(from_ratings)
     pairs = PreferenceData(
         [p.smiles_a for p in prefs] + from_ratings.smiles_a,
         [p.smiles_b for p in prefs] + from_ratings.smiles_b,
         [p.preferred for p in prefs] + from_ratings.preferred,
         "preferences and ratings",
+        weights=None if all(w == 1.0 for w in weights) else weights,
     )
     if rows:
         std = np.array([r.std for r in rows], dtype=float) if all(r.std for r in rows) else None
@@ -93,7 +110,7 @@ def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConf
     ``propose`` fit again.
     """
     with session_scope(factory) as session:
-        data, pairs = _feedback(session, campaign_id, config.campaign.seed)
+        data, pairs = _feedback(session, campaign_id, config.campaign.seed, config.reward.ai_pair_weight)
         counts = feedback_counts(session, campaign_id)
     if data is None or len(data) < config.campaign.min_measurements:
         return False

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.errors import ChemloopError
 from chemloop.model.gpt import GPT, GPTConfig
+from chemloop.model.quantized import INT8_SUFFIX, int8_skeleton, prepare_all
 
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 PRIORS_DIR = Path(__file__).resolve().parent.parent / "priors"
@@ -34,6 +35,7 @@ class LanguageModel:
     model: GPT
     tokenizer: SmilesTokenizer
     metadata: dict = field(default_factory=dict)
+    compression: list[dict] = field(default_factory=list)  # the steps that made it (chemloop compress)
 
     @property
     def device(self) -> torch.device:
@@ -67,14 +69,21 @@ def save(
     tokenizer: SmilesTokenizer,
     metadata: dict | None = None,
     dtype: torch.dtype | None = None,
+    compression: list[dict] | None = None,
 ) -> Path:
-    """Write a checkpoint folder; ``dtype`` (e.g. ``torch.float16``) shrinks the weights file."""
+    """Write a checkpoint folder; ``dtype`` (e.g. ``torch.float16``) shrinks the float weights file;
+    ``compression`` records how a compressed model was made (int8 layers need it to load)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", dtype if dtype and v.is_floating_point() else v.dtype).contiguous()
+        for k, v in model.state_dict().items()
+    }
     state.pop("head.weight", None)  # tied to token_embedding.weight; safetensors rejects shared memory
     save_file(state, directory / WEIGHTS)
     config = {"model": model.config.to_dict(), "metadata": metadata or {}}
+    if compression:
+        config["compression"] = compression
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     tokenizer.save(directory / VOCAB)
     return directory
@@ -90,14 +99,22 @@ def load(name_or_path: str | Path = DEFAULT_PRIOR, device: str | torch.device = 
         config = json.loads((directory / CONFIG).read_text())
         model = GPT(GPTConfig(**config["model"]))
         state = load_file(directory / WEIGHTS)
-    except (ValueError, KeyError, TypeError, OSError) as err:
+        compression = list(config.get("compression", []))
+        int8 = next((step for step in compression if step.get("method") == "int8"), None)
+        if int8 is not None:  # int8 layers replace the float ones before their weights load
+            names = [k.removesuffix(INT8_SUFFIX) for k in state if k.endswith(INT8_SUFFIX)]
+            int8_skeleton(model, int8.get("scheme", "dynamic"), names)
+    except (ValueError, KeyError, TypeError, OSError, AttributeError) as err:
         raise CheckpointError(f"cannot read checkpoint {directory}: {err}") from err
     state["head.weight"] = state["token_embedding.weight"]
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    # Float weights (bf16 ones too) run as float32: bf16 compute comes from autocast where the
+    # chip has bf16 units (model.device), and training code sees the usual float32 parameters.
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.to(device).eval()
+    prepare_all(model)
     tokenizer = SmilesTokenizer.load(directory / VOCAB)
     if len(tokenizer) != model.config.vocab_size:
         raise CheckpointError(
             f"{directory}: vocab.json has {len(tokenizer)} tokens, model expects {model.config.vocab_size}"
         )
-    return LanguageModel(model, tokenizer, config.get("metadata", {}))
+    return LanguageModel(model, tokenizer, config.get("metadata", {}), compression)

@@ -1,37 +1,54 @@
-"""Generate molecules from a language model: SMILES, validity, canonical form, NLL, speed."""
+"""Generate molecules from a language model: SMILES, validity, canonical form, NLL, speed;
+and continue given SMILES prefixes (the model side of prompting, :mod:`chemloop.model.prompting`)."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from chemloop.chem.mol import try_canonical
+from chemloop.chem.guard import is_withheld
+from chemloop.chem.mol import try_parse_canonical
+from chemloop.chem.prompts import Prompt
+from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast
+from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
 
 
 @dataclass
 class Sampled:
-    """One generated string: as generated, whether RDKit parses it, its canonical form, NLL."""
+    """One generated string: as generated, whether RDKit parses it, its canonical form, NLL;
+    under a prompt, the prompt and whether the molecule contains it (NLL NaN where the model's
+    vocabulary cannot spell the product)."""
 
     smiles: str
     valid: bool
     canonical: str
     nll: float
+    prompt: str | None = None
+    contains_prompt: bool | None = None
 
 
 @dataclass
 class SampleReport:
-    molecules: list[Sampled]
+    molecules: list[Sampled]  # without those the dual-use guard withheld
     sampling_seconds: float  # model time only (token generation and decoding)
     total_seconds: float  # with RDKit validity checks and canonicalization
+    prompt: Prompt | None = None  # the prompt every molecule continues, if any
+    withheld: int = 0  # valid molecules withheld by the dual-use guard: counted, never shown
+
+    @property
+    def generated(self) -> int:
+        return len(self.molecules) + self.withheld
 
     @property
     def validity(self) -> float:
-        return sum(m.valid for m in self.molecules) / max(1, len(self.molecules))
+        return (sum(m.valid for m in self.molecules) + self.withheld) / max(1, self.generated)
 
     @property
     def uniqueness(self) -> float:
@@ -40,15 +57,26 @@ class SampleReport:
         return len(set(valid)) / max(1, len(valid))
 
     @property
+    def contains_prompt(self) -> float | None:
+        """The fraction of valid molecules that contain the prompt (``None`` without one)."""
+        if self.prompt is None:
+            return None
+        valid = [m for m in self.molecules if m.valid]
+        return sum(bool(m.contains_prompt) for m in valid) / max(1, len(valid))
+
+    @property
     def valid_per_second(self) -> float:
-        return sum(m.valid for m in self.molecules) / max(1e-9, self.sampling_seconds)
+        return (sum(m.valid for m in self.molecules) + self.withheld) / max(1e-9, self.sampling_seconds)
 
     def summary(self) -> dict[str, float]:
+        prompted = {} if self.prompt is None else {"contains_prompt": round(self.contains_prompt, 4)}
         return {
-            "generated": len(self.molecules),
+            "generated": self.generated,
+            "withheld": self.withheld,
             "validity": round(self.validity, 4),
             "uniqueness": round(self.uniqueness, 4),
-            "molecules_per_s": round(len(self.molecules) / max(1e-9, self.sampling_seconds), 1),
+            **prompted,
+            "molecules_per_s": round(self.generated / max(1e-9, self.sampling_seconds), 1),
             "valid_per_s": round(self.valid_per_second, 1),
             "sampling_s": round(self.sampling_seconds, 2),
             "total_s": round(self.total_seconds, 2),
@@ -93,8 +121,88 @@ def sample(
     if device.type == "cuda":
         torch.cuda.synchronize()
     sampled_at = time.perf_counter()
-    molecules = []
+    molecules, withheld = [], 0
     for smiles, nll in zip(strings, nlls, strict=True):
-        canonical = try_canonical(smiles)
-        molecules.append(Sampled(smiles, canonical is not None, canonical or "", round(nll, 4)))
-    return SampleReport(molecules, sampled_at - start, time.perf_counter() - start)
+        parsed = try_parse_canonical(smiles)
+        if parsed is not None and is_withheld(parsed[0]):
+            withheld += 1
+            continue
+        canonical = parsed[1] if parsed is not None else ""
+        molecules.append(Sampled(smiles, parsed is not None, canonical, round(nll, 4)))
+    return SampleReport(molecules, sampled_at - start, time.perf_counter() - start, withheld=withheld)
+
+
+def continue_smiles(
+    lm: LanguageModel,
+    prefixes: Sequence[str],
+    generator: torch.Generator,
+    *,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    banned_first: Sequence[str] = (),
+) -> list[tuple[str, float]]:
+    """Continue each SMILES prefix with the model, in batches of similar length; the first new
+    token is neither ``<eos>`` nor one of ``banned_first`` (tokens the vocabulary lacks are ignored).
+    Returns each string with its NLL under the model (prefix and ``<eos>`` included).
+
+    A prefix the vocabulary cannot encode, or one that leaves no room in the context, comes back
+    unchanged with a NaN NLL: the caller sees a product without its continuation rather than an
+    error halfway through a batch. Run it under :func:`~chemloop.model.device.autocast` for bf16.
+    """
+    block = lm.model.config.block_size
+    encoded: list[list[int] | None] = []
+    for prefix in prefixes:
+        try:
+            ids = lm.tokenizer.encode(prefix, add_special=False)
+        except TokenizerError:
+            ids = None
+        encoded.append(ids if ids is not None and len(ids) + 2 <= block else None)
+    result = [(prefix, math.nan) for prefix in prefixes]
+    banned = [lm.tokenizer.index[t] for t in banned_first if t in lm.tokenizer.index]
+    # Similar lengths together: the common prefix of a batch is fed in one pass.
+    order = sorted((i for i, ids in enumerate(encoded) if ids is not None), key=lambda i: len(encoded[i]))
+    for first in range(0, len(order), batch_size):
+        rows = order[first : first + batch_size]
+        ids, nll = sample_ids(
+            lm.model,
+            lm.tokenizer,
+            len(rows),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+            prompts=[encoded[i] for i in rows],
+            banned_after_prompt=banned,
+        )
+        for i, row, value in zip(rows, ids.tolist(), nll.tolist(), strict=True):
+            result[i] = (lm.tokenizer.decode(row), value)
+    return result
+
+
+@torch.no_grad()
+def string_nll(
+    lm: LanguageModel, smiles: Sequence[str], *, end: bool = True, batch_size: int = 512
+) -> list[float]:
+    """NLL of each string under the model, ``<eos>`` included unless ``end`` is false (the NLL of a
+    prefix); ``inf`` for a string the vocabulary cannot encode or the context cannot hold."""
+    block = lm.model.config.block_size
+    encoded: list[list[int] | None] = []
+    for s in smiles:
+        try:
+            ids = lm.tokenizer.encode(s)
+        except TokenizerError:
+            ids = None
+        if ids is not None and not end:
+            ids = ids[:-1]
+        encoded.append(ids if ids is not None and len(ids) <= block else None)
+    result = [math.inf] * len(smiles)
+    rows = [i for i, ids in enumerate(encoded) if ids is not None]
+    for first in range(0, len(rows), batch_size):
+        chunk = rows[first : first + batch_size]
+        batch = pad_batch([encoded[i] for i in chunk], lm.tokenizer.pad_id).to(lm.device)
+        logp = sequence_log_likelihood(lm.model, batch, lm.tokenizer.pad_id).tolist()
+        for i, value in zip(chunk, logp, strict=True):
+            result[i] = -value
+    return result

@@ -5,9 +5,15 @@ Randomness is drawn as one uniform number per sequence per step from a seeded
 depend on which sequences are still running, so the cached sampler (which drops finished
 sequences to save work) and the uncached reference sampler give the same tokens for the
 same seed.
+
+With ``prompts`` each sequence starts with given tokens (a prefix the model continues): the
+common part of the prompts is fed in one prefill pass, and past it a row's prompt tokens are
+forced step by step while the other rows already sample.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -40,6 +46,16 @@ def _pick(logits: torch.Tensor, uniform: torch.Tensor, temperature: float, top_k
     return torch.searchsorted(cdf, uniform.unsqueeze(-1)).squeeze(-1)
 
 
+def _prompt_table(prompts: Sequence[Sequence[int]], num: int, max_length: int) -> torch.Tensor:
+    """The number of fixed leading positions of each row (``<bos>`` and its prompt)."""
+    if len(prompts) != num:
+        raise ValueError(f"{len(prompts)} prompts for {num} sequences")
+    longest = max((len(p) for p in prompts), default=0)
+    if longest + 2 > max_length:  # <bos>, the prompt, at least one new token or <eos>
+        raise ValueError(f"a prompt of {longest} tokens leaves no room in a context of {max_length}")
+    return torch.tensor([len(p) + 1 for p in prompts], dtype=torch.long)
+
+
 @torch.no_grad()
 def sample_ids(
     model: GPT,
@@ -52,16 +68,31 @@ def sample_ids(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     max_length: int | None = None,
+    prompts: Sequence[Sequence[int]] | None = None,
+    banned_after_prompt: Sequence[int] = (),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample ``num`` token sequences.
+    """Sample ``num`` token sequences, each continuing its prompt (token ids, no specials) if
+    ``prompts`` is given; the first token after a prompt is neither ``<eos>`` nor one of
+    ``banned_after_prompt``.
 
     Returns the ids (``num × max_length``, ``<pad>`` after ``<eos>``) and each sequence's
-    negative log-likelihood under the model itself (temperature 1, no top-k/top-p).
+    negative log-likelihood under the model itself (temperature 1, no top-k/top-p), prompt
+    tokens included: the NLL of the whole string.
     """
     device = next(model.parameters()).device
     max_length = min(max_length or model.config.block_size, model.config.block_size)
     out = torch.full((num, max_length), tokenizer.pad_id, dtype=torch.long, device=device)
     out[:, 0] = tokenizer.bos_id
+    fixed = torch.ones(num, dtype=torch.long)  # leading positions of each row that are given
+    if prompts is not None:
+        fixed = _prompt_table(prompts, num, max_length)
+        start = torch.full((num, max_length), tokenizer.pad_id, dtype=torch.long)
+        start[:, 0] = tokenizer.bos_id
+        for row, prompt in enumerate(prompts):  # filled on the CPU, copied to the device once
+            start[row, 1 : 1 + len(prompt)] = torch.as_tensor(prompt, dtype=torch.long)
+        out.copy_(start)
+    fixed = fixed.to(device)
+    first = int(fixed.min()) if num else 1  # positions every row has given: one prefill pass
     rows = torch.arange(num, device=device)  # the row of `out` that each cache row generates
     alive = torch.ones(num, dtype=torch.bool, device=device)  # per cache row: no <eos> yet
     nll = torch.zeros(num, device=device)
@@ -69,14 +100,24 @@ def sample_ids(
     autocast_on = torch.is_autocast_enabled(device.type)
     cache_dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
     cache = KVCache(model.config, num, device, cache_dtype) if use_cache else None
-    model_input = out[:, :1]
+    model_input = out[:, :first]
     never = [tokenizer.pad_id, tokenizer.bos_id]  # special tokens that cannot follow <bos>
-    for step in range(1, max_length):
+    after_prompt = [tokenizer.eos_id, *banned_after_prompt]  # a prompt gets a continuation
+    for step in range(first, max_length):
         uniform = torch.rand(num, generator=generator, device=generator.device if generator else "cpu")
-        logits = model(model_input, cache)[:, -1].float()
+        all_logits = model(model_input, cache)
+        if step == first and first > 1:  # the prefilled prompt tokens count towards the NLL
+            prefix_logp = torch.log_softmax(all_logits[:, : first - 1].float(), dim=-1)
+            nll -= prefix_logp.gather(2, out[:, 1:first].unsqueeze(-1)).squeeze(-1).sum(dim=1)
+        logits = all_logits[:, -1].float()
         log_probs = torch.log_softmax(logits, dim=-1)  # the model's own distribution, for the NLL
         logits[:, never] = float("-inf")
+        given = step < fixed[rows]
+        if prompts is not None:
+            just_after = (step == fixed[rows]).unsqueeze(-1)
+            logits[:, after_prompt] = logits[:, after_prompt].masked_fill(just_after, float("-inf"))
         token = _pick(logits, uniform.to(device)[rows], temperature, top_k, top_p)
+        token = torch.where(given, out[rows, step], token)
         if step == max_length - 1:  # no room left: end every sequence here
             token.fill_(tokenizer.eos_id)
         token = torch.where(alive, token, tokenizer.pad_id)

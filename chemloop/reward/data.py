@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from chemloop.chem.user_input import user_smiles_problem, value_problem
+from chemloop.chem.user_input import WITHHELD_PROBLEM, user_smiles_problem, value_problem
 from chemloop.errors import ChemloopError
 
 FeedbackKind = Literal["values", "preferences", "ratings"]
@@ -68,6 +68,7 @@ class PreferenceData:
     preferred: list[str]
     source: str = ""
     kind: str = "preferences"
+    weights: list[float] | None = None  # per pair, e.g. an AI judge's pairs below a chemist's; None: all 1
 
     def __len__(self) -> int:
         return len(self.preferred)
@@ -90,6 +91,7 @@ class PreferenceData:
             [self.smiles_b[i] for i in pick],
             [self.preferred[i] for i in pick],
             self.source,
+            weights=None if self.weights is None else [self.weights[i] for i in pick],
         )
 
 
@@ -258,7 +260,9 @@ class _Table:
 
     def molecule(self, row: int, column: str, text: str) -> str | None:
         canonical, problem = user_smiles_problem(text)
-        if problem is not None:
+        if problem == WITHHELD_PROBLEM:  # named by its row only: the molecule is not repeated back
+            self.error(row, f"{column} {problem}")
+        elif problem is not None:
             self.error(row, f"{column} {_shown(text)} {problem}")
         return canonical
 

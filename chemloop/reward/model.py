@@ -166,7 +166,7 @@ class RewardModel:
                 index = {s: i for i, s in enumerate(molecules)}
                 rows = torch.tensor([index[s] for s in winners]), torch.tensor([index[s] for s in losers])
                 target = torch.tensor([0.0, 1.0])
-                loss = _train(net, config, len(data), _preference_loss(x, *rows), None)
+                loss = _train(net, config, len(data), _preference_loss(x, *rows), _pair_weights(data))
                 with torch.no_grad():
                     shift = net.eval()(x).mean(dim=1)  # utilities centred on the training molecules
             else:
@@ -186,8 +186,13 @@ class RewardModel:
                         x, torch.tensor([index[s] for s in winners]), torch.tensor([index[s] for s in losers])
                     )
                     loss_fn, rows = _joint_loss(loss_fn, pair_loss, len(data)), len(data) + len(pairs)
-                    if weights is not None:
-                        weights = torch.cat([weights, torch.ones(len(pairs))])
+                    pair_weights = _pair_weights(pairs)
+                    if weights is not None or pair_weights is not None:
+                        value_weights = weights if weights is not None else torch.ones(len(data))
+                        ones = torch.ones(len(pairs))
+                        weights = torch.cat(
+                            [value_weights, pair_weights if pair_weights is not None else ones]
+                        )
                 loss = _train(net, config, rows, loss_fn, weights)
                 shift = torch.zeros(config.ensemble)
         metadata = {
@@ -347,6 +352,10 @@ def _squared_loss(x: torch.Tensor, y: torch.Tensor):
         return (net(x[rows]) - y[rows]) ** 2  # (E, B)
 
     return loss
+
+
+def _pair_weights(pairs: PreferenceData) -> torch.Tensor | None:
+    return None if pairs.weights is None else torch.as_tensor(pairs.weights, dtype=torch.float32)
 
 
 def _preference_loss(x: torch.Tensor, winners: torch.Tensor, losers: torch.Tensor):

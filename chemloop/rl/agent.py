@@ -3,7 +3,8 @@
 Each step samples a batch, scores it, adds replayed best molecules (Augmented Memory),
 and takes one gradient step with the chosen update (``chemloop.rl.losses``): the
 REINVENT augmented likelihood (Olivecrona et al. 2017; Blaschke et al. 2020) or
-REINFORCE with a KL penalty to the prior.
+REINFORCE with a KL penalty to the prior. With a GA (``chemloop.rl.ga``) part of each batch
+is graph-GA offspring of the replay memory, scored and learned from with the same update.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import copy
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.optim_state import load_optimizer, save_optimizer
 from chemloop.model.sampling import sample_ids
 from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
+from chemloop.rl.ga import GraphGA
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.rl.memory import ReplayMemory
 
@@ -43,11 +45,14 @@ def _without_padding(row: list[int], pad_id: int) -> list[int]:
 
 @dataclass
 class StepReport:
+    """One step; score and validity are over the agent's own samples, not the GA's offspring."""
+
     step: int
     mean_score: float
     best_score: float
     validity: float
     loss: float
+    offspring: list[str] = field(default_factory=list)  # canonical SMILES of the GA offspring scored
 
 
 class Agent:
@@ -68,6 +73,8 @@ class Agent:
         randomize: bool = False,
         memory: ReplayMemory | None = None,
         diversity: ScaffoldDiversityFilter | None = None,
+        ga: GraphGA | None = None,
+        ga_share: float = 0.0,
         seed: int = 0,
     ) -> None:
         if update == "reinvent":
@@ -78,6 +85,8 @@ class Agent:
             raise ValueError(f"unknown policy update {update!r}; choose 'reinvent' or 'reinforce_kl'")
         self.prior = prior
         self.policy = copy.deepcopy(prior.model).train()
+        for p in self.policy.parameters():  # a prior that an earlier agent froze is copied frozen
+            p.requires_grad_(True)
         self.tokenizer = prior.tokenizer
         self.batch_size, self.replay, self.augment_rounds = batch_size, replay, augment_rounds
         self.augment_whole_memory = augment_whole_memory
@@ -85,6 +94,9 @@ class Agent:
         self.randomize = randomize
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
+        self.ga, self.ga_share = ga, ga_share
+        # Canonical SMILES scored so far: GA offspring already scored are dropped before scoring.
+        self._scored: set[str] = set()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
         # The prior never changes, so each sequence's prior log-likelihood is computed once: replayed
         # and re-spelled rows come back every step (a cache, not state: a resume recomputes it).
@@ -104,27 +116,32 @@ class Agent:
         update replays the whole memory instead of ``replay`` molecules from it, as the
         published Augmented Memory does. With ``unique_batch`` a sequence sampled twice in one
         batch is learned from once, as REINVENT does (Augmented Memory's PMO code keeps repeats).
+        With a GA, ``ga_share`` of the batch is GA offspring of the memory instead of samples: they
+        follow the samples into scoring and every update, spelled as the model writes (canonical).
         """
-        self.policy.eval()
-        ids, _ = sample_ids(self.policy, self.tokenizer, self.batch_size, generator=self.generator)
-        self.policy.train()
-        rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
-        if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
-            rows = list({tuple(row): row for row in rows}.values())
+        wanted = self._offspring_count()
+        rows = self._sample(self.batch_size - wanted)
         smiles = [self.tokenizer.decode(row) for row in rows]
+        sampled = len(rows)
+        for child, ids in self._offspring(wanted, smiles):
+            smiles.append(child)
+            rows.append(ids)
         returned = list(score(smiles))
         scored = [i for i, s in enumerate(returned) if s is not None]
         if not scored:  # nothing could be scored: no update, no step
             return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
+        on_policy = sum(1 for i in scored if i < sampled)  # the agent's samples come first
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
             rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]
         raw = [float(returned[i]) for i in scored]
         scores = [0.0 if math.isnan(s) else s for s in raw]
         canonical = [try_canonical(s) for s in smiles]
+        if self.ga is not None:
+            self._scored.update(c for c in canonical if c is not None)
         rewarded = self.diversity(canonical, scores) if self.diversity else scores
         self._remember(canonical, scores, rewarded)
 
-        loss = self._update(rows, rewarded, self.replay)
+        loss = self._update(rows, rewarded, self.replay, on_policy=on_policy)
         valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
         augment_replay = len(self.memory) if self.augment_whole_memory else self.replay
         for _ in range(self.augment_rounds):
@@ -133,9 +150,57 @@ class Agent:
             if kept:
                 self._update([i for i, _ in kept], [r for _, r in kept], augment_replay)
         self.steps += 1
+        own = scores[:on_policy] or scores  # only offspring were scored: report on them
+        own_canonical = canonical[:on_policy] or canonical
         return StepReport(
-            self.steps, sum(scores) / len(scores), max(scores), len(valid) / len(canonical), loss
+            self.steps,
+            sum(own) / len(own),
+            max(own),
+            sum(c is not None for c in own_canonical) / len(own_canonical),
+            loss,
+            offspring=[c for c in canonical[on_policy:] if c is not None],
         )
+
+    def _sample(self, n: int) -> list[list[int]]:
+        """``n`` sequences from the policy, without their padding (deduplicated with ``unique_batch``)."""
+        self.policy.eval()
+        ids, _ = sample_ids(self.policy, self.tokenizer, n, generator=self.generator)
+        self.policy.train()
+        rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
+        if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
+            rows = list({tuple(row): row for row in rows}.values())
+        return rows
+
+    def _offspring_count(self) -> int:
+        """GA offspring wanted this step: ``ga_share`` of the batch, once the memory holds two parents."""
+        if self.ga is None or self.ga_share <= 0 or len(self.memory) < 2 or self.batch_size < 2:
+            return 0
+        return min(self.batch_size - 1, max(1, round(self.ga_share * self.batch_size)))
+
+    def _offspring(self, n: int, sampled: list[str]) -> list[tuple[str, list[int]]]:
+        """Up to ``n`` GA offspring of the memory with their token ids, in the canonical spelling.
+
+        Invalid children, children already scored or in this batch, and children the model cannot
+        write (a token it lacks, longer than its context) are dropped before any is scored.
+        """
+        if self.ga is None or n <= 0:
+            return []
+        taken = {c for c in map(try_canonical, sampled) if c is not None}
+        chosen: dict[str, list[int]] = {}
+
+        def accept(child: str) -> bool:
+            spelled = try_canonical(child)
+            seen = spelled in self._scored or spelled in self.memory or spelled in taken or spelled in chosen
+            if spelled is None or seen:
+                return False
+            ids = self._encode_or_none(spelled)
+            if ids is not None:
+                chosen[spelled] = ids
+            return ids is not None
+
+        parents = [s for s, _ in self.memory.best(len(self.memory))]
+        self.ga.offspring(parents, n, accept)
+        return list(chosen.items())
 
     def _remember(self, canonical: list[str | None], scores: list[float], rewarded: list[float]) -> None:
         """Add the batch to the replay memory; purge scaffolds the diversity filter just closed.
@@ -152,8 +217,18 @@ class Agent:
         if closed:
             self.memory.discard(lambda smiles: scaffold_of(smiles) in closed)
 
-    def _update(self, fresh_ids: list[list[int]], fresh_rewards: list[float], replay: int) -> float:
-        """One gradient step on fresh rows plus ``replay`` remembered molecules; returns the loss."""
+    def _update(
+        self,
+        fresh_ids: list[list[int]],
+        fresh_rewards: list[float],
+        replay: int,
+        on_policy: int | None = None,
+    ) -> float:
+        """One gradient step on fresh rows plus ``replay`` remembered molecules; returns the loss.
+
+        The first ``on_policy`` fresh rows are the agent's own samples (all of them if unset):
+        REINFORCE's baseline is their mean, so GA offspring are judged against the agent's samples.
+        """
         replay_smiles, replay_scores = self.memory.sample(replay)
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
@@ -163,7 +238,8 @@ class Agent:
         rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
         prior_logp = self._prior_log_likelihood(sequences)
         agent_logp = sequence_log_likelihood(self.policy, all_ids, self.tokenizer.pad_id)
-        loss = self.loss(agent_logp, prior_logp, rewards, fresh=len(fresh_ids))
+        baseline_rows = on_policy or len(fresh_ids)
+        loss = self.loss(agent_logp, prior_logp, rewards, fresh=baseline_rows)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -202,6 +278,8 @@ class Agent:
             "steps": self.steps,
             "memory": self.memory.state(),
             "diversity": dict(self.diversity.buckets) if self.diversity else None,
+            "ga": self.ga.state() if self.ga else None,
+            "scored": sorted(self._scored) if self.ga else None,
         }
         (directory / "agent_state.json").write_text(json.dumps(state))
 
@@ -214,3 +292,6 @@ class Agent:
         self.memory.load_state(state["memory"])
         if self.diversity is not None and state["diversity"] is not None:
             self.diversity.buckets.update(state["diversity"])
+        if self.ga is not None and state.get("ga") is not None:  # states before the GA have no key
+            self.ga.load_state(state["ga"])
+            self._scored = set(state["scored"])

@@ -19,6 +19,9 @@ class ReplayMemory:
     def __len__(self) -> int:
         return len(self._best)
 
+    def __contains__(self, canonical: object) -> bool:
+        return canonical in self._best
+
     def add(self, canonical: list[str | None], scores: list[float]) -> None:
         for smiles, score in zip(canonical, scores, strict=True):
             if smiles and score == score and score > 0:  # skip invalid, NaN and zero

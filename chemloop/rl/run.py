@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,10 +24,10 @@ from chemloop.config_files import read_toml, validate
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.rl.agent import Agent, StepReport
-from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
-from chemloop.rl.memory import ReplayMemory
-from chemloop.rl.oracle_log import OracleLog, counted
+from chemloop.rl.diversity import scaffold_of
+from chemloop.rl.oracle_log import OracleLog, counted, read_sources
 from chemloop.rl.report import write_report
+from chemloop.rl.settings import AgentSettings, make_agent
 from chemloop.score.config import ScoreConfig
 from chemloop.score.scorer import BUDGET_EXHAUSTED, Scorer
 
@@ -48,49 +47,16 @@ PLATEAU_TOP = 100
 PLATEAU_AFTER_CALLS = 1_000
 
 
-class RunSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RunSection(AgentSettings):
+    """``[run]``: the agent's settings (:class:`AgentSettings`, shared with ``bench pmo`` and campaigns)
+    and what only a run has: its budget, model, seed and when it stops."""
 
     budget: int = Field(
         10_000, ge=1, description="unique molecules scored (oracle calls) before the run stops"
     )
     max_steps: int = Field(1_000, ge=1, description="agent updates (steps) at most")
-    seed: int = Field(0, description="random seed of sampling and replay")
+    seed: int = Field(0, description="random seed of sampling, replay and the GA")
     model: str = Field("prior", description="checkpoint folder or shipped prior name")
-    batch_size: int = Field(64, ge=1, description="molecules sampled per step")
-    update: Literal["reinvent", "reinforce_kl"] = Field(
-        "reinvent",
-        description="policy update: REINVENT's augmented likelihood, or REINFORCE with a KL penalty",
-    )
-    sigma: float = Field(128.0, gt=0, description="reinvent: weight of the score in the augmented likelihood")
-    likelihood_barrier: float = Field(
-        0.0, ge=0, description="reinvent: weight of REINVENT's penalty on near-certain sequences (5e3 in PMO)"
-    )
-    beta: float = Field(0.05, ge=0, description="reinforce_kl: weight of the KL penalty to the prior")
-    lr: float = Field(1e-4, gt=0, description="Adam learning rate of the agent")
-    replay: int = Field(8, ge=0, description="remembered molecules added to each batch")
-    memory_size: int = Field(100, ge=1, description="best molecules kept for replay")
-    augment_rounds: int = Field(
-        2, ge=0, description="extra updates per batch on random spellings (Augmented Memory)"
-    )
-    augment_whole_memory: bool = Field(
-        False,
-        description="each augmentation round replays the whole memory (published Augmented Memory) "
-        "instead of `replay` molecules from it",
-    )
-    unique_batch: bool = Field(
-        False, description="learn once from a sequence sampled twice in a batch (REINVENT's dedup)"
-    )
-    # Follows the prior by default: a prior that learned canonical SMILES only rates a random
-    # spelling ~75 nats less likely (bench/spelling_nll.py), and agents trained on random
-    # spellings from it fell to ~0.5 validity; a prior pretrained on random spellings writes them.
-    randomize: bool | None = Field(
-        None,
-        description="replay and augmentation use random SMILES spellings (Augmented Memory); "
-        "false keeps the canonical spelling; unset follows the prior (on if it was trained on random "
-        "spellings)",
-    )
-    diversity_bucket: int | None = Field(25, ge=1, description="scaffold bucket size; none disables")
     target_score: float | None = Field(None, description="stop once the top-10 mean of calls reaches this")
     patience: int = Field(
         20, ge=1, description="stop after this many steps in a row without a new molecule to score"
@@ -221,7 +187,7 @@ def optimize(
         new_calls = scorer.calls[logged:]
         stalled = 0 if new_calls else stalled + 1
         plateau.update(new_calls, total=len(scorer.calls))
-        log.append(new_calls, first_number=logged + 1)
+        log.append(new_calls, first_number=logged + 1, sources=_sources(new_calls, report))
         _write_steps(output / "steps.csv", [report], append=True)
         steps.append(report)
         scaffolds.update(scaffold_of(c.canonical) for c in new_calls)
@@ -244,6 +210,7 @@ def optimize(
         "steps": agent.steps,
         "stopped_by": _stop_reason(run, agent, scorer, stalled, plateau),
         "oracle_calls": len(scorer.calls),
+        "ga_offspring_calls": read_sources(log.path).count("ga"),
         "best": _best(scorer) if scorer.calls else None,
         "top10_mean": sum(top10) / len(top10) if top10 else None,
         "unique_scaffolds": len(scaffolds),
@@ -283,26 +250,14 @@ class Plateau:
         return by_steps or (run.plateau_calls is not None and self.calls >= run.plateau_calls)
 
 
+def _sources(calls: list, report: StepReport) -> list[str]:
+    """Each new call's source: ``ga`` for the step's GA offspring, ``agent`` for its samples."""
+    offspring = set(report.offspring)
+    return ["ga" if c.canonical in offspring else "agent" for c in calls]
+
+
 def _make_agent(run: RunSection) -> Agent:
-    prior = checkpoint.load(run.model)
-    randomize = prior.writes_random_spellings if run.randomize is None else run.randomize
-    return Agent(
-        prior,
-        update=run.update,
-        sigma=run.sigma,
-        likelihood_barrier=run.likelihood_barrier,
-        beta=run.beta,
-        lr=run.lr,
-        batch_size=run.batch_size,
-        replay=run.replay,
-        augment_rounds=run.augment_rounds,
-        augment_whole_memory=run.augment_whole_memory,
-        unique_batch=run.unique_batch,
-        randomize=randomize,
-        memory=ReplayMemory(size=run.memory_size, randomize=randomize, seed=run.seed),
-        diversity=ScaffoldDiversityFilter(run.diversity_bucket) if run.diversity_bucket else None,
-        seed=run.seed,
-    )
+    return make_agent(checkpoint.load(run.model), run, run.seed)
 
 
 def _save_state(agent: Agent, output: Path) -> None:

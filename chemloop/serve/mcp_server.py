@@ -33,9 +33,10 @@ from chemloop.services.settings import ServeSettings
 from chemloop.services.workspace import Workspace
 
 INSTRUCTIONS = """chemloop designs drug-like molecules. Compute properties and scores of SMILES, sample
-from the chemical language model, steer it towards a score with an optimize job, and run
-design-make-test campaigns (status, propose the next batch). Optimize and propose are jobs: start
-one, then poll job_status with its id until the status is done, failed or cancelled."""
+from the chemical language model (or have it decorate a scaffold or link two fragments), steer it
+towards a score with an optimize job, and run design-make-test campaigns (status, propose the next
+batch). Optimize and propose are jobs: start one, then poll job_status with its id until the status
+is done, failed or cancelled."""
 
 DEFAULT_BUDGET = 1000  # oracle calls of an optimize job that names none: minutes, not hours, on a CPU
 
@@ -128,10 +129,25 @@ def build_server(settings: ServeSettings) -> MCPServer:
         temperature: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False, description="0: greedy")] = 1.0,
         top_k: Annotated[int, Field(ge=0, le=1000, description="0 keeps every token")] = 0,
         top_p: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0,
+        scaffold: Annotated[
+            schemas.Smiles | None,
+            Field(
+                description="decorate this scaffold at its '*' attachment points (one point grows a fragment)"
+            ),
+        ] = None,
+        link: Annotated[
+            schemas.Smiles | None, Field(description="link two fragments with one '*' each: FRAG1*.*FRAG2")
+        ] = None,
     ) -> dict[str, Any]:
         """Sample molecules from the server's chemical language model: each string with its validity,
-        canonical SMILES and negative log-likelihood, and the batch's validity and uniqueness."""
-        request = schemas.SampleRequest(num=num, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p)
+        canonical SMILES and negative log-likelihood, and the batch's validity and uniqueness. With a
+        scaffold or a link, every molecule continues that prompt and says whether it contains it."""
+        if scaffold is not None and link is not None:
+            raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
+        prompt = None if scaffold is None and link is None else schemas.PromptIn(scaffold=scaffold, link=link)
+        request = schemas.SampleRequest(
+            num=num, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, prompt=prompt
+        )
         return _finite(molecules.sample_molecules(workspace, request, settings.max_samples).model_dump())
 
     @server.tool()

@@ -1,8 +1,10 @@
 """Molecule tools shared by every face of chemloop (CLI, HTTP API, web app, MCP server):
-properties with structural alerts, depictions, the catalogue of scoring components, sampling."""
+properties with structural alerts, depictions, the catalogue of scoring components, sampling
+(with or without a prompt)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,21 +16,34 @@ from rdkit.Chem.Draw import rdMolDraw2D
 
 from chemloop.chem.alerts import structural_alerts
 from chemloop.chem.descriptors import descriptor_values
+from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import InvalidSmilesError, to_mol
+from chemloop.chem.prompts import Prompt, PromptError
+from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
+from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
+from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 from chemloop.score.registry import available_components
 from chemloop.score.transforms import TRANSFORMS
 from chemloop.services import schemas
 from chemloop.services.compute import Run, call_here
-from chemloop.services.errors import check_at_most
+from chemloop.services.errors import FieldError, Loc, check_at_most
 from chemloop.services.scoring import invalid_smiles
 from chemloop.services.workspace import Workspace
 
 
+def _shown_molecule(smiles: str) -> Chem.Mol:
+    """The molecule of ``smiles``, unless the dual-use guard withholds it (then a named refusal)."""
+    mol = to_mol(smiles)
+    if is_withheld(mol):
+        raise ChemloopError(f"this molecule {WITHHELD_PROBLEM}")
+    return mol
+
+
 def properties(smiles: str) -> dict[str, Any]:
     """The properties a medicinal chemist looks at first, with the molecule's alerts."""
-    mol = to_mol(smiles)
+    mol = _shown_molecule(smiles)
     return {
         "smiles": smiles,
         "canonical": Chem.MolToSmiles(mol),
@@ -42,7 +57,7 @@ def depict_svg(smiles: str, width: int = 300, height: int = 220) -> str:
     """An SVG drawing of the molecule (RDKit's 2D depiction)."""
     if not (50 <= width <= 2000 and 50 <= height <= 2000):
         raise ChemloopError(f"depiction size {width}x{height} is outside 50..2000 pixels")
-    mol = to_mol(smiles)
+    mol = _shown_molecule(smiles)
     drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
     drawer.drawOptions().clearBackground = False
     rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
@@ -81,26 +96,44 @@ def components_catalogue() -> dict[str, Any]:
     }
 
 
+def checked_prompt(lm: LanguageModel, prompt: schemas.PromptIn, loc: Loc = ("body", "prompt")) -> Prompt:
+    """The request's prompt, checked against ``lm`` before any sampling; a refusal names the field."""
+    field, kind, text = (
+        ("scaffold", "decorate", prompt.scaffold) if prompt.scaffold else ("link", "link", prompt.link)
+    )
+    try:
+        return prepare_prompt(lm, text, kind)
+    except PromptError as err:
+        raise FieldError((*loc, field), text, str(err), kind="invalid_prompt") from None
+
+
 def sample_molecules(
     workspace: Workspace, request: schemas.SampleRequest, max_samples: int
 ) -> schemas.SampleResponse:
     """Sample from the workspace's model, one sampling run at a time (the same seed gives the same
-    strings). The answer names the model by its name, never by a server path."""
+    strings), continuing the request's prompt if it has one. The answer names the model by its
+    name, never by a server path."""
     check_at_most(("body", "num"), request.num, max_samples, "molecules")
     start = time.perf_counter()
+    options = {
+        "seed": request.seed,
+        "temperature": request.temperature,
+        "top_k": request.top_k,
+        "top_p": request.top_p,
+    }
     with workspace.sampling:
-        report = sample(
-            workspace.model(),
-            request.num,
-            seed=request.seed,
-            temperature=request.temperature,
-            top_k=request.top_k,
-            top_p=request.top_p,
-        )
+        lm = workspace.model()
+        if request.prompt is None:
+            report = sample(lm, request.num, **options)
+        else:
+            report = sample_with_prompt(lm, checked_prompt(lm, request.prompt), request.num, **options)
     return schemas.SampleResponse(
         model=Path(workspace.model_name).name,
-        molecules=[m.__dict__ for m in report.molecules],
+        molecules=[{**m.__dict__, "nll": None if math.isnan(m.nll) else m.nll} for m in report.molecules],
         validity=report.validity,
         uniqueness=report.uniqueness,
         seconds=round(time.perf_counter() - start, 3),
+        prompt=None if report.prompt is None else report.prompt.smiles,
+        contains_prompt=report.contains_prompt,
+        withheld=report.withheld,
     )

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from chemloop.chem.user_input import MAX_ABS_VALUE, MAX_SMILES_LENGTH, smiles_text_problem
 from chemloop.loop.acquisition import Acquisition
@@ -133,12 +141,34 @@ class ScoreResponse(BaseModel):
     results: list[Scored]
 
 
+class PromptIn(Strict):
+    """What every molecule must contain: give ``scaffold`` or ``link``, not both."""
+
+    scaffold: Smiles | None = Field(
+        None,
+        description="a scaffold to decorate, its attachment points written '*' (one point grows a fragment)",
+        examples=["O=C1CN=C(c2ccccc2)c2cc(*)ccc2N1*"],
+    )
+    link: Smiles | None = Field(
+        None,
+        description="two fragments to link, each with one attachment point: FRAG1*.*FRAG2",
+        examples=["*c1ccc(F)cc1.*N1CCC(O)(c2ccc(Cl)cc2)CC1"],
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PromptIn:
+        if (self.scaffold is None) == (self.link is None):
+            raise ValueError("give a scaffold to decorate or fragments to link, one of the two")
+        return self
+
+
 class SampleRequest(Strict):
     num: int = Field(100, ge=1, description="strings to generate; at most the server's max_samples")
     seed: Seed = 0
     temperature: float = Field(1.0, ge=0, le=10, allow_inf_nan=False)
     top_k: int = Field(0, ge=0, le=1000, description="0 keeps every token")
     top_p: float = Field(1.0, ge=0, le=1, allow_inf_nan=False)
+    prompt: PromptIn | None = Field(None, description="decorate a scaffold or link two fragments")
 
 
 class Sampled(BaseModel):
@@ -146,6 +176,10 @@ class Sampled(BaseModel):
     valid: bool
     canonical: str
     nll: float | None
+    prompt: str | None = Field(None, description="the prompt it continues (attachment points '*')")
+    contains_prompt: bool | None = Field(
+        None, description="the molecule contains the prompt, each attachment point matching an atom"
+    )
 
 
 class SampleResponse(BaseModel):
@@ -154,6 +188,9 @@ class SampleResponse(BaseModel):
     validity: float
     uniqueness: float
     seconds: float
+    prompt: str | None = Field(None, description="the prompt, as the model was given it")
+    contains_prompt: float | None = Field(None, description="the fraction of valid molecules that contain it")
+    withheld: int = Field(0, description="molecules the dual-use guard withheld (docs/guard.md): never shown")
 
 
 class PropertiesRequest(Strict):

@@ -1,0 +1,277 @@
+"""Prompts: parsing and every refusal, the containment check, prefix sampling, and decoration and
+linking with a tiny model trained on random spellings; the faces refuse a bad prompt by name."""
+
+import csv
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from rdkit import Chem
+from typer.testing import CliRunner
+
+from chemloop.chem.prompts import PromptError, PromptQuery, parse_prompt
+from chemloop.chem.tokenizer import SmilesTokenizer
+from chemloop.cli import app
+from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, sample_ids
+from chemloop.model.prompting import check_writable, prepare_prompt, sample_with_prompt
+from chemloop.serve.app import create_app
+from chemloop.services.settings import ServeSettings
+from chemloop.train.pretrain import PretrainConfig, pretrain
+
+# Monosubstituted benzenes: a tiny model learns their random spellings in a couple of hundred steps.
+BENZENES = [
+    "Cc1ccccc1", "Oc1ccccc1", "Nc1ccccc1", "Clc1ccccc1", "CCc1ccccc1", "COc1ccccc1", "CC(=O)c1ccccc1",
+    "OCc1ccccc1", "NCc1ccccc1", "Fc1ccccc1", "CCOc1ccccc1", "CNc1ccccc1", "CC(=O)Nc1ccccc1",
+    "O=C(O)c1ccccc1", "CCCc1ccccc1", "CCNc1ccccc1",
+]  # fmt: skip
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def test_a_scaffold_is_read_with_its_points_written_plainly():
+    prompt = parse_prompt("[*:1]c1ccc([1*])cc1", "decorate")
+    assert prompt.kind == "decorate" and prompt.attachment_points == 2
+    assert prompt.fragments == (Chem.MolToSmiles(Chem.MolFromSmiles("*c1ccc(*)cc1")),)
+    assert parse_prompt("c1ccccc1*", "decorate").attachment_points == 1  # one point: growing
+
+
+def test_a_link_prompt_is_two_fragments_with_one_point_each():
+    prompt = parse_prompt("*c1ccc(F)cc1.*N1CCOCC1", "link")
+    assert len(prompt.fragments) == 2 and prompt.attachment_points == 2
+    assert prompt.smiles == ".".join(prompt.fragments)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "says"),
+    [
+        ("c1ccccc1(", "decorate", "not a valid SMILES"),
+        ("C1CC", "decorate", "not a valid SMILES"),
+        ("c1ccccc1", "decorate", "no attachment point"),
+        ("c1ccccc1 *", "decorate", "whitespace"),
+        ("", "decorate", "empty"),
+        ("C*C", "decorate", "bonded to 2 atoms"),
+        ("C=*", "decorate", "not single"),
+        ("[*-]C", "decorate", "charged attachment point"),
+        ("*", "decorate", "bonded to 0 atoms"),
+        ("**", "decorate", "bonded to each other"),
+        ("*c1ccccc1.*C", "decorate", "2 fragments"),
+        ("*C(*)(*)C(*)(*)C(*)(*)", "decorate", "at most 6"),
+        ("*c1ccccc1", "link", "1 fragment"),
+        ("*c1ccccc1.*C.*N", "link", "3 fragment"),
+        ("*c1ccc(*)cc1.*C", "link", "2 attachment points"),
+        ("c1ccccc1.*C", "link", "0 attachment points"),
+        ("*c1ccccc1", "grow", "unknown prompt kind"),
+    ],
+)
+def test_a_bad_prompt_is_refused_naming_the_problem(text, kind, says):
+    with pytest.raises(PromptError, match=says):
+        parse_prompt(text, kind)
+
+
+def test_a_token_outside_the_vocabulary_is_named_before_sampling():
+    tokenizer = SmilesTokenizer.from_corpus(["CCO", "c1ccccc1", "CC(=O)N"])
+    check_writable(parse_prompt("*c1ccccc1", "decorate"), tokenizer, block_size=64)
+    with pytest.raises(PromptError, match="token 'Br'"):
+        check_writable(parse_prompt("*c1ccc(Br)cc1", "decorate"), tokenizer, block_size=64)
+    with pytest.raises(PromptError, match="no room"):
+        check_writable(parse_prompt("*CCCCCCCCCCCCCCCCCCCC", "decorate"), tokenizer, block_size=24)
+
+
+# --- containment ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind", "smiles", "contains"),
+    [
+        ("*c1ccccc1", "decorate", "Cc1ccccc1", True),
+        ("*c1ccccc1", "decorate", "c1ccccc1", False),  # a point is an atom, never a hydrogen
+        ("*c1ccc(*)cc1", "decorate", "Cc1ccc(O)cc1", True),
+        ("*c1ccc(*)cc1", "decorate", "Cc1cccc(O)c1", False),  # meta, not para
+        ("*N[C@@H](C)C(=O)O", "decorate", "CN[C@H](C)C(=O)O", True),  # stereo is not compared
+        ("*c1ccccc1.*N1CCOCC1", "link", "c1ccc(CN2CCOCC2)cc1", True),
+        ("*c1ccccc1.*N1CCOCC1", "link", "c1ccc(N2CCOCC2)cc1", True),  # bonded directly
+        ("*c1ccccc1.*N1CCOCC1", "link", "c1ccc(CC2CCOCC2)cc1", False),  # no morpholine N
+        ("*c1ccccc1.*c1ccccc1", "link", "Cc1ccccc1", False),  # one ring cannot be both fragments
+        ("*c1ccccc1.*c1ccccc1", "link", "c1ccc(-c2ccccc2)cc1", True),
+    ],
+)
+def test_containment_matches_points_as_any_atom(prompt, kind, smiles, contains):
+    assert PromptQuery(parse_prompt(prompt, kind))(Chem.MolFromSmiles(smiles)) is contains
+
+
+# --- prefix sampling ------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def random_gpt():
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=2, n_embd=32)).eval()
+
+
+def test_prefix_sampling_keeps_each_prompt_and_agrees_with_and_without_the_cache(random_gpt):
+    tokenizer = SmilesTokenizer([f"t{i}" for i in range(17)])  # 3 specials + 17 = vocab_size 20
+    prompts = [[5, 6, 7], [8], [9, 10, 11, 12, 13], [5, 6, 7]]
+    banned = [14, 15]
+
+    def run(use_cache):
+        generator = torch.Generator().manual_seed(1)
+        return sample_ids(
+            random_gpt,
+            tokenizer,
+            len(prompts),
+            generator=generator,
+            use_cache=use_cache,
+            prompts=prompts,
+            banned_after_prompt=banned,
+        )
+
+    ids, nll = run(True)
+    plain_ids, plain_nll = run(False)
+    assert torch.equal(ids, plain_ids)
+    torch.testing.assert_close(nll, plain_nll, atol=1e-4, rtol=1e-4)
+    for row, prompt in zip(ids.tolist(), prompts, strict=True):
+        assert row[1 : 1 + len(prompt)] == prompt
+        assert row[1 + len(prompt)] not in (tokenizer.eos_id, *banned)  # a prompt gets a continuation
+    with pytest.raises(ValueError, match="no room"):
+        sample_ids(random_gpt, tokenizer, 1, prompts=[[5] * 15])
+
+
+# --- decoration and linking with a tiny random-spelling model -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def random_spelling_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("prompting")
+    (folder / "benzenes.smi").write_text("\n".join(BENZENES) + "\n")
+    config = PretrainConfig(
+        data=str(folder / "benzenes.smi"),
+        out=folder / "run",
+        max_steps=120,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=5,
+        eval_interval=1000,
+        val_size=2,
+        holdout_fraction=0.01,
+        randomize=True,  # a prompt starts mid-molecule: the model must know random spellings
+        precision="fp32",
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        block_size=64,
+    )
+    return pretrain(config)
+
+
+@pytest.fixture(scope="module")
+def random_spelling_lm(random_spelling_run):
+    return checkpoint.load(random_spelling_run)
+
+
+@pytest.mark.slow
+def test_decorated_products_contain_the_scaffold_and_are_seeded(random_spelling_lm):
+    lm = random_spelling_lm
+    prompt = prepare_prompt(lm, "*c1ccccc1", "decorate")
+    report = sample_with_prompt(lm, prompt, 64, seed=0, precision="fp32")
+    valid = [m for m in report.molecules if m.valid]
+    assert len(valid) >= 16, "the tiny model should write some molecules"
+    assert all(m.contains_prompt for m in valid)
+    assert all(m.prompt == prompt.smiles for m in report.molecules)
+    for m in report.molecules:  # invalid strings are marked so, never counted as containing it
+        if not m.valid:
+            assert m.canonical == "" and m.contains_prompt is False
+    assert report.contains_prompt == 1.0
+    # The NLL is that of the whole string as the model wrote it.
+    nll = -log_likelihood(lm.model, lm.tokenizer, [m.smiles for m in valid[:8]])
+    torch.testing.assert_close(nll, torch.tensor([m.nll for m in valid[:8]]), atol=2e-3, rtol=1e-3)
+    again = sample_with_prompt(lm, prompt, 64, seed=0, precision="fp32")
+    assert [m.smiles for m in again.molecules] == [m.smiles for m in report.molecules]
+
+
+@pytest.mark.slow
+def test_linked_products_contain_both_fragments(random_spelling_lm):
+    lm = random_spelling_lm
+    report = sample_with_prompt(
+        lm, prepare_prompt(lm, "*c1ccccc1.*C(=O)O", "link"), 48, seed=1, precision="fp32"
+    )
+    valid = [m for m in report.molecules if m.valid]
+    assert valid and all(m.contains_prompt for m in valid)
+    assert all(Chem.MolFromSmiles(m.canonical).GetNumHeavyAtoms() >= 9 for m in valid)  # 6 + 3 + linker
+
+
+# --- the faces ------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_the_cli_refuses_a_bad_prompt_by_name(tmp_path):
+    output = tmp_path / "out.csv"
+    result = runner.invoke(app, ["sample", "--scaffold", "c1ccccc1", "--num", "5", "--output", str(output)])
+    assert result.exit_code == 2 and "no attachment point" in result.output
+    assert not output.exists()
+    both = runner.invoke(app, ["sample", "--scaffold", "*C", "--link", "*C.*N", "--num", "5"])
+    assert both.exit_code == 2 and "not both" in both.output
+    link = runner.invoke(app, ["sample", "--link", "*c1ccccc1", "--num", "5"])
+    assert link.exit_code == 2 and "1 fragment" in link.output
+
+
+@pytest.mark.slow
+def test_the_cli_writes_prompt_columns(tmp_path, random_spelling_run):
+    output = tmp_path / "decorated.csv"
+    options = ["--model", str(random_spelling_run), "--num", "20", "--output", str(output)]
+    result = runner.invoke(app, ["sample", "--scaffold", "*c1ccccc1", *options])
+    assert result.exit_code == 0, result.output
+    assert "contain" in result.output
+    rows = list(csv.DictReader(output.open()))
+    assert len(rows) == 20 and set(rows[0]) == {
+        "smiles",
+        "valid",
+        "canonical",
+        "nll",
+        "prompt",
+        "contains_prompt",
+    }
+    assert all(r["contains_prompt"] == "1" for r in rows if r["valid"] == "1")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve-prompts")
+    settings = ServeSettings(
+        db_url=f"sqlite:///{folder / 'campaigns.db'}",
+        api_key="k" * 20,
+        runs_dir=folder / "runs",
+        max_samples=50,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("prompt", "loc", "says"),
+    [
+        ({"scaffold": "c1ccccc1"}, ["body", "prompt", "scaffold"], "no attachment point"),
+        ({"scaffold": "c1ccccc1("}, ["body", "prompt", "scaffold"], "not a valid SMILES"),
+        ({"scaffold": "*[Sn]c1ccccc1"}, ["body", "prompt", "scaffold"], "vocabulary lacks"),
+        ({"link": "*c1ccccc1"}, ["body", "prompt", "link"], "1 fragment"),
+        ({"scaffold": "*C", "link": "*C.*N"}, ["body", "prompt"], "one of the two"),
+        ({}, ["body", "prompt"], "one of the two"),
+    ],
+)
+def test_the_http_api_refuses_a_bad_prompt_naming_the_field(client, prompt, loc, says):
+    response = client.post("/api/sample", json={"num": 5, "prompt": prompt})
+    assert response.status_code == 422, response.text
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == loc and says in problem["msg"]
+
+
+def test_the_http_api_samples_with_a_prompt(client):
+    response = client.post("/api/sample", json={"num": 6, "seed": 2, "prompt": {"scaffold": "*c1ccccc1"}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["prompt"] == "*c1ccccc1" and len(body["molecules"]) == 6
+    assert all(m["prompt"] == "*c1ccccc1" for m in body["molecules"])
+    assert all(m["contains_prompt"] for m in body["molecules"] if m["valid"])
+    plain = client.post("/api/sample", json={"num": 3}).json()
+    assert plain["prompt"] is None and all(m["contains_prompt"] is None for m in plain["molecules"])

@@ -15,6 +15,13 @@ from chemloop.config_files import read_toml
 bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
 
 
+def _save(result: dict, output: Path | None) -> None:
+    """Write a benchmark's results as JSON where asked, and say where."""
+    if output:
+        output.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {output}")
+
+
 @bench_app.command("moses")
 @user_errors
 def bench_moses(
@@ -32,8 +39,7 @@ def bench_moses(
 
     result = run_bench(model=model, smiles_file=smiles, num=num, seed=seed, device=device, n_jobs=n_jobs)
     console.print(format_table(result["metrics"], label=result["label"]))
-    output.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("pmo")
@@ -133,9 +139,8 @@ def bench_campaign(
             reward=overrides.get("reward", {}),
             progress=console.print,
         )
-        output.write_text(json.dumps(result, indent=2))
         console.print(result["summary"])
-        console.print(f"wrote {output}")
+        _save(result, output)
         return
     result = run_bench(
         task=task,
@@ -150,8 +155,7 @@ def bench_campaign(
         progress=console.print,
     )
     console.print(format_table(result))
-    output.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("sampling")
@@ -177,8 +181,7 @@ def bench_sampling(
         f"({result['median_molecules_per_s']:.0f} strings/s, validity {result['median_validity']:.3f}) "
         f"over {repeats} runs of {num}, batch {batch_size}"
     )
-    if output:
-        output.write_text(json.dumps(result, indent=2))
+    _save(result, output)
 
 
 @bench_app.command("prior")
@@ -222,9 +225,7 @@ def bench_prior(
     )
     console.print(format_table(result))
     console.print("all targets met" if result["passed"] else "some targets missed")
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("serve")
@@ -240,9 +241,7 @@ def bench_serve(
 
     result = run_bench(requests=requests, batch=batch)
     console.print(format_table(result))
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("guard")
@@ -267,9 +266,7 @@ def bench_guard(
     console.print(f"{ref['name']}: {ref['withheld']} of {ref['molecules']} withheld ({ref['share']:.4%})")
     for target, met in result["targets"].items():
         console.print(f"{target}: {'met' if met else 'NOT MET'}")
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("prompting")
@@ -295,9 +292,7 @@ def bench_prompting(
     )
     console.print(format_table(result))
     console.print("all targets met" if result["passed"] else "some targets missed")
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
+    _save(result, output)
 
 
 @bench_app.command("compress")
@@ -361,6 +356,4 @@ def bench_compress(
         progress=console.print,
     )
     console.print(format_table(result))
-    if output:
-        output.write_text(json.dumps(result, indent=2))
-        console.print(f"wrote {output}")
+    _save(result, output)

@@ -69,7 +69,8 @@ class AgentSettings(BaseModel):
         lt=1,
         description="share of each step's batch made by graph-GA crossover and mutation of the replay "
         "memory (mol-ga's operators) instead of sampled by the agent; scored, counted in the budget and "
-        "learned from like the agent's samples; 0: off",
+        "learned from like the agent's samples; 0: off. Offspring are always new molecules, so their "
+        "share of oracle calls grows as the agent repeats itself",
     )
     ga_mutation_rate: float = Field(
         0.01, ge=0, le=1, description="ga: chance that a crossover child is also mutated"

@@ -306,3 +306,19 @@ def test_a_campaign_stored_before_the_run_table_reads_with_the_shared_defaults()
     stored["campaign"]["rl_batch_size"] = 64  # what campaigns stored then carry
     config = CampaignConfig.model_validate_json(json.dumps(stored))
     assert config.agent_settings() == AgentSettings(batch_size=64) == AgentSettings()
+
+
+def test_an_optimize_request_over_http_or_mcp_sets_the_ga_keys_and_bounds_them():
+    from chemloop.services import schemas
+    from chemloop.services.jobs import optimize_config
+    from chemloop.services.settings import ServeSettings
+
+    score = {"components": [{"type": "qed"}]}
+    request = schemas.OptimizeRequest.model_validate(
+        {"run": {"ga_share": 0.25, "ga_mutation_rate": 0.05}, "score": score}
+    )
+    run = optimize_config(request, ServeSettings(api_key="k" * 8)).run
+    assert (run.ga_share, run.ga_mutation_rate) == (0.25, 0.05)
+    assert run.ga_rank_coefficient == AgentSettings().ga_rank_coefficient
+    with pytest.raises(ValueError, match="ga_share"):
+        schemas.OptimizeRequest.model_validate({"run": {"ga_share": 1.0}, "score": score})

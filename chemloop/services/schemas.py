@@ -255,6 +255,11 @@ class RunIn(Section):
     diversity_bucket: int | None = Field(None, ge=1, le=10_000, description="null disables the filter")
     target_score: float | None = Field(None, allow_inf_nan=False)
     patience: int | None = Field(None, ge=1, le=10_000)
+    ga_share: float | None = Field(
+        None, ge=0, lt=1, allow_inf_nan=False, description="share of each batch made by graph-GA offspring"
+    )
+    ga_mutation_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    ga_rank_coefficient: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
 
 
 class OptimizeRequest(Strict):

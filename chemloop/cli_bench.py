@@ -103,7 +103,8 @@ def bench_campaign(
     ] = None,
     rl_steps: Annotated[int | None, typer.Option(min=0, help="agent updates per propose")] = None,
     settings: Annotated[
-        Path | None, typer.Option(help=r"TOML whose \[campaign] and \[reward] tables override the defaults")
+        Path | None,
+        typer.Option(help=r"TOML whose \[campaign], \[reward] and \[run] tables override the defaults"),
     ] = None,
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
     series: Annotated[
@@ -137,6 +138,7 @@ def bench_campaign(
             seed_molecules=seed_molecules,
             campaign=campaign,
             reward=overrides.get("reward", {}),
+            run=overrides.get("run", {}),
             progress=console.print,
         )
         console.print(result["summary"])
@@ -152,6 +154,7 @@ def bench_campaign(
         reference_size=reference_size,
         campaign=campaign,
         reward=overrides.get("reward", {}),
+        run=overrides.get("run", {}),
         progress=console.print,
     )
     console.print(format_table(result))

@@ -24,12 +24,14 @@ def result():
         noise=0.05,
         campaign=TINY_CAMPAIGN,
         reward=TINY_REWARD,
+        run={"augment_rounds": 0},
     )
 
 
 @pytest.mark.slow
 def test_every_method_measures_the_same_budget_with_honest_counts(result):
     assert 0.0 <= result["threshold"] <= 1.0 and result["reference_size"] == 200
+    assert result["run_settings"]["augment_rounds"] == 0  # the [run] table reached the agent settings
     json.dumps(result)  # serializable as it is
     (run,) = result["runs"]
     seed = set(run["seed_molecules"])
@@ -61,6 +63,8 @@ def test_bad_settings_fail_before_any_work():
         bench_campaign(task="nope", reference_size=100)
     with pytest.raises(ChemloopError, match="rl_step"):
         bench_campaign(campaign={"rl_step": 1})
+    with pytest.raises(ChemloopError, match="ga_share"):
+        bench_campaign(run={"ga_share": 2.0})
 
 
 def test_cli_runs_and_writes_json(tmp_path, monkeypatch):

@@ -49,6 +49,7 @@ from chemloop.model.generate import sample
 from chemloop.reward.data import ValueData
 from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import RewardConfig, RewardModel
+from chemloop.rl.settings import AgentSettings
 from chemloop.score.oracles.pmo import oracle
 
 METHODS: tuple[str, ...] = ("chemloop", "random", "greedy", "screen")
@@ -94,10 +95,15 @@ def canonical_unique(smiles: Sequence[str], exclude: Collection[str] = frozenset
 
 
 def campaign_config(
-    batch: int, seed: int, seed_csv: Path, campaign: dict[str, Any], reward: dict[str, Any]
+    batch: int,
+    seed: int,
+    seed_csv: Path,
+    campaign: dict[str, Any],
+    reward: dict[str, Any],
+    run: dict[str, Any] | None = None,
 ) -> CampaignConfig:
     section = CampaignSection(**{**campaign, "batch": batch, "seed": seed, "seed_data": seed_csv})
-    return CampaignConfig(campaign=section, reward=RewardSection(**reward))
+    return CampaignConfig(campaign=section, reward=RewardSection(**reward), run=AgentSettings(**(run or {})))
 
 
 def write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> Path:
@@ -181,6 +187,7 @@ def bench_campaign(
     pool_size: int | None = None,
     campaign: dict[str, Any] | None = None,
     reward: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
     methods: Sequence[str] = METHODS,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
@@ -199,7 +206,7 @@ def bench_campaign(
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     try:  # validates the overrides before any work
-        probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward)
+        probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ChemloopError(f"invalid campaign settings: {problems}") from None
@@ -243,7 +250,7 @@ def bench_campaign(
             if method == "chemloop":
                 with tempfile.TemporaryDirectory() as folder:
                     seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
-                    config = campaign_config(batch, seed, seed_csv, campaign, reward)
+                    config = campaign_config(batch, seed, seed_csv, campaign, reward, run)
                     picks = run_chemloop(config, rounds, lab, Path(folder))
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(
@@ -277,6 +284,7 @@ def bench_campaign(
         "top_percentile": TOP_PERCENTILE,
         "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
         "reward_settings": reward_settings.model_dump(mode="json"),
+        "run_settings": probe.run.model_dump(mode="json"),
         "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule",
         "runs": runs,
         "summary": _mean_over_seeds(runs, methods),

@@ -82,6 +82,7 @@ def bench_series_campaign(
     min_members: int = 150,
     campaign: dict[str, Any] | None = None,
     reward: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``."""
@@ -89,7 +90,7 @@ def bench_series_campaign(
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
     chosen_series = find_series(data, count=series_count, min_members=min_members)
-    settings = campaign_config(batch, 0, Path("seed.csv"), campaign, reward).campaign
+    settings = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run).campaign
     prior = checkpoint.load(settings.model)
     runs = []
     for series in chosen_series:
@@ -105,7 +106,7 @@ def bench_series_campaign(
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as folder:
                 seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, seed_values)
-                config = campaign_config(batch, seed, seed_csv, campaign, reward)
+                config = campaign_config(batch, seed, seed_csv, campaign, reward, run)
                 picks = run_chemloop(config, rounds, lab, Path(folder))
             methods["chemloop"] = {
                 **_round_summary(picks, max(seed_values), lab),

@@ -8,6 +8,7 @@ The public API (imported lazily so that ``chemloop --help`` starts fast)::
     chemloop.decorate(lm, "c1ccc2[nH]ccc2c1*", 1000)   # prompts: a scaffold, or chemloop.link
     chemloop.pretrain(chemloop.PretrainConfig(data="my.smi", out="runs/mine"))
     chemloop.finetune(chemloop.FinetuneConfig(data="series.smi", out="runs/series"))
+    chemloop.align(model="prior", pairs="pairs.csv", out="runs/aligned")   # DPO on preferred,other pairs
     chemloop.compress("prior", "int8", "runs/prior-int8")   # a smaller, faster checkpoint folder
     chemloop.score_molecules(["CCO"], ["qed", "sa_score"])   # the scoring every face offers
 
@@ -28,6 +29,8 @@ _EXPORTS = {
     "link": "chemloop.api",
     "bench_moses": "chemloop.api",
     "compress": "chemloop.api",
+    "align": "chemloop.api",
+    "AlignConfig": "chemloop.services.align",
     "sample": "chemloop.model.generate",
     "LanguageModel": "chemloop.model.checkpoint",
     "pretrain": "chemloop.train.pretrain",

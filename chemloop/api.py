@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chemloop.compression import Compressed
 from chemloop.data.corpus import load_corpus
@@ -21,6 +23,9 @@ from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import SampleReport, sample
 from chemloop.model.prompting import prepare_prompt, sample_with_prompt
+
+if TYPE_CHECKING:
+    from chemloop.services.align import AlignConfig
 
 
 def load_model(name_or_path: str | Path = checkpoint.DEFAULT_PRIOR, device: str = "auto") -> LanguageModel:
@@ -34,6 +39,27 @@ def compress(model: str | Path, method: str, out: str | Path, **options) -> Comp
     from chemloop.compression import compress as run
 
     return run(model, method, out, **options)
+
+
+def align(
+    config: AlignConfig | None = None, progress: Callable[[dict], None] | None = None, **options
+) -> dict:
+    """Align a model to preference pairs with DPO (a file, a campaign's preferences, or a judge on the
+    model's samples), e.g. ``chemloop.align(model="prior", pairs="pairs.csv", out="runs/aligned")``;
+    ``options`` are the fields of :class:`~chemloop.services.align.AlignConfig`. Writes a checkpoint
+    folder with its report and returns the report."""
+    from chemloop.config_files import validate
+    from chemloop.services.align import AlignConfig, source_problem
+    from chemloop.services.align import align as run
+
+    if config is None:
+        problem = source_problem(options)
+        if problem is not None:  # said plainly, not as a validation error of the whole config
+            raise ChemloopError(problem)
+        config = validate(AlignConfig, options, "align options")
+    elif options:
+        raise ChemloopError("give an AlignConfig or options, not both")
+    return run(config, progress=progress)
 
 
 def decorate(lm: LanguageModel, scaffold: str, num: int, **options) -> SampleReport:

@@ -10,10 +10,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from chemloop.cli_align import align_command
 from chemloop.cli_bench import bench_app
 from chemloop.cli_campaign import campaign_app
 from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
 from chemloop.cli_compress import compress_command
+from chemloop.cli_users import users_app
 from chemloop.errors import ChemloopError
 
 app = typer.Typer(
@@ -25,7 +27,9 @@ reward_app = typer.Typer(
 )
 app.add_typer(reward_app, name="reward")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(users_app, name="users")
 app.command("compress")(compress_command)
+app.command("align")(align_command)
 
 
 @app.command()

@@ -360,3 +360,45 @@ def bench_compress(
     )
     console.print(format_table(result))
     _save(result, output)
+
+
+@bench_app.command("align")
+@user_errors
+def bench_align(
+    model: ModelOption = "prior",
+    constitution: Annotated[
+        Path | None, typer.Option(help="constitution TOML (default: the shipped medicinal-chemistry one)")
+    ] = None,
+    pairs: Annotated[
+        int, typer.Option(min=2, help="pairs of the model's samples the rule judge decides")
+    ] = 1000,
+    samples: Annotated[int, typer.Option(min=1, help="molecules sampled per arm for the metrics")] = 10_000,
+    rl_steps: Annotated[int, typer.Option(min=0, help="agent updates towards the reward model")] = 100,
+    beta: Annotated[float, typer.Option(help="DPO's β")] = 0.1,
+    epochs: Annotated[int, typer.Option(min=1, help="DPO: most epochs")] = 20,
+    lr: Annotated[float, typer.Option(help="DPO: learning rate")] = 5e-5,
+    seed: int = 0,
+    device: DeviceOption = "auto",
+    output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
+) -> None:
+    """A constitution as the only feedback: DPO on rule-judged pairs of samples against a preference
+    reward model + RL on the same pairs; validity, violations, KL to the model and time of each."""
+    from chemloop.bench.align import bench_align as run_bench
+    from chemloop.bench.align import format_table
+    from chemloop.config_files import validate
+    from chemloop.rl.dpo import DPOSettings
+
+    dpo = validate(DPOSettings, {"beta": beta, "epochs": epochs, "lr": lr}, "DPO options")
+    result = run_bench(
+        model,
+        constitution=constitution,
+        pairs=pairs,
+        samples=samples,
+        rl_steps=rl_steps,
+        dpo=dpo,
+        seed=seed,
+        device=device,
+        progress=console.print,
+    )
+    console.print(format_table(result))
+    _save(result, output)

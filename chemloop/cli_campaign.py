@@ -13,8 +13,22 @@ from rich.table import Table
 from chemloop.cli_common import console, user_errors
 
 campaign_app = typer.Typer(
-    help="Design-make-test campaigns: init, propose, import, status, judge.", no_args_is_help=True
+    help="Design-make-test campaigns: init, propose, import, status, export, judge.", no_args_is_help=True
 )
+
+SmilesColumn = Annotated[
+    str | None, typer.Option(help="the file's SMILES column, where its header is not recognised")
+]
+ValueColumn = Annotated[
+    str | None, typer.Option(help="the file's value column (e.g. pIC50), where its header is not recognised")
+]
+SkipBadRows = Annotated[
+    bool,
+    typer.Option(help="store the good rows and list the bad ones (default: any bad row stores nothing)"),
+]
+BadRows = Annotated[
+    Path | None, typer.Option(help="with --skip-bad-rows: write the rows left out (row, problem, cells) here")
+]
 
 DbOption = Annotated[
     str | None, typer.Option(help="SQLAlchemy URL (default: $CHEMLOOP_DB or sqlite:///chemloop.db)")
@@ -34,14 +48,52 @@ def init(
     config: Annotated[
         Path, typer.Option(help=r"campaign TOML (\[campaign], \[reward], \[\[score.components]])")
     ],
+    seed: Annotated[
+        Path | None,
+        typer.Option(help="seed results CSV (instead of the config's seed_data), e.g. SMILES,pIC50"),
+    ] = None,
+    assay_name: Annotated[str, typer.Option(help="what the values measure, e.g. 'pIC50 EGFR'")] = "value",
+    unit: Annotated[str, typer.Option(help="the values' unit, e.g. 'log units', 'nM', '%'")] = "",
+    direction: Annotated[str, typer.Option(help="which values are better: higher or lower")] = "higher",
+    smiles_column: SmilesColumn = None,
+    value_column: ValueColumn = None,
+    skip_bad_rows: SkipBadRows = False,
+    bad_rows: BadRows = None,
     db: DbOption = None,
 ) -> None:
-    """Create a campaign: objective, reward model settings, optional seed data."""
+    """Create a campaign: its assay, objective, reward model settings, optional seed data."""
+    from chemloop.loop.assay import check_assay
+    from chemloop.loop.columns import ColumnChoice
     from chemloop.loop.config import load_campaign_config
+    from chemloop.reward.data import csv_file
     from chemloop.services import campaigns
 
-    result = campaigns.create(_workspace(db), name, load_campaign_config(config))
+    loaded = load_campaign_config(config)
+    result = campaigns.create(
+        _workspace(db),
+        name,
+        loaded,
+        csv_file(seed) if seed is not None else None,
+        assay=check_assay(assay_name, unit, direction),
+        columns=ColumnChoice(smiles_column, value_column),
+        skip_bad_rows=skip_bad_rows,
+    )
     console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
+    _report_skipped(result.get("skipped", []), seed or loaded.campaign.seed_data, bad_rows)
+
+
+def _report_skipped(skipped: list[dict], source: Path | None, bad_rows: Path | None) -> None:
+    """List the rows --skip-bad-rows left out, and write them to ``bad_rows`` when asked."""
+    from chemloop.services.campaigns import bad_rows_csv
+
+    if skipped:
+        console.print(f"left out {len(skipped)} bad row(s):", markup=False)
+        for item in skipped:
+            console.print(f"  row {item['row']}: {item['message']}", markup=False)
+    if bad_rows is not None and source is not None:
+        reasons = [(item["row"], item["message"]) for item in skipped]
+        bad_rows.write_text(bad_rows_csv(Path(source).read_bytes(), reasons))
+        console.print(f"wrote {len(skipped)} bad row(s) to {bad_rows}", markup=False)
 
 
 @campaign_app.command("propose")
@@ -55,9 +107,18 @@ def propose(
     db: DbOption = None,
 ) -> None:
     """Fine-tune the agent on the current reward, generate, and choose a batch to make and test."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from chemloop.services import campaigns
 
-    result = campaigns.propose(_workspace(db), name, batch=batch, output=output)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:  # shown on a terminal only
+        task = bar.add_task("starting", total=1.0)
+
+        def report(progress) -> None:
+            bar.update(task, completed=progress.fraction, description=progress.words())
+
+        result = campaigns.propose(_workspace(db), name, batch=batch, output=output, progress=report)
     table = Table(title=f"{name}: round {result.round} ({result.seconds:.0f} s)")
     for column in ("#", "smiles", "predicted", "±", "priority"):
         table.add_column(column)
@@ -75,15 +136,33 @@ def propose(
 @user_errors
 def import_(
     name: str,
-    file: Annotated[Path, typer.Argument(help="CSV: smiles,value[,std] or smiles_a,smiles_b,preferred")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: smiles,value[,std] (values may be censored: <5), or smiles_a,smiles_b,preferred"
+        ),
+    ],
     external: Annotated[bool, typer.Option(help="accept molecules the campaign never proposed")] = False,
+    smiles_column: SmilesColumn = None,
+    value_column: ValueColumn = None,
+    skip_bad_rows: SkipBadRows = False,
+    bad_rows: BadRows = None,
     db: DbOption = None,
 ) -> None:
     """Store measured results (or preferences) and refit the reward model."""
+    from chemloop.loop.columns import ColumnChoice
     from chemloop.services import campaigns
 
-    result = campaigns.import_file(_workspace(db), name, file, external=external)
+    result = campaigns.import_file(
+        _workspace(db),
+        name,
+        file,
+        external=external,
+        columns=ColumnChoice(smiles_column, value_column),
+        skip_bad_rows=skip_bad_rows,
+    )
     console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
+    _report_skipped(result.get("skipped", []), file, bad_rows)
 
 
 @campaign_app.command("status")
@@ -100,6 +179,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return
+    assay = report["assay"]
     table = Table(title=f"campaign {name}")
     for column in ("round", "proposed", "measured", "best", "propose s"):
         table.add_column(column, justify="right")
@@ -109,12 +189,48 @@ def status(
             str(r["round"]), str(r["proposed"]), str(r["measured"]), best, str(r["propose_seconds"])
         )
     console.print(table)
-    best = "-" if report["best"] is None else f"{report['best']:.4g}"
+    best = (
+        "-"
+        if report["best"] is None
+        else f"{report['best']:.4g}" + (f" {assay['unit']}" if assay["unit"] else "")
+    )
+    console.print(f"assay: {_assay_line(assay)}", markup=False)
     console.print(
         f"tested {report['molecules_tested']} molecules (seed {report['seed_measurements']}), best {best}; "
         f"{report['preferences']} preferences, {report['ratings']} ratings"
     )
     console.print(f"reward model: {_model_summary(report['reward_model'], report['reward_model_stale'])}")
+    if report["reward_model"] and report["reward_model"].get("folds"):
+        from chemloop.services.analysis import quality_in_words
+
+        console.print(quality_in_words(report["reward_model"]))
+
+
+@campaign_app.command("export")
+@user_errors
+def export(
+    name: str,
+    output: Annotated[Path, typer.Option(help="the file to write")],
+    format_: Annotated[str, typer.Option("--format", help="csv or sdf")] = "csv",
+    round_: Annotated[
+        int | None, typer.Option("--round", min=0, help="one round only (0: seed data)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Write the campaign's molecules (id, SMILES, round, measured and predicted values, properties,
+    why each was proposed) as CSV or SDF, for a lab notebook or an order."""
+    from chemloop.services.export import export_campaign
+
+    found = export_campaign(_workspace(db), name, format_, round_)
+    output.write_text(found.content)
+    withheld = f"; {found.withheld} withheld by the dual-use guard" if found.withheld else ""
+    console.print(f"wrote {found.molecules} molecules to {output}{withheld}")
+
+
+def _assay_line(assay: dict) -> str:
+    """``pIC50 EGFR (log units), higher is better``."""
+    unit = f" ({assay['unit']})" if assay["unit"] else ""
+    return f"{assay['name']}{unit}, {assay['direction']} is better"
 
 
 def _model_summary(quality: dict | None, stale: bool) -> str:
@@ -163,3 +279,42 @@ def judge(
     )
     for principle, count in result["by_principle"].items():
         console.print(f"  {principle}: {count}")
+
+
+@campaign_app.command("archive")
+@user_errors
+def archive(
+    name: str,
+    undo: Annotated[bool, typer.Option("--undo", help="bring an archived campaign back")] = False,
+    db: DbOption = None,
+) -> None:
+    """Archive a campaign: hidden from the web app's list, no more propose or import (--undo: back)."""
+    from chemloop.services import campaigns
+
+    if undo:
+        campaigns.unarchive(_workspace(db), name)
+        console.print(f"campaign {name!r} is active again")
+    else:
+        campaigns.archive(_workspace(db), name)
+        console.print(
+            f"campaign {name!r} archived (chemloop campaign archive {name!r} --undo brings it back)"
+        )
+
+
+@campaign_app.command("delete")
+@user_errors
+def delete(
+    name: str,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="confirm: every row of the campaign goes, no undo")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a campaign and everything it holds, in one transaction (needs --yes)."""
+    from chemloop.services import campaigns
+
+    if not yes:
+        console.print(f"deleting {name!r} removes all its rounds, results, feedback and notes; add --yes")
+        raise typer.Exit(1)
+    result = campaigns.delete_campaign(_workspace(db), name, name)
+    console.print(f"campaign {name!r} deleted ({sum(result['rows'].values())} rows)")

@@ -1,11 +1,13 @@
-"""Background jobs for the HTTP API and the MCP server: optimize runs and campaign proposals.
+"""Background jobs for the HTTP API, the web app and the MCP server: optimize runs, campaign
+proposals, and the reward-model fits after a campaign is created or results are imported.
 
 Each job runs in its own child process (``spawn``: no state shared with the server's threads),
 so a cancel can terminate it and a crash cannot take the server down. A job's folder,
-``runs_dir/<id>``, holds everything it writes: ``job.json`` (kind, parameters, status),
-``progress.json`` (rewritten after each RL step), ``error.txt`` if it failed, and its
-results (an optimize run folder; ``proposals.csv`` for a proposal). The state lives in
-those files, so jobs of an earlier server process are still listed after a restart.
+``runs_dir/<id>``, holds everything it writes: ``job.json`` (kind, parameters, status, when it
+started and finished), ``progress.json`` (rewritten at each step: the stage, steps done of its
+total, the fraction of the whole job done), ``error.txt`` if it failed, and its results (an
+optimize run folder; ``proposals.csv`` for a proposal). The state lives in those files, so a page
+reload, a second browser and a restarted server all see the same jobs and progress.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ from chemloop.errors import ChemloopError
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
+# Jobs that fit a campaign's reward model: its first fit after ``create``, the refit after ``import``.
+FIT_KINDS = ("create", "import")
+# A time-left estimate from the job's own steps needs this much of it done to mean anything; the
+# previous job of its kind is trusted until half of this one is done.
+MIN_FRACTION_FOR_ESTIMATE = 0.05
+TRUST_PREVIOUS_UNTIL = 0.5
 
 
 class JobConflictError(ChemloopError):
@@ -39,16 +47,45 @@ class JobConflictError(ChemloopError):
 @dataclass
 class Job:
     id: str
-    kind: str  # "optimize" or "propose"
+    kind: str  # "optimize", "propose", "create" or "import"
     status: str  # "queued", "running", "done", "failed" or "cancelled"
     created: str
     folder: Path
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    started: str | None = None  # when its process started (ISO time)
+    finished: str | None = None
+    # Seconds the previous finished job of this kind and campaign took (set by the manager, not stored).
+    previous_seconds: float | None = None
 
     @property
     def progress(self) -> dict[str, Any]:
         return _read_json(self.folder / "progress.json") or {}
+
+    def elapsed(self) -> float | None:
+        """Seconds it has run (until it finished); None before it started."""
+        if self.started is None:
+            return None
+        end = datetime.fromisoformat(self.finished) if self.finished else datetime.now(UTC)
+        return max(0.0, (end - datetime.fromisoformat(self.started)).total_seconds())
+
+    def remaining(self, progress: dict[str, Any] | None = None) -> tuple[float | None, str | None]:
+        """Estimated seconds left and what the estimate rests on: ``"previous job"`` (the last one of
+        this kind in this campaign, scaled by the fraction still to do) while little of this one is
+        done, else ``"steps"`` (the elapsed time spread over the fraction done); (None, None) when
+        there is nothing to go on or the job is not running."""
+        elapsed = self.elapsed()
+        if self.status != "running" or elapsed is None:
+            return None, None
+        progress = self.progress if progress is None else progress
+        fraction = progress.get("fraction")
+        fraction = float(fraction) if isinstance(fraction, int | float) else 0.0
+        fraction = min(1.0, max(0.0, fraction))
+        if self.previous_seconds is not None and fraction < TRUST_PREVIOUS_UNTIL:
+            return round((1.0 - fraction) * self.previous_seconds, 1), "previous job"
+        if fraction >= MIN_FRACTION_FOR_ESTIMATE:
+            return round(elapsed * (1.0 - fraction) / fraction, 1), "steps"
+        return None, None
 
     def files(self) -> list[str]:
         """The job's result files, by name (what a client may download)."""
@@ -57,13 +94,21 @@ class Job:
         return sorted(p.name for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
     def to_dict(self) -> dict[str, Any]:
+        progress = self.progress
+        elapsed = self.elapsed()
+        remaining, basis = self.remaining(progress)
         return {
             "id": self.id,
             "kind": self.kind,
             "status": self.status,
             "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
             "params": self.params,
-            "progress": self.progress,
+            "progress": progress,
+            "elapsed_s": None if elapsed is None else round(elapsed, 1),
+            "remaining_s": remaining,
+            "estimate_from": basis,
             "error": self.error,
             "files": self.files() if self.status in FINISHED else [],
         }
@@ -122,6 +167,23 @@ class JobManager:
                 "propose", {"campaign": campaign, "batch": batch}, (_run_propose, db_url, campaign, batch)
             )
 
+    def start_fit(self, db_url: str, campaign: str, kind: str) -> Job:
+        """Queue a fit of ``campaign``'s reward model on everything it holds: ``kind`` "create" (its
+        first fit) or "import" (the refit after new results).
+
+        A fit of the campaign still queued is returned instead of a second one: it reads the data
+        only when it starts, so it covers what arrived since it was queued.
+        """
+        if kind not in FIT_KINDS:
+            raise ChemloopError(f"unknown fit job kind {kind!r}; use one of {', '.join(FIT_KINDS)}")
+        with self._lock:
+            self._refresh()
+            for job in self._jobs.values():
+                waiting = job.kind in FIT_KINDS and job.status == "queued"
+                if waiting and job.params.get("campaign") == campaign:
+                    return job
+            return self._submit(kind, {"campaign": campaign}, (_run_fit, db_url, campaign))
+
     def _submit(self, kind: str, params: dict, target: tuple) -> Job:
         with self._lock:
             job_id = uuid.uuid4().hex[:12]
@@ -141,12 +203,16 @@ class JobManager:
             job = self._jobs.get(job_id) if JOB_ID.match(job_id) else None
             if job is None:
                 raise ChemloopError(f"no job with id {job_id!r}")
+            job.previous_seconds = self._previous_seconds(job)
             return job
 
     def list(self) -> list[Job]:
         with self._lock:
             self._refresh()
-            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+            for job in jobs:
+                job.previous_seconds = self._previous_seconds(job)
+            return jobs
 
     def file(self, job_id: str, name: str) -> Path:
         """A result file of the job, by plain name; anything that could leave the folder is refused."""
@@ -173,6 +239,7 @@ class JobManager:
                 process.join(timeout=10)
             self._targets.pop(job_id, None)
             job.status = "cancelled"
+            job.finished = _now() if job.started else None
             self._save(job)
             self._refresh()
             return job
@@ -194,6 +261,25 @@ class JobManager:
 
     # --- internals --------------------------------------------------------------------------------
 
+    def _previous_seconds(self, job: Job) -> float | None:
+        """How long the latest finished job of ``job``'s kind in its campaign ran (None: no such job,
+        or not a campaign job: an optimize run's length depends on its own budget)."""
+        campaign = job.params.get("campaign")
+        if job.status not in ACTIVE or campaign is None:
+            return None
+        earlier = [
+            j
+            for j in self._jobs.values()
+            if j.kind == job.kind
+            and j.status == "done"
+            and j.params.get("campaign") == campaign
+            and j.created < job.created
+            and j.started
+            and j.finished
+        ]
+        latest = max(earlier, key=lambda j: j.created, default=None)
+        return None if latest is None else latest.elapsed()
+
     def _watch(self) -> None:
         while not self._stop.wait(1.0):
             with self._lock:
@@ -213,6 +299,7 @@ class JobManager:
             else:
                 job.status = "failed"
                 job.error = error or f"the job's process ended with exit code {process.exitcode}"
+            job.finished = _now()
             del self._processes[job_id]
             self._save(job)
         queued = [j for j in sorted(self._jobs.values(), key=lambda j: j.created) if j.status == "queued"]
@@ -223,11 +310,12 @@ class JobManager:
             )
             process.start()
             self._processes[job.id] = process
-            job.status = "running"
+            job.status, job.started = "running", _now()
             self._save(job)
 
     def _save(self, job: Job) -> None:
-        record = {k: v for k, v in job.to_dict().items() if k not in ("progress", "files")}
+        computed = ("progress", "files", "elapsed_s", "remaining_s", "estimate_from")
+        record = {k: v for k, v in job.to_dict().items() if k not in computed}
         process = self._processes.get(job.id)
         if process is not None and job.status == "running":
             record["pid"] = process.pid  # so a restarted server can stop a job that outlived it
@@ -247,6 +335,8 @@ class JobManager:
                 path.parent,
                 record.get("params", {}),
                 record.get("error"),
+                record.get("started"),
+                record.get("finished"),
             )
             if job.status not in FINISHED:
                 _stop_leftover(record.get("pid"))
@@ -255,7 +345,8 @@ class JobManager:
             self._jobs[job.id] = job
 
     def _outcome_after_restart(self, job: Job) -> tuple[str, str | None]:
-        """A job the server stopped during: a propose whose round is in the database succeeded."""
+        """A job the server stopped during: a propose whose round is in the database succeeded, and
+        so did a fit whose reward model is."""
         if job.kind == "propose" and self.db_url and job.params.get("campaign"):
             from chemloop.loop.campaign import rounds_since
 
@@ -266,6 +357,15 @@ class JobManager:
             if stored:
                 note = f"round {stored[0]} was stored; the server stopped before the job reported it"
                 return "done", note
+        if job.kind in FIT_KINDS and self.db_url and job.params.get("campaign"):
+            from chemloop.loop.campaign import fits_since
+
+            try:
+                fitted = fits_since(self.db_url, job.params["campaign"], job.created)
+            except ChemloopError:
+                fitted = 0
+            if fitted:
+                return "done", "the reward model was stored; the server stopped before the job reported it"
         return "failed", "the server stopped while this job was running"
 
 
@@ -349,16 +449,21 @@ def _optimize(config_json: str, folder: Path) -> None:
     config = OptimizeConfig.model_validate_json(config_json)
 
     def report(progress) -> None:
+        budget = config.run.budget
         _write_json(
             folder / "progress.json",
             {
                 "step": progress.step.step,
                 "oracle_calls": progress.calls,
-                "budget": config.run.budget,
+                "budget": budget,
                 "best": progress.best,
                 "mean": progress.step.mean_score,
                 "validity": progress.step.validity,
                 "scaffolds": progress.scaffolds,
+                # The budget is what ends a run (a plateau may end it sooner): its share spent is the
+                # fraction done.
+                "fraction": round(min(1.0, progress.calls / budget), 4) if budget else None,
+                "message": f"RL step {progress.step.step}: {progress.calls}/{budget} oracle calls",
             },
         )
 
@@ -375,5 +480,45 @@ def _propose(db_url: str, campaign: str, batch: int | None, folder: Path) -> Non
     from chemloop.loop.campaign import propose
     from chemloop.loop.store import connect
 
-    result = propose(connect(db_url), campaign, batch, output=folder / "proposals.csv")
-    _write_json(folder / "progress.json", {"round": result.round, "proposed": len(result.smiles)})
+    result = propose(
+        connect(db_url), campaign, batch, output=folder / "proposals.csv", progress=_progress_file(folder)
+    )
+    done = f"proposed {len(result.smiles)} molecules as round {result.round}"
+    _write_json(
+        folder / "progress.json",
+        {"round": result.round, "proposed": len(result.smiles), "fraction": 1.0, "message": done},
+    )
+
+
+def _run_fit(db_url: str, campaign: str, folder: str, threads: int, server_pid: int) -> None:
+    _in_child(_fit, folder, threads, server_pid, db_url, campaign)
+
+
+def _fit(db_url: str, campaign: str, folder: Path) -> None:
+    from chemloop.loop.campaign import refit
+    from chemloop.loop.store import connect
+
+    quality = refit(connect(db_url), campaign, progress=_progress_file(folder))
+    done = "reward model fitted" if quality else "too few results to fit a reward model yet"
+    _write_json(folder / "progress.json", {"fitted": quality is not None, "fraction": 1.0, "message": done})
+
+
+def _progress_file(folder: Path):
+    """A progress callback (:mod:`chemloop.loop.progress`) that keeps the latest report in the job's
+    ``progress.json``, where every reader (a page reload, a second browser, the API) finds it."""
+
+    def report(progress) -> None:
+        _write_json(
+            folder / "progress.json",
+            {
+                "stage": progress.stage,
+                "done": progress.done,
+                "total": progress.total,
+                "unit": progress.unit,
+                "fraction": progress.fraction,
+                "message": progress.words(),
+                "updated": _now(),
+            },
+        )
+
+    return report

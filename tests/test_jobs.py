@@ -153,3 +153,59 @@ def test_a_propose_interrupted_by_a_restart_is_done_if_its_round_was_stored(tmp_
     job = JobManager(tmp_path / "jobs", db_url=db_url).get("0123456789ab")
     assert job.status == ("done" if stored else "failed"), job.error
     assert ("round 1 was stored" in job.error) if stored else ("server stopped" in job.error)
+
+
+def test_a_fit_waiting_for_its_turn_covers_later_imports(tmp_path):
+    jobs = JobManager(tmp_path / "jobs", max_running=0)  # jobs wait, never run
+    first = jobs.start_fit("sqlite:///unused.db", "demo", "import")
+    assert jobs.start_fit("sqlite:///unused.db", "demo", "import").id == first.id  # it reads the data later
+    other = jobs.start_fit("sqlite:///unused.db", "other", "create")
+    assert other.id != first.id and (other.kind, other.params) == ("create", {"campaign": "other"})
+    shown = jobs.get(first.id).to_dict()
+    assert shown["status"] == "queued" and shown["started"] is None and shown["elapsed_s"] is None
+    assert shown["remaining_s"] is None and shown["progress"] == {}
+    with pytest.raises(ChemloopError, match="unknown fit job kind 'optimize'"):
+        jobs.start_fit("sqlite:///unused.db", "demo", "optimize")
+    assert jobs.cancel(first.id).status == "cancelled"
+    assert jobs.start_fit("sqlite:///unused.db", "demo", "import").id != first.id
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_fit_interrupted_by_a_restart_is_done_if_its_model_was_stored(tmp_path, stored):
+    from datetime import UTC, datetime, timedelta
+
+    from chemloop.loop import campaign
+    from chemloop.loop.config import CampaignConfig
+    from chemloop.loop.results import read_results
+    from chemloop.loop.store import connect
+    from chemloop.reward.data import CsvTable
+
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    factory = connect(db_url)
+    molecules = ["CCO", "c1ccccc1O", "CCN(CC)CC", "c1ccc2ccccc2c1", "Clc1ccccc1", "CCCCCCCC"]
+    seed = read_results(
+        CsvTable("seed.csv", ["smiles", "value"], [[s, str(i)] for i, s in enumerate(molecules)])
+    )
+    config = CampaignConfig.model_validate(
+        {"reward": {"ensemble": 2, "hidden": 8, "epochs": 2, "cv_folds": 0}}
+    )
+    campaign.init_campaign(factory, "demo", config, seed=seed, fit_reward=False)
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    folder = tmp_path / "jobs" / "0123456789ab"
+    folder.mkdir(parents=True)
+    record = {
+        "id": "0123456789ab",
+        "kind": "create",
+        "status": "running",
+        "created": started.isoformat(),
+        "started": started.isoformat(),
+        "params": {"campaign": "demo"},
+        "pid": 999_999_999,
+    }
+    (folder / "job.json").write_text(json.dumps(record))
+    if stored:
+        campaign.refit(factory, "demo")
+    job = JobManager(tmp_path / "jobs", db_url=db_url).get("0123456789ab")
+    assert job.status == ("done" if stored else "failed"), job.error
+    assert ("reward model was stored" in job.error) if stored else ("server stopped" in job.error)
+    assert job.started == started.isoformat()  # its timing survives the restart

@@ -33,6 +33,9 @@ TOOLS = {
     "job_cancel",
     "campaign_status",
     "campaign_propose",
+    "judge",
+    "add_note",
+    "molecule_notes",
 }
 
 
@@ -162,6 +165,23 @@ def test_tools_answer_and_refuse_bad_input_by_name(server):
             session, "optimize_start", components=["qed"], run={"model": "/x"}
         )
         assert "'python'" in await refused(session, "optimize_start", components=["python"])
+
+    run_session(server, body)
+
+
+@pytest.mark.slow
+def test_judge_and_notes_tools(server):
+    async def body(session: ClientSession) -> None:
+        judged = await call(session, "judge", campaign="demo", pairs=5, fresh=0)
+        assert judged["pairs"] == 5 and judged["stored"] + judged["ties"] == 5 and judged["judge"]
+        assert "pairs" in await refused(session, "judge", campaign="demo", pairs=501)
+        assert "'nowhere'" in await refused(session, "judge", campaign="nowhere", pairs=1)
+        note = await call(session, "add_note", campaign="demo", smiles="OCC", text="ask for a <b>salt</b>")
+        assert note["author"] == "assistant" and note["smiles"] == "CCO"
+        listed = await call(session, "molecule_notes", campaign="demo", smiles="CCO")
+        assert [n["text"] for n in listed["notes"]] == ["ask for a <b>salt</b>"]
+        assert "no molecule" in await refused(session, "add_note", campaign="demo", smiles="CCCCCC", text="x")
+        assert "text" in await refused(session, "add_note", campaign="demo", smiles="CCO", text="x" * 2001)
 
     run_session(server, body)
 

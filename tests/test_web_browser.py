@@ -8,10 +8,20 @@ import statistics
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from web_support import KEY, SEED, add_round, seed_csv, settings_for
 
-from chemloop.loop.store import Preference, Rating, get_campaign, session_scope
+from chemloop.loop.campaign import init_campaign
+from chemloop.loop.config import CampaignConfig
+from chemloop.loop.store import (
+    CensoredMeasurement,
+    Measurement,
+    Preference,
+    Rating,
+    get_campaign,
+    session_scope,
+)
+from chemloop.loop.users import add_user
 from chemloop.serve.app import create_app
 from chemloop.serve.live import live_server
 
@@ -55,7 +65,7 @@ def test_browser_review_session(live, tmp_path):
 
         page.get_by_label("Name", exact=True).fill("browser")
         page.get_by_label("Molecules per round").fill("6")
-        page.get_by_label("Seed results (CSV: smiles,value[,std]), optional").set_input_files(str(seed))
+        page.get_by_label("Seed results (CSV").set_input_files(str(seed))
         page.get_by_role("button", name="Create campaign").click()
         page.wait_for_url(base + "/campaigns/browser")
         assert page.get_by_role("heading", name="browser", exact=True).is_visible()
@@ -125,3 +135,103 @@ def test_browser_api_docs_render_under_the_page_policy(live):
         browser.close()
     assert operations >= 10 and not refused
     assert requests and all(url.startswith(base) for url in requests)  # nothing fetched from elsewhere
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_undo_takes_back_the_last_pair(live, tmp_path):
+    """A named user records two pairs, undoes the last by button and the first by key: each comes
+    back on screen to decide again, and the counter follows."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, factory = live
+    init_campaign(
+        factory,
+        "undo",
+        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", SEED))}}),
+    )
+    add_round(factory, "undo")
+    key = add_user(factory, "hana")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(base + "/sign-in?next=/campaigns/undo/review")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + "/campaigns/undo/review")
+        assert page.get_by_text("Signed in as hana").is_visible()
+        review, counter = page.locator("#review"), page.locator("#review-count")
+
+        def act(do) -> None:  # one action that swaps the pair; waits until the page has timed it
+            swaps = int(review.get_attribute("data-swaps"))
+            do()
+            page.wait_for_function(
+                "n => Number(document.getElementById('review').dataset.swaps) > n", arg=swaps
+            )
+
+        def shown() -> set[str]:
+            return {page.locator(f"#card-{s}").get_attribute("data-smiles") for s in "ab"}
+
+        first = shown()
+        act(lambda: page.get_by_role("button", name="A is better").click())
+        second = shown()
+        act(lambda: page.keyboard.press("ArrowRight"))
+        assert counter.text_content() == "2 pairs recorded in this campaign, 2 by you"
+        act(lambda: page.get_by_role("button", name="Undo my last pair").click())
+        assert shown() == second and counter.text_content() == "1 pair recorded in this campaign, 1 by you"
+        assert "Undone: B is better" in page.locator("#review-status").text_content()
+        act(lambda: page.keyboard.press("u"))
+        assert shown() == first and counter.text_content() == "0 pairs recorded in this campaign, 0 by you"
+        assert page.get_by_role("button", name="Undo my last pair").is_disabled()
+        browser.close()
+    with session_scope(factory) as session:
+        assert session.scalars(select(Preference)).all() == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_upload_with_chosen_columns_stores_the_good_rows(live, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, factory = live
+    init_campaign(factory, "lab", CampaignConfig.model_validate({"campaign": {"min_measurements": 50}}))
+    add_round(factory, "lab")
+    results = tmp_path / "results.csv"
+    results.write_text("structure,readout\nO=C1C=CC(=O)C=C1,<4\nnot-a-smiles,5\nCCCCCCCC,6.1\n")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(base + "/sign-in")
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + "/")
+
+        page.goto(base + "/campaigns/lab/upload")
+        page.get_by_label("Results CSV").set_input_files(str(results))
+        page.get_by_role("button", name="Preview", exact=True).click()
+        page.get_by_label("SMILES column").select_option("structure")
+        page.get_by_label("Value column").select_option("readout")
+        page.get_by_role("button", name="Preview with these columns").click()
+        assert page.get_by_text("row 3: smiles 'not-a-smiles' is not a valid SMILES").first.is_visible()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the bad rows (CSV)").click()
+        assert "not-a-smiles" in Path(download.value.path()).read_text()
+        page.get_by_role("button", name="Store the 2 good rows, leave out 1 bad").click()
+        assert page.get_by_role("status").filter(has_text="Stored 2 rows; left out 1 bad rows").is_visible()
+        browser.close()
+    with session_scope(factory) as session:
+        campaign_id = get_campaign(session, "lab").id
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Measurement).where(Measurement.campaign_id == campaign_id)
+            )
+            == 1
+        )
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(CensoredMeasurement)
+                .where(CensoredMeasurement.campaign_id == campaign_id)
+            )
+            == 1
+        )

@@ -26,18 +26,22 @@ from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import canonical, molecule_key, try_canonical
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
-from chemloop.loop import reward_store
+from chemloop.loop import people, reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
+from chemloop.loop.assay import Assay, campaign_assay, store_assay, written
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import Explanation, MeasuredSet, pessimistic_where_out_of_domain
+from chemloop.loop.progress import ProgressCallback, Stages
 from chemloop.loop.results import ResultRows, read_results, store_results
 from chemloop.loop.store import (
     Campaign,
+    CensoredMeasurement,
     Measurement,
     Preference,
     Proposal,
     ProposalExplanation,
     Rating,
+    RewardModelVersion,
     Round,
     check_campaign_name,
     connect,
@@ -54,10 +58,17 @@ from chemloop.train.transfer import fit
 
 
 def init_campaign(
-    factory: sessionmaker[Session], name: str, config: CampaignConfig, seed: ResultRows | None = None
+    factory: sessionmaker[Session],
+    name: str,
+    config: CampaignConfig,
+    seed: ResultRows | None = None,
+    fit_reward: bool = True,
+    assay: Assay | None = None,
 ) -> dict:
     """Create campaign ``name`` with its seed data (round 0: ``seed``, or the config's ``seed_data``
-    file) in one transaction, then fit a first reward model. ``name`` follows the store's rule
+    file) in one transaction, then fit a first reward model (``fit_reward=False``: leave that to
+    :func:`refit`, e.g. in a background job). ``assay``: what the values measure (None: "value",
+    higher is better). ``name`` follows the store's rule
     (:func:`~chemloop.loop.store.check_campaign_name`), checked before any file is read."""
     check_campaign_name(name)
     seed_rows = seed or (read_results(config.campaign.seed_data) if config.campaign.seed_data else None)
@@ -67,11 +78,13 @@ def init_campaign(
         campaign = Campaign(name=name, config_json=config.model_dump_json())
         session.add(campaign)
         session.flush()
+        if assay is not None:
+            store_assay(session, campaign.id, assay)
         imported = 0
         if seed_rows is not None:
             imported = store_results(session, campaign, seed_rows, external=True)
         campaign_id = campaign.id
-    if imported:
+    if imported and fit_reward:
         reward_store.refit(factory, campaign_id, config)
     return {"campaign": name, "seed_measurements": imported}
 
@@ -88,25 +101,35 @@ class Proposed:
 
 
 def propose(
-    factory: sessionmaker[Session], name: str, batch: int | None = None, output: str | Path | None = None
+    factory: sessionmaker[Session],
+    name: str,
+    batch: int | None = None,
+    output: str | Path | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Proposed:
-    """Fine-tune the agent against the current reward, generate, choose a batch, store the round."""
+    """Fine-tune the agent against the current reward, generate, choose a batch, store the round.
+    ``progress`` hears of each stage as it goes (refit, fine-tuning epochs, RL steps, sampling, the pick)."""
     start = time.perf_counter()
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
         stale, campaign_id = reward_store.is_stale(session, campaign.id), campaign.id
+        feedback = sum(reward_store.feedback_counts(session, campaign.id).values())
+    stages = Stages(progress, _propose_costs(config, feedback, stale))
     if stale:  # e.g. ratings recorded in the web app since the last fit
-        reward_store.refit(factory, campaign_id, config)
+        reward_store.refit(factory, campaign_id, config, progress=stages.within(REFITTING))
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         known = set(session.scalars(select(Measurement.smiles).where(Measurement.campaign_id == campaign.id)))
+        known |= set(_censored_smiles(session, campaign.id))  # a "<5" was made and tested too
         known |= set(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
         model = reward_store.latest(session, campaign.id)
         measurements = [(m.smiles, m.value) for m in _measurements(session, campaign.id)]
-        values = [v for _, v in measurements]
+        sign = campaign_assay(session, campaign.id).sign
+        # Utilities (value × sign): every step below maximizes, whichever way the assay points.
+        values = [sign * v for _, v in measurements]
         round_number = 1 + (
             session.scalar(select(func.max(Round.number)).where(Round.campaign_id == campaign.id)) or 0
         )
@@ -128,21 +151,32 @@ def propose(
     )
     prior = checkpoint.load(settings.model)
     if measured is not None and settings.finetune_epochs:
+        epochs = settings.finetune_epochs
+
+        def after_epoch(epoch: int, _: LanguageModel) -> bool:
+            stages.step(FINE_TUNING, epoch, epochs, "epochs")
+            return False  # no early stop: the config's epochs
+
+        after_epoch(0, prior)
         prior = fit(
             prior,
             measured.smiles,
-            epochs=settings.finetune_epochs,
-            weights=rank_weights(measured.values),
+            epochs=epochs,
+            weights=rank_weights([sign * v for v in measured.values]),
             randomize=prior.writes_random_spellings,
             seed=settings.seed + round_number,
+            after_epoch=after_epoch,
         )
     agent = make_agent(prior, config.agent_settings(), seed=settings.seed + round_number)
     if objective is not None:
-        for _ in range(settings.rl_steps):
+        stages.step(RL, 0, settings.rl_steps, "steps")
+        for step in range(1, settings.rl_steps + 1):
             agent.step(objective)
+            stages.step(RL, step, settings.rl_steps, "steps")
 
     # 2. Generate candidates the campaign has not seen, keep those in the trust region, predict them.
     agent.policy.eval()
+    stages.step(SAMPLING, 0)
     report = sample(
         LanguageModel(agent.policy, prior.tokenizer), settings.candidates, seed=settings.seed + round_number
     )
@@ -167,6 +201,7 @@ def propose(
         candidates = [candidates[i] for i in kept]
         explanations = [explanations[i] for i in kept]
         inside = [inside[i] for i in kept]
+    stages.step(CHOOSING, 0)
     if not candidates:
         raise ChemloopError(f"campaign {name!r}: no new candidates passed the constraints; nothing proposed")
     if model is not None:
@@ -194,7 +229,8 @@ def propose(
     result = Proposed(
         round=round_number,
         smiles=[candidates[i] for i in chosen],
-        predicted_mean=[None if mean is None else float(mean[i]) for i in chosen],
+        # The model predicts utilities; stored, written and shown in the assay's units.
+        predicted_mean=[None if mean is None else sign * float(mean[i]) for i in chosen],
         predicted_std=[None if std is None else float(std[i]) for i in chosen],
         priority=[float(priority[i]) for i in chosen],
         seconds=time.perf_counter() - start,
@@ -235,7 +271,36 @@ def propose(
         ) from None
     if output is not None:
         _write_proposals(Path(output), result)
+    stages.step(CHOOSING, 1)
     return result
+
+
+# Stages of a propose as progress reports name them, and rough seconds per unit of their work on two
+# CPU cores (only the ratios matter: they weigh the progress bar; the time-left estimate learns the
+# rest from the elapsed time and the previous propose).
+REFITTING = "refitting the reward model"
+FINE_TUNING = "fine-tuning on the measured molecules"
+RL = "RL towards the reward"
+SAMPLING = "sampling candidates"
+CHOOSING = "predicting and choosing the batch"
+SAMPLE_SECONDS = 1 / 350  # one molecule sampled by the shipped prior
+RL_SAMPLE_SECONDS = 3 * SAMPLE_SECONDS  # sampled, scored, and trained on (agent and prior likelihoods)
+CHOOSE_SECONDS = SAMPLE_SECONDS / 4  # predicted by the ensemble and placed against the measured set
+FIT_SECONDS = 3e-5 / 256  # one row, one epoch, one ensemble member, per hidden unit
+
+
+def _propose_costs(config: CampaignConfig, feedback: int, stale: bool) -> dict[str, float]:
+    """Each propose stage's rough cost in seconds (``feedback``: values, preferences and ratings held)."""
+    settings, reward = config.campaign, config.reward
+    fits = 1 + (reward.cv_folds if reward.cv_folds >= 2 else 0)
+    refit = fits * feedback * reward.epochs * reward.ensemble * reward.hidden * FIT_SECONDS
+    return {
+        REFITTING: refit if stale else 0.0,
+        FINE_TUNING: settings.finetune_epochs * feedback * SAMPLE_SECONDS,
+        RL: settings.rl_steps * config.agent_settings().batch_size * RL_SAMPLE_SECONDS,
+        SAMPLING: settings.candidates * SAMPLE_SECONDS,
+        CHOOSING: settings.candidates * CHOOSE_SECONDS,
+    }
 
 
 def _objective(
@@ -350,6 +415,16 @@ def _measurements(session: Session, campaign_id: int) -> list[Measurement]:
     return list(session.scalars(select(Measurement).where(Measurement.campaign_id == campaign_id)))
 
 
+def _censored(session: Session, campaign_id: int) -> list[CensoredMeasurement]:
+    return list(
+        session.scalars(select(CensoredMeasurement).where(CensoredMeasurement.campaign_id == campaign_id))
+    )
+
+
+def _censored_smiles(session: Session, campaign_id: int) -> list[str]:
+    return [c.smiles for c in _censored(session, campaign_id)]
+
+
 # --- feedback from the web app and the API -------------------------------------------------------
 
 
@@ -360,7 +435,12 @@ def _refuse_withheld(fields: dict[str, str]) -> None:
 
 
 def record_preference(
-    factory: sessionmaker[Session], name: str, smiles_a: str, smiles_b: str, preferred: str
+    factory: sessionmaker[Session],
+    name: str,
+    smiles_a: str,
+    smiles_b: str,
+    preferred: str,
+    user: str | None = None,
 ) -> dict:
     """Store a chemist's choice between two molecules (``preferred``: "a" or "b"). Cheap: the reward
     model is refitted by the next ``propose`` (or ``refit``), not on every click."""
@@ -376,10 +456,13 @@ def record_preference(
         row = Preference(campaign_id=campaign.id, smiles_a=a, smiles_b=b, preferred=choice)
         session.add(row)
         session.flush()
+        people.attribute(session, campaign.id, "preference", row.id, user)  # who: undo, counts
         return {"campaign": name, "id": row.id, "smiles_a": a, "smiles_b": b, "preferred": choice}
 
 
-def record_rating(factory: sessionmaker[Session], name: str, smiles: str, rating: int) -> dict:
+def record_rating(
+    factory: sessionmaker[Session], name: str, smiles: str, rating: int, user: str | None = None
+) -> dict:
     """Store a chemist's 1–5 rating of a molecule (used by the next reward-model fit)."""
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise ChemloopError(f"rating must be a whole number from 1 to 5, not {rating!r}")
@@ -390,6 +473,7 @@ def record_rating(factory: sessionmaker[Session], name: str, smiles: str, rating
         row = Rating(campaign_id=campaign.id, smiles=molecule, rating=rating)
         session.add(row)
         session.flush()
+        people.attribute(session, campaign.id, "rating", row.id, user)
         return {"campaign": name, "id": row.id, "smiles": molecule, "rating": rating}
 
 
@@ -405,13 +489,14 @@ def stored_config(factory: sessionmaker[Session], name: str) -> CampaignConfig:
         return CampaignConfig.model_validate_json(get_campaign(session, name).config_json)
 
 
-def refit(factory: sessionmaker[Session], name: str) -> dict | None:
-    """Refit the campaign's reward model on all its feedback now; returns its quality (None: too little)."""
+def refit(factory: sessionmaker[Session], name: str, progress: ProgressCallback | None = None) -> dict | None:
+    """Refit the campaign's reward model on all its feedback now; returns its quality (None: too little).
+    ``progress`` hears of each cross-validation fold and the final fit."""
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         config = CampaignConfig.model_validate_json(campaign.config_json)
         campaign_id = campaign.id
-    reward_store.refit(factory, campaign_id, config)
+    reward_store.refit(factory, campaign_id, config, progress=progress)
     with session_scope(factory) as session:
         return reward_store.quality(session, campaign_id)
 
@@ -424,15 +509,18 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         measured = _measurements(session, campaign.id)
+        assay = campaign_assay(session, campaign.id)
+        censored = _censored(session, campaign.id)
         rounds = []
         for round_ in campaign.rounds:
             values = [m.value for m in measured if m.round_number == round_.number and not m.external]
+            bounds = [c for c in censored if c.round_number == round_.number and not c.external]
             rounds.append(
                 {
                     "round": round_.number,
                     "proposed": len(round_.proposals),
-                    "measured": len(values),
-                    "best": max(values, default=None),
+                    "measured": len(values) + len(bounds),
+                    "best": assay.better(values),
                     "propose_seconds": round(round_.seconds, 1),
                 }
             )
@@ -440,11 +528,13 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
         counts = reward_store.feedback_counts(session, campaign.id)
         return {
             "campaign": name,
+            "assay": assay.as_dict(),
             "rounds": rounds,
-            "seed_measurements": len(seed),
-            "best_seed": max(seed, default=None),
-            "molecules_tested": len({m.smiles for m in measured}),
-            "best": max((m.value for m in measured), default=None),
+            "seed_measurements": len(seed) + sum(c.round_number == 0 for c in censored),
+            "best_seed": assay.better(seed),
+            "molecules_tested": len({m.smiles for m in measured} | {c.smiles for c in censored}),
+            "best": assay.better(m.value for m in measured),
+            "censored": len(censored),
             "preferences": counts["preferences"],
             "ratings": counts["ratings"],
             "reward_model": reward_store.quality(session, campaign.id),
@@ -461,13 +551,11 @@ def list_campaigns(factory: sessionmaker[Session]) -> list[dict]:
         rounds = dict(
             session.execute(select(Round.campaign_id, func.count()).group_by(Round.campaign_id)).all()
         )
-        tested = dict(
-            session.execute(
-                select(Measurement.campaign_id, func.count(func.distinct(Measurement.smiles))).group_by(
-                    Measurement.campaign_id
-                )
-            ).all()
-        )
+        molecules_of: dict[int, set[str]] = {}  # measured exactly or beyond the assay's range
+        for table in (Measurement, CensoredMeasurement):
+            for campaign_id, smiles in session.execute(select(table.campaign_id, table.smiles).distinct()):
+                molecules_of.setdefault(campaign_id, set()).add(smiles)
+        tested = {campaign_id: len(found) for campaign_id, found in molecules_of.items()}
         return [
             {
                 "campaign": c.name,
@@ -487,8 +575,9 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
     model's prediction when proposed), ``priority`` (its acquisition score then), why it was
     proposed (``nearest_smiles``, ``nearest_similarity``, ``nearest_value``: its nearest measured
     molecule then; ``out_of_domain``; all None for molecules never proposed or proposed before
-    explanations were stored), ``value`` (mean of its measurements, None before any),
-    ``measurements`` (how many) and ``external`` (measured but never proposed).
+    explanations were stored), ``value`` (mean of its exact measurements, None before any),
+    ``measurements`` (how many), ``censored`` (its results beyond the assay's range as written,
+    e.g. ``["<5"]``), ``unit`` (the assay's) and ``external`` (measured but never proposed).
     """
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
@@ -510,17 +599,26 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
                 **_explained(why),
             }
         values: dict[str, list[float]] = {}
-        for m in _measurements(session, campaign.id):
-            values.setdefault(m.smiles, []).append(m.value)
-            blank = {"round": m.round_number, "rank": None, "predicted_mean": None, "predicted_std": None}
-            table.setdefault(m.smiles, {**blank, "priority": None, **_explained(None)})
+        bounds: dict[str, list[str]] = {}
+        results = [(m.smiles, m.round_number, m.value, "") for m in _measurements(session, campaign.id)]
+        results += [(c.smiles, c.round_number, c.bound, c.qualifier) for c in _censored(session, campaign.id)]
+        for smiles, round_number, value, qualifier in results:
+            if qualifier:
+                bounds.setdefault(smiles, []).append(written(qualifier, value))
+            else:
+                values.setdefault(smiles, []).append(value)
+            blank = {"round": round_number, "rank": None, "predicted_mean": None, "predicted_std": None}
+            table.setdefault(smiles, {**blank, "priority": None, **_explained(None)})
+        unit = campaign_assay(session, campaign.id).unit
     rows = [
         {
             "key": molecule_key(smiles),
             "smiles": smiles,
             **row,
             "value": sum(values[smiles]) / len(values[smiles]) if smiles in values else None,
-            "measurements": len(values.get(smiles, [])),
+            "censored": bounds.get(smiles, []),  # results beyond the assay's range, as written ("<5")
+            "unit": unit,
+            "measurements": len(values.get(smiles, [])),  # exact values (their mean is "value")
             "external": row["rank"] is None,
         }
         for smiles, row in table.items()
@@ -539,6 +637,17 @@ def rounds_since(db_url: str, name: str, since_iso: str) -> list[int]:
     with session_scope(connect(db_url)) as session:
         campaign = get_campaign(session, name)
         return [r.number for r in campaign.rounds if _aware(r.created) >= since]
+
+
+def fits_since(db_url: str, name: str, since_iso: str) -> int:
+    """How many of the campaign's reward models were stored at or after ``since_iso``."""
+    since = datetime.fromisoformat(since_iso)
+    with session_scope(connect(db_url)) as session:
+        campaign = get_campaign(session, name)
+        created = session.scalars(
+            select(RewardModelVersion.created).where(RewardModelVersion.campaign_id == campaign.id)
+        )
+        return sum(_aware(moment) >= since for moment in created)
 
 
 def _aware(moment: datetime) -> datetime:

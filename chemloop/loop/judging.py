@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chemloop.chem.guard import is_withheld
 from chemloop.constitution.judges import Judge
 from chemloop.errors import ChemloopError
+from chemloop.loop import people
 from chemloop.loop.campaign import molecules, stored_config
 from chemloop.loop.review import compared_pairs
 from chemloop.loop.store import Preference, PreferenceSource, get_campaign, session_scope
@@ -129,8 +130,9 @@ def judged_preferences(factory: sessionmaker[Session], name: str) -> list[dict]:
         ]
 
 
-def overrule(factory: sessionmaker[Session], name: str, preference_id: int) -> dict:
-    """A chemist overrules a judged pair: it becomes the chemist's, with the other molecule preferred."""
+def overrule(factory: sessionmaker[Session], name: str, preference_id: int, user: str | None = None) -> dict:
+    """A chemist overrules a judged pair: it becomes the chemist's, with the other molecule preferred
+    (``user``: who, recorded beside it)."""
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         pref = session.get(Preference, preference_id)
@@ -139,4 +141,5 @@ def overrule(factory: sessionmaker[Session], name: str, preference_id: int) -> d
             raise ChemloopError(f"campaign {name!r} has no judged preference {preference_id}")
         session.execute(delete(PreferenceSource).where(PreferenceSource.preference_id == preference_id))
         pref.preferred = "b" if pref.preferred == "a" else "a"
+        people.attribute(session, campaign.id, "overrule", pref.id, user)
         return {"campaign": name, "id": pref.id, "preferred": pref.preferred, "overruled": source.judge}

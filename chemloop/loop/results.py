@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.errors import ChemloopError
-from chemloop.loop import reward_store
+from chemloop.loop import people, reward_store
+from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnMap, map_columns
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import (
     Campaign,
+    CensoredMeasurement,
     ImportedFile,
     Measurement,
     Preference,
@@ -32,20 +34,40 @@ from chemloop.reward.data import (
     CsvTable,
     FeedbackError,
     csv_file,
+    read_measured_values,
     read_preferences,
     read_ratings,
-    read_values,
 )
 
 
 @dataclass
 class ResultRows:
     kind: str  # "values", "preferences" or "ratings"
-    rows: list[tuple]  # (smiles, value, std), (smiles_a, smiles_b, preferred) or (smiles, rating); canonical
+    # (smiles, value, std), or (smiles, bound, std, qualifier) for a censored value such as "<5";
+    # (smiles_a, smiles_b, preferred) or (smiles, rating). SMILES canonical.
+    rows: list[tuple]
     sha256: str  # of the parsed rows (see rows_digest): line endings, spelling and order do not matter
     filename: str
     row_numbers: list[int]  # each row's line in the file (header = 1; blank lines are skipped)
     file_sha256: str = ""  # of the file's bytes: how imports were recognised before rows_digest
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # bad rows left out: (row, reason)
+    columns: ColumnMap | None = None  # the file's headers read as the SMILES, value and id columns
+
+    def without(self, reasons: list[tuple[int, str]]) -> ResultRows:
+        """These results without the rows named in ``reasons`` (row, why), which join ``skipped``."""
+        drop = {row for row, _ in reasons}
+        kept = [(n, r) for n, r in zip(self.row_numbers, self.rows, strict=True) if n not in drop]
+        rows = [r for _, r in kept]
+        return ResultRows(
+            self.kind,
+            rows,
+            rows_digest(self.kind, rows),
+            self.filename,
+            [n for n, _ in kept],
+            self.file_sha256,
+            sorted(self.skipped + reasons),
+            self.columns,
+        )
 
 
 def rows_digest(kind: str, rows: list[tuple]) -> str:
@@ -55,19 +77,45 @@ def rows_digest(kind: str, rows: list[tuple]) -> str:
     return hashlib.sha256(json.dumps([kind, canonical_rows]).encode()).hexdigest()
 
 
-def read_results(source: str | Path | CsvTable) -> ResultRows:
+def read_results(
+    source: str | Path | CsvTable, columns: ColumnChoice = RECOGNISED, skip_bad_rows: bool = False
+) -> ResultRows:
     """Read results (``smiles,value[,std]``, ``smiles_a,smiles_b,preferred`` or ``smiles,rating``)
     from a CSV file's path or a :class:`CsvTable` without storing them: every bad row is reported by
-    number (a :class:`FeedbackError` whose ``problems`` list them), so a page can preview them first."""
+    number (a :class:`FeedbackError` whose ``problems`` list them), so a page can preview them first.
+
+    The SMILES and value columns may have other names (``SMILES,pIC50``: see
+    :mod:`chemloop.loop.columns`; ``columns`` names them when they are not recognised), and a value
+    may be censored (``<5``). With ``skip_bad_rows`` the good rows are read and the bad ones listed
+    in ``skipped``; a file without a single good row, or one that cannot be read at all, still fails.
+    """
     table = source if isinstance(source, CsvTable) else csv_file(source)
+    try:
+        return _read_rows(table, columns)
+    except FeedbackError as err:
+        if not skip_bad_rows or not err.problems:
+            raise  # all or nothing; or the file itself is wrong (columns, encoding), not some rows
+        bad = {row for row, _ in err.problems}
+        # Bad rows become blank lines: the reader skips those, and the others keep their numbers.
+        lines = [[] if n in bad else line for n, line in enumerate(table.lines, start=2)]
+        try:
+            results = _read_rows(CsvTable(table.source, table.header, lines, table.sha256), columns)
+        except FeedbackError:
+            raise FeedbackError(f"{err} (no good rows to store)", problems=err.problems) from None
+        results.skipped = sorted(err.problems)
+        return results
+
+
+def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
+    table, found = map_columns(table, choice)
     columns = table.columns
     numbers = [n for n, line in enumerate(table.lines, start=2) if any(cell.strip() for cell in line)]
     if {"smiles", "value"} <= columns:
-        values = read_values(table)
-        std = values.std if values.std is not None else [None] * len(values)
+        values = read_measured_values(table)
+        # An exact value keeps the row's old shape (and so its digest); a censored one adds its qualifier.
         rows = [
-            (s, float(v), None if d is None else float(d))
-            for s, v, d in zip(values.smiles, values.values, std, strict=True)
+            (s, float(v), d, *((q,) if q else ()))
+            for s, v, d, q in zip(values.smiles, values.values, values.std, values.qualifiers, strict=True)
         ]
         kind = "values"
     elif {"smiles_a", "smiles_b", "preferred"} <= columns:
@@ -83,7 +131,9 @@ def read_results(source: str | Path | CsvTable) -> ResultRows:
             f"{table.source}: columns {sorted(columns)} are none of smiles,value[,std], "
             "smiles_a,smiles_b,preferred or smiles,rating"
         )
-    return ResultRows(kind, rows, rows_digest(kind, rows), Path(table.source).name, numbers, table.sha256)
+    return ResultRows(
+        kind, rows, rows_digest(kind, rows), Path(table.source).name, numbers, table.sha256, columns=found
+    )
 
 
 def import_results(
@@ -91,8 +141,11 @@ def import_results(
     name: str,
     results: str | Path | CsvTable | ResultRows,
     external: bool = False,
+    user: str | None = None,
+    fit_reward: bool = True,
 ) -> dict:
-    """Store results (a file, a table or rows already read; one transaction), then refit the reward model.
+    """Store results (a file, a table or rows already read; one transaction), then refit the reward model
+    (``fit_reward=False``: leave that to ``refit``, e.g. in a background job).
 
     The same results (by their parsed rows, see :func:`rows_digest`) imported again change
     nothing, also when two imports of them race: the loser answers "already imported". A molecule
@@ -119,10 +172,24 @@ def import_results(
                 return already
             count = store_results(session, campaign, results, external)
             campaign_id = campaign.id
+            _attribute_file(session, campaign_id, results.sha256, user)
     except IntegrityError:  # the same results stored by a concurrent import (unique per campaign)
         return already
-    reward_store.refit(factory, campaign_id, config)
-    return {"campaign": name, "imported": count, "kind": results.kind}
+    if fit_reward:
+        reward_store.refit(factory, campaign_id, config)
+    skipped = [{"row": row, "message": message} for row, message in results.skipped]
+    return {"campaign": name, "imported": count, "kind": results.kind, "skipped": skipped}
+
+
+def _attribute_file(session: Session, campaign_id: int, sha256: str, user: str | None) -> None:
+    """Record who uploaded the file just stored (its rows carry its id)."""
+    if user is not None:
+        file_id = session.scalar(
+            select(ImportedFile.id).where(
+                ImportedFile.campaign_id == campaign_id, ImportedFile.sha256 == sha256
+            )
+        )
+        people.attribute(session, campaign_id, "file", file_id, user)
 
 
 def store_results(session: Session, campaign: Campaign, results: ResultRows, external: bool) -> int:
@@ -140,7 +207,20 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
     session.add(file)
     session.flush()
     for row in results.rows:
-        if results.kind == "values":
+        if results.kind == "values" and len(row) == 4:  # censored: a bound, stored as written
+            smiles, bound, _, qualifier = row
+            session.add(
+                CensoredMeasurement(
+                    campaign_id=campaign.id,
+                    file_id=file.id,
+                    smiles=smiles,
+                    qualifier=qualifier,
+                    bound=bound,
+                    round_number=proposed_in.get(smiles, 0),
+                    external=smiles not in proposed_in,
+                )
+            )
+        elif results.kind == "values":
             smiles, value, std = row
             session.add(
                 Measurement(

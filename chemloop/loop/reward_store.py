@@ -15,8 +15,11 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from chemloop.loop.assay import campaign_assay, censored_pairs, utility_qualifier
 from chemloop.loop.config import CampaignConfig
+from chemloop.loop.progress import ProgressCallback, Stages
 from chemloop.loop.store import (
+    CensoredMeasurement,
     Measurement,
     Preference,
     PreferenceSource,
@@ -31,15 +34,26 @@ from chemloop.reward.model import META, WEIGHTS, RewardConfig, RewardModel
 
 MAX_RATING_PAIRS = 5000  # ratings become pairs (higher beats lower); a sample keeps the fit fast
 KEPT_FITS = 5  # reward models kept per campaign (the newest); older ones go when a new one is stored
+# Stages of a refit, as progress reports name them.
+CROSS_VALIDATING = "cross-validating the reward model"
+FITTING = "fitting the reward model"
 
 
 def feedback_counts(session: Session, campaign_id: int) -> dict[str, int]:
     """How many values, preferences and ratings the campaign holds (a refit is due when they change)."""
-    return {
+    counts = {
         name: session.scalar(select(func.count()).select_from(table).where(table.campaign_id == campaign_id))
         or 0
-        for name, table in (("values", Measurement), ("preferences", Preference), ("ratings", Rating))
+        for name, table in (
+            ("values", Measurement),
+            ("preferences", Preference),
+            ("ratings", Rating),
+            ("censored", CensoredMeasurement),
+        )
     }
+    if not counts["censored"]:  # a campaign without any keeps the counts its stored fits saw: not stale
+        del counts["censored"]
+    return counts
 
 
 def _rating_pairs(ratings: list[Rating], seed: int) -> PreferenceData:
@@ -70,9 +84,21 @@ def _feedback(
     session: Session, campaign_id: int, seed: int, ai_pair_weight: float = 1.0
 ) -> tuple[ValueData | PreferenceData | None, PreferenceData]:
     """All the campaign's feedback: its measured values (if any) and its preference pairs (the
-    chemists' choices, the pairs implied by their ratings, and AI-judged pairs weighted by
-    ``ai_pair_weight``). Without values, the pairs are the data."""
+    chemists' choices, the pairs implied by their ratings and by censored results, and AI-judged
+    pairs weighted by ``ai_pair_weight``). Without values, the pairs are the data.
+
+    Values go in as utilities (value × the assay's sign): the model learns "higher is better"
+    whichever way the assay points, on the scale preferences and ratings share."""
+    sign = campaign_assay(session, campaign_id).sign
     rows = session.scalars(select(Measurement).where(Measurement.campaign_id == campaign_id)).all()
+    bounds = session.scalars(
+        select(CensoredMeasurement).where(CensoredMeasurement.campaign_id == campaign_id)
+    ).all()
+    implied = censored_pairs(
+        [(r.smiles, sign * r.value) for r in rows],
+        [(c.smiles, utility_qualifier(c.qualifier, sign), sign * c.bound) for c in bounds],
+        seed,
+    )
     prefs = session.scalars(select(Preference).where(Preference.campaign_id == campaign_id)).all()
     judged = set(
         session.scalars(
@@ -83,36 +109,44 @@ def _feedback(
     )
     ratings = session.scalars(select(Rating).where(Rating.campaign_id == campaign_id)).all()
     from_ratings = _rating_pairs(list(ratings), seed)
-    weights = [ai_pair_weight if p.id in judged else 1.0 for p in prefs] + [1.0] * len(from_ratings)
+    weights = [ai_pair_weight if p.id in judged else 1.0 for p in prefs]
+    weights += [1.0] * (len(from_ratings) + len(implied))
     pairs = PreferenceData(
-        [p.smiles_a for p in prefs] + from_ratings.smiles_a,
-        [p.smiles_b for p in prefs] + from_ratings.smiles_b,
-        [p.preferred for p in prefs] + from_ratings.preferred,
+        [p.smiles_a for p in prefs] + from_ratings.smiles_a + [winner for winner, _ in implied],
+        [p.smiles_b for p in prefs] + from_ratings.smiles_b + [loser for _, loser in implied],
+        [p.preferred for p in prefs] + from_ratings.preferred + ["a"] * len(implied),
         "preferences and ratings",
         weights=None if all(w == 1.0 for w in weights) else weights,
     )
     if rows:
         std = np.array([r.std for r in rows], dtype=float) if all(r.std for r in rows) else None
         values = ValueData(
-            [r.smiles for r in rows], np.array([r.value for r in rows]), std, "campaign results"
+            [r.smiles for r in rows], np.array([sign * r.value for r in rows]), std, "campaign results"
         )
         return values, pairs
     return (pairs if len(pairs) else None), PreferenceData([], [], [])
 
 
-def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConfig) -> bool:
+def refit(
+    factory: sessionmaker[Session],
+    campaign_id: int,
+    config: CampaignConfig,
+    progress: ProgressCallback | None = None,
+) -> bool:
     """Fit on everything the campaign holds (once there are ``min_measurements``) and store the model
     with its cross-validated quality; False while there is too little data.
 
     The fit runs between two short transactions (read the feedback; store the model), never inside
     one: a SQLite write lock held through a minute of fitting would fail every other writer. If the
     process dies mid-fit, nothing is lost: the feedback is stored, and ``is_stale`` makes the next
-    ``propose`` fit again.
+    ``propose`` fit again. ``progress`` hears of each cross-validation fold and the final fit.
     """
     with session_scope(factory) as session:
         data, pairs = _feedback(session, campaign_id, config.campaign.seed, config.reward.ai_pair_weight)
         counts = feedback_counts(session, campaign_id)
-    if data is None or len(data) < config.campaign.min_measurements:
+    # A censored result ("<5") is a molecule tested too: it counts towards the minimum.
+    too_few = data is None or len(data) < 2  # a fit needs two rows of its own kind
+    if too_few or len(data) + counts.get("censored", 0) < config.campaign.min_measurements:
         return False
     reward = config.reward
     settings = RewardConfig(
@@ -126,12 +160,22 @@ def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConf
     table = FeatureTable(reward.features)  # features computed once, shared by the folds and the fit
     folds = min(reward.cv_folds, len(data) // 2)
     quality: dict = {"folds": 0}
+    # Each fold's fit costs about what the final one does.
+    stages = Stages(progress, {CROSS_VALIDATING: folds if folds >= 2 else 0, FITTING: 1})
     if folds >= 2:
+        stages.step(CROSS_VALIDATING, 0, folds, "folds")
         metrics = cross_validate(
-            data, settings, folds=folds, seed=config.campaign.seed, table=table, pairs=pairs or None
+            data,
+            settings,
+            folds=folds,
+            seed=config.campaign.seed,
+            table=table,
+            pairs=pairs or None,
+            progress=lambda fold, _: stages.step(CROSS_VALIDATING, fold, folds, "folds"),
         )
         quality = {"primary": metrics["primary"], "folds": folds, **metrics["metrics"]}
     quality["feedback"] = counts  # what this model saw: is_stale compares it with what is stored now
+    stages.step(FITTING, 0)
     model = RewardModel.fit(data, settings, table=table, pairs=pairs or None)
     with tempfile.TemporaryDirectory() as folder:
         model.save(folder)
@@ -146,6 +190,7 @@ def refit(factory: sessionmaker[Session], campaign_id: int, config: CampaignConf
         session.add(version)
         session.flush()
         _prune(session, campaign_id)
+    stages.step(FITTING, 1)
     return True
 
 

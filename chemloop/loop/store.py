@@ -141,6 +141,34 @@ class Measurement(Base):
     external: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class AssayDefinition(Base):
+    """What a campaign's values measure: the assay's name, its unit and whether higher or lower is
+    better (a table of its own, so databases made before it gain it without a migration; a campaign
+    without a row here reads as "value", no unit, higher is better: see ``chemloop.loop.assay``)."""
+
+    __tablename__ = "assay"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(30), default="")
+    direction: Mapped[str] = mapped_column(String(6), default="higher")  # "higher" or "lower"
+
+
+class CensoredMeasurement(Base):
+    """A result beyond the assay's range (``<5``, ``>=10``): a bound, not a value. Kept apart from
+    :class:`Measurement` so no reader of exact values ever takes a bound for one; the reward model
+    uses it as pairs (see ``chemloop.loop.reward_store``)."""
+
+    __tablename__ = "censored_measurement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_file.id"), nullable=True)
+    smiles: Mapped[str] = mapped_column(Text)  # canonical
+    qualifier: Mapped[str] = mapped_column(String(2))  # "<", "<=", ">" or ">="
+    bound: Mapped[float] = mapped_column(Float)
+    round_number: Mapped[int] = mapped_column(Integer)  # as Measurement.round_number
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Preference(Base):
     """A chemist's choice between two molecules (from a file, the web app or the API)."""
 
@@ -190,6 +218,59 @@ class RewardModelVersion(Base):
     weights: Mapped[bytes] = mapped_column(LargeBinary)
     metadata_json: Mapped[str] = mapped_column(Text)
     metrics_json: Mapped[str] = mapped_column(Text)
+
+
+# --- people: named users, who did what, notes, archived campaigns -------------------------------
+# Tables of their own (databases made before them gain them without a migration).
+
+USER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_NOTE_LENGTH = 2000  # characters of one note: a remark, not a report
+
+
+class User(Base):
+    """A named user of the web app and the HTTP API: a name and the SHA-256 of the user's key."""
+
+    __tablename__ = "chemloop_user"  # "user" is a reserved word in PostgreSQL
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Attribution(Base):
+    """Who stored a row of feedback: ``kind`` names the table (``preference``, ``rating``, ``file``
+    for an uploaded or imported results file, ``overrule`` for a judged preference a user reversed)
+    and ``row_id`` the row. A row without one was stored before users had names, or by the CLI."""
+
+    __tablename__ = "attribution"
+    __table_args__ = (UniqueConstraint("kind", "row_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    row_id: Mapped[int] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Note(Base):
+    """A chemist's short note on one molecule of a campaign."""
+
+    __tablename__ = "note"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    smiles: Mapped[str] = mapped_column(Text)  # canonical
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CampaignArchive(Base):
+    """An archived campaign: hidden from the campaign list by default, no more propose or import."""
+
+    __tablename__ = "campaign_archive"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 def connect(url: str = DEFAULT_DB) -> sessionmaker[Session]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,55 @@ def read_values(source: str | Path | CsvTable) -> ValueData:
     return ValueData(smiles, np.array(values), np.array(stds) if has_std else None, table.source)
 
 
+@dataclass
+class MeasuredValues:
+    """A campaign's assay results: exact values and censored ones (``<5``, ``>=10``), each row with
+    its qualifier ("" for an exact value). Not a reward model's data: bounds are no values (see
+    ``chemloop.loop.assay`` for how a campaign uses them)."""
+
+    smiles: list[str]
+    values: list[float]
+    std: list[float | None]
+    qualifiers: list[str]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+
+# A qualifier before a number, as a chemist writes it; ≤, ≥, =< and => are read as <= and >=.
+_QUALIFIED = re.compile(r"^(<=|>=|=<|=>|≤|≥|<|>)\s*(.*)$")
+_SPELLINGS = {"≤": "<=", "≥": ">=", "=<": "<=", "=>": ">="}
+
+
+def split_qualifier(text: str) -> tuple[str, str]:
+    """``("<", "5")`` for ``"<5"``, ``("", "5.2")`` for ``"5.2"``: the qualifier (``<``, ``<=``,
+    ``>`` or ``>=``) and the number's text."""
+    match = _QUALIFIED.match(text.strip())
+    if match is None:
+        return "", text
+    qualifier, number = match.groups()
+    return _SPELLINGS.get(qualifier, qualifier), number.strip()
+
+
+def read_measured_values(source: str | Path | CsvTable) -> MeasuredValues:
+    """Values from ``smiles,value[,std]`` where a value may be censored (``<5``, ``>= 10``)."""
+    table = _Table(_table(source), required=("smiles", "value"), optional=("std",))
+    found = MeasuredValues([], [], [], [], table.source)
+    for row, cells in table.rows():
+        mol = table.molecule(row, "smiles", cells["smiles"])
+        qualifier, number = split_qualifier(cells["value"])
+        value = table.number(row, "value", number, shown=cells["value"])
+        std = table.number(row, "std", cells["std"], positive=True) if cells.get("std") else None
+        if mol is not None and value is not None and (std is not None or not cells.get("std")):
+            found.smiles.append(mol)
+            found.values.append(value)
+            found.std.append(std)
+            found.qualifiers.append(qualifier)
+    table.finish()
+    return found
+
+
 def read_preferences(source: str | Path | CsvTable) -> PreferenceData:
     table = _Table(_table(source), required=("smiles_a", "smiles_b", "preferred"))
     first, second, preferred = [], [], []
@@ -266,15 +316,19 @@ class _Table:
             self.error(row, f"{column} {_shown(text)} {problem}")
         return canonical
 
-    def number(self, row: int, column: str, text: str, positive: bool = False) -> float | None:
+    def number(
+        self, row: int, column: str, text: str, positive: bool = False, shown: str | None = None
+    ) -> float | None:
+        """``text`` as a number, or None with the row's error (quoting ``shown``, the cell as written)."""
+        shown = text if shown is None else shown
         try:
             value = float(text)
         except ValueError:
-            self.error(row, f"{column} {_shown(text)} is not a number")
+            self.error(row, f"{column} {_shown(shown)} is not a number")
             return None
         problem = value_problem(value)
         if problem is not None:
-            self.error(row, f"{column} {_shown(text)} {problem}")
+            self.error(row, f"{column} {_shown(shown)} {problem}")
             return None
         if positive and value <= 0:
             self.error(row, f"{column} {text!r} must be greater than 0")

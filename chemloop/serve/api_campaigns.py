@@ -7,16 +7,19 @@ the body, and the model is the server's.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
+from chemloop.loop.columns import ColumnChoice
 from chemloop.serve import uploads
-from chemloop.serve.deps import RequireKey, Settings, Work
+from chemloop.serve.deps import RequireKey, Settings, User, Work
 from chemloop.services import campaigns, schemas
 from chemloop.services.campaigns import NOT_PROPOSED
+from chemloop.services.export import export_campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -29,9 +32,11 @@ Name = Annotated[
 
 
 @router.get("", response_model=list[schemas.CampaignSummary])
-def list_campaigns(workspace: Work) -> list[dict[str, Any]]:
-    """Every campaign, by name, with its rounds and molecules tested."""
-    return campaigns.list_all(workspace)
+def list_campaigns(
+    workspace: Work, archived: Annotated[bool, Query(description="list archived campaigns too")] = False
+) -> list[dict[str, Any]]:
+    """Every campaign, by name, with its rounds and molecules tested (archived ones on request)."""
+    return campaigns.list_all(workspace, archived=archived)
 
 
 @router.post(
@@ -54,6 +59,26 @@ def campaign_molecules(name: Name, workspace: Work) -> list[dict[str, Any]]:
     return campaigns.molecules(workspace, name)
 
 
+@router.get(
+    "/{name}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "chemical/x-mdl-sdfile": {}}}},
+)
+def export_molecules(
+    name: Name,
+    workspace: Work,
+    fmt: Annotated[Literal["csv", "sdf"], Query(alias="format", description="csv or sdf")] = "csv",
+    round_: Annotated[int | None, Query(alias="round", ge=0, description="one round only")] = None,
+    key: Annotated[list[str] | None, Query(description="only these molecule ids")] = None,
+) -> Response:
+    """The campaign's molecules as a CSV or SD file: id, SMILES, round, measured and predicted values
+    (with the assay's unit), properties, and why each was proposed. Withheld molecules are left out."""
+    found = export_campaign(workspace, name, fmt, round_, key or ())
+    disposition = f'attachment; filename="{found.filename}"'
+    headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}
+    return Response(found.content, media_type=found.media_type, headers=headers)
+
+
 @router.post(
     "/{name}/propose",
     status_code=status.HTTP_202_ACCEPTED,
@@ -71,30 +96,60 @@ def propose(name: Name, workspace: Work, body: schemas.ProposeRequest | None = N
 async def import_results(
     name: Name,
     workspace: Work,
+    user: User,
     file: Annotated[
         UploadFile, File(description="CSV: smiles,value[,std] | smiles_a,smiles_b,preferred | smiles,rating")
     ],
     external: Annotated[bool, Form(description="accept molecules the campaign never proposed")] = False,
     dry_run: Annotated[bool, Form(description="parse and check only: rows and row-level problems")] = False,
+    smiles_column: Annotated[
+        str | None, Form(max_length=200, description="the SMILES column, where it is not recognised")
+    ] = None,
+    value_column: Annotated[
+        str | None, Form(max_length=200, description="the value column (e.g. 'pIC50'), where not recognised")
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool, Form(description="store the good rows, list the bad ones as skipped (default: all or nothing)")
+    ] = False,
 ) -> dict[str, Any]:
-    """Import a results file (values, preferences or ratings) and refit the reward model; with
-    ``dry_run``, return what would be imported and every problem by row, storing nothing."""
+    """Import a results file (values, preferences or ratings; a value may be censored, e.g. ``<5``)
+    and refit the reward model; with ``dry_run``, return what would be imported and every problem by
+    row, storing nothing."""
     data = await file.read()  # the body's size is capped before it is parsed (BodySizeMiddleware)
     filename = uploads.client_name(file.filename)
+    columns = ColumnChoice(smiles_column or None, value_column or None)
     if not dry_run:
-        return await run_in_threadpool(campaigns.import_results, workspace, name, data, filename, external)
-    found = await run_in_threadpool(campaigns.preview_results, workspace, name, data, filename, external)
+        return await run_in_threadpool(
+            partial(
+                campaigns.import_results,
+                workspace,
+                name,
+                data,
+                filename,
+                external,
+                user=user,
+                columns=columns,
+                skip_bad_rows=skip_bad_rows,
+            )
+        )
+    found = await run_in_threadpool(
+        campaigns.preview_results, workspace, name, data, filename, external, columns
+    )
     problems = [{"row": row, "message": message} for row, message in found["problems"]]
     if not external:
         problems += [{"row": row, "message": f"{NOT_PROPOSED}: {s}"} for row, s in found["unproposed"]]
     if found["file_error"] is not None:
         problems.append({"row": None, "message": found["file_error"]})
+    mapped = found["columns"]
     return {
         "ok": found["ok"],
         "kind": found["kind"],
         "rows": len(found["rows"]),
         "sample": [list(r) for r in found["rows"][: campaigns.PREVIEW_ROWS]],
         "problems": problems,
+        "good_rows": found["good"],
+        "columns": None if mapped is None else vars(mapped),
+        "header": found["header"],
     }
 
 
@@ -104,9 +159,11 @@ async def import_results(
     response_model=schemas.PreferenceRecorded,
     dependencies=[RequireKey],
 )
-def record_preference(name: Name, body: schemas.PreferenceIn, workspace: Work) -> dict[str, Any]:
+def record_preference(name: Name, body: schemas.PreferenceIn, workspace: Work, user: User) -> dict[str, Any]:
     """Record a chemist's choice between two molecules; the next reward-model fit uses it."""
-    return campaigns.record_preference(workspace, name, body.smiles_a, body.smiles_b, body.preferred)
+    return campaigns.record_preference(
+        workspace, name, body.smiles_a, body.smiles_b, body.preferred, user=user
+    )
 
 
 @router.post(
@@ -115,6 +172,28 @@ def record_preference(name: Name, body: schemas.PreferenceIn, workspace: Work) -
     response_model=schemas.RatingRecorded,
     dependencies=[RequireKey],
 )
-def record_rating(name: Name, body: schemas.RatingIn, workspace: Work) -> dict[str, Any]:
+def record_rating(name: Name, body: schemas.RatingIn, workspace: Work, user: User) -> dict[str, Any]:
     """Record a chemist's 1–5 rating of a molecule; the next reward-model fit uses it."""
-    return campaigns.record_rating(workspace, name, body.smiles, body.rating)
+    return campaigns.record_rating(workspace, name, body.smiles, body.rating, user=user)
+
+
+@router.post("/{name}/archive", response_model=schemas.CampaignArchived)
+def archive(name: Name, workspace: Work, user: User) -> dict[str, Any]:
+    """Archive the campaign: listed only with ``archived=true``, no more propose or import (409)."""
+    return campaigns.archive(workspace, name, user)
+
+
+@router.post("/{name}/unarchive", response_model=schemas.CampaignArchived, dependencies=[RequireKey])
+def unarchive(name: Name, workspace: Work) -> dict[str, Any]:
+    """Bring an archived campaign back."""
+    return campaigns.unarchive(workspace, name)
+
+
+@router.delete("/{name}", response_model=schemas.CampaignDeleted, dependencies=[RequireKey])
+def delete_campaign(
+    name: Name,
+    workspace: Work,
+    confirm: Annotated[str, Query(max_length=200, description="the campaign's name again: there is no undo")],
+) -> dict[str, Any]:
+    """Delete the campaign and every row of it (rounds, results, feedback, notes) in one transaction."""
+    return campaigns.delete_campaign(workspace, name, confirm)

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from chemloop import __version__
-from chemloop.serve import api_campaigns, api_jobs, api_molecules, uploads
+from chemloop.serve import api_campaigns, api_feedback, api_jobs, api_molecules, uploads
 from chemloop.serve.deps import ClientRateLimit
 from chemloop.serve.errors import SafeJSONResponse, add_error_handlers
 from chemloop.serve.limits import BodySizeMiddleware, document_limits
@@ -75,7 +75,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     if settings.trusted_proxies:  # added last: runs first, so every layer sees the real client
         app.add_middleware(ForwardedHeadersMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     add_error_handlers(app)
-    for module in (api_molecules, api_jobs, api_campaigns):
+    for module in (api_molecules, api_jobs, api_campaigns, api_feedback):
         app.include_router(module.router)
     _add_web_pages(app)
     document_limits(app, settings)

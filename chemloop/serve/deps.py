@@ -5,7 +5,6 @@ everything that changes state: the API key, or a web sign-in from this server's 
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from chemloop.services import users
 from chemloop.services.errors import FieldError
 from chemloop.services.settings import ServeSettings
 from chemloop.services.workspace import Workspace
@@ -57,8 +57,8 @@ class ClientRateLimit:
 
 
 def client_address(request: Request) -> str:
-    """Who a rate limit counts: the connection's remote address. Not the API key: there is one key,
-    shared by everybody allowed to write, and scoring or sampling needs none. ``X-Forwarded-For``
+    """Who a rate limit counts: the connection's remote address. Not the API key: scoring or
+    sampling needs none. ``X-Forwarded-For``
     names the client only for requests from a proxy in the server's ``trusted_proxies``
     (:class:`~chemloop.serve.security.ForwardedHeadersMiddleware` has then put it here)."""
     return request.client.host if request.client else "unknown"
@@ -118,17 +118,40 @@ def _credential(request: Request) -> tuple[str, str] | None:
     return ("session", cookie) if cookie else None
 
 
+def _identify(request: Request) -> tuple[str, str] | None:
+    """``(how, user)`` for a request that carries a key (the server's shared key is ``admin``, a
+    named user's key is theirs) or a live web sign-in, else None. Looked up once per request."""
+    if hasattr(request.state, "identity"):
+        return request.state.identity
+    credential, identity = _credential(request), None
+    if credential is not None:
+        how, secret = credential
+        workspace = get_workspace(request)
+        if how == "key":
+            user = users.identify(workspace, secret, request.app.state.settings.api_key)
+        else:
+            user = request.app.state.sessions.user(secret)
+            # A user removed since signing in (by `chemloop users remove`, in another process) is out.
+            if user is not None and not users.exists(workspace, user):
+                request.app.state.sessions.end(secret)
+                user = None
+        identity = (how, user) if user is not None else None
+    request.state.identity = identity
+    return identity
+
+
 def authenticated(request: Request) -> str | None:
-    """``"key"`` when the request carries the server's API key (constant-time comparison),
-    ``"session"`` when it carries a live web sign-in, else None."""
-    credential = _credential(request)
-    if credential is None:
-        return None
-    how, secret = credential
-    if how == "key":
-        expected = request.app.state.settings.api_key
-        return how if secrets.compare_digest(secret.encode(), expected.encode()) else None
-    return how if request.app.state.sessions.valid(secret) else None
+    """``"key"`` when the request carries the server's API key or a user's key, ``"session"`` when it
+    carries a live web sign-in, else None."""
+    identity = _identify(request)
+    return identity[0] if identity else None
+
+
+def current_user(request: Request) -> str | None:
+    """Who the request is from: a user's name, ``admin`` for the server's shared key, None when it
+    carries no valid credential (reading needs none)."""
+    identity = _identify(request)
+    return identity[1] if identity else None
 
 
 def has_valid_key(request: Request) -> bool:
@@ -160,8 +183,8 @@ def refuse_cross_site(request: Request) -> None:
 
 
 def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)] = None) -> None:
-    """401 unless the request carries the server's API key or a web sign-in; 403 when a sign-in
-    (the cookie, whatever other headers came with it) comes from another origin."""
+    """401 unless the request carries the server's API key, a user's key or a web sign-in; 403 when
+    a sign-in (the cookie, whatever other headers came with it) comes from another origin."""
     how = authenticated(request)
     if how is None:
         raise HTTPException(
@@ -176,3 +199,11 @@ def require_key(request: Request, _: Annotated[str | None, Security(_key_scheme)
 Settings = Annotated[ServeSettings, Depends(get_settings)]
 Work = Annotated[Workspace, Depends(get_workspace)]
 RequireKey = Depends(require_key)
+
+
+def signed_in_user(request: Request, _: Annotated[None, Depends(require_key)]) -> str:
+    """The user of a request that changes state (after :func:`require_key` let it through)."""
+    return current_user(request) or users.ADMIN
+
+
+User = Annotated[str, Depends(signed_in_user)]

@@ -26,7 +26,7 @@ from chemloop.services.compute import ComputeLimitError
 from chemloop.services.errors import FieldError, problem
 
 # The status code of a refused value, by what went wrong (any other kind: 422).
-STATUS_OF_KIND = {"not_found": 404, "exists": 409, "busy": 429, "rate_limited": 429}
+STATUS_OF_KIND = {"not_found": 404, "exists": 409, "archived": 409, "busy": 429, "rate_limited": 429}
 
 
 def finite(value: Any) -> Any:

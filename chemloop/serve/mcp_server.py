@@ -26,19 +26,23 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from chemloop.chem.mol import canonical, molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JOB_ID
 from chemloop.services import campaigns, jobs, molecules, schemas, scoring
 from chemloop.services.settings import ServeSettings
+from chemloop.services.users import ASSISTANT
 from chemloop.services.workspace import Workspace
 
 INSTRUCTIONS = """chemloop designs drug-like molecules. Compute properties and scores of SMILES, sample
 from the chemical language model (or have it decorate a scaffold or link two fragments), steer it
 towards a score with an optimize job, and run design-make-test campaigns (status, propose the next
-batch). Optimize and propose are jobs: start one, then poll job_status with its id until the status
-is done, failed or cancelled."""
+batch, let the constitution's rules judge pairs, note what you see on a molecule). Optimize and
+propose are jobs: start one, then poll job_status with its id until the status is done, failed or
+cancelled."""
 
 DEFAULT_BUDGET = 1000  # oracle calls of an optimize job that names none: minutes, not hours, on a CPU
+MAX_JUDGED_PAIRS = 500  # per judge call: the rules judge ~100 pairs/s, and the call waits for them
 
 Tool = TypeVar("Tool", bound=Callable[..., Any])
 JobId = Annotated[
@@ -205,8 +209,50 @@ def build_server(settings: ServeSettings) -> MCPServer:
         campaign: Campaign, batch: Annotated[int | None, schemas.ProposeRequest.model_fields["batch"]] = None
     ) -> dict[str, Any]:
         """Start a job that proposes the campaign's next batch to make and test (it fine-tunes the
-        agent on the current reward: about a minute). Poll job_status with its id for the proposals."""
+        agent on the current reward: minutes on a CPU). Poll job_status with its id: its progress says
+        what it is doing and how long it may take; once done, it holds the proposals."""
         return _finite(campaigns.start_propose(workspace, campaign, batch).model_dump())
+
+    @server.tool()
+    @user_errors
+    def judge(
+        campaign: Campaign,
+        pairs: Annotated[int, Field(ge=1, le=MAX_JUDGED_PAIRS, description="pairs to judge")] = 50,
+        fresh: Annotated[
+            int | None,
+            Field(ge=0, le=2 * MAX_JUDGED_PAIRS, description="fresh samples to pair (default 2 × pairs)"),
+        ] = None,
+        seed: schemas.Seed = 0,
+    ) -> dict[str, Any]:
+        """AI feedback: the shipped constitution's rules judge pairs of the campaign's molecules and
+        fresh samples of its model; decided pairs are stored as preferences naming their judge and
+        principle (weighed below a chemist's; a chemist can overrule each on the review page)."""
+        if fresh is not None and fresh > settings.max_samples:
+            raise ChemloopError(
+                f"fresh: {fresh} is above this server's limit of {settings.max_samples} samples"
+            )
+        return _finite(campaigns.judge(workspace, campaign, pairs, fresh=fresh, seed=seed))
+
+    @server.tool()
+    @user_errors
+    def add_note(
+        campaign: Campaign,
+        smiles: Annotated[schemas.Smiles, Field(description="one of the campaign's molecules")],
+        text: Annotated[
+            str, Field(min_length=1, max_length=campaigns.MAX_NOTE_LENGTH, description="plain text")
+        ],
+    ) -> dict[str, Any]:
+        """Add a short note to one of the campaign's molecules (shown on its page, by 'assistant')."""
+        return campaigns.add_note(workspace, campaign, molecule_key(canonical(smiles)), ASSISTANT, text)
+
+    @server.tool()
+    @user_errors
+    def molecule_notes(
+        campaign: Campaign,
+        smiles: Annotated[schemas.Smiles, Field(description="one of the campaign's molecules")],
+    ) -> dict[str, Any]:
+        """The notes on one of the campaign's molecules, oldest first, with author and time."""
+        return {"notes": campaigns.notes(workspace, campaign, molecule_key(canonical(smiles)))}
 
     return server
 

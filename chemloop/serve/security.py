@@ -81,41 +81,53 @@ class ForwardedHeadersMiddleware:
 
 class Sessions:
     """Signed-in browsers: a random token per sign-in, kept in this process's memory as its SHA-256
-    (a memory dump holds no usable token) with an expiry; at most ``limit`` at once, the oldest
-    dropped first. A restart signs everybody out."""
+    (a memory dump holds no usable token) with an expiry and the user who signed in; at most
+    ``limit`` at once, the oldest dropped first. A restart signs everybody out."""
 
     def __init__(self, lifetime_s: float, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.lifetime_s, self.limit, self.clock = lifetime_s, limit, clock
         self._expiry: dict[bytes, float] = {}  # insertion order = sign-in order
+        self._user: dict[bytes, str] = {}
         self._lock = threading.Lock()
 
     @staticmethod
     def _digest(token: str) -> bytes:
         return hashlib.sha256(token.encode("utf-8", "replace")).digest()
 
-    def create(self) -> str:
+    def create(self, user: str = "admin") -> str:
+        """A new sign-in of ``user`` (the server's shared key signs in as ``admin``)."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
         with self._lock:
             for digest in [d for d, until in self._expiry.items() if until <= now]:
-                del self._expiry[digest]
+                self._drop(digest)
             while len(self._expiry) >= self.limit:
-                del self._expiry[next(iter(self._expiry))]
-            self._expiry[self._digest(token)] = now + self.lifetime_s
+                self._drop(next(iter(self._expiry)))
+            digest = self._digest(token)
+            self._expiry[digest] = now + self.lifetime_s
+            self._user[digest] = user
         return token
 
-    def valid(self, token: str) -> bool:
+    def _drop(self, digest: bytes) -> None:
+        self._expiry.pop(digest, None)
+        self._user.pop(digest, None)
+
+    def user(self, token: str) -> str | None:
+        """Who signed in with ``token``, or None if it is not a live sign-in."""
         digest = self._digest(token)
         with self._lock:
             until = self._expiry.get(digest)
             if until is not None and until <= self.clock():
-                del self._expiry[digest]
-                until = None
-        return until is not None
+                self._drop(digest)
+                return None
+            return self._user.get(digest) if until is not None else None
+
+    def valid(self, token: str) -> bool:
+        return self.user(token) is not None
 
     def end(self, token: str) -> None:
         with self._lock:
-            self._expiry.pop(self._digest(token), None)
+            self._drop(self._digest(token))
 
     def __len__(self) -> int:
         return len(self._expiry)

@@ -8,22 +8,31 @@ one transaction.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import InvalidSmilesError
+from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.config_files import validate
 from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
-from chemloop.jobs import Job
+from chemloop.jobs import ACTIVE, Job, JobConflictError
 from chemloop.loop import campaign as loop_campaign
+from chemloop.loop import lifecycle, people
+from chemloop.loop import notes as loop_notes
 from chemloop.loop import results as loop_results
+from chemloop.loop.assay import Assay, check_assay
 from chemloop.loop.campaign import Proposed
+from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
+from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.review import next_pair
-from chemloop.loop.store import UnknownCampaignError, check_campaign_name
+from chemloop.loop.store import MAX_NOTE_LENGTH, UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
 from chemloop.services import schemas
 from chemloop.services.errors import FieldError, check_at_most, problem
@@ -51,9 +60,14 @@ def require(workspace: Workspace, name: str) -> None:
     loop_campaign.require_campaign(workspace.factory, name)
 
 
-def list_all(workspace: Workspace) -> list[dict[str, Any]]:
-    """Every campaign by name, with its rounds proposed and molecules tested."""
-    return loop_campaign.list_campaigns(workspace.factory)
+def list_all(workspace: Workspace, archived: bool = False) -> list[dict[str, Any]]:
+    """Every campaign by name, with its rounds proposed, molecules tested and whether it is archived;
+    archived ones only when ``archived``."""
+    shelved = lifecycle.archived_names(workspace.factory)
+    listed = [
+        c | {"archived": c["campaign"] in shelved} for c in loop_campaign.list_campaigns(workspace.factory)
+    ]
+    return [c for c in listed if archived or not c["archived"]]
 
 
 def status(workspace: Workspace, name: str) -> dict[str, Any]:
@@ -99,7 +113,12 @@ def review_pair(workspace: Workspace, name: str, skipped=()) -> tuple[dict, dict
 
 def propose_jobs(workspace: Workspace, name: str) -> list[Job]:
     """The campaign's propose jobs, newest first."""
-    return [j for j in workspace.jobs.list() if j.kind == "propose" and j.params.get("campaign") == name]
+    return [j for j in campaign_jobs(workspace, name) if j.kind == "propose"]
+
+
+def campaign_jobs(workspace: Workspace, name: str) -> list[Job]:
+    """The campaign's jobs of every kind (create, propose, import), newest first."""
+    return [j for j in workspace.jobs.list() if j.params.get("campaign") == name]
 
 
 # --- creating -----------------------------------------------------------------------------------
@@ -140,14 +159,28 @@ def config_from_tables(name: str, data: dict[str, Any], settings: ServeSettings)
 
 
 def create(
-    workspace: Workspace, name: str, config: CampaignConfig, seed: CsvTable | None = None
+    workspace: Workspace,
+    name: str,
+    config: CampaignConfig,
+    seed: CsvTable | None = None,
+    fit_reward: bool = True,
+    assay: Assay | None = None,
+    columns: ColumnChoice = RECOGNISED,
+    skip_bad_rows: bool = False,
 ) -> dict[str, Any]:
-    """Create campaign ``name``; ``seed`` results (every row checked before anything is stored)
-    become round 0 and fit its first reward model. Returns its status."""
+    """Create campaign ``name`` measuring ``assay``; ``seed`` results (or the config's ``seed_data``;
+    every row checked before anything is stored; ``columns`` names its SMILES and value columns when
+    they are not recognised) become round 0 and fit its first reward model (``fit_reward=False``: the
+    caller starts that as a job, :func:`start_fit`). Returns its status; with ``skip_bad_rows`` only
+    the good rows are stored and the bad ones come back as ``skipped`` beside it."""
     check_campaign_name(name)  # before anything is read
-    rows = loop_results.read_results(seed) if seed is not None else None
-    loop_campaign.init_campaign(workspace.factory, name, config, seed=rows)
-    return status(workspace, name)
+    source = seed if seed is not None else config.campaign.seed_data
+    rows = loop_results.read_results(source, columns, skip_bad_rows) if source is not None else None
+    loop_campaign.init_campaign(
+        workspace.factory, name, config, seed=rows, fit_reward=fit_reward, assay=assay
+    )
+    skipped = [{"row": row, "message": message} for row, message in (rows.skipped if rows else [])]
+    return status(workspace, name) | ({"skipped": skipped} if skipped else {})
 
 
 def create_from_request(
@@ -159,8 +192,15 @@ def create_from_request(
             ("body", "name"), request.name, f"campaign {request.name!r} already exists", kind="exists"
         )
     config = campaign_config(request, settings)
+    assay = None
+    if request.assay is not None:
+        try:
+            assay = check_assay(request.assay.name, request.assay.unit, request.assay.direction)
+        except ChemloopError as err:
+            raise FieldError(("body", "assay"), None, str(err)) from None
     try:
-        return create(workspace, request.name, config, _seed_table(request.seed) if request.seed else None)
+        seed = _seed_table(request.seed) if request.seed else None
+        return create(workspace, request.name, config, seed, assay=assay)
     except FeedbackError as err:
         raise _seed_problems(err, request.seed) from None
 
@@ -171,7 +211,10 @@ def _seed_table(seed: list[schemas.SeedRow]) -> CsvTable:
         i = with_std.index(False)
         raise FieldError(("body", "seed", i, "std"), None, "give a std for every seed row or for none")
     header = ["smiles", "value", "std"] if any(with_std) else ["smiles", "value"]
-    lines = [[r.smiles, repr(r.value), *([repr(r.std)] if r.std is not None else [])] for r in seed]
+    lines = [
+        [r.smiles, f"{r.qualifier or ''}{r.value!r}", *([repr(r.std)] if r.std is not None else [])]
+        for r in seed
+    ]
     return CsvTable("seed", header, lines)
 
 
@@ -193,79 +236,189 @@ def _seed_problems(err: FeedbackError, seed: list[schemas.SeedRow]) -> FieldErro
 def start_propose(workspace: Workspace, name: str, batch: int | None = None) -> schemas.JobOut:
     """Queue a propose round as a background job (one at a time per campaign); once it is done its
     ``proposals.csv`` holds the picks. An unknown campaign fails now, not later inside the job."""
-    require(workspace, name)
+    require_active(workspace, name, "new rounds")
     return job_out(workspace.jobs.start_propose(workspace.db_url, name, batch))
 
 
+def start_fit(workspace: Workspace, name: str, kind: str) -> schemas.JobOut:
+    """Queue a fit of the campaign's reward model as a background job: ``kind`` "create" (the first
+    fit of a campaign just created) or "import" (the refit after results were stored). A fit already
+    waiting for the campaign is returned instead of a second one; it will see the new data."""
+    require(workspace, name)
+    return job_out(workspace.jobs.start_fit(workspace.db_url, name, kind))
+
+
 def propose(
-    workspace: Workspace, name: str, batch: int | None = None, output: Path | None = None
+    workspace: Workspace,
+    name: str,
+    batch: int | None = None,
+    output: Path | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Proposed:
-    """Propose the next round in this process (the command line waits for it)."""
-    return loop_campaign.propose(workspace.factory, name, batch=batch, output=output)
+    """Propose the next round in this process (the command line waits for it, ``progress`` hearing
+    of each stage)."""
+    require_active(workspace, name, "new rounds")
+    return loop_campaign.propose(workspace.factory, name, batch=batch, output=output, progress=progress)
 
 
 # --- results and feedback -----------------------------------------------------------------------
 
 
 def preview_results(
-    workspace: Workspace, name: str, data: bytes, filename: str, external: bool = False
+    workspace: Workspace,
+    name: str,
+    data: bytes,
+    filename: str,
+    external: bool = False,
+    columns: ColumnChoice = RECOGNISED,
 ) -> dict[str, Any]:
-    """What importing ``data`` would store, storing nothing: ``kind``, the parsed ``rows``, every
-    bad row (``problems``: (row, message)), the rows naming a molecule the campaign never proposed
-    (``unproposed``: (row, SMILES)), a ``file_error`` for a file that cannot be read at all, and
-    ``ok``: whether the import would succeed (with ``external``, unproposed molecules are accepted)."""
+    """What importing ``data`` would store, storing nothing: ``kind``, the parsed ``rows`` (the good
+    ones when some are bad), every bad row (``problems``: (row, message)), the rows naming a molecule
+    the campaign never proposed (``unproposed``: (row, SMILES)), a ``file_error`` for a file that
+    cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
+    unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
+    would store, ``columns``: the file's headers read as SMILES, value and id, and ``header``: the
+    file's columns when its SMILES or value column must be chosen (else None)."""
     require(workspace, name)
     found: dict[str, Any] = {"ok": False, "kind": None, "rows": [], "problems": [], "unproposed": []}
+    found |= {"good": 0, "columns": None, "header": None, "file_error": None}
+    table = None
     try:
-        results = loop_results.read_results(csv_table(data, filename))
+        table = csv_table(data, filename)
+        results = loop_results.read_results(table, columns)
+    except ColumnsError as err:
+        return found | {"file_error": str(err), "header": err.header}
     except FeedbackError as err:
-        return found | {"problems": err.problems, "file_error": None if err.problems else str(err)}
+        if not err.problems:
+            return found | {"file_error": str(err)}
+        found["problems"] = err.problems
+        try:  # the good rows, which the user may choose to store alone
+            results = loop_results.read_results(table, columns, skip_bad_rows=True)
+        except FeedbackError:
+            return found
     except ChemloopError as err:
         return found | {"file_error": str(err)}
     unproposed = loop_results.unproposed_rows(workspace.factory, name, results)
     return found | {
-        "ok": external or not unproposed,
+        "ok": not found["problems"] and (external or not unproposed),
         "kind": results.kind,
         "rows": results.rows,
         "unproposed": unproposed,
-        "file_error": None,
+        "good": len(results.rows) - (0 if external else len(unproposed)),
+        "columns": results.columns,
     }
 
 
+def bad_rows(found: dict[str, Any], external: bool) -> list[tuple[int, str]]:
+    """Every row a preview (:func:`preview_results`) found bad, as (row, reason), by row: its
+    problems and, unless ``external``, its molecules the campaign never proposed."""
+    rows = list(found["problems"])
+    if not external:
+        rows += [(row, f"{NOT_PROPOSED}: {smiles}") for row, smiles in found["unproposed"]]
+    return sorted(rows)
+
+
+def bad_rows_csv(data: bytes, bad: list[tuple[int, str]]) -> str:
+    """The bad rows of a results file as CSV, to fix and upload again: ``row``, ``problem`` (all of
+    the row's problems) and the row's own cells under the file's header. A row holding a molecule the
+    dual-use guard withholds keeps its number and problem, without its cells."""
+    reasons: dict[int, list[str]] = {}
+    for row, message in bad:
+        reasons.setdefault(row, []).append(message)
+    lines = list(csv.reader(data.decode("utf-8-sig", errors="replace").splitlines()))
+    header = lines[0] if lines else []
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "problem", *header])
+    for number, cells in enumerate(lines[1:], start=2):
+        if number in reasons:
+            withheld = any(WITHHELD_PROBLEM in m for m in reasons[number])
+            writer.writerow([number, "; ".join(reasons[number]), *([] if withheld else cells)])
+    return out.getvalue()
+
+
 def import_results(
-    workspace: Workspace, name: str, data: bytes, filename: str, external: bool = False
+    workspace: Workspace,
+    name: str,
+    data: bytes,
+    filename: str,
+    external: bool = False,
+    user: str | None = None,
+    fit_reward: bool = True,
+    columns: ColumnChoice = RECOGNISED,
+    skip_bad_rows: bool = False,
 ) -> dict[str, Any]:
-    """Store results (values, preferences or ratings) and refit the reward model. Every bad row, and
-    every molecule the campaign never proposed (unless ``external``), fails the import by row."""
-    require(workspace, name)
-    results = loop_results.read_results(csv_table(data, filename))
+    """Store results (values, preferences or ratings) and refit the reward model (``fit_reward=False``:
+    the caller starts that as a job, :func:`start_fit`). Every bad row, and every molecule the
+    campaign never proposed (unless ``external``), fails the import by row.
+    ``user``: who uploaded the file (recorded beside it). ``columns`` names the SMILES and value
+    columns where they are not recognised; with ``skip_bad_rows`` only the good rows are stored and
+    the bad ones (and, unless ``external``, those of molecules never proposed) come back as ``skipped``."""
+    require_active(workspace, name, "results")
+    results = loop_results.read_results(csv_table(data, filename), columns, skip_bad_rows)
+    results = _proposed_only(workspace, name, results, external, skip_bad_rows)
+    return loop_results.import_results(
+        workspace.factory, name, results, external=external, user=user, fit_reward=fit_reward
+    )
+
+
+def _proposed_only(
+    workspace: Workspace, name: str, results: loop_results.ResultRows, external: bool, skip_bad_rows: bool
+) -> loop_results.ResultRows:
+    """``results`` if every molecule was proposed (or ``external``); else, with ``skip_bad_rows``, the
+    results without the others (listed as skipped), or a refusal naming each such row."""
     unproposed = [] if external else loop_results.unproposed_rows(workspace.factory, name, results)
-    if unproposed:
-        (row, smiles), rest = unproposed[0], unproposed[1:]
-        also = [problem(("body", "file", f"row {r}"), NOT_PROPOSED, s, "not_proposed") for r, s in rest]
-        raise FieldError(("body", "file", f"row {row}"), smiles, NOT_PROPOSED, kind="not_proposed", also=also)
+    if not unproposed:
+        return results
+    if skip_bad_rows:
+        kept = results.without([(row, f"{NOT_PROPOSED}: {smiles}") for row, smiles in unproposed])
+        if not kept.rows:
+            raise ChemloopError(f"{results.filename}: no good rows to store (none was proposed by {name!r})")
+        return kept
+    (row, smiles), rest = unproposed[0], unproposed[1:]
+    also = [problem(("body", "file", f"row {r}"), NOT_PROPOSED, s, "not_proposed") for r, s in rest]
+    raise FieldError(("body", "file", f"row {row}"), smiles, NOT_PROPOSED, kind="not_proposed", also=also)
+
+
+def import_file(
+    workspace: Workspace,
+    name: str,
+    path: Path,
+    external: bool = False,
+    columns: ColumnChoice = RECOGNISED,
+    skip_bad_rows: bool = False,
+) -> dict[str, Any]:
+    """Store a results file from the user's own disk (the command line), named by its path; options
+    as :func:`import_results`."""
+    require_active(workspace, name, "results")
+    results = loop_results.read_results(path, columns, skip_bad_rows)
+    results = _proposed_only(workspace, name, results, external, skip_bad_rows)
     return loop_results.import_results(workspace.factory, name, results, external=external)
 
 
-def import_file(workspace: Workspace, name: str, path: Path, external: bool = False) -> dict[str, Any]:
-    """Store a results file from the user's own disk (the command line), named by its path."""
-    return loop_results.import_results(workspace.factory, name, path, external=external)
-
-
 def record_preference(
-    workspace: Workspace, name: str, smiles_a: str, smiles_b: str, preferred: str
+    workspace: Workspace,
+    name: str,
+    smiles_a: str,
+    smiles_b: str,
+    preferred: str,
+    user: str | None = None,
 ) -> dict[str, Any]:
-    """Store a chemist's choice between two molecules; the next reward-model fit uses it."""
+    """Store a chemist's choice between two molecules (``user``: who); the next reward-model fit uses it."""
     try:
-        return loop_campaign.record_preference(workspace.factory, name, smiles_a, smiles_b, preferred)
+        return loop_campaign.record_preference(
+            workspace.factory, name, smiles_a, smiles_b, preferred, user=user
+        )
     except InvalidSmilesError as err:
         raise _invalid_smiles(err, {"smiles_a": smiles_a, "smiles_b": smiles_b}) from None
 
 
-def record_rating(workspace: Workspace, name: str, smiles: str, rating: int) -> dict[str, Any]:
-    """Store a chemist's 1–5 rating of a molecule; the next reward-model fit uses it."""
+def record_rating(
+    workspace: Workspace, name: str, smiles: str, rating: int, user: str | None = None
+) -> dict[str, Any]:
+    """Store a chemist's 1–5 rating of a molecule (``user``: who); the next reward-model fit uses it."""
     try:
-        return loop_campaign.record_rating(workspace.factory, name, smiles, rating)
+        return loop_campaign.record_rating(workspace.factory, name, smiles, rating, user=user)
     except InvalidSmilesError as err:
         raise _invalid_smiles(err, {"smiles": smiles}) from None
 
@@ -290,7 +443,7 @@ def judge(
     from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
     from chemloop.loop.judging import judge_campaign
 
-    require(workspace, name)
+    require_active(workspace, name, "judged pairs")
     rules = load_constitution(constitution)
     judge_ = CommandJudge(rules, command) if command else RuleJudge(rules)
     label = (constitution or DEFAULT_CONSTITUTION).name
@@ -301,11 +454,95 @@ def judged_preferences(workspace: Workspace, name: str) -> list[dict[str, Any]]:
     """The campaign's AI-judged pairs, newest first, with judge, principle and reason."""
     from chemloop.loop.judging import judged_preferences as judged
 
-    return judged(workspace.factory, name)
+    # A judge may have seen fresh samples: every SMILES shown passes the dual-use guard.
+    return [
+        p
+        for p in judged(workspace.factory, name)
+        if not (is_withheld(p["smiles_a"]) or is_withheld(p["smiles_b"]))
+    ]
 
 
-def overrule(workspace: Workspace, name: str, preference_id: int) -> dict[str, Any]:
-    """A chemist reverses a judged pair; it becomes the chemist's own preference."""
+def overrule(workspace: Workspace, name: str, preference_id: int, user: str | None = None) -> dict[str, Any]:
+    """A chemist (``user``) reverses a judged pair; it becomes the chemist's own preference."""
     from chemloop.loop.judging import overrule as reverse
 
-    return reverse(workspace.factory, name, preference_id)
+    return reverse(workspace.factory, name, preference_id, user=user)
+
+
+# --- people: who did what, the review counter and undo, notes, archive and delete ---------------
+
+
+def require_active(workspace: Workspace, name: str, action: str) -> None:
+    """Refuse ``action`` (new rounds, results) on an archived campaign, naming it (409 over HTTP)."""
+    try:
+        lifecycle.require_active(workspace.factory, name, action)
+    except lifecycle.ArchivedCampaignError as err:
+        raise FieldError(("path", "name"), name, str(err), kind="archived") from None
+
+
+def is_archived(workspace: Workspace, name: str) -> bool:
+    require(workspace, name)
+    return name in lifecycle.archived_names(workspace.factory)
+
+
+def archive(workspace: Workspace, name: str, user: str | None = None) -> dict[str, Any]:
+    """Archive the campaign: out of the campaign list by default, no more propose or import."""
+    return lifecycle.archive(workspace.factory, name, user)
+
+
+def unarchive(workspace: Workspace, name: str) -> dict[str, Any]:
+    return lifecycle.unarchive(workspace.factory, name)
+
+
+def delete_campaign(workspace: Workspace, name: str, confirm: str) -> dict[str, Any]:
+    """Delete the campaign and all its rows in one transaction; ``confirm`` repeats its name. A
+    propose job running for it is refused first (it would store a round into a deleted campaign)."""
+    require(workspace, name)
+    if confirm != name:
+        raise FieldError(("confirm",), confirm, f"to delete campaign {name!r}, confirm with its exact name")
+    if any(j.status in ACTIVE for j in propose_jobs(workspace, name)):
+        raise JobConflictError(f"campaign {name!r} has a propose job queued or running; cancel it first")
+    return lifecycle.delete_campaign(workspace.factory, name, confirm)
+
+
+def pair_counts(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
+    """Pairs recorded in the campaign, by ``user`` (None when nobody is signed in) and by each user."""
+    return people.pair_counts(workspace.factory, name, user)
+
+
+def undo_last_pair(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
+    """Take back the newest pair ``user`` recorded in the campaign; returns it."""
+    try:
+        return people.undo_last_preference(workspace.factory, name, user)
+    except people.NothingToUndoError as err:
+        raise FieldError((), None, str(err), kind="not_found") from None
+
+
+def molecule_activity(workspace: Workspace, name: str, smiles: str) -> dict[str, Any]:
+    """Ratings, preferences and measured values of one molecule, newest first, each with who and when."""
+    return people.molecule_activity(workspace.factory, name, smiles)
+
+
+def _campaign_molecule(workspace: Workspace, name: str, key: str) -> dict[str, Any]:
+    found = molecule(workspace, name, key)
+    if found is None:
+        raise FieldError(("path", "key"), key, f"campaign {name!r} has no molecule {key[:80]!r}", "not_found")
+    return found
+
+
+def notes(workspace: Workspace, name: str, key: str) -> list[dict[str, Any]]:
+    """The notes on the campaign's molecule ``key``, oldest first."""
+    return loop_notes.notes(workspace.factory, name, _campaign_molecule(workspace, name, key)["smiles"])
+
+
+def add_note(workspace: Workspace, name: str, key: str, author: str, text: str) -> dict[str, Any]:
+    """Store ``author``'s note (plain text, at most MAX_NOTE_LENGTH characters) on molecule ``key``."""
+    if len(text) > MAX_NOTE_LENGTH:  # before the molecule is looked up: a long body costs nothing
+        raise FieldError(("body", "text"), None, f"a note holds at most {MAX_NOTE_LENGTH} characters")
+    smiles = _campaign_molecule(workspace, name, key)["smiles"]
+    try:
+        return loop_notes.add_note(workspace.factory, name, smiles, author, text)
+    except UnknownCampaignError:
+        raise
+    except ChemloopError as err:
+        raise FieldError(("body", "text"), None, str(err)) from None

@@ -12,9 +12,9 @@ from typing import Any
 
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
-from rdkit.Chem.Draw import rdMolDraw2D
 
 from chemloop.chem.alerts import structural_alerts
+from chemloop.chem.depict import svg as depiction
 from chemloop.chem.descriptors import descriptor_values
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import InvalidSmilesError, to_mol
@@ -54,15 +54,10 @@ def properties(smiles: str) -> dict[str, Any]:
 
 
 def depict_svg(smiles: str, width: int = 300, height: int = 220) -> str:
-    """An SVG drawing of the molecule (RDKit's 2D depiction)."""
+    """An SVG drawing of the molecule, laid out and labelled by :mod:`chemloop.chem.depict`."""
     if not (50 <= width <= 2000 and 50 <= height <= 2000):
         raise ChemloopError(f"depiction size {width}x{height} is outside 50..2000 pixels")
-    mol = _shown_molecule(smiles)
-    drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
-    drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
-    drawer.FinishDrawing()
-    return drawer.GetDrawingText()
+    return depiction(_shown_molecule(smiles), width, height)
 
 
 def properties_of_each(smiles: Sequence[str]) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:

@@ -23,7 +23,10 @@ from pydantic import (
 
 from chemloop.chem.user_input import MAX_ABS_VALUE, MAX_SMILES_LENGTH, smiles_text_problem
 from chemloop.loop.acquisition import Acquisition
-from chemloop.loop.store import NAME_PATTERN  # the one rule for a new campaign's name, every face's
+from chemloop.loop.store import (
+    MAX_NOTE_LENGTH,
+    NAME_PATTERN,  # the one rule for a new campaign's name, every face's
+)
 
 MAX_COMPONENTS = 20
 MAX_PARAM_TEXT = 1000  # characters of one string inside a component's params (a SMARTS, a SMILES)
@@ -269,11 +272,30 @@ class OptimizeRequest(Strict):
 
 class JobOut(BaseModel):
     id: str
-    kind: str = Field(description="optimize | propose")
+    kind: str = Field(
+        description="optimize | propose | create (a new campaign's first reward-model fit) | import "
+        "(the refit after results were imported)"
+    )
     status: str = Field(description="queued | running | done | failed | cancelled")
     created: str
+    started: str | None = Field(None, description="when it started running (ISO time)")
+    finished: str | None = Field(None, description="when it finished (ISO time)")
     params: dict[str, Any]
-    progress: dict[str, Any] = Field(description="optimize: step, oracle_calls, budget, best, mean, …")
+    progress: dict[str, Any] = Field(
+        description="the latest report: `message` in words (e.g. 'fine-tuning on the measured molecules: "
+        "2/5 epochs'), `fraction` of the whole job done (0–1); propose, create and import also give "
+        "`stage`, `done`, `total` and `unit` of the step running; optimize gives step, oracle_calls, "
+        "budget, best, mean, …"
+    )
+    elapsed_s: float | None = Field(None, description="seconds it has run (until it finished)")
+    remaining_s: float | None = Field(
+        None, description="estimated seconds left while it runs (None: nothing to estimate from yet)"
+    )
+    estimate_from: str | None = Field(
+        None,
+        description="what remaining_s rests on: 'previous job' (the last one of this kind in this "
+        "campaign) or 'steps' (this job's elapsed time and fraction done)",
+    )
     error: str | None
     files: list[str] = Field(description="result files to download, once the job has finished")
 
@@ -310,8 +332,25 @@ class RewardSectionIn(Section):
 
 class SeedRow(Strict):
     smiles: Smiles
-    value: Value
+    value: Value = Field(description="the measured value, or the bound of a censored one")
     std: float | None = Field(None, gt=0, le=MAX_ABS_VALUE, allow_inf_nan=False)
+    qualifier: Literal["<", "<=", ">", ">="] | None = Field(
+        None, description="a censored result: '<' with value 5 is '<5' (below the assay's range)"
+    )
+
+
+class AssayIn(Strict):
+    """What the campaign's values measure."""
+
+    name: str = Field("value", min_length=1, max_length=100, description="e.g. 'pIC50 EGFR'")
+    unit: str = Field("", max_length=30, description="e.g. 'log units', 'nM', '%'")
+    direction: Literal["higher", "lower"] = Field("higher", description="which values are better")
+
+
+class AssayOut(BaseModel):
+    name: str
+    unit: str
+    direction: Literal["higher", "lower"]
 
 
 class CampaignCreate(Strict):
@@ -322,6 +361,9 @@ class CampaignCreate(Strict):
     seed: list[SeedRow] = Field(
         default_factory=list, max_length=10_000, description="values measured before round 1 (round 0)"
     )
+    assay: AssayIn | None = Field(
+        None, description="what the values measure (default: 'value', no unit, higher is better)"
+    )
 
 
 class CampaignSummary(BaseModel):
@@ -329,6 +371,7 @@ class CampaignSummary(BaseModel):
     created: str
     rounds: int
     molecules_tested: int
+    archived: bool = Field(False, description="archived: no more propose or import")
 
 
 class RoundStatus(BaseModel):
@@ -341,11 +384,13 @@ class RoundStatus(BaseModel):
 
 class CampaignStatus(BaseModel):
     campaign: str
+    assay: AssayOut = Field(description="what the values measure; best values follow its direction")
     rounds: list[RoundStatus]
     seed_measurements: int
     best_seed: float | None
     molecules_tested: int
     best: float | None
+    censored: int = Field(0, description="results beyond the assay's range ('<5'): bounds, not values")
     preferences: int
     ratings: int
     reward_model: dict[str, Any] | None = Field(
@@ -371,7 +416,11 @@ class CampaignMolecule(BaseModel):
         None,
         description="beyond the reward model's applicability domain (scored without an uncertainty bonus)",
     )
-    value: float | None = Field(description="mean of its measurements")
+    value: float | None = Field(description="mean of its exact measurements, in the assay's unit")
+    censored: list[str] = Field(
+        default_factory=list, description="its results beyond the assay's range, as written ('<5')"
+    )
+    unit: str = Field("", description="the assay's unit")
     measurements: int
     external: bool
 
@@ -413,6 +462,9 @@ class ImportResult(BaseModel):
     imported: int
     kind: str | None = None
     note: str | None = None
+    skipped: list[dict[str, Any]] = Field(
+        default_factory=list, description="{row, message} of every bad row left out (skip_bad_rows)"
+    )
 
 
 class ResultsPreview(BaseModel):
@@ -421,3 +473,65 @@ class ResultsPreview(BaseModel):
     rows: int
     sample: list[list[Any]] = Field(description="the first rows as parsed (canonical SMILES)")
     problems: list[dict[str, Any]] = Field(description="{row, message} for every bad row")
+    good_rows: int = Field(0, description="rows an import with skip_bad_rows would store")
+    columns: dict[str, str | None] | None = Field(
+        None, description="the file's headers read as the smiles, value and id columns"
+    )
+    header: list[str] | None = Field(
+        None, description="the file's columns, when its SMILES or value column must be named"
+    )
+
+
+# --- people: who did what, the review counter and undo, judged pairs, notes, archive --------------
+
+
+class PairCounts(BaseModel):
+    campaign: str
+    total: int = Field(description="pairs recorded in the campaign: chemists', imported and judged")
+    by_you: int | None = Field(description="pairs the caller recorded one by one; null without a key")
+    by_user: dict[str, int] = Field(description="pairs each user recorded one by one")
+
+
+class PreferenceUndone(PreferenceRecorded):
+    pass
+
+
+class JudgedPair(BaseModel):
+    id: int
+    smiles_a: str
+    smiles_b: str
+    preferred: str
+    judge: str
+    constitution: str
+    principle: str | None
+    reason: str
+
+
+class Overruled(BaseModel):
+    campaign: str
+    id: int
+    preferred: str = Field(description="the molecule now preferred, as the chemist's own choice")
+    overruled: str = Field(description="the judge that had decided it")
+
+
+class NoteIn(Strict):
+    text: str = Field(min_length=1, max_length=MAX_NOTE_LENGTH, description="plain text")
+
+
+class NoteOut(BaseModel):
+    id: int
+    smiles: str
+    author: str
+    text: str
+    created: str | None
+
+
+class CampaignArchived(BaseModel):
+    campaign: str
+    archived: bool
+
+
+class CampaignDeleted(BaseModel):
+    campaign: str
+    deleted: bool
+    rows: dict[str, int] = Field(description="rows deleted, by table")

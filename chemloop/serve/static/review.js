@@ -1,5 +1,6 @@
 // The review page: post a choice or a rating with fetch, swap in the next pair without a reload,
-// and time each swap from the click (or key) to the new pair painted.
+// and time each swap from the click (or key) to the new pair painted. Undo takes back the
+// chemist's last pair and shows it again; the counter follows every change.
 "use strict";
 
 (function () {
@@ -10,6 +11,8 @@
   const pairBox = root.querySelector(".pair");
   const choiceBox = root.querySelector(".choices");
   const cards = { a: document.getElementById("card-a"), b: document.getElementById("card-b") };
+  const counter = document.getElementById("review-count");
+  const undoButton = root.querySelector("[data-undo]");
   const skipped = []; // pairs passed over in this visit: the server will not offer them again
   const times = [];
   let busy = false;
@@ -76,6 +79,45 @@
     root.dataset.swaps = String(times.length);
   }
 
+  function count(counts) {
+    if (!counts) return;
+    counter.textContent = counts.text;
+    undoButton.disabled = !counts.by_you;
+  }
+
+  async function show(pair) {
+    if (pair) {
+      pairBox.hidden = false;
+      choiceBox.hidden = false;
+      done.hidden = true;
+      await Promise.all([fill(cards.a, pair.a), fill(cards.b, pair.b)]);
+    } else {
+      pairBox.hidden = true;
+      choiceBox.hidden = true;
+      done.hidden = false;
+    }
+  }
+
+  async function undo() {
+    if (busy || root.dataset.signedIn !== "yes") return;
+    busy = true;
+    const started = performance.now();
+    try {
+      const data = await post(root.dataset.undoUrl, {});
+      await show(data.pair);
+      await afterPaint();
+      record(performance.now() - started);
+      count(data.counts);
+      const pref = data.undone;
+      const what = pref.preferred.toUpperCase() + " is better (" + pref.smiles_a + " vs " + pref.smiles_b + ")";
+      say("Undone: " + what + ". Choose again.");
+    } catch (error) {
+      say(error.message);
+    } finally {
+      busy = false;
+    }
+  }
+
   async function choose(choice) {
     if (busy || root.dataset.signedIn !== "yes" || pairBox.hidden) return;
     busy = true;
@@ -86,16 +128,11 @@
       const data = await post(root.dataset.choiceUrl, { smiles_a: a, smiles_b: b, choice, skipped });
       if (choice === "skip") skipped.push([a, b]);
       if (skipped.length > 500) skipped.shift(); // the server takes at most 1,000
-      if (data.pair) {
-        await Promise.all([fill(cards.a, data.pair.a), fill(cards.b, data.pair.b)]);
-      } else {
-        pairBox.hidden = true;
-        choiceBox.hidden = true;
-        done.hidden = false;
-      }
+      await show(data.pair);
       await afterPaint();
       const ms = performance.now() - started;
       record(ms);
+      count(data.counts);
       const what = choice === "skip" ? "Skipped" : "Recorded: " + choice.toUpperCase() + " is better";
       say(what + " (next pair in " + Math.round(ms) + " ms).");
     } catch (error) {
@@ -122,7 +159,8 @@
   root.addEventListener("click", (event) => {
     const button = event.target.closest("button");
     if (!button || button.disabled) return;
-    if (button.dataset.choice) choose(button.dataset.choice);
+    if (button.dataset.undo) undo();
+    else if (button.dataset.choice) choose(button.dataset.choice);
     else if (button.dataset.rating) rate(button.dataset.side, Number(button.dataset.rating));
   });
 
@@ -134,6 +172,9 @@
     if (digit) {
       event.preventDefault();
       rate(event.shiftKey ? "b" : "a", Number(digit[1]));
+    } else if ((event.code === "KeyU" || event.code === "Backspace") && !event.shiftKey) {
+      event.preventDefault(); // Backspace would also navigate back in some browsers
+      undo();
     } else if (KEYS[event.code] && !event.shiftKey) {
       event.preventDefault(); // Space would also press a focused button or scroll the page
       choose(KEYS[event.code]);

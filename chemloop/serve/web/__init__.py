@@ -12,10 +12,21 @@ The app (``chemloop.serve.app``) includes :data:`router` and serves ``chemloop/s
 
 from fastapi import APIRouter
 
-from chemloop.serve.web import api_docs, campaigns, grid, review, sign_in, upload
+from chemloop.serve.web import (
+    api_docs,
+    campaigns,
+    grid,
+    manage,
+    notes,
+    review,
+    rounds,
+    series,
+    sign_in,
+    upload,
+)
 
 router = APIRouter(include_in_schema=False)  # pages, not part of the JSON API's schema
-for _module in (sign_in, campaigns, grid, review, upload, api_docs):
+for _module in (sign_in, campaigns, rounds, grid, notes, series, review, upload, manage, api_docs):
     router.include_router(_module.router)
 
 __all__ = ["router"]

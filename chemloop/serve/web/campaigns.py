@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -10,14 +11,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.errors import ChemloopError
-from chemloop.jobs import ACTIVE, JobConflictError
+from chemloop.jobs import JobConflictError
 from chemloop.loop.acquisition import Acquisition
+from chemloop.loop.assay import DIRECTIONS, check_assay
+from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.serve import uploads
 from chemloop.serve.deps import Settings, Work, require_key
-from chemloop.serve.web.plot import best_so_far
+from chemloop.serve.web.plot import axis_label, best_so_far, parity
+from chemloop.serve.web.rounds import round_guide
 from chemloop.serve.web.templating import error_page, path, render
 from chemloop.services import campaigns
+from chemloop.services.analysis import quality_in_words
 from chemloop.services.campaigns import FeedbackError, UnknownCampaignError, check_campaign_name, csv_table
+from chemloop.services.export import campaign_assay
 from chemloop.services.workspace import Workspace
 
 router = APIRouter()
@@ -53,14 +59,20 @@ def _form_config(batch: int, acquisition: str, components: list[str], toml: str)
     return data
 
 
-def _index(request: Request, workspace: Workspace, status_code: int = 200, **form: Any) -> HTMLResponse:
+def _index(
+    request: Request, workspace: Workspace, status_code: int = 200, archived: bool = False, **form: Any
+) -> HTMLResponse:
     defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb"}
     defaults |= {"chosen": ["alerts", "qed"], "toml": ""}
+    # The assay and the seed file's columns (a seed waiting under seed_token when its page asks).
+    defaults |= {"assay_name": "", "unit": "", "direction": "higher", "directions": DIRECTIONS}
+    defaults |= {"seed_token": None, "seed_name": None, "seed_header": None, "columns": RECOGNISED}
     return render(
         request,
         "index.html",
         status_code=status_code,
-        campaigns=campaigns.list_all(workspace),
+        campaigns=campaigns.list_all(workspace, archived=archived),
+        show_archived=archived,
         acquisitions=ACQUISITIONS,
         components=COMPONENTS,
         **(defaults | form),
@@ -68,8 +80,9 @@ def _index(request: Request, workspace: Workspace, status_code: int = 200, **for
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, workspace: Work) -> HTMLResponse:
-    return _index(request, workspace)
+def index(request: Request, workspace: Work, archived: bool = False) -> HTMLResponse:
+    """The campaign list (archived ones with ``?archived=true``) and the create form."""
+    return _index(request, workspace, archived=archived)
 
 
 @router.post("/campaigns", dependencies=[Depends(require_key)], response_model=None)
@@ -83,28 +96,63 @@ async def create(
     components: Annotated[list[str] | None, Form()] = None,
     toml: Annotated[str, Form()] = "",
     seed: Annotated[UploadFile | None, File()] = None,
+    assay_name: Annotated[str, Form(max_length=200)] = "",
+    unit: Annotated[str, Form(max_length=200)] = "",
+    direction: Annotated[str, Form(max_length=20)] = "higher",
+    smiles_column: Annotated[str | None, Form(max_length=200)] = None,
+    value_column: Annotated[str | None, Form(max_length=200)] = None,
+    skip_bad_rows: Annotated[bool, Form()] = False,
+    seed_token: Annotated[str | None, Form(max_length=64)] = None,
 ) -> HTMLResponse | RedirectResponse:
     name, components = name.strip(), components or []
     form = {"name": name, "batch": batch, "acquisition": acquisition, "toml": toml, "chosen": components}
+    form |= {"assay_name": assay_name, "unit": unit, "direction": direction}
+    columns = ColumnChoice(smiles_column or None, value_column or None)
+    form["columns"] = columns
     try:
         check_campaign_name(name)  # before anything is read, as every face checks it
+        assay = check_assay(assay_name, unit, direction)
         config = campaigns.config_from_tables(
             name, _form_config(batch, acquisition, components, toml), settings
         )
         table = None
         if seed is not None and seed.filename:
             data = await uploads.read_upload(seed, settings.max_body_bytes)
-            table = csv_table(data, uploads.client_name(seed.filename))
-        # Reading the seed and fitting the first reward model take seconds: off the event loop.
-        await run_in_threadpool(campaigns.create, workspace, name, config, table)
+            # Kept until the campaign exists: a page that asks for its columns, or whether to leave
+            # out its bad rows, sends its token back instead of the file.
+            seed_token, _ = uploads.stage(settings, seed.filename, data)
+            form |= {"seed_token": seed_token, "seed_name": uploads.client_name(seed.filename)}
+            table = csv_table(data, form["seed_name"])
+        elif seed_token:
+            staged = uploads.staged(settings, seed_token)
+            if staged is None:
+                raise ChemloopError("the seed file is no longer waiting; choose it again")
+            form |= {"seed_token": seed_token, "seed_name": staged.name}
+            table = csv_table(staged.read_bytes(), staged.name)
+        # Reading the seed takes a while: off the event loop. Fitting the first reward model takes
+        # longer: a background job, whose progress the dashboard shows.
+        create = partial(
+            campaigns.create, assay=assay, columns=columns, skip_bad_rows=skip_bad_rows, fit_reward=False
+        )
+        created = await run_in_threadpool(create, workspace, name, config, table)
+        if created["seed_measurements"] >= config.campaign.min_measurements:
+            campaigns.start_fit(workspace, name, "create")
+    except ColumnsError as err:
+        return _index(request, workspace, 400, error=str(err), seed_header=err.header, **form)
     except FeedbackError as err:
         return _index(request, workspace, 400, error=str(err), problems=err.problems, **form)
     except ChemloopError as err:
         return _index(request, workspace, 400, error=str(err), **form)
+    if form.get("seed_token"):
+        uploads.discard(settings, form["seed_token"])
     return RedirectResponse(path("campaigns", name), status_code=303)
 
 
-PROPOSE_JOBS_SHOWN = 5
+METRIC_NAMES = {  # the reward model's cross-validation metrics, as a chemist reads them
+    "spearman": "Spearman rank correlation",
+    "rmse": "RMSE",
+    "pairwise_accuracy": "Pairs ordered correctly",
+}
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
@@ -114,24 +162,30 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
         table = campaigns.molecules(workspace, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    proposing = campaigns.propose_jobs(workspace, name)
     measured = [m for m in table if m["value"] is not None]
     round_best = {0: report["best_seed"]} if report["seed_measurements"] else {}
     round_best |= {r["round"]: r["best"] for r in report["rounds"]}
     quality = report["reward_model"] or {}
     metrics = {k: v for k, v in quality.items() if isinstance(v, dict) and "mean" in v}  # cross-validated
+    assay = campaign_assay(workspace, name)
+    value_label = axis_label(f"measured {assay.name}", assay.unit)
+    higher = assay.direction == "higher"
+    both = [(m["round"], m["predicted_mean"], m["value"], m["smiles"]) for m in measured]
     return render(
         request,
         "campaign.html",
         name=name,
         report=report,
-        plot=best_so_far(round_best, [(m["round"], m["value"]) for m in measured]),
-        top=sorted(measured, key=lambda m: m["value"], reverse=True)[:10],
+        plot=best_so_far(round_best, [(m["round"], m["value"]) for m in measured], value_label, higher),
+        parity_plots=parity([p for p in both if p[1] is not None], assay.unit),
+        quality_words=quality_in_words(report["reward_model"], assay.unit),
+        metric_names=METRIC_NAMES,
+        assay_unit=assay.unit,
+        top=sorted(measured, key=lambda m: m["value"], reverse=higher)[:10],  # the best first
         quality=quality,
         metrics=metrics,
         imported=imported,
-        jobs=proposing[:PROPOSE_JOBS_SHOWN],
-        working=any(j.status in ACTIVE for j in proposing),
+        **round_guide(workspace, name, report, table, assay.unit),
     )
 
 
@@ -146,5 +200,7 @@ def start_propose(
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     except JobConflictError as err:
+        return error_page(request, 409, str(err))
+    except ChemloopError as err:  # an archived campaign takes no new rounds
         return error_page(request, 409, str(err))
     return RedirectResponse(path("campaigns", name), status_code=303)

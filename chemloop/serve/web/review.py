@@ -1,17 +1,21 @@
 """The review page: two molecules side by side; the chemist picks the better one (or skips) and
 rates either from 1 to 5. Choices post as JSON and the answer carries the next pair, so the page
-swaps it in without a reload (one round trip per click)."""
+swaps it in without a reload (one round trip per click). A counter says how many pairs the campaign
+holds and how many are the chemist's; undo takes back the chemist's last pair and shows it again.
+Below, the pairs an AI judge decided, each with a button to overrule it."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
-from chemloop.serve.deps import Work, require_key
+from chemloop.serve.deps import User, Work, current_user, require_key
 from chemloop.serve.web.templating import error_page, image_url, number, path, props, render
 from chemloop.services import campaigns, schemas
 from chemloop.services.campaigns import UnknownCampaignError
@@ -66,6 +70,39 @@ def _pair(workspace: Workspace, name: str, skipped=()) -> dict[str, Any] | None:
     return None if pair is None else {"a": card(name, pair[0]), "b": card(name, pair[1])}
 
 
+def _counts(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
+    counts = campaigns.pair_counts(workspace, name, user)
+    return {"total": counts["total"], "by_you": counts["by_you"], "text": counter_text(counts)}
+
+
+def counter_text(counts: dict[str, Any]) -> str:
+    """ "12 pairs recorded in this campaign, 5 by you" (without the second part for a reader)."""
+    total = counts["total"]
+    text = f"{total} pair{'' if total == 1 else 's'} recorded in this campaign"
+    return text if counts["by_you"] is None else f"{text}, {counts['by_you']} by you"
+
+
+JUDGED_SHOWN = 50  # the newest judged pairs on the page; a judge may have decided thousands
+
+
+def judged_rows(workspace: Workspace, name: str) -> tuple[list[dict[str, Any]], int]:
+    """The newest judged pairs as the page shows them (molecule links where the molecule is the
+    campaign's; a fresh sample has no page), and how many there are in all."""
+    judged = campaigns.judged_preferences(workspace, name)
+    keys = {m["key"] for m in campaigns.molecules(workspace, name)}
+    rows = []
+    for p in judged[:JUDGED_SHOWN]:
+        sides = {}
+        for side in ("a", "b"):
+            key = molecule_key(p[f"smiles_{side}"])
+            sides[side] = {
+                "smiles": p[f"smiles_{side}"],
+                "url": path("campaigns", name, "molecules", key) if key in keys else None,
+            }
+        rows.append({**p, "sides": sides, "winner": p["preferred"].upper()})
+    return rows, len(judged)
+
+
 def _error(err: ChemloopError) -> JSONResponse:
     status_code = 404 if isinstance(err, UnknownCampaignError) else 400
     return JSONResponse({"detail": str(err)}, status_code=status_code)
@@ -75,13 +112,24 @@ def _error(err: ChemloopError) -> JSONResponse:
 def review_page(request: Request, workspace: Work, name: str) -> HTMLResponse:
     try:
         pair = _pair(workspace, name)
+        counts = _counts(workspace, name, current_user(request))
+        judged, judged_total = judged_rows(workspace, name)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
-    return render(request, "review.html", name=name, pair=pair)
+    return render(
+        request,
+        "review.html",
+        name=name,
+        pair=pair,
+        counts=counts,
+        judged=judged,
+        judged_total=judged_total,
+        overruled=request.query_params.get("overruled"),
+    )
 
 
 @router.post("/campaigns/{name}/review/choice", dependencies=[Depends(require_key)])
-def choose(workspace: Work, name: str, choice: Choice) -> JSONResponse:
+def choose(workspace: Work, user: User, name: str, choice: Choice) -> JSONResponse:
     """Store the preference (nothing for a skip) and answer with the next pair (null: none left)."""
     skipped = list(choice.skipped)
     try:
@@ -90,17 +138,56 @@ def choose(workspace: Work, name: str, choice: Choice) -> JSONResponse:
             skipped.append((choice.smiles_a, choice.smiles_b))
         else:
             recorded = campaigns.record_preference(
-                workspace, name, choice.smiles_a, choice.smiles_b, choice.choice
+                workspace, name, choice.smiles_a, choice.smiles_b, choice.choice, user=user
             )
-        return JSONResponse({"recorded": recorded, "pair": _pair(workspace, name, skipped)})
+        pair = _pair(workspace, name, skipped)
+        return JSONResponse({"recorded": recorded, "pair": pair, "counts": _counts(workspace, name, user)})
     except ChemloopError as err:
         return _error(err)
 
 
 @router.post("/campaigns/{name}/review/rating", dependencies=[Depends(require_key)])
-def rate(workspace: Work, name: str, rating: RatingChoice) -> JSONResponse:
+def rate(workspace: Work, user: User, name: str, rating: RatingChoice) -> JSONResponse:
     try:
-        recorded = campaigns.record_rating(workspace, name, rating.smiles, rating.rating)
+        recorded = campaigns.record_rating(workspace, name, rating.smiles, rating.rating, user=user)
         return JSONResponse({"recorded": recorded})
     except ChemloopError as err:
         return _error(err)
+
+
+def _undone_pair(workspace: Workspace, name: str, undone: dict[str, Any]) -> dict[str, Any] | None:
+    """The pair just taken back, as cards, to decide again (None if either molecule is not one of
+    the campaign's: a pair the API recorded about other molecules)."""
+    table = {m["smiles"]: m for m in campaigns.molecules(workspace, name)}
+    a, b = table.get(undone["smiles_a"]), table.get(undone["smiles_b"])
+    return None if a is None or b is None else {"a": card(name, a), "b": card(name, b)}
+
+
+@router.post("/campaigns/{name}/review/undo", dependencies=[Depends(require_key)])
+def undo(workspace: Work, user: User, name: str) -> JSONResponse:
+    """Take back the chemist's last pair; the answer carries it as the pair to show again."""
+    try:
+        undone = campaigns.undo_last_pair(workspace, name, user)
+        pair = _undone_pair(workspace, name, undone) or _pair(workspace, name)
+        return JSONResponse({"undone": undone, "pair": pair, "counts": _counts(workspace, name, user)})
+    except ChemloopError as err:
+        return _error(err)
+
+
+@router.post("/campaigns/{name}/review/judged/{preference_id}/overrule", response_model=None)
+def overrule(
+    request: Request,
+    workspace: Work,
+    user: User,
+    name: str,
+    preference_id: Annotated[int, PathParam(ge=1, le=2**62)],
+) -> HTMLResponse | RedirectResponse:
+    """Reverse a judged pair (a form post from the list of judged pairs); back to the list."""
+    try:
+        campaigns.overrule(workspace, name, preference_id, user=user)
+    except UnknownCampaignError as err:
+        return error_page(request, 404, str(err))
+    except ChemloopError as err:
+        return error_page(request, 400, str(err))
+    target = path("campaigns", name, "review", overruled=preference_id)
+    return RedirectResponse(target + "#judged", status_code=303)

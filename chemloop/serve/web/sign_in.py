@@ -1,17 +1,18 @@
-"""Sign in by pasting the API key: the server checks it and answers with a random session token in
-a cookie that scripts cannot read (HttpOnly), other sites cannot send (SameSite=Strict) and, over
-https, travels encrypted only (Secure). The key itself never leaves the form post."""
+"""Sign in by pasting a key (the server's API key, or a user's own from ``chemloop users add``): the
+server checks it and answers with a random session token in a cookie that scripts cannot read
+(HttpOnly), other sites cannot send (SameSite=Strict) and, over https, travels encrypted only
+(Secure). The key itself never leaves the form post; the session remembers whose it was."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from chemloop.serve.deps import SESSION_COOKIE, Settings, refuse_cross_site
+from chemloop.serve.deps import SESSION_COOKIE, Settings, Work, refuse_cross_site
 from chemloop.serve.web.templating import render
+from chemloop.services import users
 
 router = APIRouter()
 
@@ -30,16 +31,21 @@ def sign_in_form(request: Request, next: str = "/") -> HTMLResponse:
 
 @router.post("/sign-in", response_model=None)
 def sign_in(
-    request: Request, settings: Settings, key: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+    request: Request,
+    settings: Settings,
+    workspace: Work,
+    key: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
 ) -> HTMLResponse | RedirectResponse:
     refuse_cross_site(request)
-    if not secrets.compare_digest(key.strip().encode(), settings.api_key.encode()):
-        error = "That key is not the server's API key."
+    user = users.identify(workspace, key.strip(), settings.api_key)
+    if user is None:
+        error = "That key is neither the server's API key nor a user's key."
         return render(request, "sign_in.html", status_code=401, next=safe_next(next), error=error)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        request.app.state.sessions.create(),
+        request.app.state.sessions.create(user),
         max_age=int(settings.session_hours * 3600),
         httponly=True,
         samesite="strict",

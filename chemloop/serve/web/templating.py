@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from chemloop.serve.deps import has_valid_key
+from chemloop.serve.deps import current_user
 from chemloop.services.molecules import depict_svg, properties
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -44,6 +44,23 @@ def number(value: float | int | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def measured(molecule: dict[str, Any]) -> str:
+    """A molecule's measured results as a page shows them: the mean of its values and any censored
+    results as written, with the assay's unit (``6.10 log units``, ``<5 log units``, ``–``)."""
+    shown = [] if molecule.get("value") is None else [number(molecule["value"])]
+    shown += molecule.get("censored") or []
+    if not shown:
+        return "–"
+    unit = molecule.get("unit") or ""
+    return "; ".join(shown) + (f" {unit}" if unit else "")
+
+
+def with_unit(value: float | int | None, unit: str | None) -> str:
+    """A value with its unit (``6.10 nM``); ``–`` without a value."""
+    text = number(value)
+    return f"{text} {unit}" if unit and value is not None else text
+
+
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"], default_for_string=True),
@@ -54,6 +71,8 @@ _env = Environment(
 _env.globals["path"] = path
 _env.globals["one_segment"] = one_segment
 _env.filters["number"] = number
+_env.filters["measured"] = measured
+_env.filters["with_unit"] = with_unit
 templates = Jinja2Templates(env=_env)
 
 
@@ -63,7 +82,9 @@ def here(request: Request) -> str:
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("signed_in", has_valid_key(request))
+    user = current_user(request)
+    context.setdefault("signed_in", user is not None)
+    context.setdefault("user", user)
     context.setdefault("here", here(request))
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 

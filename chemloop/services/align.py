@@ -1,0 +1,208 @@
+"""Align a model to preferences with DPO: the use case behind ``chemloop align`` and ``chemloop.align``.
+
+    chemloop align --model prior --pairs pairs.csv --out runs/aligned            # preferred,other
+    chemloop align --model prior --campaign my-series --out runs/aligned         # its stored pairs
+    chemloop align --model prior --constitution default --judge rule --num-pairs 1000 --out runs/aligned
+
+The pairs come from one source: a CSV file, a campaign's stored preferences (a chemist's weigh 1,
+AI-judged ones the campaign's ``[reward] ai_pair_weight``), or a judge deciding pairs of the
+model's own samples under a constitution (ties dropped). :func:`chemloop.rl.dpo.train_dpo` trains;
+the run folder becomes a checkpoint (``--model DIR`` anywhere) with ``align_config.json`` and
+``align_report.json``: pairs used, held-out preference accuracy before and after, validity of
+samples, and the KL divergence to the starting model estimated on the aligned model's samples.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field, model_validator
+
+from chemloop.chem.guard import is_withheld
+from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
+from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
+from chemloop.model.device import pick_device
+from chemloop.model.generate import sample
+from chemloop.rl.dpo import MIN_PAIRS, DPOSettings, kl_estimate, train_dpo
+from chemloop.rl.pairs import judged_sample_pairs, read_pair_file
+
+REPORT, CONFIG = "align_report.json", "align_config.json"
+RULE_JUDGES = ("rule", "rules")
+SOURCES = ("pairs", "campaign", "constitution")
+
+
+def source_problem(options: dict[str, Any]) -> str | None:
+    """Why ``options`` do not name exactly one source of pairs, or None."""
+    given = [k for k in SOURCES if options.get(k) is not None]
+    if len(given) == 1:
+        return None
+    return (
+        "give exactly one source of pairs: pairs (a file), campaign, or constitution (with a judge); "
+        f"got {', '.join(given) or 'none'}"
+    )
+
+
+class AlignConfig(DPOSettings):
+    """An alignment run: the model, one source of pairs, the DPO settings; saved as ``align_config.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(description="run folder (a checkpoint when done)")
+    model: str = Field(DEFAULT_PRIOR, description="the model to align (also the DPO reference)")
+    pairs: str | None = Field(None, description="a CSV file with the columns preferred,other (SMILES)")
+    campaign: str | None = Field(None, description="a campaign whose stored preferences are the pairs")
+    db: str | None = Field(None, description="the campaign database URL (default: $CHEMLOOP_DB)")
+    constitution: str | None = Field(
+        None, description="a constitution TOML ('default': the shipped one) whose judge decides sampled pairs"
+    )
+    judge: str = Field("rule", description="'rule' (the computable principles) or a judge command")
+    num_pairs: int = Field(1000, ge=MIN_PAIRS, le=100_000, description="pairs to decide with --constitution")
+    samples: int = Field(1000, ge=0, description="molecules sampled for the report (0: none)")
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AlignConfig:
+        problem = source_problem(self.model_dump(include=set(SOURCES)))
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def dpo_settings(self) -> DPOSettings:
+        return DPOSettings.model_validate(self.model_dump(include=set(DPOSettings.model_fields)))
+
+
+def align(config: AlignConfig, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Align ``config.model`` to the pairs of ``config``'s source with DPO; write the checkpoint,
+    the config and the report to ``config.out`` and return the report. ``progress`` gets each
+    epoch's held-out metrics."""
+    started = time.perf_counter()
+    out = Path(config.out)
+    if (out / checkpoint.WEIGHTS).exists():
+        raise ChemloopError(f"{out} already holds a model; choose another --out")
+    reference = checkpoint.load(config.model, pick_device(config.device))
+    pairs, weights, source = gather_pairs(config, reference)
+    result = train_dpo(reference, pairs, config.dpo_settings(), weights=weights, progress=progress)
+    report: dict[str, Any] = {
+        "base_model": config.model,
+        "source": source,
+        "pairs_used": result.train_pairs + result.heldout_pairs,
+        "train_pairs": result.train_pairs,
+        "heldout_pairs": result.heldout_pairs,
+        "unwritable_pairs": result.unwritable,
+        "beta": config.beta,
+        "randomized_spellings": result.randomized,
+        "heldout_before": result.before,
+        "heldout_after": result.after,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "history": result.history,
+        "train_seconds": result.seconds,
+        **sample_report(result.model, reference, config.samples, config.seed),
+    }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    kept = {k: report[k] for k in ("base_model", "pairs_used", "beta", "best_epoch")}
+    metadata = {**result.model.metadata, "aligned": {**kept, "source": source["kind"]}}
+    checkpoint.save(out, result.model.model, result.model.tokenizer, metadata)
+    (out / CONFIG).write_text(config.model_dump_json(indent=2))
+    (out / REPORT).write_text(json.dumps(report, indent=2))
+    return report
+
+
+def sample_report(aligned: LanguageModel, reference: LanguageModel, num: int, seed: int) -> dict[str, Any]:
+    """Validity and uniqueness of ``num`` samples before and after, and the KL to the reference
+    estimated on the aligned model's samples (empty with ``num`` 0)."""
+    if num == 0:
+        return {}
+    before = sample(reference, num, seed=seed)
+    after = sample(aligned, num, seed=seed)
+    return {
+        "samples": num,
+        "validity_before": round(before.validity, 4),
+        "validity_after": round(after.validity, 4),
+        "uniqueness_before": round(before.uniqueness, 4),
+        "uniqueness_after": round(after.uniqueness, 4),
+        "kl_to_prior": kl_estimate(aligned, reference, [m.smiles for m in after.molecules]),
+    }
+
+
+def gather_pairs(
+    config: AlignConfig, reference: LanguageModel
+) -> tuple[list[tuple[str, str]], list[float] | None, dict[str, Any]]:
+    """The ``(preferred, other)`` pairs of the config's source, their weights (None: all 1), and a
+    description of the source for the report."""
+    if config.pairs is not None:
+        pairs = read_pair_file(config.pairs)
+        return pairs, None, {"kind": "file", "file": str(config.pairs), "pairs": len(pairs)}
+    if config.campaign is not None:
+        return campaign_pairs(config.campaign, config.db)
+    return constitution_pairs(reference, config.constitution, config.judge, config.num_pairs, config.seed)
+
+
+def campaign_pairs(
+    name: str, db: str | None = None
+) -> tuple[list[tuple[str, str]], list[float] | None, dict[str, Any]]:
+    """A campaign's stored preferences: a chemist's weigh 1, an AI judge's ``[reward] ai_pair_weight``
+    (pairs of weight 0 are left out, as the campaign's reward model leaves them)."""
+    from chemloop.loop.campaign import stored_config
+    from chemloop.loop.preference_pairs import campaign_pairs as stored_pairs
+    from chemloop.services.workspace import Workspace
+
+    workspace = Workspace.from_env(db)
+    try:
+        stored = stored_pairs(workspace.factory, name)
+        ai_weight = stored_config(workspace.factory, name).reward.ai_pair_weight
+    finally:
+        workspace.close()
+    # A judge may have seen fresh samples: a withheld molecule never enters training.
+    shown = [p for p in stored if not (is_withheld(p.preferred) or is_withheld(p.other))]
+    kept = [p for p in shown if p.judge is None or ai_weight > 0]
+    if len(kept) < MIN_PAIRS:
+        raise ChemloopError(
+            f"campaign {name!r} holds {len(kept)} usable preference pair(s); DPO needs at least {MIN_PAIRS} "
+            "(record preferences on Review, or `chemloop campaign judge`)"
+        )
+    weights = [1.0 if p.judge is None else ai_weight for p in kept]
+    source = {
+        "kind": "campaign",
+        "campaign": name,
+        "pairs": len(kept),
+        "chemist_pairs": sum(p.judge is None for p in kept),
+        "ai_judged_pairs": sum(p.judge is not None for p in kept),
+        "ai_pair_weight": ai_weight,
+        "withheld": len(stored) - len(shown),
+    }
+    return (
+        [(p.preferred, p.other) for p in kept],
+        (None if all(w == 1.0 for w in weights) else weights),
+        source,
+    )
+
+
+def constitution_pairs(
+    lm: LanguageModel, constitution: str | None, judge: str, num_pairs: int, seed: int
+) -> tuple[list[tuple[str, str]], None, dict[str, Any]]:
+    """``num_pairs`` pairs of ``lm``'s samples decided by ``judge`` under ``constitution``."""
+    from chemloop.constitution.judges import CommandJudge, RuleJudge
+    from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
+
+    path = None if constitution in (None, "default") else Path(constitution)
+    rules = load_constitution(path)
+    judge_ = RuleJudge(rules) if judge.strip().lower() in RULE_JUDGES else CommandJudge(rules, judge)
+    judged = judged_sample_pairs(lm, judge_, num_pairs, seed=seed)
+    if len(judged.pairs) < MIN_PAIRS:
+        raise ChemloopError(
+            f"the judge decided {len(judged.pairs)} of {judged.judged} pairs of samples (the rest are ties); "
+            f"DPO needs at least {MIN_PAIRS}"
+        )
+    source = {
+        "kind": "constitution",
+        "constitution": (path or DEFAULT_CONSTITUTION).name,
+        "judge": judge_.name,
+        **judged.summary(),
+    }
+    return judged.pairs, None, source

@@ -1,0 +1,177 @@
+"""DPO alignment: preferred molecules gain likelihood over the others, pair files are checked row by
+row, the run folder is an ordinary checkpoint, `chemloop align` runs from a file, a campaign or a
+constitution, and `chemloop bench align` returns every field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import chemloop
+from chemloop.chem.mol import to_mol
+from chemloop.cli import app
+from chemloop.constitution.judges import RuleJudge
+from chemloop.constitution.principles import load_constitution
+from chemloop.errors import ChemloopError
+from chemloop.loop.campaign import init_campaign, record_preference
+from chemloop.loop.config import CampaignConfig
+from chemloop.loop.judging import judge_campaign
+from chemloop.loop.results import read_results
+from chemloop.loop.store import connect
+from chemloop.model import checkpoint
+from chemloop.model.likelihood import log_likelihood
+from chemloop.reward.model import RewardConfig
+from chemloop.rl.dpo import DPOSettings, dpo_loss, train_dpo
+from chemloop.rl.pairs import PairFileError, read_pair_file
+
+HALOGENS = ("F", "Cl", "Br", "I")
+
+
+def _halogen_pairs(molecules: list[str], n: int) -> list[tuple[str, str]]:
+    """Pairs that prefer a molecule without a halogen to one with: a feature a tiny model can learn."""
+    halogenated = [s for s in molecules if any(a.GetSymbol() in HALOGENS for a in to_mol(s).GetAtoms())]
+    plain = [s for s in molecules if s not in set(halogenated)]
+    return list(zip(plain, halogenated, strict=False))[:n]
+
+
+def _margins(lm, pairs: list[tuple[str, str]]) -> torch.Tensor:
+    """log π(preferred) − log π(other) of each pair."""
+    preferred = log_likelihood(lm.model, lm.tokenizer, [w for w, _ in pairs])
+    other = log_likelihood(lm.model, lm.tokenizer, [o for _, o in pairs])
+    return preferred - other
+
+
+def test_dpo_loss_is_log_two_at_the_reference_and_falls_with_the_margin():
+    zero = torch.zeros(3)
+    assert dpo_loss(zero, zero, zero, zero, beta=0.1).item() == pytest.approx(0.6931, abs=1e-4)
+    up = torch.full((3,), 5.0)
+    assert dpo_loss(up, zero, zero, zero, beta=0.1) < dpo_loss(zero, up, zero, zero, beta=0.1)
+    weights = torch.tensor([1.0, 0.0, 0.0])  # only the first pair counts
+    mixed = dpo_loss(torch.tensor([5.0, -5.0, -5.0]), zero, zero, zero, beta=1.0, weights=weights)
+    assert mixed.item() == pytest.approx(torch.nn.functional.softplus(torch.tensor(-5.0)).item(), abs=1e-5)
+
+
+def test_dpo_raises_the_preferred_molecules_likelihood_over_the_others(tiny_lm, moses_sample):
+    pairs = _halogen_pairs(moses_sample, 60)
+    assert len(pairs) >= 40
+    settings = DPOSettings(beta=0.1, lr=3e-3, epochs=8, patience=8, batch_size=16, val_fraction=0.25)
+    before = _margins(tiny_lm, pairs)
+    result = train_dpo(tiny_lm, pairs, settings)
+    after = _margins(result.model, pairs)
+    # The preferred molecules gain likelihood relative to the others, on most pairs and on average.
+    assert (after - before).mean() > 2.0, (before.mean(), after.mean())
+    assert ((after - before) > 0).float().mean() > 0.8
+    # Held-out pairs (never trained on) are ranked better too: the feature generalizes.
+    assert result.after["loss"] < result.before["loss"] - 0.05, (result.before, result.after)
+    assert result.after["reward_accuracy"] >= 0.7
+    assert result.heldout_pairs == round(0.25 * len(pairs)) and result.best_epoch >= 1
+    # The reference is left as it was.
+    assert torch.allclose(_margins(tiny_lm, pairs), before)
+
+
+def test_bad_pair_files_are_named_errors(tmp_path):
+    def write(text: str):
+        path = tmp_path / "pairs.csv"
+        path.write_text(text)
+        return path
+
+    with pytest.raises(PairFileError, match="lacks the column other"):
+        read_pair_file(write("preferred,worse\nCCO,CCN\nCCC,CCCl\n"))
+    with pytest.raises(PairFileError, match=r"row 3: other 'C1CC' is not a valid SMILES"):
+        read_pair_file(write("preferred,other\nCCO,CCN\nCCC,C1CC\n"))
+    with pytest.raises(PairFileError, match="row 2: preferred and other are the same molecule"):
+        read_pair_file(write("preferred,other\nOCC,CCO\nCCC,CCN\n"))
+    with pytest.raises(PairFileError, match="holds 1 pair.*at least 2"):
+        read_pair_file(write("Preferred, Other\nCCO,CCN\n\n"))
+    with pytest.raises(PairFileError, match="pair file not found"):
+        read_pair_file(tmp_path / "missing.csv")
+    pairs = read_pair_file(write("other,preferred,note\nCCN,OCC,x\nCCCl,CCC,y\n"))
+    assert pairs == [("CCO", "CCN"), ("CCC", "CCCl")]  # canonical, preferred first
+
+
+@pytest.mark.slow
+def test_align_command_writes_a_checkpoint_and_a_report(tiny_run, moses_sample, tmp_path):
+    pairs = _halogen_pairs(moses_sample, 30)
+    path = tmp_path / "pairs.csv"
+    path.write_text("preferred,other\n" + "".join(f"{w},{o}\n" for w, o in pairs))
+    out = tmp_path / "aligned"
+    args = ["align", "--model", str(tiny_run), "--pairs", str(path), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--epochs", "2", "--lr", "1e-3", "--samples", "30"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "align_report.json").read_text())
+    assert report["pairs_used"] == 30 and report["source"]["kind"] == "file"
+    assert report["train_pairs"] + report["heldout_pairs"] == 30 and report["samples"] == 30
+    for key in ("validity_before", "validity_after", "kl_to_prior", "heldout_before", "heldout_after"):
+        assert report[key] is not None, key
+    assert report["heldout_before"]["loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert 1 <= report["epochs_run"] <= 2 and "held-out accuracy" in result.output
+    aligned = checkpoint.load(out)
+    assert aligned.metadata["aligned"]["pairs_used"] == 30
+    tuned_ll = log_likelihood(aligned.model, aligned.tokenizer, ["CCO"])
+    assert torch.isfinite(tuned_ll).all()
+    assert json.loads((out / "align_config.json").read_text())["pairs"] == str(path)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "already holds a model" in again.output
+    both = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "x"), "--campaign", "demo"])
+    assert both.exit_code == 2 and "exactly one source of pairs" in both.output
+
+
+@pytest.mark.slow
+def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
+    report = chemloop.align(
+        model=str(tiny_run),
+        constitution="default",
+        num_pairs=8,
+        out=tmp_path / "judged",
+        epochs=1,
+        samples=0,
+    )
+    source = report["source"]
+    assert source["kind"] == "constitution" and source["judge"] == "rules"
+    assert source["decided"] == report["pairs_used"] + report["unwritable_pairs"] <= 8
+    assert source["decided"] + source["ties"] == source["judged"]
+    assert "kl_to_prior" not in report  # no samples asked for
+
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    factory = connect(db)
+    seed = tmp_path / "seed.csv"
+    seed.write_text("smiles,value\nCOC(=O)c1ccccc1,1.0\nOC(=O)c1ccccc1,2.0\nCCOc1ccccc1,1.5\nCCNC(C)=O,2.5\n")
+    init_campaign(factory, "demo", CampaignConfig(), read_results(seed), fit_reward=False)
+    record_preference(factory, "demo", "OC(=O)c1ccccc1", "CCNC(C)=O", "a")
+    judge_campaign(factory, "demo", RuleJudge(load_constitution()), "medchem", pairs=6, fresh=0, seed=1)
+    with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
+        chemloop.align(model=str(tiny_run), campaign="nope", db=db, out=tmp_path / "x")
+    report = chemloop.align(
+        model=str(tiny_run), campaign="demo", db=db, out=tmp_path / "c", epochs=1, samples=0
+    )
+    source = report["source"]
+    assert source["chemist_pairs"] == 1 and source["ai_judged_pairs"] >= 1
+    assert source["ai_pair_weight"] == 0.5 and report["pairs_used"] == source["pairs"]
+
+
+@pytest.mark.slow
+def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
+    from chemloop.bench.align import ARMS, bench_align
+
+    result = bench_align(
+        str(tiny_run),
+        pairs=12,
+        samples=60,
+        rl_steps=2,
+        dpo=DPOSettings(epochs=1),
+        reward=RewardConfig(kind="preferences", ensemble=2, hidden=16, epochs=3),
+    )
+    computable = {p.id for p in load_constitution().principles if p.computable}
+    assert result["pairs"]["decided"] >= 2 and result["samples"] == 60
+    for name in ARMS:
+        arm = result["arms"][name]
+        assert 0 <= arm["validity"] <= 1 and 0 <= arm["violating"] <= 1 and 0 <= arm["uniqueness"] <= 1
+        assert set(arm["per_principle"]) == computable
+        assert arm["violating"] >= max(arm["per_principle"].values())  # any ≥ each one
+        assert arm["kl_to_prior"] is not None and arm["train_seconds"] >= 0
+    assert result["arms"]["prior"]["kl_to_prior"] == 0.0
+    assert set(result["targets"]) == {"dpo", "rm_rl"} and "violation_reduction" in result["arms"]["dpo"]
+    assert result["arms"]["rm_rl"]["reward_model"]["last_step_score"] is not None

@@ -1,0 +1,66 @@
+"""The molecule grid in real headless Chromium: card view, a Copy SMILES button under the pages'
+Content-Security-Policy, and ticked molecules downloaded as an SD file RDKit reads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdkit import Chem
+from web_support import SEED, TINY_REWARD, add_round, seed_csv, settings_for
+
+from chemloop.chem.mol import canonical, molecule_key
+from chemloop.loop.campaign import init_campaign
+from chemloop.loop.config import CampaignConfig
+from chemloop.serve.app import create_app
+from chemloop.serve.live import live_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_cards_copy_and_download_ticked_molecules(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    app = create_app(settings_for(tmp_path, "cards.db"))
+    factory = app.state.workspace.factory
+    seed = seed_csv(tmp_path / "seed.csv", SEED)
+    init_campaign(
+        factory,
+        "demo",
+        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD}),
+    )
+    add_round(factory, "demo")
+    with live_server(app) as base, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"]
+        )
+        context = browser.new_context(accept_downloads=True)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        refused = []  # the page's scripts must run under its CSP without a violation
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+        page.goto(base + "/campaigns/demo/molecules")
+        page.get_by_role("link", name="Cards").click()
+        page.wait_for_url("**view=cards**")
+        card = page.locator("li.mol-card").filter(has_text="N#Cc1ccccc1")
+        button = card.get_by_role("button", name="Copy SMILES")
+        button.click()  # hidden until the script shows it: clickable means grid.js ran
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('button.copy')].some(b => b.textContent == 'Copied')"
+        )
+        assert page.evaluate("navigator.clipboard.readText()") == "N#Cc1ccccc1"
+
+        for smiles in ("CCO", "c1ccc2ccccc2c1"):
+            page.locator(f'input[name="key"][value="{molecule_key(canonical(smiles))}"]').check()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download SDF").click()
+        path = tmp_path / "ticked.sdf"
+        info.value.save_as(path)
+        mols = [m for m in Chem.SDMolSupplier(str(path)) if m is not None]
+        assert sorted(Chem.MolToSmiles(m) for m in mols) == ["CCO", "c1ccc2ccccc2c1"]
+        assert {m.GetProp("round") for m in mols} == {"0", "1"}
+        assert not refused, refused
+        browser.close()

@@ -3,6 +3,7 @@ options, calls :mod:`chemloop.services.campaigns`, renders)."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,18 @@ def _workspace(db: str | None):
     return Workspace.from_env(db)
 
 
+def cli_user() -> str:
+    """Who files stored from the command line are attributed to: ``cli:<login name>`` (the name cut
+    to fit the store's 64 characters), or ``cli`` where the operating system names nobody."""
+    from chemloop.loop.users import CLI
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no password-database entry (e.g. a bare container)
+        return CLI
+    return f"{CLI}:{login}"[:64] if login.strip() else CLI
+
+
 @campaign_app.command("init")
 @user_errors
 def init(
@@ -77,6 +90,7 @@ def init(
         assay=check_assay(assay_name, unit, direction),
         columns=ColumnChoice(smiles_column, value_column),
         skip_bad_rows=skip_bad_rows,
+        user=cli_user(),
     )
     console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
     _report_skipped(result.get("skipped", []), seed or loaded.campaign.seed_data, bad_rows)
@@ -160,6 +174,7 @@ def import_(
         external=external,
         columns=ColumnChoice(smiles_column, value_column),
         skip_bad_rows=skip_bad_rows,
+        user=cli_user(),
     )
     console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
     _report_skipped(result.get("skipped", []), file, bad_rows)
@@ -217,8 +232,8 @@ def export(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Write the campaign's molecules (id, SMILES, round, measured and predicted values, properties,
-    why each was proposed) as CSV or SDF, for a lab notebook or an order."""
+    """Write the campaign's molecules (id, compound id, SMILES, round, measured and predicted values,
+    properties, why each was proposed) as CSV or SDF, for a lab notebook or an order."""
     from chemloop.services.export import export_campaign
 
     found = export_campaign(_workspace(db), name, format_, round_)

@@ -8,10 +8,13 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
+from rdkit import Chem
 from sqlalchemy import select
+from sqlalchemy import text as text_sql
 from typer.testing import CliRunner
 from web_support import KEY, PROPOSED, SEED, TINY_REWARD, add_round, count, seed_csv, settings_for
 
+from chemloop.chem.mol import canonical
 from chemloop.cli import app as cli_app
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JobManager
@@ -24,6 +27,7 @@ from chemloop.loop.results import read_results, rows_digest
 from chemloop.loop.store import (
     AssayDefinition,
     CensoredMeasurement,
+    CompoundId,
     Measurement,
     connect,
     get_campaign,
@@ -409,3 +413,74 @@ def test_no_error_of_the_flow_names_a_server_path_or_internals(client, tmp_path)
     assert api.status_code == 422 and "a.csv: columns" in api.text
     for page in pages:
         assert not any(secret in page.text for secret in folders), page.text[:500]
+
+
+# --- compound ids -------------------------------------------------------------------------------
+
+
+def test_compound_ids_are_read_with_the_rows_and_too_long_ones_are_bad_rows():
+    found = read_results(table("Compound ID,SMILES,pIC50\nEGFR-0042,CCO,6.5\n,CCN,<4\n\nX 7 ,CCC,5\n"))
+    assert found.ids == ["EGFR-0042", None, "X 7"] and found.row_numbers == [2, 3, 5]
+    assert read_results(table("SMILES,pIC50\nCCO,6\n")).ids == []  # no id column: no ids
+    long_id = "A" * 101
+    text = f"id,smiles,value\n{long_id},CCO,1\nB,nope,2\nC,CCN,3\n"
+    with pytest.raises(FeedbackError) as bad:
+        read_results(table(text))
+    assert [row for row, _ in bad.value.problems] == [2, 3]  # the long id and the bad SMILES, at once
+    assert "longer than 100 characters" in str(bad.value) and long_id not in str(bad.value)
+    kept = read_results(table(text), skip_bad_rows=True)
+    assert kept.ids == ["C"] and [row for row, _ in kept.skipped] == [2, 3]
+
+
+def test_compound_ids_are_stored_and_shown_on_the_pages_the_api_and_the_exports(client):
+    _sign_in(client)
+    factory = client.app.state.workspace.factory
+    first, second = PROPOSED[0][0], PROPOSED[2][0]
+    text = f"Compound ID,SMILES,pIC50\nEGFR-0042,{first},6.5\nEGFR-0043,{second},<4\nEGFR-0042,{first},6.7\n"
+    preview = client.post("/campaigns/demo/upload", files={"file": ("lab.csv", text, "text/csv")})
+    stored = client.post(
+        "/campaigns/demo/upload/confirm", data={"token": _token(preview.text)}, follow_redirects=False
+    )
+    assert stored.status_code == 303, stored.text
+    assert count(factory, CompoundId, "demo") == 2  # each molecule's id once per file
+    # A later file names the first molecule again under another id: both are kept, first stored first.
+    campaigns.import_results(
+        client.app.state.workspace, "demo", f"name,smiles,value\nALT-1,{first},6.6\n".encode(), "b.csv"
+    )
+    listed = {m["smiles"]: m for m in client.get("/api/campaigns/demo/molecules").json()}
+    assert listed[first]["compound_id"] == "EGFR-0042; ALT-1"
+    assert listed[canonical(second)]["compound_id"] == "EGFR-0043"
+    assert listed[PROPOSED[1][0]]["compound_id"] is None  # proposed, never measured
+
+    key = listed[canonical(second)]["key"]
+    page = client.get(f"/campaigns/demo/molecules/{key}").text
+    assert "<dt>Compound ID</dt><dd>EGFR-0043</dd>" in page
+    grid = client.get("/campaigns/demo/molecules").text
+    assert ">Compound ID" in grid and "EGFR-0042; ALT-1</td>" in grid
+    cards = client.get("/campaigns/demo/molecules", params={"view": "cards"}).text
+    assert "<dt>Compound ID</dt><dd>EGFR-0043</dd>" in cards
+
+    rows = list(csv.DictReader(io.StringIO(client.get("/api/campaigns/demo/export").text)))
+    header = list(rows[0])
+    assert header[:3] == ["id", "compound_id", "smiles"]
+    exported = {r["smiles"]: r for r in rows}
+    assert exported[canonical(second)]["compound_id"] == "EGFR-0043"
+    assert exported[canonical(second)]["id"] == key  # beside chemloop's own id, not instead of it
+    assert exported[PROPOSED[1][0]]["compound_id"] == ""
+    sdf = client.get("/api/campaigns/demo/export", params={"format": "sdf"}).content
+    records = {m.GetProp("_Name"): m for m in Chem.ForwardSDMolSupplier(io.BytesIO(sdf)) if m is not None}
+    assert records[key].GetProp("compound_id") == "EGFR-0043"  # the record keeps chemloop's id as name
+    assert not records[listed[PROPOSED[1][0]]["key"]].HasProp("compound_id")  # blank: left out
+
+
+def test_a_database_made_before_compound_ids_gains_their_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    factory = connect(url)
+    init_campaign(factory, "old", _config(min_measurements=50))
+    with factory() as session, session.begin():  # as a database made before the table existed
+        session.execute(text_sql("DROP TABLE compound_id"))
+    reopened = connect(url)
+    assert read_results(table("id,smiles,value\nK-1,CCO,5\n")).ids == ["K-1"]
+    workspace = Workspace(url, tmp_path / "runs")
+    campaigns.import_results(workspace, "old", b"id,smiles,value\nK-1,CCO,5\n", "r.csv", external=True)
+    assert [m["compound_id"] for m in molecules(reopened, "old")] == ["K-1"]

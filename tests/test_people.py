@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
-from web_support import KEY, SEED, TINY_REWARD, add_round, count, seed_csv, settings_for
+from web_support import KEY, PROPOSED, SEED, TINY_REWARD, add_round, count, seed_csv, settings_for
 
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.cli import app as cli_app
@@ -31,6 +31,7 @@ from chemloop.loop.store import (
 from chemloop.loop.users import key_digest
 from chemloop.serve.app import create_app
 from chemloop.services import campaigns, users
+from chemloop.services.workspace import Workspace
 
 CHOICE, UNDO = "/campaigns/demo/review/choice", "/campaigns/demo/review/undo"
 
@@ -388,3 +389,129 @@ def test_api_counts_undo_notes_judged_archive_and_delete(server):
     deleted = client.delete("/api/campaigns/demo", params={"confirm": "demo"}, headers=gina)
     assert deleted.status_code == 200 and deleted.json()["rows"]["campaign"] == 1
     assert client.get("/api/campaigns/demo").status_code == 404
+
+
+# --- archived campaigns are read-only for feedback; deletion waits for jobs; who imported what ------
+
+
+def test_an_archived_campaign_takes_no_feedback_but_notes_over_http_and_the_web_app(server):
+    app, factory = server
+    workspace = app.state.workspace
+    client = TestClient(app)
+    hana = {"X-API-Key": users.add(workspace, "hana")}
+    web = browser(app, KEY)
+    a, b = next_pair(factory, "demo")
+    pair = {"smiles_a": a["smiles"], "smiles_b": b["smiles"], "preferred": "a"}
+    assert client.post("/api/campaigns/demo/preferences", json=pair, headers=hana).status_code == 201
+    pid = judged(factory, "demo", "CCO", "O=C1C=CC(=O)C=C1")
+    campaigns.archive(workspace, "demo", "admin")
+    before = (count(factory, Preference, "demo"), count(factory, Rating, "demo"))
+
+    refused = [
+        client.post("/api/campaigns/demo/preferences", json=pair, headers=hana),
+        client.post("/api/campaigns/demo/ratings", json={"smiles": "CCO", "rating": 3}, headers=hana),
+        client.post(f"/api/campaigns/demo/judged/{pid}/overrule", headers=hana),
+        client.post("/api/campaigns/demo/preferences/undo", headers=hana),
+        web.post(CHOICE, json={"smiles_a": a["smiles"], "smiles_b": b["smiles"], "choice": "b"}),
+        web.post("/campaigns/demo/review/rating", json={"smiles": a["smiles"], "rating": 5}),
+        web.post(UNDO),
+        web.post(f"/campaigns/demo/review/judged/{pid}/overrule"),
+    ]
+    assert [r.status_code for r in refused] == [409] * len(refused)
+    assert "campaign &#39;demo&#39; is archived; unarchive it to overrule judged pairs" in refused[-1].text
+    api_messages = [r.json()["detail"][0]["msg"] for r in refused[:4]]
+    assert api_messages[0] == "campaign 'demo' is archived; unarchive it to record preferences"
+    assert api_messages[1] == "campaign 'demo' is archived; unarchive it to record ratings"
+    assert refused[4].json()["detail"] == api_messages[0]  # the review page's script shows it
+    assert (count(factory, Preference, "demo"), count(factory, Rating, "demo")) == before
+    with session_scope(factory) as session:
+        assert session.get(PreferenceSource, pid) is not None  # the judged pair stands as judged
+
+    page = web.get("/campaigns/demo/review").text
+    assert "This campaign is <strong>archived</strong>" in page
+    assert 'id="review"' not in page and 'id="card-a"' not in page  # no pair offered
+    assert 'id="review-archived"' in page
+    note = client.post(
+        f"/api/campaigns/demo/molecules/{a['key']}/notes", json={"text": "still worth a look"}, headers=hana
+    )
+    assert note.status_code == 201  # notes are comments, not feedback: still open
+
+    campaigns.unarchive(workspace, "demo")
+    assert client.post("/api/campaigns/demo/preferences", json=pair, headers=hana).status_code == 201
+    assert 'id="card-a"' in web.get("/campaigns/demo/review").text
+
+
+def test_delete_is_refused_while_any_job_of_the_campaign_is_queued(server):
+    app, _ = server
+    workspace = app.state.workspace
+    web = browser(app, KEY)
+    fit = campaigns.start_fit(workspace, "demo", "import")  # a refit after an import: queued, never run
+    refused = TestClient(app).delete(
+        "/api/campaigns/demo", params={"confirm": "demo"}, headers={"X-API-Key": KEY}
+    )
+    assert refused.status_code == 409 and campaigns.exists(workspace, "demo")
+    message = refused.json()["detail"][0]["msg"]
+    assert "a reward-model refit after an import" in message and fit.id in message
+    assert "wait for it to finish or cancel it first" in message
+    page = web.post("/campaigns/demo/delete", data={"confirm": "demo"})
+    assert page.status_code == 409 and fit.id in page.text and campaigns.exists(workspace, "demo")
+    with pytest.raises(ChemloopError, match="cannot be deleted"):
+        campaigns.delete_campaign(workspace, "demo", "demo")
+    workspace.jobs.cancel(fit.id)
+    assert campaigns.delete_campaign(workspace, "demo", "demo")["deleted"] is True
+
+
+def _file_users(factory, name: str) -> list[str]:
+    with session_scope(factory) as session:
+        campaign = get_campaign(session, name)
+        return list(
+            session.scalars(
+                select(Attribution.user)
+                .where(Attribution.campaign_id == campaign.id, Attribution.kind == "file")
+                .order_by(Attribution.id)
+            )
+        )
+
+
+def test_cli_imports_and_seeds_are_attributed_to_the_login_name(tmp_path, monkeypatch):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    workspace = Workspace(db, tmp_path / "runs")
+    config = tmp_path / "campaign.toml"
+    config.write_text("[campaign]\nmin_measurements = 50\n")
+    seed = seed_csv(tmp_path / "seed.csv", SEED)
+    monkeypatch.setattr("getpass.getuser", lambda: "mchem")
+    runner = CliRunner()
+    made = runner.invoke(
+        cli_app, ["campaign", "init", "lab", "--config", str(config), "--seed", str(seed), "--db", db]
+    )
+    assert made.exit_code == 0, made.output
+    add_round(workspace.factory, "lab")
+    results = tmp_path / "r.csv"
+    results.write_text(f"smiles,value\n{PROPOSED[0][0]},4.5\n")
+
+    def nobody() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr("getpass.getuser", nobody)  # e.g. a container without a user entry
+    imported = runner.invoke(cli_app, ["campaign", "import", "lab", str(results), "--db", db])
+    assert imported.exit_code == 0, imported.output
+    assert _file_users(workspace.factory, "lab") == ["cli:mchem", "cli"]  # the seed file, the import
+    measured = campaigns.molecule_activity(workspace, "lab", canonical("CCO"))["measurements"]
+    assert [m["user"] for m in measured] == ["cli:mchem"]
+    with pytest.raises(ChemloopError, match="reserved"):
+        users.add(workspace, "cli")  # no named user can pass for the command line
+
+
+def test_a_web_created_campaigns_seed_file_names_its_creator(server):
+    app, factory = server
+    ines = browser(app, users.add(app.state.workspace, "ines"))
+    seed = ("seed.csv", "smiles,value\nCCO,1\nCCN,2\n", "text/csv")
+    made = ines.post("/campaigns", data={"name": "fresh"}, files={"seed": seed}, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    assert _file_users(factory, "fresh") == ["ines"]
+    page = ines.get(f"/campaigns/fresh/molecules/{molecule_key('CCO')}").text
+    assert "uploaded by ines" in page
+    gina = {"X-API-Key": users.add(app.state.workspace, "gina")}
+    body = {"name": "api", "seed": [{"smiles": "CCO", "value": 1.0}]}
+    assert TestClient(app).post("/api/campaigns", json=body, headers=gina).status_code == 201
+    assert _file_users(factory, "api") == ["gina"]

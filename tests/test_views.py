@@ -243,6 +243,14 @@ def test_best_so_far_stops_at_the_last_measured_round():
     assert lower.best[1][1] > lower.best[0][1]  # IC50 in nM: 12 beats 30, drawn lower on the axis
 
 
+def test_plot_axes_are_labelled_with_round_numbers():
+    values = [4.6, 5.1, 5.4, 6.1, 6.8]  # pIC50s: padded, the axis runs from about 4.49 to 6.91
+    plot = best_so_far({0: 6.8}, [(0, v) for v in values], "measured pIC50 (log units)")
+    assert [label for _, label in plot.y_ticks] == ["4.5", "5", "5.5", "6", "6.5"]
+    nanomolar = parity([(1, 120.0, 95.0, "A"), (1, 480.0, 610.0, "B")], unit="nM")[0].plot
+    assert [label for _, label in nanomolar.x_ticks] == ["200", "400", "600"]
+
+
 def test_parity_plots_one_per_round_with_a_shared_range():
     points = [(1, 2.0, 2.5, "A"), (1, 3.0, 3.5, "B"), (1, 4.0, 3.9, "C"), (2, 5.0, 1.0, "D")]
     plots = parity(points, unit="log units")

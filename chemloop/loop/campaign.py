@@ -32,10 +32,11 @@ from chemloop.loop.assay import Assay, campaign_assay, store_assay, written
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import Explanation, MeasuredSet, pessimistic_where_out_of_domain
 from chemloop.loop.progress import ProgressCallback, Stages
-from chemloop.loop.results import ResultRows, read_results, store_results
+from chemloop.loop.results import ResultRows, attribute_file, read_results, store_results
 from chemloop.loop.store import (
     Campaign,
     CensoredMeasurement,
+    CompoundId,
     Measurement,
     Preference,
     Proposal,
@@ -64,11 +65,13 @@ def init_campaign(
     seed: ResultRows | None = None,
     fit_reward: bool = True,
     assay: Assay | None = None,
+    user: str | None = None,
 ) -> dict:
     """Create campaign ``name`` with its seed data (round 0: ``seed``, or the config's ``seed_data``
     file) in one transaction, then fit a first reward model (``fit_reward=False``: leave that to
     :func:`refit`, e.g. in a background job). ``assay``: what the values measure (None: "value",
-    higher is better). ``name`` follows the store's rule
+    higher is better); ``user``: who created it, recorded as the seed file's uploader. ``name``
+    follows the store's rule
     (:func:`~chemloop.loop.store.check_campaign_name`), checked before any file is read."""
     check_campaign_name(name)
     seed_rows = seed or (read_results(config.campaign.seed_data) if config.campaign.seed_data else None)
@@ -83,6 +86,7 @@ def init_campaign(
         imported = 0
         if seed_rows is not None:
             imported = store_results(session, campaign, seed_rows, external=True)
+            attribute_file(session, campaign.id, seed_rows.sha256, user)
         campaign_id = campaign.id
     if imported and fit_reward:
         reward_store.refit(factory, campaign_id, config)
@@ -570,7 +574,9 @@ def list_campaigns(factory: sessionmaker[Session]) -> list[dict]:
 def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
     """Every molecule the campaign proposed or measured, once each, ordered by round and rank.
 
-    Keys: ``key`` (:func:`molecule_key`), ``smiles`` (canonical), ``round`` (the round that proposed
+    Keys: ``key`` (:func:`molecule_key`), ``smiles`` (canonical), ``compound_id`` (the chemist's id
+    from the results files' id column; several, first stored first, joined by "; "; None: none
+    given), ``round`` (the round that proposed
     it; 0 for seed and external data), ``rank``, ``predicted_mean``/``predicted_std`` (the reward
     model's prediction when proposed), ``priority`` (its acquisition score then), why it was
     proposed (``nearest_smiles``, ``nearest_similarity``, ``nearest_value``: its nearest measured
@@ -610,10 +616,12 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
             blank = {"round": round_number, "rank": None, "predicted_mean": None, "predicted_std": None}
             table.setdefault(smiles, {**blank, "priority": None, **_explained(None)})
         unit = campaign_assay(session, campaign.id).unit
+        compound_ids = _compound_ids(session, campaign.id)
     rows = [
         {
             "key": molecule_key(smiles),
             "smiles": smiles,
+            "compound_id": "; ".join(compound_ids[smiles]) if smiles in compound_ids else None,
             **row,
             "value": sum(values[smiles]) / len(values[smiles]) if smiles in values else None,
             "censored": bounds.get(smiles, []),  # results beyond the assay's range, as written ("<5")
@@ -624,6 +632,20 @@ def molecules(factory: sessionmaker[Session], name: str) -> list[dict]:
         for smiles, row in table.items()
     ]
     return sorted(rows, key=lambda r: (r["round"], r["rank"] or 0, r["smiles"]))
+
+
+def _compound_ids(session: Session, campaign_id: int) -> dict[str, list[str]]:
+    """Each molecule's compound ids, each once, in the order they were stored."""
+    ids: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(CompoundId.smiles, CompoundId.compound_id)
+        .where(CompoundId.campaign_id == campaign_id)
+        .order_by(CompoundId.id)
+    )
+    for smiles, compound_id in rows:
+        if compound_id not in ids.setdefault(smiles, []):
+            ids[smiles].append(compound_id)
+    return ids
 
 
 def _explained(why: ProposalExplanation | None) -> dict:

@@ -1,7 +1,8 @@
 """Archiving and deleting campaigns.
 
-An archived campaign stays readable (and open to notes and review) but takes no more rounds or
-results; it leaves the campaign list unless archived ones are asked for. Deleting removes every
+An archived campaign stays readable (and open to notes) but takes no more rounds, results or
+feedback (preferences, ratings, overrules); it leaves the campaign list unless archived ones are
+asked for. Deleting removes every
 row that belongs to the campaign in one transaction: nothing is left half-deleted.
 """
 
@@ -41,13 +42,12 @@ def archived_names(factory: sessionmaker[Session]) -> set[str]:
 
 
 def require_active(factory: sessionmaker[Session], name: str, action: str) -> None:
-    """:class:`ArchivedCampaignError` if the campaign is archived (``action``: what was refused)."""
+    """:class:`ArchivedCampaignError` if the campaign is archived (``action``: what was refused, as
+    the verb phrase the message ends with, e.g. "propose new rounds")."""
     with session_scope(factory) as session:
         campaign = get_campaign(session, name)
         if session.get(CampaignArchive, campaign.id) is not None:
-            raise ArchivedCampaignError(
-                f"campaign {name!r} is archived: it takes no {action}; unarchive it first"
-            )
+            raise ArchivedCampaignError(f"campaign {name!r} is archived; unarchive it to {action}")
 
 
 def delete_campaign(factory: sessionmaker[Session], name: str, confirm: str) -> dict:

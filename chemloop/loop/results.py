@@ -19,8 +19,10 @@ from chemloop.loop import people, reward_store
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnMap, map_columns
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import (
+    MAX_COMPOUND_ID_LENGTH,
     Campaign,
     CensoredMeasurement,
+    CompoundId,
     ImportedFile,
     Measurement,
     Preference,
@@ -31,6 +33,7 @@ from chemloop.loop.store import (
     session_scope,
 )
 from chemloop.reward.data import (
+    MAX_REPORTED,
     CsvTable,
     FeedbackError,
     csv_file,
@@ -52,21 +55,26 @@ class ResultRows:
     file_sha256: str = ""  # of the file's bytes: how imports were recognised before rows_digest
     skipped: list[tuple[int, str]] = field(default_factory=list)  # bad rows left out: (row, reason)
     columns: ColumnMap | None = None  # the file's headers read as the SMILES, value and id columns
+    # Each row's compound id from the file's id column (None: blank); empty when it has no id column.
+    # Not part of ``sha256``: the same results with ids added are the same results.
+    ids: list[str | None] = field(default_factory=list)
 
     def without(self, reasons: list[tuple[int, str]]) -> ResultRows:
         """These results without the rows named in ``reasons`` (row, why), which join ``skipped``."""
         drop = {row for row, _ in reasons}
-        kept = [(n, r) for n, r in zip(self.row_numbers, self.rows, strict=True) if n not in drop]
-        rows = [r for _, r in kept]
+        ids = self.ids or [None] * len(self.rows)
+        kept = [(n, r, i) for n, r, i in zip(self.row_numbers, self.rows, ids, strict=True) if n not in drop]
+        rows = [r for _, r, _ in kept]
         return ResultRows(
             self.kind,
             rows,
             rows_digest(self.kind, rows),
             self.filename,
-            [n for n, _ in kept],
+            [n for n, _, _ in kept],
             self.file_sha256,
             sorted(self.skipped + reasons),
             self.columns,
+            [i for _, _, i in kept] if self.ids else [],
         )
 
 
@@ -110,8 +118,17 @@ def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
     table, found = map_columns(table, choice)
     columns = table.columns
     numbers = [n for n, line in enumerate(table.lines, start=2) if any(cell.strip() for cell in line)]
+    ids: list[str | None] = []
     if {"smiles", "value"} <= columns:
-        values = read_measured_values(table)
+        ids, id_problems = _compound_ids(table, found.id, numbers) if found.id else ([], [])
+        try:
+            values = read_measured_values(table)
+        except FeedbackError as err:  # every bad row in one error, a too-long id's among them
+            if not err.problems or not id_problems:
+                raise
+            raise _bad_rows(table, sorted(err.problems + id_problems), len(numbers)) from None
+        if id_problems:
+            raise _bad_rows(table, id_problems, len(numbers))
         # An exact value keeps the row's old shape (and so its digest); a censored one adds its qualifier.
         rows = [
             (s, float(v), d, *((q,) if q else ()))
@@ -132,8 +149,42 @@ def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
             "smiles_a,smiles_b,preferred or smiles,rating"
         )
     return ResultRows(
-        kind, rows, rows_digest(kind, rows), Path(table.source).name, numbers, table.sha256, columns=found
+        kind,
+        rows,
+        rows_digest(kind, rows),
+        Path(table.source).name,
+        numbers,
+        table.sha256,
+        columns=found,
+        ids=ids,
     )
+
+
+def _compound_ids(
+    table: CsvTable, column: str, numbers: list[int]
+) -> tuple[list[str | None], list[tuple[int, str]]]:
+    """The cell of ``column`` (the id column) in each row of ``numbers`` (the rows read, each a line
+    of the file), None where blank; and the rows whose id is too long to be a compound id (bad rows,
+    as a bad value makes one), as (row, reason)."""
+    index = (table.header or []).index(column)
+    ids: list[str | None] = []
+    problems: list[tuple[int, str]] = []
+    for number in numbers:
+        line = table.lines[number - 2]
+        cell = " ".join(line[index].split()) if index < len(line) else ""  # no line breaks in an id
+        if len(cell) > MAX_COMPOUND_ID_LENGTH:
+            too_long = f"compound id {cell[:40] + '…'!r} is longer than {MAX_COMPOUND_ID_LENGTH} characters"
+            problems.append((number, too_long))
+        ids.append(cell or None)
+    return ids, problems
+
+
+def _bad_rows(table: CsvTable, problems: list[tuple[int, str]], count: int) -> FeedbackError:
+    """One error listing every bad row, worded as the readers of :mod:`chemloop.reward.data` word it."""
+    shown = "; ".join(f"row {row}: {message}" for row, message in problems[:MAX_REPORTED])
+    more = f"; and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
+    bad = len({row for row, _ in problems})
+    return FeedbackError(f"{table.source}: {bad} bad row(s) of {count}: {shown}{more}", problems=problems)
 
 
 def import_results(
@@ -172,7 +223,7 @@ def import_results(
                 return already
             count = store_results(session, campaign, results, external)
             campaign_id = campaign.id
-            _attribute_file(session, campaign_id, results.sha256, user)
+            attribute_file(session, campaign_id, results.sha256, user)
     except IntegrityError:  # the same results stored by a concurrent import (unique per campaign)
         return already
     if fit_reward:
@@ -181,8 +232,8 @@ def import_results(
     return {"campaign": name, "imported": count, "kind": results.kind, "skipped": skipped}
 
 
-def _attribute_file(session: Session, campaign_id: int, sha256: str, user: str | None) -> None:
-    """Record who uploaded the file just stored (its rows carry its id)."""
+def attribute_file(session: Session, campaign_id: int, sha256: str, user: str | None) -> None:
+    """Record who uploaded or imported the file just stored (its rows carry its id)."""
     if user is not None:
         file_id = session.scalar(
             select(ImportedFile.id).where(
@@ -206,6 +257,13 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
     )
     session.add(file)
     session.flush()
+    # Each molecule's compound id once per file, however many rows repeat it.
+    named = zip((r[0] for r in results.rows), results.ids, strict=True) if results.ids else ()
+    for smiles, compound_id in dict.fromkeys(named):
+        if compound_id is not None:
+            session.add(
+                CompoundId(campaign_id=campaign.id, file_id=file.id, smiles=smiles, compound_id=compound_id)
+            )
     for row in results.rows:
         if results.kind == "values" and len(row) == 4:  # censored: a bound, stored as written
             smiles, bound, _, qualifier = row

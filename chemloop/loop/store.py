@@ -169,6 +169,24 @@ class CensoredMeasurement(Base):
     external: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+MAX_COMPOUND_ID_LENGTH = 100  # characters of a chemist's compound id: a registration number, not a note
+
+
+class CompoundId(Base):
+    """The chemist's own id of a measured molecule (a registration number such as ``EGFR-0042``),
+    from the id column of a results or seed file (``id``, ``compound_id``, ``name``: see
+    ``chemloop.loop.columns``); one row per molecule and id in each file, so a molecule registered
+    under two ids keeps both. A table of its own, so databases made before it gain it without a
+    migration; a molecule without a row here has no id but chemloop's."""
+
+    __tablename__ = "compound_id"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("imported_file.id"), nullable=True)
+    smiles: Mapped[str] = mapped_column(Text)  # canonical
+    compound_id: Mapped[str] = mapped_column(String(MAX_COMPOUND_ID_LENGTH))
+
+
 class Preference(Base):
     """A chemist's choice between two molecules (from a file, the web app or the API)."""
 
@@ -239,8 +257,9 @@ class User(Base):
 
 class Attribution(Base):
     """Who stored a row of feedback: ``kind`` names the table (``preference``, ``rating``, ``file``
-    for an uploaded or imported results file, ``overrule`` for a judged preference a user reversed)
-    and ``row_id`` the row. A row without one was stored before users had names, or by the CLI."""
+    for an uploaded or imported results file, a campaign's seed file included, ``overrule`` for a
+    judged preference a user reversed) and ``row_id`` the row. The command line stores as
+    ``cli:<login name>``. A row without one was stored before users had names."""
 
     __tablename__ = "attribution"
     __table_args__ = (UniqueConstraint("kind", "row_id"),)

@@ -23,7 +23,10 @@ from chemloop.loop.store import USER_NAME_PATTERN, User, session_scope
 
 ADMIN = "admin"  # who the server's shared key signs in as
 ASSISTANT = "assistant"  # who an LLM assistant's notes (MCP) are by
-RESERVED = frozenset({ADMIN, ASSISTANT})
+# Who the command line stored a file as: "cli:<login name>" (a user name never holds ':'), or this
+# alone when the login name is unknown; reserved, so no named user reads as the command line.
+CLI = "cli"
+RESERVED = frozenset({ADMIN, ASSISTANT, CLI})
 NAME_RULE = "1–64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 MAX_KEY_LENGTH = 512  # a longer credential is no key of ours: not hashed, not looked up
 

@@ -42,9 +42,11 @@ def list_campaigns(
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=schemas.CampaignStatus, dependencies=[RequireKey]
 )
-def create_campaign(body: schemas.CampaignCreate, settings: Settings, workspace: Work) -> dict[str, Any]:
+def create_campaign(
+    body: schemas.CampaignCreate, settings: Settings, workspace: Work, user: User
+) -> dict[str, Any]:
     """Create a campaign; ``seed`` values become round 0 and fit its first reward model."""
-    return campaigns.create_from_request(workspace, body, settings)
+    return campaigns.create_from_request(workspace, body, settings, user=user)
 
 
 @router.get("/{name}", response_model=schemas.CampaignStatus)
@@ -71,8 +73,9 @@ def export_molecules(
     round_: Annotated[int | None, Query(alias="round", ge=0, description="one round only")] = None,
     key: Annotated[list[str] | None, Query(description="only these molecule ids")] = None,
 ) -> Response:
-    """The campaign's molecules as a CSV or SD file: id, SMILES, round, measured and predicted values
-    (with the assay's unit), properties, and why each was proposed. Withheld molecules are left out."""
+    """The campaign's molecules as a CSV or SD file: id, compound id, SMILES, round, measured and
+    predicted values (with the assay's unit), properties, and why each was proposed. Withheld
+    molecules are left out."""
     found = export_campaign(workspace, name, fmt, round_, key or ())
     disposition = f'attachment; filename="{found.filename}"'
     headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}

@@ -111,9 +111,12 @@ def review_pair(workspace: Workspace, name: str, skipped=()) -> tuple[dict, dict
     return next_pair(workspace.factory, name, skipped)
 
 
-def propose_jobs(workspace: Workspace, name: str) -> list[Job]:
-    """The campaign's propose jobs, newest first."""
-    return [j for j in campaign_jobs(workspace, name) if j.kind == "propose"]
+# A campaign's job kinds, as a message names them.
+JOB_WORDS = {
+    "propose": "a propose round",
+    "create": "the first reward-model fit",
+    "import": "a reward-model refit after an import",
+}
 
 
 def campaign_jobs(workspace: Workspace, name: str) -> list[Job]:
@@ -167,26 +170,29 @@ def create(
     assay: Assay | None = None,
     columns: ColumnChoice = RECOGNISED,
     skip_bad_rows: bool = False,
+    user: str | None = None,
 ) -> dict[str, Any]:
     """Create campaign ``name`` measuring ``assay``; ``seed`` results (or the config's ``seed_data``;
     every row checked before anything is stored; ``columns`` names its SMILES and value columns when
     they are not recognised) become round 0 and fit its first reward model (``fit_reward=False``: the
     caller starts that as a job, :func:`start_fit`). Returns its status; with ``skip_bad_rows`` only
-    the good rows are stored and the bad ones come back as ``skipped`` beside it."""
+    the good rows are stored and the bad ones come back as ``skipped`` beside it. ``user``: who
+    created it (recorded as the seed file's uploader)."""
     check_campaign_name(name)  # before anything is read
     source = seed if seed is not None else config.campaign.seed_data
     rows = loop_results.read_results(source, columns, skip_bad_rows) if source is not None else None
     loop_campaign.init_campaign(
-        workspace.factory, name, config, seed=rows, fit_reward=fit_reward, assay=assay
+        workspace.factory, name, config, seed=rows, fit_reward=fit_reward, assay=assay, user=user
     )
     skipped = [{"row": row, "message": message} for row, message in (rows.skipped if rows else [])]
     return status(workspace, name) | ({"skipped": skipped} if skipped else {})
 
 
 def create_from_request(
-    workspace: Workspace, request: schemas.CampaignCreate, settings: ServeSettings
+    workspace: Workspace, request: schemas.CampaignCreate, settings: ServeSettings, user: str | None = None
 ) -> dict[str, Any]:
-    """Create a campaign from a JSON request: its seed rows are refused by index, its name if taken."""
+    """Create a campaign from a JSON request (``user``: who sent it): its seed rows are refused by
+    index, its name if taken."""
     if exists(workspace, request.name):
         raise FieldError(
             ("body", "name"), request.name, f"campaign {request.name!r} already exists", kind="exists"
@@ -200,7 +206,7 @@ def create_from_request(
             raise FieldError(("body", "assay"), None, str(err)) from None
     try:
         seed = _seed_table(request.seed) if request.seed else None
-        return create(workspace, request.name, config, seed, assay=assay)
+        return create(workspace, request.name, config, seed, assay=assay, user=user)
     except FeedbackError as err:
         raise _seed_problems(err, request.seed) from None
 
@@ -236,7 +242,7 @@ def _seed_problems(err: FeedbackError, seed: list[schemas.SeedRow]) -> FieldErro
 def start_propose(workspace: Workspace, name: str, batch: int | None = None) -> schemas.JobOut:
     """Queue a propose round as a background job (one at a time per campaign); once it is done its
     ``proposals.csv`` holds the picks. An unknown campaign fails now, not later inside the job."""
-    require_active(workspace, name, "new rounds")
+    require_active(workspace, name, "propose new rounds")
     return job_out(workspace.jobs.start_propose(workspace.db_url, name, batch))
 
 
@@ -257,7 +263,7 @@ def propose(
 ) -> Proposed:
     """Propose the next round in this process (the command line waits for it, ``progress`` hearing
     of each stage)."""
-    require_active(workspace, name, "new rounds")
+    require_active(workspace, name, "propose new rounds")
     return loop_campaign.propose(workspace.factory, name, batch=batch, output=output, progress=progress)
 
 
@@ -354,7 +360,7 @@ def import_results(
     ``user``: who uploaded the file (recorded beside it). ``columns`` names the SMILES and value
     columns where they are not recognised; with ``skip_bad_rows`` only the good rows are stored and
     the bad ones (and, unless ``external``, those of molecules never proposed) come back as ``skipped``."""
-    require_active(workspace, name, "results")
+    require_active(workspace, name, "import results")
     results = loop_results.read_results(csv_table(data, filename), columns, skip_bad_rows)
     results = _proposed_only(workspace, name, results, external, skip_bad_rows)
     return loop_results.import_results(
@@ -387,13 +393,14 @@ def import_file(
     external: bool = False,
     columns: ColumnChoice = RECOGNISED,
     skip_bad_rows: bool = False,
+    user: str | None = None,
 ) -> dict[str, Any]:
     """Store a results file from the user's own disk (the command line), named by its path; options
     as :func:`import_results`."""
-    require_active(workspace, name, "results")
+    require_active(workspace, name, "import results")
     results = loop_results.read_results(path, columns, skip_bad_rows)
     results = _proposed_only(workspace, name, results, external, skip_bad_rows)
-    return loop_results.import_results(workspace.factory, name, results, external=external)
+    return loop_results.import_results(workspace.factory, name, results, external=external, user=user)
 
 
 def record_preference(
@@ -405,6 +412,7 @@ def record_preference(
     user: str | None = None,
 ) -> dict[str, Any]:
     """Store a chemist's choice between two molecules (``user``: who); the next reward-model fit uses it."""
+    require_active(workspace, name, "record preferences")
     try:
         return loop_campaign.record_preference(
             workspace.factory, name, smiles_a, smiles_b, preferred, user=user
@@ -417,6 +425,7 @@ def record_rating(
     workspace: Workspace, name: str, smiles: str, rating: int, user: str | None = None
 ) -> dict[str, Any]:
     """Store a chemist's 1–5 rating of a molecule (``user``: who); the next reward-model fit uses it."""
+    require_active(workspace, name, "record ratings")
     try:
         return loop_campaign.record_rating(workspace.factory, name, smiles, rating, user=user)
     except InvalidSmilesError as err:
@@ -443,7 +452,7 @@ def judge(
     from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
     from chemloop.loop.judging import judge_campaign
 
-    require_active(workspace, name, "judged pairs")
+    require_active(workspace, name, "judge pairs")
     rules = load_constitution(constitution)
     judge_ = CommandJudge(rules, command) if command else RuleJudge(rules)
     label = (constitution or DEFAULT_CONSTITUTION).name
@@ -466,6 +475,7 @@ def overrule(workspace: Workspace, name: str, preference_id: int, user: str | No
     """A chemist (``user``) reverses a judged pair; it becomes the chemist's own preference."""
     from chemloop.loop.judging import overrule as reverse
 
+    require_active(workspace, name, "overrule judged pairs")
     return reverse(workspace.factory, name, preference_id, user=user)
 
 
@@ -473,7 +483,8 @@ def overrule(workspace: Workspace, name: str, preference_id: int, user: str | No
 
 
 def require_active(workspace: Workspace, name: str, action: str) -> None:
-    """Refuse ``action`` (new rounds, results) on an archived campaign, naming it (409 over HTTP)."""
+    """Refuse ``action`` (a verb phrase: "propose new rounds", "record ratings") on an archived
+    campaign, naming it (409 over HTTP). Notes stay open: they are comments, not feedback."""
     try:
         lifecycle.require_active(workspace.factory, name, action)
     except lifecycle.ArchivedCampaignError as err:
@@ -495,13 +506,19 @@ def unarchive(workspace: Workspace, name: str) -> dict[str, Any]:
 
 
 def delete_campaign(workspace: Workspace, name: str, confirm: str) -> dict[str, Any]:
-    """Delete the campaign and all its rows in one transaction; ``confirm`` repeats its name. A
-    propose job running for it is refused first (it would store a round into a deleted campaign)."""
+    """Delete the campaign and all its rows in one transaction; ``confirm`` repeats its name. While
+    any job of the campaign is queued or running it is refused: a propose would store a round, a fit
+    a reward model, into a campaign that is gone."""
     require(workspace, name)
     if confirm != name:
         raise FieldError(("confirm",), confirm, f"to delete campaign {name!r}, confirm with its exact name")
-    if any(j.status in ACTIVE for j in propose_jobs(workspace, name)):
-        raise JobConflictError(f"campaign {name!r} has a propose job queued or running; cancel it first")
+    busy = [j for j in campaign_jobs(workspace, name) if j.status in ACTIVE]
+    if busy:
+        listed = ", ".join(f"{JOB_WORDS.get(j.kind, j.kind)} (job {j.id}, {j.status})" for j in busy)
+        raise JobConflictError(
+            f"campaign {name!r} cannot be deleted while it has work queued or running: {listed}; "
+            "wait for it to finish or cancel it first"
+        )
     return lifecycle.delete_campaign(workspace.factory, name, confirm)
 
 
@@ -512,6 +529,7 @@ def pair_counts(workspace: Workspace, name: str, user: str | None) -> dict[str, 
 
 def undo_last_pair(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
     """Take back the newest pair ``user`` recorded in the campaign; returns it."""
+    require_active(workspace, name, "take back pairs")
     try:
         return people.undo_last_preference(workspace.factory, name, user)
     except people.NothingToUndoError as err:

@@ -1,9 +1,10 @@
 """A campaign's molecules as files for an electronic lab notebook or an order: CSV and SDF.
 
 Every face exports through :func:`export_campaign` (``chemloop campaign export``, ``GET
-/api/campaigns/{name}/export``, the web app's download buttons): a molecule's id, SMILES, round,
-its measured value (with the assay's unit), the prediction it was proposed with, its properties and
-why it was proposed. The dual-use guard applies: a withheld molecule is left out of every file.
+/api/campaigns/{name}/export``, the web app's download buttons): a molecule's id, the chemist's
+compound id (from the results files' id column), SMILES, round, its measured value (with the assay's
+unit), the prediction it was proposed with, its properties and why it was proposed. The dual-use
+guard applies: a withheld molecule is left out of every file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "sdf": "chemical/x-mdl-sdfile"}
 # the ``unit`` column (measured and predicted values are in it).
 COLUMNS: tuple[str, ...] = (
     "id",
+    "compound_id",
     "smiles",
     "round",
     "rank",
@@ -99,6 +101,7 @@ def export_row(molecule: dict[str, Any], assay: Assay) -> dict[str, Any]:
     out_of_domain = molecule.get("out_of_domain")
     row = {
         "id": molecule["key"],
+        "compound_id": molecule.get("compound_id"),  # the chemist's own, from the results files
         "smiles": molecule["smiles"],
         "round": molecule["round"],
         "rank": molecule.get("rank"),

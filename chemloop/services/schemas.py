@@ -404,6 +404,9 @@ class CampaignStatus(BaseModel):
 class CampaignMolecule(BaseModel):
     key: str
     smiles: str
+    compound_id: str | None = Field(
+        None, description="the chemist's id from the results files' id column ('; ' between several)"
+    )
     round: int = Field(description="the round that proposed it; 0 for seed and external data")
     rank: int | None
     predicted_mean: float | None

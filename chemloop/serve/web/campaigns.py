@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JobConflictError
 from chemloop.loop.acquisition import Acquisition
-from chemloop.loop.assay import DIRECTIONS, check_assay
+from chemloop.loop.assay import DIRECTIONS, Assay, check_assay, utility_qualifier
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
+from chemloop.reward.data import split_qualifier
 from chemloop.serve import uploads
-from chemloop.serve.deps import Settings, Work, require_key
+from chemloop.serve.deps import Settings, User, Work, require_key
 from chemloop.serve.web.plot import axis_label, best_so_far, parity
 from chemloop.serve.web.rounds import round_guide
 from chemloop.serve.web.templating import error_page, path, render
@@ -90,6 +91,7 @@ async def create(
     request: Request,
     workspace: Work,
     settings: Settings,
+    user: User,
     name: Annotated[str, Form()],
     batch: Annotated[int, Form(ge=1, le=1000)] = 12,
     acquisition: Annotated[str, Form()] = "ucb",
@@ -132,7 +134,12 @@ async def create(
         # Reading the seed takes a while: off the event loop. Fitting the first reward model takes
         # longer: a background job, whose progress the dashboard shows.
         create = partial(
-            campaigns.create, assay=assay, columns=columns, skip_bad_rows=skip_bad_rows, fit_reward=False
+            campaigns.create,
+            assay=assay,
+            columns=columns,
+            skip_bad_rows=skip_bad_rows,
+            fit_reward=False,
+            user=user,  # the seed file's uploader
         )
         created = await run_in_threadpool(create, workspace, name, config, table)
         if created["seed_measurements"] >= config.campaign.min_measurements:
@@ -153,6 +160,27 @@ METRIC_NAMES = {  # the reward model's cross-validation metrics, as a chemist re
     "rmse": "RMSE",
     "pairwise_accuracy": "Pairs ordered correctly",
 }
+
+
+def _ranking_value(molecule: dict[str, Any], assay: Assay) -> float | None:
+    """What a tested molecule ranks by: the mean of its exact values, else the bound of a censored
+    result on the good side (">8" where higher is better: at least 8, so among the best); None for
+    one only known to be worse than a bound ("<5"), which says nothing about how good it is."""
+    if molecule["value"] is not None:
+        return molecule["value"]
+    bounds = []
+    for text in molecule.get("censored") or []:
+        qualifier, number = split_qualifier(text)
+        if utility_qualifier(qualifier, assay.sign).startswith(">"):
+            bounds.append(float(number))
+    return assay.better(bounds)
+
+
+def _best_tested(table: list[dict[str, Any]], assay: Assay, count: int = 10) -> list[dict[str, Any]]:
+    """The ``count`` best molecules tested, the best first, a ">8" among them as at least 8."""
+    ranked = [(v, m) for m in table if (v := _ranking_value(m, assay)) is not None]
+    ranked.sort(key=lambda pair: pair[0], reverse=assay.direction == "higher")
+    return [m for _, m in ranked[:count]]
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
@@ -181,7 +209,7 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
         quality_words=quality_in_words(report["reward_model"], assay.unit),
         metric_names=METRIC_NAMES,
         assay_unit=assay.unit,
-        top=sorted(measured, key=lambda m: m["value"], reverse=higher)[:10],  # the best first
+        top=_best_tested(table, assay),
         quality=quality,
         metrics=metrics,
         imported=imported,

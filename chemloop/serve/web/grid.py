@@ -26,6 +26,7 @@ PAGE = 100  # molecules per grid page
 COLUMNS = {  # sortable columns and their headers
     "round": "Round",
     "smiles": "SMILES",
+    "compound_id": "Compound ID",
     "value": "Measured",
     "predicted_mean": "Predicted",
     "predicted_std": "± std",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.errors import ChemloopError
+from chemloop.jobs import JobConflictError
 from chemloop.serve.deps import User, Work, require_key
 from chemloop.serve.web.templating import error_page, path, render
 from chemloop.services import campaigns
@@ -60,6 +61,8 @@ def delete(
         campaigns.delete_campaign(workspace, name, confirm.strip())
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
+    except JobConflictError as err:  # a job of the campaign is queued or running
+        return _page(request, workspace, name, 409, error=str(err))
     except ChemloopError as err:
         return _page(request, workspace, name, 400, error=str(err))
     return RedirectResponse("/", status_code=303)

@@ -11,6 +11,7 @@ Every plot names its axes, with the assay's unit where the campaign has one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,8 +48,17 @@ def axis_label(name: str, unit: str = "") -> str:
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    step = (high - low) / (count - 1)
-    return [low + i * step for i in range(count)]
+    """About ``count`` round values within [low, high] (steps of 1, 2, 2.5 or 5 times a power of ten:
+    5, 5.5, 6 rather than 4.49, 5.09, 5.7), as a chemist labels an axis."""
+    power = 10 ** math.floor(math.log10((high - low) / max(1, count - 1)))
+
+    def ticks(step: float) -> list[float]:
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        return [round(k * step, 10) for k in range(first, last + 1)]
+
+    # The step whose tick count comes closest to ``count``; on a tie the larger (fewer labels).
+    steps = [f * power * scale for scale in (0.1, 1, 10) for f in (1, 2, 2.5, 5)]
+    return ticks(min(steps, key=lambda step: (abs(len(ticks(step)) - count), -step)))
 
 
 def _padded(values: Sequence[float]) -> tuple[float, float]:
@@ -104,7 +114,7 @@ def best_so_far(
     plot.line = " ".join(steps)
     plot.measured = [(x(r), y(v), f"round {r}: {v:.3g}") for r, v in measured]
     plot.x_ticks = [(x(r), str(r)) for r in rounds]
-    plot.y_ticks = [(y(v), f"{v:.3g}") for v in _ticks(low, high)]
+    plot.y_ticks = [(y(v), f"{v:g}") for v in _ticks(low, high)]
     waiting = [r for r in rounds if r > last_measured]
     if waiting:
         plot.note = (
@@ -162,8 +172,8 @@ def parity(
         plot.diagonal = f"M{x(low)} {y(low)} L{x(high)} {y(high)}"
         plot.measured = [(x(p), y(m), f"{s}: predicted {p:.3g}, measured {m:.3g}") for _, p, m, s in chosen]
         ticks = _ticks(low, high, 4)
-        plot.x_ticks = [(x(v), f"{v:.3g}") for v in ticks]
-        plot.y_ticks = [(y(v), f"{v:.3g}") for v in ticks]
+        plot.x_ticks = [(x(v), f"{v:g}") for v in ticks]
+        plot.y_ticks = [(y(v), f"{v:g}") for v in ticks]
         rho = _spearman([p[1] for p in chosen], [p[2] for p in chosen])
         plot.note = f"{len(chosen)} molecules" + ("" if rho is None else f"; Spearman {rho:.2f}")
         plots.append(ParityPlot(number, plot, len(chosen), rho))

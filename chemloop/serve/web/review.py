@@ -19,6 +19,7 @@ from chemloop.serve.deps import User, Work, current_user, require_key
 from chemloop.serve.web.templating import error_page, image_url, number, path, props, render
 from chemloop.services import campaigns, schemas
 from chemloop.services.campaigns import UnknownCampaignError
+from chemloop.services.errors import FieldError
 from chemloop.services.workspace import Workspace
 
 router = APIRouter()
@@ -103,15 +104,22 @@ def judged_rows(workspace: Workspace, name: str) -> tuple[list[dict[str, Any]], 
     return rows, len(judged)
 
 
+def _status(err: ChemloopError) -> int:
+    if isinstance(err, UnknownCampaignError):
+        return 404
+    return 409 if isinstance(err, FieldError) and err.kind == "archived" else 400
+
+
 def _error(err: ChemloopError) -> JSONResponse:
-    status_code = 404 if isinstance(err, UnknownCampaignError) else 400
-    return JSONResponse({"detail": str(err)}, status_code=status_code)
+    return JSONResponse({"detail": str(err)}, status_code=_status(err))
 
 
 @router.get("/campaigns/{name}/review", response_class=HTMLResponse)
 def review_page(request: Request, workspace: Work, name: str) -> HTMLResponse:
     try:
-        pair = _pair(workspace, name)
+        # An archived campaign takes no feedback: the page says so instead of offering a pair.
+        archived = campaigns.is_archived(workspace, name)
+        pair = None if archived else _pair(workspace, name)
         counts = _counts(workspace, name, current_user(request))
         judged, judged_total = judged_rows(workspace, name)
     except UnknownCampaignError as err:
@@ -121,6 +129,7 @@ def review_page(request: Request, workspace: Work, name: str) -> HTMLResponse:
         "review.html",
         name=name,
         pair=pair,
+        archived=archived,
         counts=counts,
         judged=judged,
         judged_total=judged_total,
@@ -185,9 +194,7 @@ def overrule(
     """Reverse a judged pair (a form post from the list of judged pairs); back to the list."""
     try:
         campaigns.overrule(workspace, name, preference_id, user=user)
-    except UnknownCampaignError as err:
-        return error_page(request, 404, str(err))
-    except ChemloopError as err:
-        return error_page(request, 400, str(err))
+    except ChemloopError as err:  # unknown campaign 404, archived 409, not a judged pair 400
+        return error_page(request, _status(err), str(err))
     target = path("campaigns", name, "review", overruled=preference_id)
     return RedirectResponse(target + "#judged", status_code=303)

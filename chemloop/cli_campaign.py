@@ -3,7 +3,6 @@ options, calls :mod:`chemloop.services.campaigns`, renders)."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -42,18 +41,6 @@ def _workspace(db: str | None):
     return Workspace.from_env(db)
 
 
-def cli_user() -> str:
-    """Who files stored from the command line are attributed to: ``cli:<login name>`` (the name cut
-    to fit the store's 64 characters), or ``cli`` where the operating system names nobody."""
-    from chemloop.loop.users import CLI
-
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):  # no LOGNAME/USER and no password-database entry (e.g. a bare container)
-        return CLI
-    return f"{CLI}:{login}"[:64] if login.strip() else CLI
-
-
 @campaign_app.command("init")
 @user_errors
 def init(
@@ -79,7 +66,7 @@ def init(
     from chemloop.loop.columns import ColumnChoice
     from chemloop.loop.config import load_campaign_config
     from chemloop.reward.data import csv_file
-    from chemloop.services import campaigns
+    from chemloop.services import campaigns, users
 
     loaded = load_campaign_config(config)
     result = campaigns.create(
@@ -90,7 +77,7 @@ def init(
         assay=check_assay(assay_name, unit, direction),
         columns=ColumnChoice(smiles_column, value_column),
         skip_bad_rows=skip_bad_rows,
-        user=cli_user(),
+        user=users.command_line_user(),
     )
     console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
     _report_skipped(result.get("skipped", []), seed or loaded.campaign.seed_data, bad_rows)
@@ -165,7 +152,7 @@ def import_(
 ) -> None:
     """Store measured results (or preferences) and refit the reward model."""
     from chemloop.loop.columns import ColumnChoice
-    from chemloop.services import campaigns
+    from chemloop.services import campaigns, users
 
     result = campaigns.import_file(
         _workspace(db),
@@ -174,7 +161,7 @@ def import_(
         external=external,
         columns=ColumnChoice(smiles_column, value_column),
         skip_bad_rows=skip_bad_rows,
-        user=cli_user(),
+        user=users.command_line_user(),
     )
     console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
     _report_skipped(result.get("skipped", []), file, bad_rows)

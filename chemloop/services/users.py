@@ -4,11 +4,12 @@ key keeps working unchanged."""
 
 from __future__ import annotations
 
+import getpass
 import secrets
 from typing import Any
 
 from chemloop.loop import users as loop_users
-from chemloop.loop.users import ADMIN, ASSISTANT, MAX_KEY_LENGTH, UnknownUserError, check_user_name
+from chemloop.loop.users import ADMIN, ASSISTANT, CLI, MAX_KEY_LENGTH, UnknownUserError, check_user_name
 from chemloop.services.workspace import Workspace
 
 __all__ = ["ADMIN", "ASSISTANT", "UnknownUserError", "add", "check_user_name", "exists", "list_all"]
@@ -39,3 +40,13 @@ def identify(workspace: Workspace, key: str, admin_key: str) -> str | None:
     if len(key) <= MAX_KEY_LENGTH and secrets.compare_digest(key.encode(), admin_key.encode()):
         return ADMIN
     return loop_users.user_for_key(workspace.factory, key)
+
+
+def command_line_user() -> str:
+    """Who files stored from the command line are attributed to: ``cli:<login name>`` (the name cut
+    to fit the store's 64 characters), or ``cli`` where the operating system names nobody."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no password-database entry (e.g. a bare container)
+        return CLI
+    return f"{CLI}:{login}"[:64] if login.strip() else CLI

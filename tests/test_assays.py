@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,6 +36,7 @@ from chemloop.loop.store import (
 )
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
 from chemloop.serve.app import create_app
+from chemloop.serve.web.review import card as review_card
 from chemloop.services import campaigns
 from chemloop.services.workspace import Workspace
 
@@ -327,6 +329,10 @@ def test_web_create_asks_for_columns_and_stores_good_rows_on_request(client, tmp
     columns = {"seed_token": token, "smiles_column": "structure", "value_column": "readout"}
     bad = client.post("/campaigns", data={**form, **columns})
     assert bad.status_code == 400 and "row 4" in bad.text and 'name="skip_bad_rows"' in bad.text
+    # Said once: a summary in words, then the bad row listed under it.
+    assert "seed.csv: 1 bad row of 3, listed below; nothing was stored." in bad.text
+    assert bad.text.count("is not a valid SMILES") == 1 and "row(s)" not in bad.text
+    assert "the name, the assay and the seed file still apply" in " ".join(bad.text.split())  # beside TOML
     made = client.post(
         "/campaigns", data={**form, **columns, "skip_bad_rows": "true"}, follow_redirects=False
     )
@@ -347,6 +353,8 @@ def test_web_upload_leaves_out_bad_rows_on_request_and_offers_them_as_csv(client
     preview = client.post("/campaigns/demo/upload", files={"file": ("lab.csv", text, "text/csv")})
     assert preview.status_code == 422 and "SMILES from column <strong>SMILES</strong>" in preview.text
     assert "compound ids: ID" in preview.text and "Store the 2 good rows, leave out 1 bad" in preview.text
+    assert '<td class="row-check">ok (censored: &lt;4)</td>' in preview.text  # stored as a bound, said so
+    assert f'<td class="smiles">{proposed[0]}</td>' in preview.text  # SMILES in the monospace font
     token = _token(preview.text)
     download = client.get("/campaigns/demo/upload/bad-rows.csv", params={"token": token})
     assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
@@ -358,9 +366,34 @@ def test_web_upload_leaves_out_bad_rows_on_request_and_offers_them_as_csv(client
     assert whole.status_code == 400 and "row 3" in whole.text  # without the opt-in: all or nothing
     assert count(factory, Measurement, "demo") == 0
     stored = client.post("/campaigns/demo/upload/confirm", data={"token": token, "skip_bad_rows": "true"})
-    assert stored.status_code == 200 and "Stored 2 rows; left out 1 bad rows" in stored.text
+    assert stored.status_code == 200 and "Stored 2 rows; left out 1 bad row." in stored.text
     assert "row 3: smiles" in stored.text and "bad-rows.csv?token=" in stored.text
     assert count(factory, Measurement, "demo") == 1 and count(factory, CensoredMeasurement, "demo") == 1
+
+
+def test_pages_show_censored_results_as_written_with_the_unit(client):
+    factory = client.app.state.workspace.factory
+    rows = "SMILES,pIC50\nOc1ccccc1,6.8\nNc1ccccc1,>8\nClc1ccccc1,<5\nCCO,5.5\n"
+    assay = Assay("pIC50 EGFR", "log units", "higher")
+    init_campaign(
+        factory, "series", _config(min_measurements=50), seed=read_results(table(rows)), assay=assay
+    )
+    aniline, chloro = canonical("Nc1ccccc1"), canonical("Clc1ccccc1")
+
+    page = client.get("/campaigns/series/series").text
+    benzene = page.split("<tbody>")[1].split("</tr>")[0]  # the most populous scaffold
+    cells = [c.split("</td>")[0] for c in benzene.split("<td")[1:]]
+    assert cells[1:4] == [' class="num">3', ' class="num">3', ' class="num result">&gt;8 log units']
+    assert aniline in cells[4]  # the ">8" is the best, as on the dashboard
+    rgroups = page.split('id="rgroups-title"')[1]
+    chloro_row = rgroups.split(f'<td class="smiles small">{chloro}</td>')[1].split("</tr>")[0]
+    assert '<td class="num result">&lt;5 log units</td>' in chloro_row  # not "–"
+
+    review = client.get("/campaigns/series/review").text
+    shown = re.findall(r"<dt>Measured</dt><dd>([^<]*)</dd>", review)
+    assert len(shown) == 2 and all(text.endswith(" log units") for text in shown), shown
+    predicted = {**molecules(factory, "series")[0], "predicted_mean": 6.1, "predicted_std": 0.4}
+    assert dict(review_card("series", predicted)["facts"])["Predicted"] == "6.10 ± 0.40 log units"
 
 
 def test_web_upload_lets_the_user_choose_the_columns(client):

@@ -24,7 +24,7 @@ from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import Measurement, Proposal, Round, get_campaign, session_scope
 from chemloop.rl.report import write_report
 from chemloop.serve.app import create_app
-from chemloop.serve.web.plot import best_so_far, parity
+from chemloop.serve.web.plot import best_so_far, parity, readable
 from chemloop.services.analysis import quality_in_words
 
 MUSTARD = "ClCCSCCCl"  # sulfur mustard: the dual-use guard withholds it from every output
@@ -185,6 +185,8 @@ def test_grid_range_filters_card_view_and_copy_buttons(server):
     assert "w=280" in cards and '<script src="/static/grid.js" defer></script>' in cards
     table = client.get("/campaigns/demo/molecules").text
     assert "w=260" in table and 'name="key"' in table
+    # Wider than the page with every column: it scrolls sideways inside its own box.
+    assert table.index('<div class="table-scroll"') < table.index('<table class="grid">')
     assert client.get("/static/grid.js").status_code == 200
 
 
@@ -209,6 +211,13 @@ def test_scaffold_groups_and_rgroup_decomposition():
     assert sorted(chloro.groups.values()) == ["Cl*", "F*"]
     bare = next(r for r in table.rows if r.value is None)
     assert set(bare.groups.values()) == {"H"}
+
+
+def test_a_censored_result_counts_as_tested_in_the_scaffold_groups():
+    series = [("Cc1ccccc1", None), ("Clc1ccccc1", 6.0), ("Oc1ccccc1", None)]
+    [group] = scaffold_groups(series, tested={"Cc1ccccc1"})  # toluene came back "<5"
+    assert (group.count, group.measured, group.best_value) == (3, 2, 6.0)
+    assert scaffold_groups(series)[0].measured == 1  # without it, only the exact value counts
 
 
 def test_series_page(server):
@@ -249,6 +258,16 @@ def test_plot_axes_are_labelled_with_round_numbers():
     assert [label for _, label in plot.y_ticks] == ["4.5", "5", "5.5", "6", "6.5"]
     nanomolar = parity([(1, 120.0, 95.0, "A"), (1, 480.0, 610.0, "B")], unit="nM")[0].plot
     assert [label for _, label in nanomolar.x_ticks] == ["200", "400", "600"]
+
+
+def test_tick_labels_of_large_and_small_values_are_written_out():
+    assay = best_so_far({0: 2_000_000.0}, [(0, 100_000.0), (0, 2_000_000.0)], "IC50 (pM)", False)
+    labels = [label for _, label in assay.y_ticks]
+    assert "1,000,000" in labels and all("e+" not in label for label in labels)
+    assert "round 0: 100,000" in [tip for _, _, tip in assay.measured]
+    [small] = parity([(1, 0.000012, 0.000031, "CCO"), (1, 0.00002, 0.000025, "CCN")])  # molar
+    assert [label for _, label in small.plot.x_ticks] == ["0.000015", "0.00002", "0.000025", "0.00003"]
+    assert readable(0.000025) == "0.000025" and readable(12_500.0) == "12,500" and readable(0.0) == "0"
 
 
 def test_parity_plots_one_per_round_with_a_shared_range():

@@ -217,7 +217,7 @@ def test_browser_upload_with_chosen_columns_stores_the_good_rows(live, tmp_path)
             page.get_by_role("link", name="Download the bad rows (CSV)").click()
         assert "not-a-smiles" in Path(download.value.path()).read_text()
         page.get_by_role("button", name="Store the 2 good rows, leave out 1 bad").click()
-        assert page.get_by_role("status").filter(has_text="Stored 2 rows; left out 1 bad rows").is_visible()
+        assert page.get_by_role("status").filter(has_text="Stored 2 rows; left out 1 bad row").is_visible()
         browser.close()
     with session_scope(factory) as session:
         campaign_id = get_campaign(session, "lab").id

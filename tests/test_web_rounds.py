@@ -12,10 +12,12 @@ from web_support import KEY, PROPOSED, SEED, TINY_REWARD, add_round, seed_csv, s
 
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.jobs import JobManager
+from chemloop.loop.assay import Assay
 from chemloop.loop.campaign import init_campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import Proposal, ProposalExplanation, session_scope
 from chemloop.serve.app import create_app
+from chemloop.serve.web.best import best_text, round_best_texts
 
 RESULTS = "smiles,value\n" + "".join(f"{s},{m + 0.1}\n" for s, m, _ in PROPOSED)  # round 1, measured
 
@@ -53,17 +55,19 @@ def _upload(client: TestClient, text: str) -> str:
 def test_a_proposed_round_leads_to_making_and_uploading_it(tmp_path):
     client, factory = _server(tmp_path)
     naphthalene = canonical("c1ccc2ccccc2c1")
-    with session_scope(factory) as session:  # why it was proposed, as propose stores it
-        proposal = session.query(Proposal).filter_by(smiles=naphthalene).one()
-        session.add(
-            ProposalExplanation(
-                proposal_id=proposal.id,
-                nearest_smiles="c1ccccc1O",
-                nearest_similarity=0.31,
-                nearest_value=2.0,
-                out_of_domain=True,
+    acrylamide = canonical("C=CC(=O)Nc1ccccc1")  # as far from the seed, on a measured scaffold (benzene)
+    with session_scope(factory) as session:  # why each was proposed, as propose stores it
+        for smiles, similarity in ((naphthalene, 0.31), (acrylamide, 0.2)):
+            proposal = session.query(Proposal).filter_by(smiles=smiles).one()
+            session.add(
+                ProposalExplanation(
+                    proposal_id=proposal.id,
+                    nearest_smiles="c1ccccc1O",
+                    nearest_similarity=similarity,
+                    nearest_value=2.0,
+                    out_of_domain=True,
+                )
             )
-        )
     page = client.get("/campaigns/demo").text
     assert "Next: make and test these 5 molecules, then upload the results" in page
     for smiles, mean, std in PROPOSED:  # a card each: drawing, ID, prediction
@@ -71,8 +75,19 @@ def test_a_proposed_round_leads_to_making_and_uploading_it(tmp_path):
         assert f'href="/campaigns/demo/molecules/{key}"' in page and f"<code>{key}</code>" in page
         assert f"{mean:.2f} ± {std:.2f}" in page
     assert "/depict.svg?smiles=c1ccc2ccccc2c1&amp;w=260&amp;h=200" in page
-    card = page.split("<code>" + molecule_key(naphthalene))[1].split("</li>")[0]
+    card = " ".join(page.split("<code>" + molecule_key(naphthalene))[1].split("</li>")[0].split())
     assert "Tanimoto 0.31, measured 2.00" in card and "out of the reward model's domain" in card
+    # Below the trust region's similarity (0.35 by default) and on no measured scaffold: said in words.
+    outside = (
+        "<strong>Outside the campaign's trust region</strong>: its nearest measured molecule is only 0.31"
+    )
+    assert outside in card
+    assert "similar (the region needs 0.35) and no measured molecule shares its scaffold" in card
+    inside = page.split("<code>" + molecule_key(acrylamide))[1].split("</li>")[0]
+    assert "Tanimoto 0.20" in inside and "trust region" not in inside  # kept in by its scaffold
+    assert page.count("trust region") == 1
+    # One action leads: upload the results; proposing early is a secondary choice, once.
+    assert page.count('action="/campaigns/demo/propose"') == 0  # not signed in: neither
     assert 'href="/campaigns/demo/export?round=1&amp;format=csv"' in page
     assert 'href="/campaigns/demo/export?round=1&amp;format=sdf"' in page
     lab_file = client.get("/campaigns/demo/export", params={"round": "1", "format": "csv"})
@@ -87,6 +102,8 @@ def test_a_proposed_round_leads_to_making_and_uploading_it(tmp_path):
     form = page.split('aria-labelledby="round-upload-title"')[0].rsplit("<form", 1)[1]
     assert 'action="/campaigns/demo/upload"' in form and 'enctype="multipart/form-data"' in form
     assert "Upload the results of round 1" in page and 'id="round-file"' in page
+    assert page.count('action="/campaigns/demo/propose"') == 1 and "Propose the next round" not in page
+    assert '<button type="submit" class="secondary">Propose round 2 now</button>' in page
 
 
 def test_an_upload_refits_in_the_background_then_offers_the_next_round(tmp_path):
@@ -121,6 +138,8 @@ def test_an_upload_refits_in_the_background_then_offers_the_next_round(tmp_path)
     assert "Results of round 1 are in: propose the next round" in page
     assert "5 of the 5 molecules proposed were measured (best 3.60)" in page
     assert "Propose the next round</button>" in page and "data-poll" not in page
+    assert page.count('action="/campaigns/demo/propose"') == 1  # one propose form, with its batch size
+    assert 'name="batch"' in page.split('action="/campaigns/demo/propose"')[1].split("</form>")[0]
     assert "<td>Refitting the reward model on the new results</td><td>cancelled</td>" in page
     # The results stay stored without the cancelled refit; the next propose refits first.
     assert client.get("/api/campaigns/demo").json()["reward_model_stale"] is True
@@ -142,6 +161,45 @@ def test_create_stores_at_once_and_fits_the_first_model_in_the_background(tmp_pa
     page = client.get("/campaigns/fresh").text
     assert "Next: propose the first round" in page and "6 seed results are in." in page
     assert "Propose the first round</button>" in page
+    assert page.count('action="/campaigns/fresh/propose"') == 1 and "Propose the next round" not in page
+
+
+def test_a_censored_result_on_the_good_side_is_the_best_everywhere_on_the_dashboard(tmp_path):
+    app = create_app(settings_for(tmp_path, "web.db"))
+    app.state.workspace.jobs = JobManager(tmp_path / "queued", max_running=0)
+    factory = app.state.workspace.factory
+    config = CampaignConfig.model_validate(
+        {"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", SEED))}, "reward": TINY_REWARD}
+    )
+    init_campaign(factory, "demo", config, assay=Assay("pIC50 EGFR", "log units", "higher"))
+    add_round(factory, "demo")
+    client = TestClient(app)
+    _sign_in(client)
+    (a, _, _), (b, _, _), (c, _, _) = PROPOSED[:3]
+    _upload(client, f"smiles,value\n{a},>8\n{b},3.1\n{c},<2\n")  # the best came back beyond the range
+    [job] = app.state.workspace.jobs.list()
+    client.post(f"/campaigns/demo/jobs/{job.id}/cancel")
+    page = client.get("/campaigns/demo").text
+    assert '<dt>Best measured</dt><dd class="best">&gt;8 log units</dd>' in page  # not the seed's 3.00
+    rounds = page.split('id="rounds-title"')[1].split("</table>")[0]
+    assert "3.10 log units" not in rounds  # round 1's best is its ">8", not its best exact value
+    assert '<td class="num">&gt;8 log units</td>' in rounds
+    assert "3 of the 5 molecules proposed were measured (best &gt;8 log units)" in page
+    tested = page.split('id="tested-title"')[1].split("</table>")[0]
+    assert tested.index(canonical(a)) < tested.index(canonical("N#Cc1ccccc1"))  # ranked first too
+
+
+def test_the_best_of_a_lower_is_better_assay_is_a_censored_result_below_the_best_value():
+    nanomolar = Assay("IC50", "nM", "lower")
+    found = [
+        {"round": 1, "external": False, "value": 20.0, "censored": []},
+        {"round": 1, "external": False, "value": None, "censored": ["<10"]},
+        {"round": 1, "external": False, "value": None, "censored": [">1000"]},  # worse than a bound
+        {"round": 2, "external": False, "value": None, "censored": [">1000"]},
+    ]
+    assert best_text(found, nanomolar) == "<10 nM"
+    assert round_best_texts(found, nanomolar, [1, 2]) == {1: "<10 nM", 2: "–"}
+    assert best_text(found[:1], Assay()) == "20.00"  # no unit: the number alone
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ many measured, the best value and who holds it), and an R-group decomposition ar
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from rdkit import Chem
@@ -50,19 +50,23 @@ def _better(value: float, than: float | None, higher_is_better: bool) -> bool:
 
 
 def scaffold_groups(
-    molecules: Sequence[tuple[str, float | None]], higher_is_better: bool = True
+    molecules: Sequence[tuple[str, float | None]],
+    higher_is_better: bool = True,
+    tested: Collection[str] = (),
 ) -> list[ScaffoldGroup]:
     """Group (SMILES, measured value or None) by Murcko scaffold, most populous first (ties: the
-    better best value first, unmeasured groups last)."""
+    better best value first, unmeasured groups last). A molecule in ``tested`` counts as measured
+    even without a value to rank by (a censored result such as "<5" is a result too)."""
     groups: dict[str, ScaffoldGroup] = {}
     for smiles, value in molecules:
         scaffold = murcko_scaffold(smiles)
         group = groups.setdefault(scaffold, ScaffoldGroup(scaffold))
         group.count += 1
         group.smiles.append(smiles)
+        if value is not None or smiles in tested:
+            group.measured += 1
         if value is None:
             continue
-        group.measured += 1
         if _better(value, group.best_value, higher_is_better):
             group.best_value, group.best_smiles = value, smiles
     sign = -1.0 if higher_is_better else 1.0

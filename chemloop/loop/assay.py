@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from chemloop.errors import ChemloopError
 from chemloop.loop.store import AssayDefinition
+from chemloop.reward.data import split_qualifier as _split_qualifier
 
 Direction = Literal["higher", "lower"]
 DIRECTIONS: tuple[str, ...] = ("higher", "lower")
@@ -51,6 +52,19 @@ class Assay:
         if not found:
             return None
         return max(found) if self.direction == "higher" else min(found)
+
+    def ranking_value(self, value: float | None, censored: Iterable[str] = ()) -> float | None:
+        """What a tested molecule ranks by among the best: the mean of its exact values (``value``),
+        else the bound of a censored result on the good side (">8" where higher is better: at least
+        8); None for one only known to be worse than a bound ("<5"), or untested."""
+        if value is not None:
+            return value
+        bounds = []
+        for text in censored:
+            qualifier, number = _split_qualifier(text)
+            if utility_qualifier(qualifier, self.sign).startswith(">"):
+                bounds.append(float(number))
+        return self.better(bounds)
 
     def as_dict(self) -> dict[str, str]:
         return {"name": self.name, "unit": self.unit, "direction": self.direction}

@@ -13,7 +13,7 @@ reward model's applicability domain, and why each proposal was made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,9 +78,17 @@ class MeasuredSet:
         if similarity is None or not self.smiles:
             return [True] * len(candidates)
         return [
-            e.nearest_similarity >= similarity or (scaffold and murcko_scaffold(c) in self.scaffolds)
+            inside_trust_region(c, e.nearest_similarity, self.scaffolds, similarity, scaffold)
             for c, e in zip(candidates, explanations, strict=True)
         ]
+
+
+def inside_trust_region(
+    candidate: str, nearest_similarity: float, scaffolds: Set[str], similarity: float, scaffold: bool
+) -> bool:
+    """The trust region's rule for one candidate: its nearest measured molecule is at least
+    ``similarity`` similar, or (with ``scaffold``) it has one of the measured ``scaffolds``."""
+    return nearest_similarity >= similarity or (scaffold and murcko_scaffold(candidate) in scaffolds)
 
 
 def pessimistic_where_out_of_domain(

@@ -4,7 +4,7 @@ the campaign stores, shared by the web app, the HTTP API and the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chemloop.chem.guard import is_withheld
@@ -80,6 +80,9 @@ class Series:
     scaffold_total: int  # distinct scaffolds, before the table's cut at MAX_SCAFFOLDS
     core: str | None  # the scaffold the R-group table decomposes around
     rgroups: RGroupTable | None
+    # Each molecule of the tables by SMILES (rows of campaigns.molecules): a page shows its results
+    # as written from it, a censored "<5" among them.
+    molecules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def series(workspace: Workspace, name: str, core: str | None = None) -> Series:
@@ -88,8 +91,10 @@ def series(workspace: Workspace, name: str, core: str | None = None) -> Series:
     SMARTS is refused by name."""
     assay = campaign_assay(workspace, name)
     table = [m for m in campaigns.molecules(workspace, name) if not is_withheld(m["smiles"])]
-    pairs = [(m["smiles"], m["value"]) for m in table]
-    groups = scaffold_groups(pairs, assay.direction == "higher")
+    # Ranked as the dashboard ranks them: a censored result on the good side (">8") by its bound.
+    pairs = [(m["smiles"], assay.ranking_value(m["value"], m["censored"])) for m in table]
+    tested = {m["smiles"] for m in table if m["value"] is not None or m["censored"]}
+    groups = scaffold_groups(pairs, assay.direction == "higher", tested)
     if core is not None and (not core.strip() or len(core) > MAX_SMILES_LENGTH):
         raise ChemloopError(
             f"the R-group core must be a SMILES or SMARTS of at most {MAX_SMILES_LENGTH} characters"
@@ -101,7 +106,11 @@ def series(workspace: Workspace, name: str, core: str | None = None) -> Series:
             rgroups = rgroup_table(chosen, pairs)
         except ValueError as err:
             raise ChemloopError(str(err)) from None
-    if rgroups is not None:  # measured first, the best at the top
+    if rgroups is not None:  # measured first, the best at the top; then those only below a bound
         sign = -1.0 if assay.direction == "higher" else 1.0
-        rgroups.rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0)))
-    return Series(assay, groups[:MAX_SCAFFOLDS], len(groups), chosen, rgroups)
+        rgroups.rows.sort(key=lambda r: (r.value is None, r.smiles not in tested, sign * (r.value or 0.0)))
+    shown = groups[:MAX_SCAFFOLDS]
+    for group in shown:  # a group tested only below a bound ("<5"): its best result is that bound
+        if group.best_smiles is None:
+            group.best_smiles = next((s for s in group.smiles if s in tested), None)
+    return Series(assay, shown, len(groups), chosen, rgroups, {m["smiles"]: m for m in table})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import InvalidSmilesError
+from chemloop.chem.series import murcko_scaffold
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.config_files import validate
 from chemloop.dock.poses import pose_path
@@ -26,10 +28,11 @@ from chemloop.loop import campaign as loop_campaign
 from chemloop.loop import lifecycle, people
 from chemloop.loop import notes as loop_notes
 from chemloop.loop import results as loop_results
-from chemloop.loop.assay import Assay, check_assay
+from chemloop.loop.assay import Assay, check_assay, written
 from chemloop.loop.campaign import Proposed
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
+from chemloop.loop.domain import inside_trust_region
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.review import next_pair
 from chemloop.loop.store import MAX_NOTE_LENGTH, UnknownCampaignError, check_campaign_name
@@ -104,6 +107,46 @@ def docking_poses(workspace: Workspace, name: str, smiles: str) -> dict[str, Pat
         file = pose_path(Path(str(params["poses_dir"])), target, smiles)
         poses[target] = file if file.is_file() else None
     return poses
+
+
+@dataclass(frozen=True)
+class TrustRegion:
+    """The campaign's trust region (``similarity`` None: off) and the molecules a round proposed
+    outside it (``outside``, SMILES): propose fills a batch with the candidates nearest to the
+    measured ones when too few lie inside."""
+
+    similarity: float | None
+    scaffold: bool
+    outside: frozenset[str]
+
+
+def trust_region(workspace: Workspace, name: str, round_number: int) -> TrustRegion:
+    """Which proposals of round ``round_number`` lie outside the campaign's trust region, by the rule
+    propose applied (:func:`chemloop.loop.domain.inside_trust_region`): each proposal's stored
+    similarity to its nearest measured molecule, and the scaffolds of the molecules measured before
+    that round. A proposal stored without an explanation is not judged."""
+    settings = loop_campaign.stored_config(workspace.factory, name).campaign
+    if settings.trust_similarity is None:
+        return TrustRegion(None, settings.trust_scaffold, frozenset())
+    table = molecules(workspace, name)
+    measured = [m["smiles"] for m in table if m["value"] is not None and m["round"] < round_number]
+    scaffolds = {murcko_scaffold(s) for s in measured} - {""}
+    outside = {
+        m["smiles"]
+        for m in table
+        if m["round"] == round_number
+        and m["rank"] is not None
+        and m["nearest_similarity"] is not None
+        and measured
+        and not inside_trust_region(
+            m["smiles"],
+            m["nearest_similarity"],
+            scaffolds,
+            settings.trust_similarity,
+            settings.trust_scaffold,
+        )
+    }
+    return TrustRegion(settings.trust_similarity, settings.trust_scaffold, frozenset(outside))
 
 
 def review_pair(workspace: Workspace, name: str, skipped=()) -> tuple[dict, dict] | None:
@@ -283,10 +326,12 @@ def preview_results(
     the campaign never proposed (``unproposed``: (row, SMILES)), a ``file_error`` for a file that
     cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
     unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
-    would store, ``columns``: the file's headers read as SMILES, value and id, and ``header``: the
-    file's columns when its SMILES or value column must be chosen (else None)."""
+    would store, ``columns``: the file's headers read as SMILES, value and id, ``header``: the
+    file's columns when its SMILES or value column must be chosen (else None), and ``censored``:
+    the good rows whose value is censored, as written (row number: ``">8"``)."""
     require(workspace, name)
     found: dict[str, Any] = {"ok": False, "kind": None, "rows": [], "problems": [], "unproposed": []}
+    found["censored"] = {}
     found |= {"good": 0, "columns": None, "header": None, "file_error": None}
     table = None
     try:
@@ -312,6 +357,11 @@ def preview_results(
         "unproposed": unproposed,
         "good": len(results.rows) - (0 if external else len(unproposed)),
         "columns": results.columns,
+        "censored": {  # value rows are (smiles, bound, std, qualifier) when censored
+            number: written(row[3], row[1])
+            for number, row in zip(results.row_numbers, results.rows, strict=True)
+            if results.kind == "values" and len(row) == 4
+        },
     }
 
 

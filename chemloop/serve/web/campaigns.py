@@ -13,17 +13,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JobConflictError
 from chemloop.loop.acquisition import Acquisition
-from chemloop.loop.assay import DIRECTIONS, Assay, check_assay, utility_qualifier
+from chemloop.loop.assay import DIRECTIONS, check_assay
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
-from chemloop.reward.data import split_qualifier
 from chemloop.serve import uploads
 from chemloop.serve.deps import Settings, User, Work, require_key
+from chemloop.serve.web.best import best_tested, best_text, round_best_texts
 from chemloop.serve.web.plot import axis_label, best_so_far, parity
 from chemloop.serve.web.rounds import round_guide
-from chemloop.serve.web.templating import error_page, path, render
+from chemloop.serve.web.templating import error_page, path, plural, render
 from chemloop.services import campaigns
 from chemloop.services.analysis import quality_in_words
-from chemloop.services.campaigns import FeedbackError, UnknownCampaignError, check_campaign_name, csv_table
+from chemloop.services.campaigns import (
+    CsvTable,
+    FeedbackError,
+    UnknownCampaignError,
+    check_campaign_name,
+    csv_table,
+)
 from chemloop.services.export import campaign_assay
 from chemloop.services.workspace import Workspace
 
@@ -80,6 +86,14 @@ def _index(
     )
 
 
+def bad_rows_summary(problems: list[tuple[int, str]], table: CsvTable) -> str:
+    """The heading of a seed file's bad rows, which the page lists one by one below it: "seed.csv:
+    1 bad row of 13; nothing was stored." (a row with two problems is one bad row)."""
+    rows = sum(1 for line in table.lines if any(cell.strip() for cell in line))  # as the reader counts
+    bad = len({row for row, _ in problems})
+    return f"{table.source}: {plural(bad, 'bad row')} of {rows}, listed below; nothing was stored."
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, workspace: Work, archived: bool = False) -> HTMLResponse:
     """The campaign list (archived ones with ``?archived=true``) and the create form."""
@@ -111,13 +125,13 @@ async def create(
     form |= {"assay_name": assay_name, "unit": unit, "direction": direction}
     columns = ColumnChoice(smiles_column or None, value_column or None)
     form["columns"] = columns
+    table: CsvTable | None = None
     try:
         check_campaign_name(name)  # before anything is read, as every face checks it
         assay = check_assay(assay_name, unit, direction)
         config = campaigns.config_from_tables(
             name, _form_config(batch, acquisition, components, toml), settings
         )
-        table = None
         if seed is not None and seed.filename:
             data = await uploads.read_upload(seed, settings.max_body_bytes)
             # Kept until the campaign exists: a page that asks for its columns, or whether to leave
@@ -146,8 +160,9 @@ async def create(
             campaigns.start_fit(workspace, name, "create")
     except ColumnsError as err:
         return _index(request, workspace, 400, error=str(err), seed_header=err.header, **form)
-    except FeedbackError as err:
-        return _index(request, workspace, 400, error=str(err), problems=err.problems, **form)
+    except FeedbackError as err:  # the rows are listed under the summary, each once
+        error = bad_rows_summary(err.problems, table) if err.problems and table else str(err)
+        return _index(request, workspace, 400, error=error, problems=err.problems, **form)
     except ChemloopError as err:
         return _index(request, workspace, 400, error=str(err), **form)
     if form.get("seed_token"):
@@ -160,27 +175,6 @@ METRIC_NAMES = {  # the reward model's cross-validation metrics, as a chemist re
     "rmse": "RMSE",
     "pairwise_accuracy": "Pairs ordered correctly",
 }
-
-
-def _ranking_value(molecule: dict[str, Any], assay: Assay) -> float | None:
-    """What a tested molecule ranks by: the mean of its exact values, else the bound of a censored
-    result on the good side (">8" where higher is better: at least 8, so among the best); None for
-    one only known to be worse than a bound ("<5"), which says nothing about how good it is."""
-    if molecule["value"] is not None:
-        return molecule["value"]
-    bounds = []
-    for text in molecule.get("censored") or []:
-        qualifier, number = split_qualifier(text)
-        if utility_qualifier(qualifier, assay.sign).startswith(">"):
-            bounds.append(float(number))
-    return assay.better(bounds)
-
-
-def _best_tested(table: list[dict[str, Any]], assay: Assay, count: int = 10) -> list[dict[str, Any]]:
-    """The ``count`` best molecules tested, the best first, a ">8" among them as at least 8."""
-    ranked = [(v, m) for m in table if (v := _ranking_value(m, assay)) is not None]
-    ranked.sort(key=lambda pair: pair[0], reverse=assay.direction == "higher")
-    return [m for _, m in ranked[:count]]
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
@@ -209,11 +203,13 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
         quality_words=quality_in_words(report["reward_model"], assay.unit),
         metric_names=METRIC_NAMES,
         assay_unit=assay.unit,
-        top=_best_tested(table, assay),
+        top=best_tested(table, assay),
+        best=best_text(table, assay),  # a ">8" beats a measured 6.80, as in the table of tested
+        round_best_text=round_best_texts(table, assay, [r["round"] for r in report["rounds"]]),
         quality=quality,
         metrics=metrics,
         imported=imported,
-        **round_guide(workspace, name, report, table, assay.unit),
+        **round_guide(workspace, name, report, table, assay),
     )
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from scipy.stats import spearmanr
 
 WIDTH, HEIGHT = 560, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 48  # margins for the tick labels and the axis titles
 PARITY_SIZE = 300
+TICK_DIGITS = 6  # a tick is a round number already (12,500; 0.0025): its digits are all kept
 
 
 @dataclass
@@ -59,6 +61,18 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     # The step whose tick count comes closest to ``count``; on a tie the larger (fewer labels).
     steps = [f * power * scale for scale in (0.1, 1, 10) for f in (1, 2, 2.5, 5)]
     return ticks(min(steps, key=lambda step: (abs(len(ticks(step)) - count), -step)))
+
+
+def readable(value: float, digits: int = 3) -> str:
+    """A number for an axis or a tooltip, never in exponent notation ("1e+06"): ``digits``
+    significant digits, thousands separated (1,000,000; 12,500), small values written out
+    (0.001, 0.00025)."""
+    if not math.isfinite(value):
+        return str(value)
+    rounded = Decimal(f"{value:.{digits}g}").normalize()  # "1E+6", "0.001", "5.5"
+    if rounded == 0:
+        return "0"
+    return f"{rounded:,f}" if abs(rounded) >= 1000 else f"{rounded:f}"
 
 
 def _padded(values: Sequence[float]) -> tuple[float, float]:
@@ -110,11 +124,11 @@ def best_so_far(
             continue
         # A staircase: the best so far only changes when a round beats it.
         steps.append(f"H{x(r)} V{y(running)}" if steps else f"M{x(r)} {y(running)}")
-        plot.best.append((x(r), y(running), f"round {r}: best so far {running:.3g}"))
+        plot.best.append((x(r), y(running), f"round {r}: best so far {readable(running)}"))
     plot.line = " ".join(steps)
-    plot.measured = [(x(r), y(v), f"round {r}: {v:.3g}") for r, v in measured]
+    plot.measured = [(x(r), y(v), f"round {r}: {readable(v)}") for r, v in measured]
     plot.x_ticks = [(x(r), str(r)) for r in rounds]
-    plot.y_ticks = [(y(v), f"{v:g}") for v in _ticks(low, high)]
+    plot.y_ticks = [(y(v), readable(v, TICK_DIGITS)) for v in _ticks(low, high)]
     waiting = [r for r in rounds if r > last_measured]
     if waiting:
         plot.note = (
@@ -170,10 +184,12 @@ def parity(
             right=size - right,
         )
         plot.diagonal = f"M{x(low)} {y(low)} L{x(high)} {y(high)}"
-        plot.measured = [(x(p), y(m), f"{s}: predicted {p:.3g}, measured {m:.3g}") for _, p, m, s in chosen]
+        plot.measured = [
+            (x(p), y(m), f"{s}: predicted {readable(p)}, measured {readable(m)}") for _, p, m, s in chosen
+        ]
         ticks = _ticks(low, high, 4)
-        plot.x_ticks = [(x(v), f"{v:g}") for v in ticks]
-        plot.y_ticks = [(y(v), f"{v:g}") for v in ticks]
+        plot.x_ticks = [(x(v), readable(v, TICK_DIGITS)) for v in ticks]
+        plot.y_ticks = [(y(v), readable(v, TICK_DIGITS)) for v in ticks]
         rho = _spearman([p[1] for p in chosen], [p[2] for p in chosen])
         plot.note = f"{len(chosen)} molecules" + ("" if rho is None else f"; Spearman {rho:.2f}")
         plots.append(ParityPlot(number, plot, len(chosen), rho))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import User, Work, current_user, require_key
-from chemloop.serve.web.templating import error_page, image_url, number, path, props, render
+from chemloop.serve.web.templating import error_page, image_url, measured, number, path, props, render
 from chemloop.services import campaigns, schemas
 from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.errors import FieldError
@@ -49,6 +49,8 @@ def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:
     prediction = number(molecule["predicted_mean"])
     if molecule["predicted_std"] is not None:
         prediction += f" ± {number(molecule['predicted_std'])}"
+    if molecule["predicted_mean"] is not None and molecule.get("unit"):
+        prediction += f" {molecule['unit']}"  # in the assay's unit, as every other page shows it
     return {
         "key": molecule["key"],
         "smiles": molecule["smiles"],
@@ -56,7 +58,7 @@ def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:
         "url": path("campaigns", name, "molecules", molecule["key"]),
         "facts": [
             ["Round", str(molecule["round"])],
-            ["Measured", number(molecule["value"])],
+            ["Measured", measured(molecule)],  # the mean and any censored result, with the unit
             ["Predicted", prediction],
             ["QED", number(p["qed"])],
             ["SA score", number(p["sa_score"])],

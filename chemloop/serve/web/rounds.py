@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.chem.guard import is_withheld
 from chemloop.jobs import ACTIVE, FINISHED, JOB_ID, Job
+from chemloop.loop.assay import Assay
 from chemloop.serve.deps import Work, require_key
+from chemloop.serve.web.best import round_best_texts
 from chemloop.serve.web.templating import error_page, path
 from chemloop.services import campaigns, jobs
 from chemloop.services.campaigns import UnknownCampaignError
@@ -78,16 +80,22 @@ def job_view(job: Job) -> dict[str, Any]:
 
 
 def next_step(
-    report: dict[str, Any], table: list[dict[str, Any]], busy: bool, unit: str | None = None
+    report: dict[str, Any],
+    table: list[dict[str, Any]],
+    busy: bool,
+    assay: Assay | None = None,
+    trust: campaigns.TrustRegion | None = None,
 ) -> dict[str, Any]:
     """What the chemist does next, from the campaign's ``report`` (its status) and molecule ``table``:
 
     - ``working``: a job runs; its progress is the next thing to watch;
     - ``first``: no round yet: propose the first;
     - ``make``: the latest round is proposed and nothing of it measured: make and test its
-      ``molecules`` (by rank), then upload the results;
-    - ``measured``: results of the latest round are in: propose the next (or upload the rest).
+      ``molecules`` (by rank; each with ``outside_trust`` from ``trust``), then upload the results;
+    - ``measured``: results of the latest round are in: propose the next (or upload the rest); its
+      ``best`` as :func:`chemloop.serve.web.best.best_text` writes it (a ">8" among them).
     """
+    assay = assay or Assay()
     if busy:
         return {"state": "working"}
     if not report["rounds"]:
@@ -97,8 +105,17 @@ def next_step(
         proposed = [m for m in table if m["round"] == latest["round"] and m["rank"] is not None]
         # Stored proposals passed the dual-use guard when they were made; checked again on the way out.
         shown = sorted((m for m in proposed if not is_withheld(m["smiles"])), key=lambda m: m["rank"])
-        return {"state": "make", "round": latest["round"], "molecules": shown, "unit": unit}
-    return {"state": "measured", "unit": unit, **latest}
+        outside = trust.outside if trust is not None else frozenset()
+        shown = [m | {"outside_trust": m["smiles"] in outside} for m in shown]
+        return {
+            "state": "make",
+            "round": latest["round"],
+            "molecules": shown,
+            "unit": assay.unit,
+            "trust": trust,
+        }
+    best = round_best_texts(table, assay, [latest["round"]])[latest["round"]]
+    return {"state": "measured", "unit": assay.unit, **latest, "best": best}
 
 
 def round_guide(
@@ -106,13 +123,16 @@ def round_guide(
     name: str,
     report: dict[str, Any],
     table: list[dict[str, Any]],
-    unit: str | None = None,
+    assay: Assay | None = None,
 ) -> dict[str, Any]:
     """The dashboard's context for its job and next-step blocks: ``jobs`` (the latest, newest
     first), ``active`` (those queued or running), ``working`` and ``next_step``."""
     found = campaigns.campaign_jobs(workspace, name)
     active = [job_view(j) for j in found if j.status in ACTIVE]
-    step = next_step(report, table, bool(active), unit)
+    latest = max(report["rounds"], key=lambda r: r["round"], default=None)
+    making = latest is not None and latest["measured"] == 0 and not active  # the cards say where each lies
+    trust = campaigns.trust_region(workspace, name, latest["round"]) if making else None
+    step = next_step(report, table, bool(active), assay, trust)
     # The round's file for the lab (the grid's export of that round), as CSV and as SDF.
     downloads = {}
     if step["state"] == "make":

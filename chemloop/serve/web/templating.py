@@ -55,6 +55,11 @@ def measured(molecule: dict[str, Any]) -> str:
     return "; ".join(shown) + (f" {unit}" if unit else "")
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 bad row``, ``2 bad rows`` (a noun whose plural adds an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def with_unit(value: float | int | None, unit: str | None) -> str:
     """A value with its unit (``6.10 nM``); ``–`` without a value."""
     text = number(value)

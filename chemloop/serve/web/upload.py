@@ -14,13 +14,14 @@ from chemloop.errors import ChemloopError
 from chemloop.loop.columns import ColumnChoice
 from chemloop.serve import uploads
 from chemloop.serve.deps import Settings, User, Work, require_key
-from chemloop.serve.web.templating import error_page, path, render
+from chemloop.serve.web.templating import error_page, path, plural, render
 from chemloop.services import campaigns
 from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.workspace import Workspace
 
 router = APIRouter()
 NOT_WAITING = "That upload is no longer waiting; upload the file again."
+SMILES_HEADERS = frozenset({"smiles", "smiles_a", "smiles_b"})  # the preference and rating files' columns
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -62,9 +63,18 @@ def _preview(
             errors.setdefault(row, []).append(
                 f"{smiles} was never proposed by this campaign; tick 'external' to accept it"
             )
+    checks = {number: _check(number, errors, notes, found["censored"]) for number, _ in rows}
+    mapped = found["columns"]
     return {
         "header": header,
         "rows": rows,
+        "checks": checks,
+        # The columns holding SMILES, shown in the monospace font every page writes SMILES in.
+        "smiles_columns": {
+            i
+            for i, h in enumerate(header)
+            if h in SMILES_HEADERS or (mapped is not None and h == mapped.smiles)
+        },
         "count": count,
         "kind": found["kind"],
         "errors": errors,
@@ -75,6 +85,17 @@ def _preview(
         "mapped": found["columns"],
         "choose_from": found["header"],  # the file's columns, when SMILES or values must be chosen
     }
+
+
+def _check(
+    number: int, errors: dict[int, list[str]], notes: dict[int, list[str]], censored: dict[int, str]
+) -> str:
+    """A previewed row's check: its errors, else "ok" with what is worth knowing before storing it
+    (a censored value, a molecule the campaign never proposed)."""
+    if number in errors:
+        return "; ".join(errors[number])
+    said = ([f"censored: {censored[number]}"] if number in censored else []) + notes.get(number, [])
+    return f"ok ({'; '.join(said)})" if said else "ok"
 
 
 def _worth_keeping(result: dict[str, Any]) -> bool:
@@ -207,7 +228,8 @@ def confirm(
         uploads.discard(settings, token)
         return _page(request, name, 200, message=result["note"])
     if result.get("skipped"):  # say what was left out; the file waits (until it expires) for its download
-        stored = f"Stored {result['imported']} rows; left out {len(result['skipped'])} bad rows."
+        left_out = plural(len(result["skipped"]), "bad row")
+        stored = f"Stored {plural(result['imported'], 'row')}; left out {left_out}."
         return _page(
             request,
             name,

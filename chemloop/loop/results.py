@@ -265,32 +265,19 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
                 CompoundId(campaign_id=campaign.id, file_id=file.id, smiles=smiles, compound_id=compound_id)
             )
     for row in results.rows:
-        if results.kind == "values" and len(row) == 4:  # censored: a bound, stored as written
-            smiles, bound, _, qualifier = row
-            session.add(
-                CensoredMeasurement(
-                    campaign_id=campaign.id,
-                    file_id=file.id,
-                    smiles=smiles,
-                    qualifier=qualifier,
-                    bound=bound,
-                    round_number=proposed_in.get(smiles, 0),
-                    external=smiles not in proposed_in,
-                )
-            )
-        elif results.kind == "values":
-            smiles, value, std = row
-            session.add(
-                Measurement(
-                    campaign_id=campaign.id,
-                    file_id=file.id,
-                    smiles=smiles,
-                    value=value,
-                    std=std,
-                    round_number=proposed_in.get(smiles, 0),
-                    external=smiles not in proposed_in,
-                )
-            )
+        if results.kind == "values":
+            # A bound ("<5", four fields) is stored as written, apart from exact values.
+            where = {
+                "campaign_id": campaign.id,
+                "file_id": file.id,
+                "smiles": row[0],
+                "round_number": proposed_in.get(row[0], 0),
+                "external": row[0] not in proposed_in,
+            }
+            if len(row) == 4:
+                session.add(CensoredMeasurement(**where, qualifier=row[3], bound=row[1]))
+            else:
+                session.add(Measurement(**where, value=row[1], std=row[2]))
         elif results.kind == "ratings":
             session.add(Rating(campaign_id=campaign.id, file_id=file.id, smiles=row[0], rating=row[1]))
         else:

@@ -4,7 +4,7 @@
 # thread beside other work. Resumable: run it again and it
 # continues from the last checkpoint in $OUT (every 250 steps), or from the committed one in
 # $SAVED where that is further along, until max-minutes of training.
-# The learning rate follows a cosine to --max-steps (5,000 steps, ~5.4 epochs) or --max-minutes,
+# The learning rate follows a cosine to --max-steps (4,500 steps, ~4.9 epochs) or --max-minutes,
 # whichever comes first; steps 0-2,750 ran with a 420-minute budget, 2,750-4,000 with a cosine to
 # 6,500 steps, the rest with this schedule (shortened so that the run ends on this CPU in a day).
 set -euo pipefail
@@ -20,6 +20,6 @@ RESUME=""
 [ -f "$OUT/trainer_state.json" ] && RESUME="--resume"
 OMP_NUM_THREADS=${THREADS:-1} nice -n "${NICE:-10}" chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
-  --batch-size 256 --max-steps "${MAX_STEPS:-5000}" --max-minutes "${MAX_MINUTES:-900}" \
+  --batch-size 256 --max-steps "${MAX_STEPS:-4500}" --max-minutes "${MAX_MINUTES:-900}" \
   --lr 1.5e-3 --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
   --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed 0

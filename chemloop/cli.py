@@ -52,6 +52,10 @@ def sample(
     temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
     top_k: Annotated[int, typer.Option(min=0, help="0 keeps every token")] = 0,
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
+    unique: Annotated[
+        bool,
+        typer.Option("--unique/--keep-repeats", help="under a prompt: draw again where a product repeats"),
+    ] = True,
     device: DeviceOption = "auto",
 ) -> None:
     """Sample molecules from a model, or decorate a scaffold or link fragments with it; print
@@ -61,7 +65,8 @@ def sample(
     if scaffold is not None and link is not None:
         raise ChemloopError("give --scaffold or --link, not both")
     lm = load_model(model, device)
-    if (scaffold or link) and not lm.writes_random_spellings:
+    prompted = scaffold is not None or link is not None
+    if prompted and not lm.writes_random_spellings:
         console.print(
             f"note: {model} learned canonical SMILES only; a prompt starts mid-molecule, which a model "
             "trained on random spellings writes far better"
@@ -77,6 +82,7 @@ def sample(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
+        **({"unique": unique} if prompted else {}),
     )
     summary = report.summary()
     contains = (
@@ -87,6 +93,8 @@ def sample(
         f"uniqueness {summary['uniqueness']:.3f}, {contains}{summary['valid_per_s']:.0f} valid molecules/s "
         f"({summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
     )
+    if report.repeats:
+        console.print(f"repeats drawn again: {report.repeats} (--keep-repeats keeps them)")
     if report.withheld:
         console.print(f"withheld: {report.withheld} (the dual-use guard, docs/guard.md)")
     if output:

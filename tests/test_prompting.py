@@ -190,6 +190,21 @@ def test_decorated_products_contain_the_scaffold_and_are_seeded(random_spelling_
 
 
 @pytest.mark.slow
+def test_unique_decoration_draws_repeats_again(random_spelling_lm):
+    lm = random_spelling_lm
+    prompt = prepare_prompt(lm, "*c1ccccc1", "decorate")
+    every = sample_with_prompt(lm, prompt, 64, seed=0, precision="fp32", unique=False)
+    assert every.repeats == 0 and every.uniqueness < 1.0, "the tiny model repeats its benzenes"
+    distinct = sample_with_prompt(lm, prompt, 64, seed=0, precision="fp32", max_draws_per_molecule=4)
+    canonical = [m.canonical for m in distinct.molecules if m.valid]
+    assert len(canonical) == len(set(canonical)) and distinct.uniqueness == 1.0
+    assert distinct.repeats > 0 and all(m.contains_prompt for m in distinct.molecules if m.valid)
+    assert len(distinct.molecules) + distinct.repeats <= 4 * 64  # the draws stay bounded
+    # The first draw is the same with and without: repeats are dropped, never hidden.
+    assert distinct.molecules[0].smiles == every.molecules[0].smiles
+
+
+@pytest.mark.slow
 def test_linked_products_contain_both_fragments(random_spelling_lm):
     lm = random_spelling_lm
     report = sample_with_prompt(

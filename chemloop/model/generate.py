@@ -41,6 +41,7 @@ class SampleReport:
     total_seconds: float  # with RDKit validity checks and canonicalization
     prompt: Prompt | None = None  # the prompt every molecule continues, if any
     withheld: int = 0  # valid molecules withheld by the dual-use guard: counted, never shown
+    repeats: int = 0  # valid products dropped as repeats of earlier ones (unique prompted sampling)
 
     @property
     def generated(self) -> int:
@@ -69,7 +70,9 @@ class SampleReport:
         return (sum(m.valid for m in self.molecules) + self.withheld) / max(1e-9, self.sampling_seconds)
 
     def summary(self) -> dict[str, float]:
-        prompted = {} if self.prompt is None else {"contains_prompt": round(self.contains_prompt, 4)}
+        prompted = {}
+        if self.prompt is not None:
+            prompted = {"contains_prompt": round(self.contains_prompt, 4), "repeats": self.repeats}
         return {
             "generated": self.generated,
             "withheld": self.withheld,

@@ -30,6 +30,7 @@ from chemloop.model.prompt_rounds import decorate, hide_points, link
 
 SPELLINGS_CHECKED = 20  # random spellings of each fragment whose tokens must be in the vocabulary
 CONTINUATION_ROOM = 8  # tokens a prompt must leave free in the model's context
+MAX_DRAWS_PER_MOLECULE = 20  # with unique products: draws allowed per molecule asked for
 # Tokens that may not follow the prompted atom: an attachment point is one single bond to one new
 # atom, so no other bond order, no branch or ring bond that would give the atom a second new
 # neighbour (taking the hydrogen of another point on it), no closing bracket, no new molecule.
@@ -94,6 +95,39 @@ def prepare_prompt(lm: LanguageModel, text: str, kind: PromptKind) -> Prompt:
     return prompt
 
 
+def prompted_strings(
+    lm: LanguageModel,
+    prompt: Prompt,
+    count: int,
+    generator: torch.Generator,
+    rng: random.Random,
+    *,
+    attempts: int = 3,
+    **sampling: float,
+) -> list[tuple[str, float]]:
+    """``count`` strings continuing ``prompt``, each with its NLL under ``lm`` (NaN where the model
+    did not write all of it: a linked fragment); ``sampling`` takes ``continue_smiles``' options
+    (temperature, top_k, top_p, batch_size). The caller picks the precision (autocast)."""
+
+    def continue_fn(prefixes: list[str]) -> list[tuple[str, float]]:
+        return continue_smiles(lm, prefixes, generator, banned_first=NOT_AFTER_PROMPT, **sampling)
+
+    def nll_fn(prefixes: list[str]) -> list[float]:
+        return string_nll(lm, prefixes, end=False)
+
+    def writable(smiles: str) -> bool:
+        try:
+            return all(t in lm.tokenizer.index for t in split_smiles(smiles))
+        except TokenizerError:
+            return False
+
+    if prompt.kind == "decorate":
+        return decorate(
+            prompt.fragments[0], count, continue_fn, nll_fn, rng, attempts=attempts, writable=writable
+        )
+    return link(prompt.fragments, count, continue_fn, nll_fn, rng, attempts=attempts)
+
+
 def sample_with_prompt(
     lm: LanguageModel,
     prompt: Prompt,
@@ -106,44 +140,56 @@ def sample_with_prompt(
     top_p: float = 1.0,
     precision: str = "auto",
     attempts: int = 3,
+    unique: bool = True,
+    max_draws_per_molecule: int = MAX_DRAWS_PER_MOLECULE,
 ) -> SampleReport:
     """``num`` molecules that continue ``prompt`` (from :func:`prepare_prompt`); the same seed
     gives the same molecules. Each carries the prompt and whether it contains it. A continuation
-    that is not a molecule is sampled again, up to ``attempts`` times per attachment point."""
+    that is not a molecule is sampled again, up to ``attempts`` times per attachment point.
+
+    With ``unique`` a valid product that repeats an earlier one is dropped and drawn again (a
+    prior decorates a core with methyls and chlorines far more often than with anything else),
+    until ``num`` rows or ``max_draws_per_molecule * num`` draws; the report counts the repeats,
+    and its rates include their time."""
     check_writable(prompt, lm.tokenizer, lm.model.config.block_size)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     rng = random.Random(seed)
     options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "batch_size": batch_size}
 
-    def continue_fn(prefixes: list[str]) -> list[tuple[str, float]]:
-        return continue_smiles(lm, prefixes, generator, banned_first=NOT_AFTER_PROMPT, **options)
-
-    def nll_fn(prefixes: list[str]) -> list[float]:
-        return string_nll(lm, prefixes, end=False)
-
-    def writable(smiles: str) -> bool:
-        try:
-            return all(t in lm.tokenizer.index for t in split_smiles(smiles))
-        except TokenizerError:
-            return False
+    def draw(count: int) -> tuple[list[str], list[float]]:
+        with autocast(lm.device, precision):
+            written = prompted_strings(lm, prompt, count, generator, rng, attempts=attempts, **options)
+        return [s for s, _ in written], [nll for _, nll in written]
 
     start = time.perf_counter()
-    with autocast(lm.device, precision):
-        if prompt.kind == "decorate":
-            written = decorate(
-                prompt.fragments[0], num, continue_fn, nll_fn, rng, attempts=attempts, writable=writable
-            )
-        else:
-            written = link(prompt.fragments, num, continue_fn, nll_fn, rng, attempts=attempts)
+    strings, nlls, kept, seen, repeats = [], [], 0, set(), 0
+    while kept < num and kept + repeats < max_draws_per_molecule * num:
+        batch_strings, batch_nlls = draw(min(num - kept, max_draws_per_molecule * num - kept - repeats))
+        for smiles, nll in zip(batch_strings, batch_nlls, strict=True):
+            canonical = try_parse_canonical(smiles)
+            if unique and canonical is not None and canonical[1] in seen:
+                repeats += 1
+                continue
+            if canonical is not None:
+                seen.add(canonical[1])
+            strings.append(smiles)
+            nlls.append(nll)
+            kept += 1
+        if not unique:
+            break
     sampled_at = time.perf_counter()
-    strings, nlls = [s for s, _ in written], [nll for _, nll in written]
     unknown = [i for i, nll in enumerate(nlls) if math.isnan(nll)]  # strings the model did not write whole
     with autocast(lm.device, precision):
         for i, nll in zip(unknown, string_nll(lm, [strings[i] for i in unknown]), strict=True):
             nlls[i] = nll
     molecules, withheld = _products(strings, nlls, prompt)
     return SampleReport(
-        molecules, sampled_at - start, time.perf_counter() - start, prompt=prompt, withheld=withheld
+        molecules,
+        sampled_at - start,
+        time.perf_counter() - start,
+        prompt=prompt,
+        withheld=withheld,
+        repeats=repeats,
     )
 
 
@@ -170,4 +216,4 @@ def _products(strings: Sequence[str], nlls: Sequence[float], prompt: Prompt) -> 
     return molecules, withheld
 
 
-__all__ = ["PromptError", "check_writable", "prepare_prompt", "sample_with_prompt"]
+__all__ = ["PromptError", "check_writable", "prepare_prompt", "prompted_strings", "sample_with_prompt"]

@@ -142,13 +142,20 @@ def build_server(settings: ServeSettings) -> MCPServer:
         link: Annotated[
             schemas.Smiles | None, Field(description="link two fragments with one '*' each: FRAG1*.*FRAG2")
         ] = None,
+        unique: Annotated[
+            bool, Field(description="under a prompt: draw again where a product repeats")
+        ] = True,
     ) -> dict[str, Any]:
         """Sample molecules from the server's chemical language model: each string with its validity,
         canonical SMILES and negative log-likelihood, and the batch's validity and uniqueness. With a
         scaffold or a link, every molecule continues that prompt and says whether it contains it."""
         if scaffold is not None and link is not None:
             raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
-        prompt = None if scaffold is None and link is None else schemas.PromptIn(scaffold=scaffold, link=link)
+        prompt = (
+            None
+            if scaffold is None and link is None
+            else schemas.PromptIn(scaffold=scaffold, link=link, unique=unique)
+        )
         request = schemas.SampleRequest(
             num=num, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p, prompt=prompt
         )

@@ -121,7 +121,8 @@ def sample_molecules(
         if request.prompt is None:
             report = sample(lm, request.num, **options)
         else:
-            report = sample_with_prompt(lm, checked_prompt(lm, request.prompt), request.num, **options)
+            prompt = checked_prompt(lm, request.prompt)
+            report = sample_with_prompt(lm, prompt, request.num, unique=request.prompt.unique, **options)
     return schemas.SampleResponse(
         model=Path(workspace.model_name).name,
         molecules=[{**m.__dict__, "nll": None if math.isnan(m.nll) else m.nll} for m in report.molecules],
@@ -131,4 +132,5 @@ def sample_molecules(
         prompt=None if report.prompt is None else report.prompt.smiles,
         contains_prompt=report.contains_prompt,
         withheld=report.withheld,
+        repeats=report.repeats,
     )

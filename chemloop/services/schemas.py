@@ -157,6 +157,7 @@ class PromptIn(Strict):
         description="two fragments to link, each with one attachment point: FRAG1*.*FRAG2",
         examples=["*c1ccc(F)cc1.*N1CCC(O)(c2ccc(Cl)cc2)CC1"],
     )
+    unique: bool = Field(True, description="draw again where a product repeats an earlier one")
 
     @model_validator(mode="after")
     def _one_kind(self) -> PromptIn:
@@ -194,6 +195,7 @@ class SampleResponse(BaseModel):
     prompt: str | None = Field(None, description="the prompt, as the model was given it")
     contains_prompt: float | None = Field(None, description="the fraction of valid molecules that contain it")
     withheld: int = Field(0, description="molecules the dual-use guard withheld (docs/guard.md): never shown")
+    repeats: int = Field(0, description="under a unique prompt: products drawn again because they repeated")
 
 
 class PropertiesRequest(Strict):

@@ -72,6 +72,22 @@ def test_dpo_raises_the_preferred_molecules_likelihood_over_the_others(tiny_lm, 
     assert torch.allclose(_margins(tiny_lm, pairs), before)
 
 
+def test_the_nll_term_keeps_the_preferred_molecules_likely(tiny_lm, moses_sample):
+    """Plain DPO lowers both molecules of a pair (only the difference counts); DPO+NLL keeps the
+    preferred one at least as likely as the reference had it, with the pairs still learned."""
+    pairs = _halogen_pairs(moses_sample, 60)
+    preferred = [w for w, _ in pairs]
+    settings = {"beta": 0.1, "lr": 3e-3, "epochs": 8, "patience": 8, "batch_size": 16, "val_fraction": 0.25}
+    reference = log_likelihood(tiny_lm.model, tiny_lm.tokenizer, preferred).mean()
+    plain = train_dpo(tiny_lm, pairs, DPOSettings(**settings))
+    anchored = train_dpo(tiny_lm, pairs, DPOSettings(**settings, nll_weight=1.0))
+    plain_ll = log_likelihood(plain.model.model, tiny_lm.tokenizer, preferred).mean()
+    anchored_ll = log_likelihood(anchored.model.model, tiny_lm.tokenizer, preferred).mean()
+    assert anchored_ll > plain_ll and anchored_ll > reference - 1.0, (reference, plain_ll, anchored_ll)
+    assert (_margins(anchored.model, pairs) - _margins(tiny_lm, pairs)).mean() > 1.0
+    assert "preferred_nll" in anchored.after and anchored.after["loss"] > 0
+
+
 def test_bad_pair_files_are_named_errors(tmp_path):
     def write(text: str):
         path = tmp_path / "pairs.csv"

@@ -290,3 +290,92 @@ def test_the_http_api_samples_with_a_prompt(client):
     assert all(m["contains_prompt"] for m in body["molecules"] if m["valid"])
     plain = client.post("/api/sample", json={"num": 3}).json()
     assert plain["prompt"] is None and all(m["contains_prompt"] is None for m in plain["molecules"])
+
+
+# --- RL under a prompt ----------------------------------------------------------------------------
+
+
+def test_a_run_prompt_is_checked_when_the_config_is_read():
+    from chemloop.errors import ChemloopError
+    from chemloop.rl.run import parse_config
+
+    score = {"components": [{"type": "qed"}]}
+    ok = parse_config({"run": {"prompt": {"scaffold": "*c1ccccc1"}}, "score": score}, "test")
+    assert ok.run.prompt.kind == "decorate" and ok.run.prompt.text == "*c1ccccc1"
+    for prompt, says in [
+        ({"scaffold": "c1ccccc1"}, "no attachment point"),
+        ({"scaffold": "*C", "link": "*C.*N"}, "one of the two"),
+        ({}, "one of the two"),
+        ({"link": "*c1ccccc1"}, "1 fragment"),
+        ({"grow": "*C"}, "grow"),
+    ]:
+        with pytest.raises(ChemloopError) as refused:
+            parse_config({"run": {"prompt": prompt}, "score": score}, "test")
+        assert "run.prompt" in str(refused.value) and says in str(refused.value), str(refused.value)
+
+
+def test_a_run_prompt_the_model_cannot_write_is_refused_before_sampling(random_spelling_lm):
+    from chemloop.rl.settings import AgentSettings, make_agent
+
+    settings = AgentSettings.model_validate({"prompt": {"scaffold": "*c1ccc([Sn])cc1"}})
+    with pytest.raises(PromptError, match=r"\[Sn\]"):
+        make_agent(random_spelling_lm, settings, seed=0)
+
+
+@pytest.mark.slow
+def test_the_agent_under_a_prompt_scores_only_molecules_that_keep_it(random_spelling_lm):
+    from chemloop.rl.settings import AgentSettings, make_agent
+
+    settings = AgentSettings.model_validate(
+        {"prompt": {"scaffold": "*c1ccccc1"}, "batch_size": 16, "ga_share": 0.25, "augment_rounds": 1}
+    )
+    agent = make_agent(random_spelling_lm, settings, seed=0)
+    contains = PromptQuery(agent.prompt)
+    before = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    scored: list[str] = []
+
+    def score(smiles):  # more oxygen is better; every molecule that reaches the oracle is recorded
+        scored.extend(smiles)
+        return [s.count("O") / 3 for s in smiles]
+
+    reports = [agent.step(score) for _ in range(4)]
+    valid = [mol for s in scored if (mol := Chem.MolFromSmiles(s)) is not None]
+    assert len(valid) >= 20 and all(contains(mol) for mol in valid)
+    assert any(r.offspring for r in reports), "the GA offspring join the batches"
+    assert all(contains(Chem.MolFromSmiles(c)) for r in reports for c in r.offspring)
+    assert all(torch.isfinite(torch.tensor(r.loss)) for r in reports)
+    changed = any(not torch.equal(before[k], v) for k, v in agent.policy.state_dict().items())
+    assert changed, "the agent learned from what it wrote"
+
+
+@pytest.mark.slow
+def test_optimize_under_a_prompt_logs_only_molecules_that_keep_it(tmp_path, random_spelling_run):
+    config = f"""
+[run]
+model = "{random_spelling_run}"
+budget = 30
+batch_size = 16
+prompt = {{ scaffold = "*c1ccccc1" }}
+
+[[score.components]]
+type = "qed"
+"""
+    (tmp_path / "run.toml").write_text(config)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["optimize", "--config", str(tmp_path / "run.toml"), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "oracle_calls.csv").open()))
+    contains = PromptQuery(parse_prompt("*c1ccccc1", "decorate"))
+    assert rows and all(contains(Chem.MolFromSmiles(r["smiles"])) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "says"),
+    [({"scaffold": "c1ccccc1"}, "no attachment point"), ({"scaffold": "*c1ccc([Sn])cc1"}, "[Sn]")],
+)
+def test_the_http_api_refuses_a_run_prompt_before_queueing(client, prompt, says):
+    body = {"score": {"components": ["qed"]}, "run": {"prompt": prompt, "budget": 10}}
+    response = client.post("/api/jobs/optimize", json=body, headers={"X-API-Key": "k" * 20})
+    assert response.status_code == 422, response.text
+    assert says in response.text and "prompt" in response.text
+    assert client.get("/api/jobs", headers={"X-API-Key": "k" * 20}).json() == []

@@ -4,7 +4,10 @@ Each step samples a batch, scores it, adds replayed best molecules (Augmented Me
 and takes one gradient step with the chosen update (``chemloop.rl.losses``): the
 REINVENT augmented likelihood (Olivecrona et al. 2017; Blaschke et al. 2020) or
 REINFORCE with a KL penalty to the prior. With a GA (``chemloop.rl.ga``) part of each batch
-is graph-GA offspring of the replay memory, scored and learned from with the same update.
+is graph-GA offspring of the replay memory, scored and learned from with the same update. Under a
+prompt (decorate a scaffold, link two fragments) the agent writes its molecules by prompting
+(``chemloop.model.prompting``), a molecule that loses the prompt is never scored, and the update
+uses the likelihood of each whole string as the agent wrote it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +23,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from chemloop.chem.mol import randomize, try_canonical
+from chemloop.chem.mol import randomize, try_canonical, try_mol
+from chemloop.chem.prompts import Prompt, PromptQuery
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.optim_state import load_optimizer, save_optimizer
+from chemloop.model.prompting import prompted_strings
 from chemloop.model.sampling import sample_ids
 from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
 from chemloop.rl.ga import GraphGA
@@ -75,6 +81,7 @@ class Agent:
         diversity: ScaffoldDiversityFilter | None = None,
         ga: GraphGA | None = None,
         ga_share: float = 0.0,
+        prompt: Prompt | None = None,
         seed: int = 0,
     ) -> None:
         if update == "reinvent":
@@ -101,7 +108,10 @@ class Agent:
         # The prior never changes, so each sequence's prior log-likelihood is computed once: replayed
         # and re-spelled rows come back every step (a cache, not state: a resume recomputes it).
         self._prior_logp: dict[tuple[int, ...], float] = {}
+        self.prompt = prompt
+        self._contains = PromptQuery(prompt) if prompt is not None else None
         self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self.steps = 0
         for p in self.prior.model.parameters():
             p.requires_grad_(False)
@@ -162,13 +172,35 @@ class Agent:
         )
 
     def _sample(self, n: int) -> list[list[int]]:
-        """``n`` sequences from the policy, without their padding (deduplicated with ``unique_batch``)."""
+        """``n`` sequences from the policy, without their padding (deduplicated with ``unique_batch``);
+        under a prompt, those that keep it (or are no molecule, to learn from)."""
         self.policy.eval()
-        ids, _ = sample_ids(self.policy, self.tokenizer, n, generator=self.generator)
+        if self.prompt is None:
+            ids, _ = sample_ids(self.policy, self.tokenizer, n, generator=self.generator)
+            rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
+        else:
+            rows = self._sample_prompted(n)
         self.policy.train()
-        rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
         if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
             rows = list({tuple(row): row for row in rows}.values())
+        return rows
+
+    def _sample_prompted(self, n: int) -> list[list[int]]:
+        """``n`` strings continuing the prompt, as token ids; one that is a molecule without the
+        prompt is dropped (it cannot be spelled as the model wrote it for a linked fragment the
+        vocabulary lacks either). The rounds' spelling choices are seeded by the step, so a resumed
+        run draws as an unbroken one."""
+        assert self.prompt is not None and self._contains is not None
+        policy = LanguageModel(self.policy, self.tokenizer, self.prior.metadata)
+        rng = random.Random(f"{self.seed}:{self.steps}")
+        with torch.no_grad():
+            written = prompted_strings(policy, self.prompt, n, self.generator, rng)
+        rows = []
+        for smiles, _ in written:
+            mol = try_mol(smiles)
+            ids = self._encode_or_none(smiles)
+            if ids is not None and (mol is None or self._contains(mol)):
+                rows.append(ids)
         return rows
 
     def _offspring_count(self) -> int:
@@ -191,7 +223,7 @@ class Agent:
         def accept(child: str) -> bool:
             spelled = try_canonical(child)
             seen = spelled in self._scored or spelled in self.memory or spelled in taken or spelled in chosen
-            if spelled is None or seen:
+            if spelled is None or seen or not self._keeps_prompt(spelled):
                 return False
             ids = self._encode_or_none(spelled)
             if ids is not None:
@@ -201,6 +233,9 @@ class Agent:
         parents = [s for s, _ in self.memory.best(len(self.memory))]
         self.ga.offspring(parents, n, accept)
         return list(chosen.items())
+
+    def _keeps_prompt(self, smiles: str) -> bool:
+        return self._contains is None or self._contains(try_mol(smiles))
 
     def _remember(self, canonical: list[str | None], scores: list[float], rewarded: list[float]) -> None:
         """Add the batch to the replay memory; purge scaffolds the diversity filter just closed.

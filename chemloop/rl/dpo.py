@@ -8,6 +8,11 @@ log-likelihoods (:func:`~chemloop.model.likelihood.sequence_log_likelihood`, as 
 computes them). No reward model and no sampling while training: the preferences steer the
 model directly, and β sets how far from the reference it may go for them (small β: further).
 
+DPO alone can lower the likelihood of the preferred molecule as well as of the other (only the
+difference counts), which for a SMILES model erodes the grammar of everything it writes. With
+``nll_weight`` α > 0 the loss adds α times the per-token NLL of the preferred molecule (DPO+NLL,
+"RPO": Pang et al., arXiv:2404.19733, 2024), which keeps the model writing what was preferred.
+
 A model trained on random SMILES spellings sees a fresh random spelling of each molecule every
 epoch (augmentation: the preference is the molecule's, not one string's); one trained on
 canonical spellings only keeps them. A seeded share of the pairs is held out, and the epoch with
@@ -49,6 +54,9 @@ class DPOSettings(BaseModel):
     )
     lr: float = Field(
         5e-5, gt=0, description="AdamW learning rate; larger rates erode the validity of samples"
+    )
+    nll_weight: float = Field(
+        0.0, ge=0, description="weight of the preferred molecule's per-token NLL added to the loss (DPO+NLL)"
     )
     epochs: int = Field(20, ge=1, description="most passes over the training pairs")
     patience: int = Field(3, ge=1, description="epochs without a lower held-out loss before stopping")
@@ -122,6 +130,13 @@ def dpo_loss(
     return (losses * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
+def preferred_nll(policy_w: torch.Tensor, ids_w: list[list[int]], weights: torch.Tensor) -> torch.Tensor:
+    """The weighted mean per-token NLL of the preferred molecules (``ids_w`` with <bos> and <eos>:
+    each predicts ``len - 1`` tokens)."""
+    tokens = torch.tensor([len(ids) - 1 for ids in ids_w], dtype=policy_w.dtype, device=policy_w.device)
+    return (-policy_w / tokens * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
 def encode_pairs(
     lm: LanguageModel, pairs: Sequence[tuple[str, str]], weights: Sequence[float] | None = None
 ) -> tuple[Encoded, int]:
@@ -189,11 +204,13 @@ def reference_log_likelihoods(lm: LanguageModel, pairs: Encoded, batch_size: int
 
 @torch.no_grad()
 def pair_metrics(
-    model: GPT, pairs: Encoded, beta: float, pad_id: int, batch_size: int = 256
+    model: GPT, pairs: Encoded, beta: float, pad_id: int, batch_size: int = 256, nll_weight: float = 0.0
 ) -> dict[str, float]:
     """How ``model`` ranks held-out pairs (canonical spellings; reference values must be filled in):
 
-    - ``loss``: the DPO loss (log 2 ≈ 0.693 for the reference itself);
+    - ``loss``: the training loss: DPO's (log 2 ≈ 0.693 for the reference itself), plus
+      ``nll_weight`` times the preferred molecules' per-token NLL;
+    - ``preferred_nll``: that per-token NLL;
     - ``reward_accuracy``: the share whose implicit reward β·log(πθ/πref) is higher for the preferred
       molecule (0 for the reference itself: every margin is 0);
     - ``likelihood_accuracy``: the share where the model writes the preferred molecule more likely
@@ -217,8 +234,11 @@ def pair_metrics(
     model.train(was_training)
     policy_w, policy_l = torch.cat(ws), torch.cat(ls)
     implicit = (policy_w - pairs.ref_w) - (policy_l - pairs.ref_l)
+    nll = preferred_nll(policy_w, pairs.ids_w, pairs.weights)
+    loss = dpo_loss(policy_w, policy_l, pairs.ref_w, pairs.ref_l, beta, pairs.weights) + nll_weight * nll
     return {
-        "loss": round(float(dpo_loss(policy_w, policy_l, pairs.ref_w, pairs.ref_l, beta, pairs.weights)), 4),
+        "loss": round(float(loss), 4),
+        "preferred_nll": round(float(nll), 4),
         "reward_accuracy": round(float((implicit > 0).float().mean()), 4),
         "likelihood_accuracy": round(float((policy_w > policy_l).float().mean()), 4),
         "margin": round(float((policy_w - policy_l).mean()), 4),
@@ -270,7 +290,7 @@ def train_dpo(
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=settings.lr, weight_decay=0.0)
     rng = np.random.default_rng(settings.seed)
-    before = pair_metrics(ref_model, held, settings.beta, pad_id)
+    before = pair_metrics(ref_model, held, settings.beta, pad_id, nll_weight=settings.nll_weight)
     best = {"epoch": 0, "loss": before["loss"], "state": None, "metrics": before}
     history: list[dict[str, float]] = []
     with torch.random.fork_rng(devices=[]):
@@ -292,13 +312,17 @@ def train_dpo(
                     settings.beta,
                     train.weights[torch.as_tensor(rows)].to(device),
                 )
+                if settings.nll_weight > 0:
+                    loss = loss + settings.nll_weight * preferred_nll(
+                        policy_w, ids_w, train.weights[torch.as_tensor(rows)].to(device)
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
                 optimizer.step()
                 total += float(loss.detach()) * len(rows)
                 seen += len(rows)
-            metrics = pair_metrics(policy, held, settings.beta, pad_id)
+            metrics = pair_metrics(policy, held, settings.beta, pad_id, nll_weight=settings.nll_weight)
             history.append(
                 {"epoch": epoch, "train_loss": round(total / max(1, seen), 4), **_heldout(metrics)}
             )

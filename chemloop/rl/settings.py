@@ -14,13 +14,42 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chemloop.chem.prompts import Prompt, PromptKind, parse_prompt
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.prompting import prepare_prompt
 from chemloop.rl.agent import Agent
 from chemloop.rl.diversity import ScaffoldDiversityFilter
 from chemloop.rl.ga import GraphGA
 from chemloop.rl.memory import ReplayMemory
+
+
+class PromptSetting(BaseModel):
+    """``[run] prompt``: every molecule the agent writes keeps this part (docs/prompting.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scaffold: str | None = Field(
+        None,
+        description="a scaffold with '*' attachment points that every molecule decorates (one point: grows)",
+    )
+    link: str | None = Field(None, description="two fragments, FRAG1*.*FRAG2, that every molecule links")
+
+    @model_validator(mode="after")
+    def _one_checked_prompt(self) -> PromptSetting:
+        if (self.scaffold is None) == (self.link is None):
+            raise ValueError("give scaffold or link, one of the two")
+        parse_prompt(self.text, self.kind)  # a PromptError names the prompt and what is wrong
+        return self
+
+    @property
+    def kind(self) -> PromptKind:
+        return "decorate" if self.scaffold is not None else "link"
+
+    @property
+    def text(self) -> str:
+        return self.scaffold if self.scaffold is not None else str(self.link)
 
 
 class AgentSettings(BaseModel):
@@ -81,6 +110,13 @@ class AgentSettings(BaseModel):
         description="ga: parents are drawn from the memory with weight 1 / (k·N + rank), k this value and N "
         "the memory's size; smaller favours the top molecules more",
     )
+    prompt: PromptSetting | None = Field(
+        None,
+        description='steer under a prompt: { scaffold = "CORE with *" } or { link = "FRAG1*.*FRAG2" }; '
+        "the agent writes only molecules that keep it (others are never scored) and learns from each "
+        "whole string as it wrote it; GA offspring that lose it are dropped. Needs a prior trained on "
+        "random spellings",
+    )
 
 
 def agent_settings(section: AgentSettings) -> AgentSettings:
@@ -94,6 +130,13 @@ def resolve(settings: AgentSettings, prior: LanguageModel) -> AgentSettings:
     if resolved.randomize is None:
         resolved = resolved.model_copy(update={"randomize": prior.writes_random_spellings})
     return resolved
+
+
+def checked_prompt(settings: AgentSettings, prior: LanguageModel) -> Prompt | None:
+    """The prompt of ``settings``, checked against what ``prior`` can write (before any sampling)."""
+    return (
+        None if settings.prompt is None else prepare_prompt(prior, settings.prompt.text, settings.prompt.kind)
+    )
 
 
 def make_agent(prior: LanguageModel, settings: AgentSettings, seed: int) -> Agent:
@@ -116,5 +159,6 @@ def make_agent(prior: LanguageModel, settings: AgentSettings, seed: int) -> Agen
         diversity=ScaffoldDiversityFilter(s.diversity_bucket) if s.diversity_bucket else None,
         ga=GraphGA(s.ga_mutation_rate, s.ga_rank_coefficient, seed=seed) if s.ga_share > 0 else None,
         ga_share=s.ga_share,
+        prompt=checked_prompt(s, prior),
         seed=seed,
     )

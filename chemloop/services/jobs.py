@@ -14,7 +14,7 @@ from chemloop.config_files import validate
 from chemloop.errors import ChemloopError
 from chemloop.jobs import Job
 from chemloop.rl.run import OptimizeConfig, RunSection
-from chemloop.services import schemas
+from chemloop.services import molecules, schemas
 from chemloop.services.errors import FieldError, Loc, check_at_most
 from chemloop.services.scoring import request_score_config
 from chemloop.services.settings import ServeSettings
@@ -75,7 +75,12 @@ def start_optimize(
     default_budget: int = DEFAULT_BUDGET,
 ) -> schemas.JobOut:
     """Queue an RL optimization towards the request's score."""
-    return job_out(workspace.jobs.start_optimize(optimize_config(request, settings, default_budget)))
+    config = optimize_config(request, settings, default_budget)
+    prompt = request.run.prompt
+    if prompt is not None:  # one the model cannot write is refused now, not when the job starts
+        sampled = schemas.PromptIn(scaffold=prompt.scaffold, link=prompt.link)
+        molecules.checked_prompt(workspace.model(), sampled, ("body", "run", "prompt"))
+    return job_out(workspace.jobs.start_optimize(config))
 
 
 def list_jobs(workspace: Workspace) -> list[schemas.JobOut]:

@@ -240,6 +240,13 @@ class ComponentsOut(BaseModel):
 # --- jobs ---------------------------------------------------------------------------------------
 
 
+class RunPromptIn(Strict):
+    """``[run] prompt``: a scaffold to decorate or two fragments to link, checked before any work."""
+
+    scaffold: Smiles | None = Field(None, description="a scaffold with '*' attachment points")
+    link: Smiles | None = Field(None, description="two fragments with one '*' each: FRAG1*.*FRAG2")
+
+
 class RunIn(Section):
     """The ``[run]`` table of ``chemloop optimize`` without ``model`` (the server's) or checkpoints."""
 
@@ -265,6 +272,7 @@ class RunIn(Section):
     )
     ga_mutation_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     ga_rank_coefficient: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    prompt: RunPromptIn | None = Field(None, description="every molecule the agent writes keeps this prompt")
 
 
 class OptimizeRequest(Strict):

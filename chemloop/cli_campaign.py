@@ -270,9 +270,9 @@ def judge(
     db: DbOption = None,
 ) -> None:
     """AI feedback: judge pairs under a constitution; store the decided ones as sourced preferences."""
-    from chemloop.services import campaigns
+    from chemloop.services import campaign_feedback
 
-    result = campaigns.judge(
+    result = campaign_feedback.judge(
         _workspace(db), name, pairs, constitution=constitution, command=judge_command, fresh=fresh, seed=seed
     )
     console.print(

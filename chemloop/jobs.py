@@ -348,7 +348,7 @@ class JobManager:
         """A job the server stopped during: a propose whose round is in the database succeeded, and
         so did a fit whose reward model is."""
         if job.kind == "propose" and self.db_url and job.params.get("campaign"):
-            from chemloop.loop.campaign import rounds_since
+            from chemloop.loop.campaign_reads import rounds_since
 
             try:
                 stored = rounds_since(self.db_url, job.params["campaign"], job.created)
@@ -358,7 +358,7 @@ class JobManager:
                 note = f"round {stored[0]} was stored; the server stopped before the job reported it"
                 return "done", note
         if job.kind in FIT_KINDS and self.db_url and job.params.get("campaign"):
-            from chemloop.loop.campaign import fits_since
+            from chemloop.loop.campaign_reads import fits_since
 
             try:
                 fitted = fits_since(self.db_url, job.params["campaign"], job.created)

@@ -21,7 +21,8 @@ from chemloop.errors import ChemloopError
 from chemloop.jobs import JobManager
 from chemloop.loop import reward_store
 from chemloop.loop.assay import Assay, censored_pairs, check_assay, utility_qualifier
-from chemloop.loop.campaign import init_campaign, molecules, status
+from chemloop.loop.campaign import init_campaign
+from chemloop.loop.campaign_reads import molecules, status
 from chemloop.loop.columns import ColumnChoice, ColumnsError, map_columns
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.results import read_results, rows_digest

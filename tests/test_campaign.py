@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
-from chemloop.loop import campaign, reward_store
+from chemloop.loop import campaign, campaign_reads, reward_store
 from chemloop.loop import results as loop_results
 from chemloop.loop.config import CampaignConfig, load_campaign_config
 from chemloop.loop.store import Campaign, RewardModelVersion, connect, get_campaign, session_scope
@@ -89,7 +89,7 @@ def test_init_propose_import_propose(campaign_setup):
     loop_results.import_results(factory, name, write_values(tmp / "results1.csv", first.smiles))
     second = campaign.propose(factory, name, output=tmp / "round2.csv")
     assert second.round == 2 and not set(second.smiles) & set(first.smiles)
-    report = campaign.status(factory, name)
+    report = campaign_reads.status(factory, name)
     assert [r["round"] for r in report["rounds"]] == [1, 2]
     assert report["rounds"][0]["measured"] == 4 and report["rounds"][1]["measured"] == 0
     assert report["rounds"][0]["best"] == max(lab(s) for s in first.smiles)
@@ -107,7 +107,7 @@ def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_s
         patch.setattr(campaign, "select_batch", killed)
         with pytest.raises(KeyboardInterrupt):
             campaign.propose(factory, name, output=tmp / "lost.csv")
-    assert campaign.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()
+    assert campaign_reads.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()
     assert campaign.propose(factory, name, output=tmp / "round1.csv").round == 1
 
 
@@ -119,14 +119,14 @@ def test_import_twice_changes_nothing_and_unknown_molecules_need_external(campai
     assert loop_results.import_results(factory, name, results)["imported"] == 4
     again = loop_results.import_results(factory, name, results)
     assert again["imported"] == 0 and "already imported" in again["note"]
-    assert campaign.status(factory, name)["molecules_tested"] == 14
+    assert campaign_reads.status(factory, name)["molecules_tested"] == 14
 
     outsider = write_values(tmp / "outsider.csv", [proposed[0], "CC(=O)Oc1ccccc1C(=O)O"])
     with pytest.raises(ChemloopError, match=r"row 3: CC\(=O\)Oc1ccccc1C\(=O\)O.*--external"):
         loop_results.import_results(factory, name, outsider)
-    assert campaign.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
+    assert campaign_reads.status(factory, name)["molecules_tested"] == 14  # the rejected file stored nothing
     assert loop_results.import_results(factory, name, outsider, external=True)["imported"] == 2
-    assert campaign.status(factory, name)["molecules_tested"] == 15
+    assert campaign_reads.status(factory, name)["molecules_tested"] == 15
 
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_bad_result_rows_are_named(campaign_setup):
     with pytest.raises(ChemloopError, match="none of"):
         loop_results.import_results(factory, name, tmp / "cols.csv")
     with pytest.raises(ChemloopError, match="no campaign named 'nope'"):
-        campaign.status(factory, "nope")
+        campaign_reads.status(factory, "nope")
 
 
 @pytest.mark.slow
@@ -174,22 +174,22 @@ def test_example_campaign_config_is_valid():
 @pytest.mark.slow
 def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup):
     factory, name, tmp = campaign_setup
-    before = campaign.status(factory, name)
+    before = campaign_reads.status(factory, name)
     assert before["reward_model"]["feedback"] == {"values": 10, "preferences": 0, "ratings": 0}
     assert not before["reward_model_stale"]
     (tmp / "ratings.csv").write_text("smiles,rating\nClc1ccccc1,5\n")
     assert loop_results.import_results(factory, name, tmp / "ratings.csv", external=True)["kind"] == "ratings"
-    assert not campaign.status(factory, name)["reward_model_stale"]  # an import refits at once
+    assert not campaign_reads.status(factory, name)["reward_model_stale"]  # an import refits at once
     # Single choices (the web app's clicks) are cheap: stored now, fitted by the next propose.
     stored = campaign.record_preference(factory, name, "OC1=CC=CC=C1", "CCO", "A")
     assert (stored["smiles_a"], stored["preferred"]) == ("Oc1ccccc1", "a")  # canonical, lower case
     campaign.record_rating(factory, name, "CCN(CC)CC", 2)
     campaign.record_rating(factory, name, "c1ccc2ccccc2c1", 4)
-    status = campaign.status(factory, name)
+    status = campaign_reads.status(factory, name)
     assert (status["preferences"], status["ratings"], status["reward_model_stale"]) == (1, 3, True)
     # The next propose refits on everything first: values, the choice, and the pairs the ratings imply.
     campaign.propose(factory, name, output=tmp / "round1.csv")
-    after = campaign.status(factory, name)
+    after = campaign_reads.status(factory, name)
     assert after["reward_model"]["feedback"] == {"values": 10, "preferences": 1, "ratings": 3}
     assert not after["reward_model_stale"]
     with session_scope(factory) as session:  # the pairs reached the fit: 1 choice + 3 rated molecules → 3
@@ -213,7 +213,7 @@ def test_bad_feedback_is_refused_and_named(campaign_setup):
     for call, message in cases:
         with pytest.raises(ChemloopError, match=message):
             call()
-    status = campaign.status(factory, name)
+    status = campaign_reads.status(factory, name)
     assert (status["preferences"], status["ratings"]) == (0, 0)
 
 
@@ -231,7 +231,7 @@ def test_one_name_rule_wherever_a_campaign_is_created(tmp_path):
     )
     assert result.exit_code != 0 and "letters, digits" in result.output
     assert campaign.init_campaign(factory, "Lead series 2.1_b-x", CampaignConfig())["campaign"]
-    assert [c["campaign"] for c in campaign.list_campaigns(factory)] == ["Lead series 2.1_b-x"]
+    assert [c["campaign"] for c in campaign_reads.list_campaigns(factory)] == ["Lead series 2.1_b-x"]
 
 
 @pytest.mark.slow
@@ -248,7 +248,8 @@ def test_only_the_newest_reward_models_are_kept(campaign_setup):
         ).all()
         newest = session.scalar(select(func.max(RewardModelVersion.id)))
     assert len(ids) == reward_store.KEPT_FITS and newest in ids
-    assert campaign.status(factory, name)["reward_model"]["measurements"] == 10  # the latest still loads
+    latest = campaign_reads.status(factory, name)["reward_model"]
+    assert latest["measurements"] == 10  # the latest still loads
 
 
 @pytest.mark.slow
@@ -261,7 +262,7 @@ def test_the_same_results_in_another_file_layout_are_already_imported(campaign_s
     same.write_bytes(f"value,smiles\r\n{lab('Cc1ccccc1O')},Oc1ccccc1C\r\n{lab('CCCN')},NCCC\r\n".encode())
     again = loop_results.import_results(factory, name, same, external=True)
     assert again["imported"] == 0 and "already imported" in again["note"]
-    assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2
+    assert campaign_reads.status(factory, name)["molecules_tested"] == len(SEED) + 2
 
 
 @pytest.mark.slow
@@ -275,4 +276,4 @@ def test_concurrent_imports_of_the_same_results_store_them_once(campaign_setup):
             pool.map(lambda _: loop_results.import_results(factory, name, results, external=True), range(6))
         )
     assert sorted(a["imported"] for a in answers) == [0, 0, 0, 0, 0, 2]
-    assert campaign.status(factory, name)["molecules_tested"] == len(SEED) + 2
+    assert campaign_reads.status(factory, name)["molecules_tested"] == len(SEED) + 2

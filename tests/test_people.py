@@ -30,7 +30,7 @@ from chemloop.loop.store import (
 )
 from chemloop.loop.users import key_digest
 from chemloop.serve.app import create_app
-from chemloop.services import campaigns, users
+from chemloop.services import campaign_feedback, campaigns, users
 from chemloop.services.workspace import Workspace
 
 CHOICE, UNDO = "/campaigns/demo/review/choice", "/campaigns/demo/review/undo"
@@ -256,7 +256,7 @@ def test_review_lists_judged_pairs_and_a_chemist_overrules_one(server):
     assert done.status_code == 303 and done.headers["location"].endswith("#judged")
     with session_scope(factory) as session:
         assert session.get(Preference, pid).preferred == "b" and session.get(PreferenceSource, pid) is None
-    assert campaigns.judged_preferences(app.state.workspace, "demo") == []
+    assert campaign_feedback.judged_preferences(app.state.workspace, "demo") == []
     page = frank.get(f"/campaigns/demo/molecules/{molecule_key('CCO')}").text
     assert "by frank (overruling a judge)" in page
     assert (
@@ -293,7 +293,7 @@ def test_delete_needs_the_name_and_removes_every_row_in_one_go(server):
     choose(admin, factory)
     admin.post("/campaigns/demo/review/rating", json={"smiles": "CCO", "rating": 2})
     judged(factory, "demo", "CCO", "c1ccc2ccccc2c1")
-    campaigns.add_note(workspace, "demo", molecule_key("CCO"), "admin", "seed")
+    campaign_feedback.add_note(workspace, "demo", molecule_key("CCO"), "admin", "seed")
     campaigns.archive(workspace, "demo", "admin")
     init_campaign(factory, "other", CampaignConfig())
     record_preference(factory, "other", "CCO", "CCN", "a")
@@ -496,7 +496,7 @@ def test_cli_imports_and_seeds_are_attributed_to_the_login_name(tmp_path, monkey
     imported = runner.invoke(cli_app, ["campaign", "import", "lab", str(results), "--db", db])
     assert imported.exit_code == 0, imported.output
     assert _file_users(workspace.factory, "lab") == ["cli:mchem", "cli"]  # the seed file, the import
-    measured = campaigns.molecule_activity(workspace, "lab", canonical("CCO"))["measurements"]
+    measured = campaign_feedback.molecule_activity(workspace, "lab", canonical("CCO"))["measurements"]
     assert [m["user"] for m in measured] == ["cli:mchem"]
     with pytest.raises(ChemloopError, match="reserved"):
         users.add(workspace, "cli")  # no named user can pass for the command line

@@ -11,7 +11,7 @@ from rdkit import Chem
 from rdkit.Chem import QED
 
 from chemloop.jobs import Job
-from chemloop.loop import campaign
+from chemloop.loop import campaign, campaign_reads
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.progress import Progress, Stages
 from chemloop.loop.results import read_results
@@ -57,7 +57,7 @@ def test_a_refit_reports_each_fold_then_the_fit(tmp_path):
     reward = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 3}
     config = CampaignConfig.model_validate({"reward": reward})
     campaign.init_campaign(factory, "series", config, seed=_seed_rows(), fit_reward=False)
-    assert campaign.status(factory, "series")["reward_model"] is None  # fit_reward=False: not fitted yet
+    assert campaign_reads.status(factory, "series")["reward_model"] is None  # fit_reward=False: not fitted
     reports: list[Progress] = []
     quality = campaign.refit(factory, "series", progress=reports.append)
     assert quality is not None and quality["folds"] == 3

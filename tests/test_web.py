@@ -16,7 +16,8 @@ from web_support import KEY, PROPOSED, SEED, TINY_REWARD, add_round, count, seed
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.dock.poses import pose_path
 from chemloop.jobs import JobManager
-from chemloop.loop.campaign import init_campaign, molecules, record_preference
+from chemloop.loop.campaign import init_campaign, record_preference
+from chemloop.loop.campaign_reads import molecules
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.review import next_pair
 from chemloop.loop.store import (

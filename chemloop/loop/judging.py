@@ -21,7 +21,7 @@ from chemloop.chem.guard import is_withheld
 from chemloop.constitution.judges import Judge
 from chemloop.errors import ChemloopError
 from chemloop.loop import people
-from chemloop.loop.campaign import molecules, stored_config
+from chemloop.loop.campaign_reads import molecules, stored_config
 from chemloop.loop.review import compared_pairs
 from chemloop.loop.store import Preference, PreferenceSource, get_campaign, session_scope
 from chemloop.model import checkpoint

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chemloop.loop.campaign import molecules
+from chemloop.loop.campaign_reads import molecules
 from chemloop.loop.store import Preference, get_campaign, session_scope
 
 NEIGHBOURS = 8  # candidates per molecule: its next neighbours in estimate order

@@ -1,8 +1,9 @@
 """Campaign endpoints: list, create, status, molecules, propose (a job), results, preferences, ratings.
 
-Each calls the same operation of :mod:`chemloop.services.campaigns` as ``chemloop campaign …``
-and the web app. A campaign created here names no file and no model: seed values come as rows in
-the body, and the model is the server's.
+Each calls the same operation of :mod:`chemloop.services.campaigns` (preferences and ratings:
+:mod:`chemloop.services.campaign_feedback`) as ``chemloop campaign …`` and the web app. A campaign
+created here names no file and no model: seed values come as rows in the body, and the model is
+the server's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from chemloop.loop.columns import ColumnChoice
 from chemloop.serve import uploads
 from chemloop.serve.deps import RequireKey, Settings, User, Work
-from chemloop.services import campaigns, schemas
+from chemloop.services import campaign_feedback, campaigns, schemas
 from chemloop.services.campaigns import NOT_PROPOSED
 from chemloop.services.export import export_campaign
 
@@ -164,7 +165,7 @@ async def import_results(
 )
 def record_preference(name: Name, body: schemas.PreferenceIn, workspace: Work, user: User) -> dict[str, Any]:
     """Record a chemist's choice between two molecules; the next reward-model fit uses it."""
-    return campaigns.record_preference(
+    return campaign_feedback.record_preference(
         workspace, name, body.smiles_a, body.smiles_b, body.preferred, user=user
     )
 
@@ -177,7 +178,7 @@ def record_preference(name: Name, body: schemas.PreferenceIn, workspace: Work, u
 )
 def record_rating(name: Name, body: schemas.RatingIn, workspace: Work, user: User) -> dict[str, Any]:
     """Record a chemist's 1–5 rating of a molecule; the next reward-model fit uses it."""
-    return campaigns.record_rating(workspace, name, body.smiles, body.rating, user=user)
+    return campaign_feedback.record_rating(workspace, name, body.smiles, body.rating, user=user)
 
 
 @router.post("/{name}/archive", response_model=schemas.CampaignArchived)

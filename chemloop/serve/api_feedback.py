@@ -1,5 +1,5 @@
 """Feedback endpoints beyond recording it: the pair counter and undo, the AI-judged pairs and their
-overrule, and notes on molecules. Each calls an operation of :mod:`chemloop.services.campaigns`, as
+overrule, and notes on molecules. Each calls an operation of :mod:`chemloop.services.campaign_feedback`, as
 the web app's review and molecule pages do; what a key's user stores carries the user's name."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, status
 from fastapi import Path as PathParam
 
 from chemloop.serve.deps import User, Work, current_user
-from chemloop.services import campaigns, schemas
+from chemloop.services import campaign_feedback, schemas
 
 router = APIRouter(prefix="/api/campaigns", tags=["feedback"])
 
@@ -27,31 +27,31 @@ PreferenceId = Annotated[int, PathParam(ge=1, le=2**62, description="the judged 
 @router.get("/{name}/preferences/counts", response_model=schemas.PairCounts)
 def pair_counts(name: Name, request: Request, workspace: Work) -> dict[str, Any]:
     """Pairs recorded in the campaign, by the caller (null without a key) and by each user."""
-    return campaigns.pair_counts(workspace, name, current_user(request))
+    return campaign_feedback.pair_counts(workspace, name, current_user(request))
 
 
 @router.post("/{name}/preferences/undo", response_model=schemas.PreferenceUndone)
 def undo_last_pair(name: Name, workspace: Work, user: User) -> dict[str, Any]:
     """Delete the newest pair the caller recorded one by one in the campaign (404: none)."""
-    return campaigns.undo_last_pair(workspace, name, user)
+    return campaign_feedback.undo_last_pair(workspace, name, user)
 
 
 @router.get("/{name}/judged", response_model=list[schemas.JudgedPair])
 def judged_pairs(name: Name, workspace: Work) -> list[dict[str, Any]]:
     """The campaign's AI-judged pairs, newest first, with judge, principle and reason."""
-    return campaigns.judged_preferences(workspace, name)
+    return campaign_feedback.judged_preferences(workspace, name)
 
 
 @router.post("/{name}/judged/{preference_id}/overrule", response_model=schemas.Overruled)
 def overrule(name: Name, preference_id: PreferenceId, workspace: Work, user: User) -> dict[str, Any]:
     """Reverse a judged pair: the other molecule is preferred, as the caller's own choice."""
-    return campaigns.overrule(workspace, name, preference_id, user=user)
+    return campaign_feedback.overrule(workspace, name, preference_id, user=user)
 
 
 @router.get("/{name}/molecules/{key}/notes", response_model=list[schemas.NoteOut])
 def notes(name: Name, key: Key, workspace: Work) -> list[dict[str, Any]]:
     """The notes on one of the campaign's molecules, oldest first, with author and time."""
-    return campaigns.notes(workspace, name, key)
+    return campaign_feedback.notes(workspace, name, key)
 
 
 @router.post(
@@ -59,4 +59,4 @@ def notes(name: Name, key: Key, workspace: Work) -> list[dict[str, Any]]:
 )
 def add_note(name: Name, key: Key, body: schemas.NoteIn, workspace: Work, user: User) -> dict[str, Any]:
     """Add a plain-text note to one of the campaign's molecules, signed with the caller's name."""
-    return campaigns.add_note(workspace, name, key, user, body.text)
+    return campaign_feedback.add_note(workspace, name, key, user, body.text)

@@ -29,7 +29,7 @@ from pydantic import Field
 from chemloop.chem.mol import canonical, molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.jobs import JOB_ID
-from chemloop.services import campaigns, jobs, molecules, schemas, scoring
+from chemloop.services import campaign_feedback, campaigns, jobs, molecules, schemas, scoring
 from chemloop.services.settings import ServeSettings
 from chemloop.services.users import ASSISTANT
 from chemloop.services.workspace import Workspace
@@ -238,7 +238,7 @@ def build_server(settings: ServeSettings) -> MCPServer:
             raise ChemloopError(
                 f"fresh: {fresh} is above this server's limit of {settings.max_samples} samples"
             )
-        return _finite(campaigns.judge(workspace, campaign, pairs, fresh=fresh, seed=seed))
+        return _finite(campaign_feedback.judge(workspace, campaign, pairs, fresh=fresh, seed=seed))
 
     @server.tool()
     @user_errors
@@ -246,11 +246,13 @@ def build_server(settings: ServeSettings) -> MCPServer:
         campaign: Campaign,
         smiles: Annotated[schemas.Smiles, Field(description="one of the campaign's molecules")],
         text: Annotated[
-            str, Field(min_length=1, max_length=campaigns.MAX_NOTE_LENGTH, description="plain text")
+            str, Field(min_length=1, max_length=campaign_feedback.MAX_NOTE_LENGTH, description="plain text")
         ],
     ) -> dict[str, Any]:
         """Add a short note to one of the campaign's molecules (shown on its page, by 'assistant')."""
-        return campaigns.add_note(workspace, campaign, molecule_key(canonical(smiles)), ASSISTANT, text)
+        return campaign_feedback.add_note(
+            workspace, campaign, molecule_key(canonical(smiles)), ASSISTANT, text
+        )
 
     @server.tool()
     @user_errors
@@ -259,7 +261,7 @@ def build_server(settings: ServeSettings) -> MCPServer:
         smiles: Annotated[schemas.Smiles, Field(description="one of the campaign's molecules")],
     ) -> dict[str, Any]:
         """The notes on one of the campaign's molecules, oldest first, with author and time."""
-        return {"notes": campaigns.notes(workspace, campaign, molecule_key(canonical(smiles)))}
+        return {"notes": campaign_feedback.notes(workspace, campaign, molecule_key(canonical(smiles)))}
 
     return server
 

@@ -9,7 +9,9 @@ imports another face.
 - :mod:`~chemloop.services.scoring`: scoring by component name within the limits of a request;
 - :mod:`~chemloop.services.jobs`: optimize jobs, job status, results and cancel;
 - :mod:`~chemloop.services.campaigns`: create, status, molecules, propose, preview and import
-  results, preferences, ratings, the review pair;
+  results, archive and delete;
+- :mod:`~chemloop.services.campaign_feedback`: preferences, ratings, the review pair, AI-judged
+  pairs, undo, notes;
 - :mod:`~chemloop.services.schemas`: the typed requests and results every face shares;
 - :mod:`~chemloop.services.errors`: the error naming a refused value (``loc``, ``kind``);
 - :mod:`~chemloop.services.settings`, :mod:`~chemloop.services.compute`: what a server allows, and

@@ -148,7 +148,7 @@ def campaign_pairs(
 ) -> tuple[list[tuple[str, str]], list[float] | None, dict[str, Any]]:
     """A campaign's stored preferences: a chemist's weigh 1, an AI judge's ``[reward] ai_pair_weight``
     (pairs of weight 0 are left out, as the campaign's reward model leaves them)."""
-    from chemloop.loop.campaign import stored_config
+    from chemloop.loop.campaign_reads import stored_config
     from chemloop.loop.preference_pairs import campaign_pairs as stored_pairs
     from chemloop.services.workspace import Workspace
 

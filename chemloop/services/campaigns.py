@@ -1,9 +1,10 @@
-"""Design-make-test campaigns for every face: create, read, propose, import results, record feedback.
+"""Design-make-test campaigns for every face: create, read, propose, import results, archive, delete.
 
 The operations take data, not paths: a results file arrives as its bytes and the name its client
 gave it (so an error names the file as the chemist knows it), seed values as rows. Each calls
 :mod:`chemloop.loop.campaign` or :mod:`chemloop.loop.results`, which store what they are given in
-one transaction.
+one transaction, or reads through :mod:`chemloop.loop.campaign_reads`. Preferences, ratings, the
+review pair, judged pairs and notes are in :mod:`chemloop.services.campaign_feedback`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import InvalidSmilesError
 from chemloop.chem.series import murcko_scaffold
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.config_files import validate
@@ -25,8 +24,7 @@ from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
 from chemloop.jobs import ACTIVE, Job, JobConflictError
 from chemloop.loop import campaign as loop_campaign
-from chemloop.loop import lifecycle, people
-from chemloop.loop import notes as loop_notes
+from chemloop.loop import campaign_reads, lifecycle
 from chemloop.loop import results as loop_results
 from chemloop.loop.assay import Assay, check_assay, written
 from chemloop.loop.campaign import Proposed
@@ -34,8 +32,7 @@ from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import inside_trust_region
 from chemloop.loop.progress import ProgressCallback
-from chemloop.loop.review import next_pair
-from chemloop.loop.store import MAX_NOTE_LENGTH, UnknownCampaignError, check_campaign_name
+from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
 from chemloop.services import schemas
 from chemloop.services.errors import FieldError, check_at_most, problem
@@ -52,7 +49,7 @@ PREVIEW_ROWS = 20  # rows of a dry run's answer (its problems are listed for eve
 
 def exists(workspace: Workspace, name: str) -> bool:
     try:
-        loop_campaign.require_campaign(workspace.factory, name)
+        campaign_reads.require_campaign(workspace.factory, name)
     except UnknownCampaignError:
         return False
     return True
@@ -60,7 +57,7 @@ def exists(workspace: Workspace, name: str) -> bool:
 
 def require(workspace: Workspace, name: str) -> None:
     """Raise :class:`UnknownCampaignError` naming ``name`` unless the campaign exists."""
-    loop_campaign.require_campaign(workspace.factory, name)
+    campaign_reads.require_campaign(workspace.factory, name)
 
 
 def list_all(workspace: Workspace, archived: bool = False) -> list[dict[str, Any]]:
@@ -68,19 +65,19 @@ def list_all(workspace: Workspace, archived: bool = False) -> list[dict[str, Any
     archived ones only when ``archived``."""
     shelved = lifecycle.archived_names(workspace.factory)
     listed = [
-        c | {"archived": c["campaign"] in shelved} for c in loop_campaign.list_campaigns(workspace.factory)
+        c | {"archived": c["campaign"] in shelved} for c in campaign_reads.list_campaigns(workspace.factory)
     ]
     return [c for c in listed if archived or not c["archived"]]
 
 
 def status(workspace: Workspace, name: str) -> dict[str, Any]:
     """Rounds, molecules tested, best value per round, feedback counts and the reward model's quality."""
-    return loop_campaign.status(workspace.factory, name)
+    return campaign_reads.status(workspace.factory, name)
 
 
 def molecules(workspace: Workspace, name: str) -> list[dict[str, Any]]:
     """Every molecule the campaign proposed or measured, with its prediction and measured value."""
-    return loop_campaign.molecules(workspace.factory, name)
+    return campaign_reads.molecules(workspace.factory, name)
 
 
 def molecule(workspace: Workspace, name: str, key: str) -> dict[str, Any] | None:
@@ -92,7 +89,7 @@ def docking_poses(workspace: Workspace, name: str, smiles: str) -> dict[str, Pat
     """Every docking target of the campaign's server-side config that keeps poses, with the pose file
     of ``smiles`` (None: not docked yet). Files are found from the config and the molecule, never
     from a path a request names."""
-    config = loop_campaign.stored_config(workspace.factory, name)
+    config = campaign_reads.stored_config(workspace.factory, name)
     poses: dict[str, Path | None] = {}
     for component in config.score.components if config.score else []:
         params = component.params
@@ -125,7 +122,7 @@ def trust_region(workspace: Workspace, name: str, round_number: int) -> TrustReg
     propose applied (:func:`chemloop.loop.domain.inside_trust_region`): each proposal's stored
     similarity to its nearest measured molecule, and the scaffolds of the molecules measured before
     that round. A proposal stored without an explanation is not judged."""
-    settings = loop_campaign.stored_config(workspace.factory, name).campaign
+    settings = campaign_reads.stored_config(workspace.factory, name).campaign
     if settings.trust_similarity is None:
         return TrustRegion(None, settings.trust_scaffold, frozenset())
     table = molecules(workspace, name)
@@ -147,11 +144,6 @@ def trust_region(workspace: Workspace, name: str, round_number: int) -> TrustReg
         )
     }
     return TrustRegion(settings.trust_similarity, settings.trust_scaffold, frozenset(outside))
-
-
-def review_pair(workspace: Workspace, name: str, skipped=()) -> tuple[dict, dict] | None:
-    """The next two molecules for a chemist to compare (None: every pair is done)."""
-    return next_pair(workspace.factory, name, skipped)
 
 
 # A campaign's job kinds, as a message names them.
@@ -310,7 +302,7 @@ def propose(
     return loop_campaign.propose(workspace.factory, name, batch=batch, output=output, progress=progress)
 
 
-# --- results and feedback -----------------------------------------------------------------------
+# --- results -------------------------------------------------------------------------------------
 
 
 def preview_results(
@@ -453,83 +445,7 @@ def import_file(
     return loop_results.import_results(workspace.factory, name, results, external=external, user=user)
 
 
-def record_preference(
-    workspace: Workspace,
-    name: str,
-    smiles_a: str,
-    smiles_b: str,
-    preferred: str,
-    user: str | None = None,
-) -> dict[str, Any]:
-    """Store a chemist's choice between two molecules (``user``: who); the next reward-model fit uses it."""
-    require_active(workspace, name, "record preferences")
-    try:
-        return loop_campaign.record_preference(
-            workspace.factory, name, smiles_a, smiles_b, preferred, user=user
-        )
-    except InvalidSmilesError as err:
-        raise _invalid_smiles(err, {"smiles_a": smiles_a, "smiles_b": smiles_b}) from None
-
-
-def record_rating(
-    workspace: Workspace, name: str, smiles: str, rating: int, user: str | None = None
-) -> dict[str, Any]:
-    """Store a chemist's 1–5 rating of a molecule (``user``: who); the next reward-model fit uses it."""
-    require_active(workspace, name, "record ratings")
-    try:
-        return loop_campaign.record_rating(workspace.factory, name, smiles, rating, user=user)
-    except InvalidSmilesError as err:
-        raise _invalid_smiles(err, {"smiles": smiles}) from None
-
-
-def _invalid_smiles(err: InvalidSmilesError, fields: dict[str, str]) -> FieldError:
-    field = next((k for k, v in fields.items() if v == err.smiles), next(iter(fields)))
-    return FieldError(("body", field), err.smiles, f"invalid SMILES: {err.smiles!r}", kind="invalid_smiles")
-
-
-def judge(
-    workspace: Workspace,
-    name: str,
-    pairs: int,
-    constitution: Path | None = None,
-    command: str | None = None,
-    fresh: int | None = None,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """AI feedback: a judge (the constitution's rules, or ``command``) compares ``pairs`` pairs of the
-    campaign's molecules and fresh samples; the decided ones are stored as sourced preferences."""
-    from chemloop.constitution.judges import CommandJudge, RuleJudge
-    from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
-    from chemloop.loop.judging import judge_campaign
-
-    require_active(workspace, name, "judge pairs")
-    rules = load_constitution(constitution)
-    judge_ = CommandJudge(rules, command) if command else RuleJudge(rules)
-    label = (constitution or DEFAULT_CONSTITUTION).name
-    return judge_campaign(workspace.factory, name, judge_, label, pairs, fresh=fresh, seed=seed)
-
-
-def judged_preferences(workspace: Workspace, name: str) -> list[dict[str, Any]]:
-    """The campaign's AI-judged pairs, newest first, with judge, principle and reason."""
-    from chemloop.loop.judging import judged_preferences as judged
-
-    # A judge may have seen fresh samples: every SMILES shown passes the dual-use guard.
-    return [
-        p
-        for p in judged(workspace.factory, name)
-        if not (is_withheld(p["smiles_a"]) or is_withheld(p["smiles_b"]))
-    ]
-
-
-def overrule(workspace: Workspace, name: str, preference_id: int, user: str | None = None) -> dict[str, Any]:
-    """A chemist (``user``) reverses a judged pair; it becomes the chemist's own preference."""
-    from chemloop.loop.judging import overrule as reverse
-
-    require_active(workspace, name, "overrule judged pairs")
-    return reverse(workspace.factory, name, preference_id, user=user)
-
-
-# --- people: who did what, the review counter and undo, notes, archive and delete ---------------
+# --- archive and delete --------------------------------------------------------------------------
 
 
 def require_active(workspace: Workspace, name: str, action: str) -> None:
@@ -570,47 +486,3 @@ def delete_campaign(workspace: Workspace, name: str, confirm: str) -> dict[str, 
             "wait for it to finish or cancel it first"
         )
     return lifecycle.delete_campaign(workspace.factory, name, confirm)
-
-
-def pair_counts(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
-    """Pairs recorded in the campaign, by ``user`` (None when nobody is signed in) and by each user."""
-    return people.pair_counts(workspace.factory, name, user)
-
-
-def undo_last_pair(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
-    """Take back the newest pair ``user`` recorded in the campaign; returns it."""
-    require_active(workspace, name, "take back pairs")
-    try:
-        return people.undo_last_preference(workspace.factory, name, user)
-    except people.NothingToUndoError as err:
-        raise FieldError((), None, str(err), kind="not_found") from None
-
-
-def molecule_activity(workspace: Workspace, name: str, smiles: str) -> dict[str, Any]:
-    """Ratings, preferences and measured values of one molecule, newest first, each with who and when."""
-    return people.molecule_activity(workspace.factory, name, smiles)
-
-
-def _campaign_molecule(workspace: Workspace, name: str, key: str) -> dict[str, Any]:
-    found = molecule(workspace, name, key)
-    if found is None:
-        raise FieldError(("path", "key"), key, f"campaign {name!r} has no molecule {key[:80]!r}", "not_found")
-    return found
-
-
-def notes(workspace: Workspace, name: str, key: str) -> list[dict[str, Any]]:
-    """The notes on the campaign's molecule ``key``, oldest first."""
-    return loop_notes.notes(workspace.factory, name, _campaign_molecule(workspace, name, key)["smiles"])
-
-
-def add_note(workspace: Workspace, name: str, key: str, author: str, text: str) -> dict[str, Any]:
-    """Store ``author``'s note (plain text, at most MAX_NOTE_LENGTH characters) on molecule ``key``."""
-    if len(text) > MAX_NOTE_LENGTH:  # before the molecule is looked up: a long body costs nothing
-        raise FieldError(("body", "text"), None, f"a note holds at most {MAX_NOTE_LENGTH} characters")
-    smiles = _campaign_molecule(workspace, name, key)["smiles"]
-    try:
-        return loop_notes.add_note(workspace.factory, name, smiles, author, text)
-    except UnknownCampaignError:
-        raise
-    except ChemloopError as err:
-        raise FieldError(("body", "text"), None, str(err)) from None

@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import User, Work, require_key
 from chemloop.serve.web.templating import error_page, path
-from chemloop.services import campaigns
-from chemloop.services.campaigns import MAX_NOTE_LENGTH, UnknownCampaignError
+from chemloop.services import campaign_feedback
+from chemloop.services.campaign_feedback import MAX_NOTE_LENGTH
+from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.workspace import Workspace
 
 router = APIRouter()
@@ -21,8 +22,8 @@ router = APIRouter()
 def molecule_people(workspace: Workspace, name: str, molecule: dict[str, Any]) -> dict[str, Any]:
     """The molecule page's context for its notes and its who-did-what list."""
     return {
-        "notes": campaigns.notes(workspace, name, molecule["key"]),
-        "activity": campaigns.molecule_activity(workspace, name, molecule["smiles"]),
+        "notes": campaign_feedback.notes(workspace, name, molecule["key"]),
+        "activity": campaign_feedback.molecule_activity(workspace, name, molecule["smiles"]),
         "max_note": MAX_NOTE_LENGTH,
     }
 
@@ -39,7 +40,7 @@ def add_note(
     text: Annotated[str, Form(max_length=4 * MAX_NOTE_LENGTH)],
 ) -> HTMLResponse | RedirectResponse:
     try:
-        campaigns.add_note(workspace, name, key, user, text)
+        campaign_feedback.add_note(workspace, name, key, user, text)
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     except ChemloopError as err:

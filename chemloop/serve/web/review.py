@@ -17,7 +17,7 @@ from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import User, Work, current_user, require_key
 from chemloop.serve.web.templating import error_page, image_url, measured, number, path, props, render
-from chemloop.services import campaigns, schemas
+from chemloop.services import campaign_feedback, campaigns, schemas
 from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.errors import FieldError
 from chemloop.services.workspace import Workspace
@@ -69,12 +69,12 @@ def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pair(workspace: Workspace, name: str, skipped=()) -> dict[str, Any] | None:
-    pair = campaigns.review_pair(workspace, name, skipped)
+    pair = campaign_feedback.review_pair(workspace, name, skipped)
     return None if pair is None else {"a": card(name, pair[0]), "b": card(name, pair[1])}
 
 
 def _counts(workspace: Workspace, name: str, user: str | None) -> dict[str, Any]:
-    counts = campaigns.pair_counts(workspace, name, user)
+    counts = campaign_feedback.pair_counts(workspace, name, user)
     return {"total": counts["total"], "by_you": counts["by_you"], "text": counter_text(counts)}
 
 
@@ -91,7 +91,7 @@ JUDGED_SHOWN = 50  # the newest judged pairs on the page; a judge may have decid
 def judged_rows(workspace: Workspace, name: str) -> tuple[list[dict[str, Any]], int]:
     """The newest judged pairs as the page shows them (molecule links where the molecule is the
     campaign's; a fresh sample has no page), and how many there are in all."""
-    judged = campaigns.judged_preferences(workspace, name)
+    judged = campaign_feedback.judged_preferences(workspace, name)
     keys = {m["key"] for m in campaigns.molecules(workspace, name)}
     rows = []
     for p in judged[:JUDGED_SHOWN]:
@@ -148,7 +148,7 @@ def choose(workspace: Work, user: User, name: str, choice: Choice) -> JSONRespon
             recorded = None
             skipped.append((choice.smiles_a, choice.smiles_b))
         else:
-            recorded = campaigns.record_preference(
+            recorded = campaign_feedback.record_preference(
                 workspace, name, choice.smiles_a, choice.smiles_b, choice.choice, user=user
             )
         pair = _pair(workspace, name, skipped)
@@ -160,7 +160,7 @@ def choose(workspace: Work, user: User, name: str, choice: Choice) -> JSONRespon
 @router.post("/campaigns/{name}/review/rating", dependencies=[Depends(require_key)])
 def rate(workspace: Work, user: User, name: str, rating: RatingChoice) -> JSONResponse:
     try:
-        recorded = campaigns.record_rating(workspace, name, rating.smiles, rating.rating, user=user)
+        recorded = campaign_feedback.record_rating(workspace, name, rating.smiles, rating.rating, user=user)
         return JSONResponse({"recorded": recorded})
     except ChemloopError as err:
         return _error(err)
@@ -178,7 +178,7 @@ def _undone_pair(workspace: Workspace, name: str, undone: dict[str, Any]) -> dic
 def undo(workspace: Work, user: User, name: str) -> JSONResponse:
     """Take back the chemist's last pair; the answer carries it as the pair to show again."""
     try:
-        undone = campaigns.undo_last_pair(workspace, name, user)
+        undone = campaign_feedback.undo_last_pair(workspace, name, user)
         pair = _undone_pair(workspace, name, undone) or _pair(workspace, name)
         return JSONResponse({"undone": undone, "pair": pair, "counts": _counts(workspace, name, user)})
     except ChemloopError as err:
@@ -195,7 +195,7 @@ def overrule(
 ) -> HTMLResponse | RedirectResponse:
     """Reverse a judged pair (a form post from the list of judged pairs); back to the list."""
     try:
-        campaigns.overrule(workspace, name, preference_id, user=user)
+        campaign_feedback.overrule(workspace, name, preference_id, user=user)
     except ChemloopError as err:  # unknown campaign 404, archived 409, not a judged pair 400
         return error_page(request, _status(err), str(err))
     target = path("campaigns", name, "review", overruled=preference_id)

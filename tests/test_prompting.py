@@ -379,3 +379,43 @@ def test_the_http_api_refuses_a_run_prompt_before_queueing(client, prompt, says)
     assert response.status_code == 422, response.text
     assert says in response.text and "prompt" in response.text
     assert client.get("/api/jobs", headers={"X-API-Key": "k" * 20}).json() == []
+
+
+@pytest.mark.slow
+def test_a_campaign_with_a_core_to_keep_proposes_only_molecules_that_keep_it(tmp_path, random_spelling_run):
+    from chemloop.loop.campaign import init_campaign, propose
+    from chemloop.loop.config import CampaignConfig
+    from chemloop.loop.store import connect
+
+    factory = connect(f"sqlite:///{tmp_path / 'core.db'}")
+    config = CampaignConfig.model_validate(
+        {
+            "campaign": {
+                "model": str(random_spelling_run),
+                "batch": 4,
+                "rl_steps": 2,
+                "rl_batch_size": 16,
+                "candidates": 48,
+                "max_similarity": None,
+            },
+            "run": {"prompt": {"scaffold": "*c1ccccc1"}},
+            "score": {"components": [{"type": "qed"}]},
+        }
+    )
+    init_campaign(factory, "core", config)
+    proposed = propose(factory, "core")
+    contains = PromptQuery(parse_prompt("*c1ccccc1", "decorate"))
+    assert len(proposed.smiles) == 4 and all(contains(Chem.MolFromSmiles(s)) for s in proposed.smiles)
+
+
+def test_the_http_api_creates_a_campaign_with_a_core_to_keep(client):
+    key = {"X-API-Key": "k" * 20}
+    for core, says in [("c1ccccc1", "no attachment point"), ("*c1ccc([Sn])cc1", "[Sn]")]:
+        refused = client.post("/api/campaigns", json={"name": "no-core", "core": core}, headers=key)
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()["detail"][0]
+        assert problem["loc"] == ["body", "core"] and says in problem["msg"]
+    assert client.get("/api/campaigns/no-core", headers=key).status_code == 404
+    made = client.post("/api/campaigns", json={"name": "with-core", "core": "*c1ccccc1"}, headers=key)
+    assert made.status_code in (200, 201), made.text
+    assert client.get("/api/campaigns/with-core", headers=key).json()["core"] == "*c1ccccc1"

@@ -61,6 +61,7 @@ class Recorder:
 
         class FakeAgent:
             def __init__(self) -> None:
+                self.prompt = None
                 self.policy = SimpleNamespace(training=True)
                 self.policy.eval = lambda: setattr(self.policy, "training", False)
 
@@ -78,7 +79,9 @@ class Recorder:
 
     def sample(self, lm, n, seed):
         self.samples.append({"lm": lm, "n": n, "seed": seed})
-        return SimpleNamespace(molecules=[SimpleNamespace(valid=True, canonical=c) for c in POOL])
+        return SimpleNamespace(
+            molecules=[SimpleNamespace(valid=True, canonical=c, contains_prompt=None) for c in POOL]
+        )
 
 
 @pytest.fixture

@@ -344,8 +344,18 @@ def test_create_campaign_through_the_form(server, tmp_path):
         assert response.status_code == 400 and why in response.text, toml
     assert client.post("/campaigns", data={"name": "has/slash"}).status_code == 400
     assert client.post("/campaigns", data={"name": "demo"}).status_code == 400  # exists already
+    for core, why in [("c1ccccc1", "no attachment point"), ("*c1ccc([Sn])cc1", "[Sn]")]:
+        response = client.post("/campaigns", data={"name": "no-core", "core": core})
+        assert response.status_code == 400 and why in response.text, core
+    kept = client.post(
+        "/campaigns", data={"name": "kept-core", "core": " *c1ccccc1 "}, follow_redirects=False
+    )
+    assert kept.status_code == 303
     with session_scope(factory) as session:
-        assert set(session.scalars(select(Campaign.name))) == {"demo", "web-made"}
+        assert set(session.scalars(select(Campaign.name))) == {"demo", "web-made", "kept-core"}
+        config = CampaignConfig.model_validate_json(get_campaign(session, "kept-core").config_json)
+    assert config.run.prompt.text == "*c1ccccc1"
+    assert "Core kept" in client.get("/campaigns/kept-core").text
 
 
 def test_upload_preview_stores_nothing_until_confirmed(server):

@@ -49,6 +49,7 @@ from chemloop.loop.store import (
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
+from chemloop.model.prompting import sample_with_prompt
 from chemloop.rl.settings import make_agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
@@ -178,12 +179,15 @@ def propose(
     # 2. Generate candidates the campaign has not seen, keep those in the trust region, predict them.
     agent.policy.eval()
     stages.step(SAMPLING, 0)
-    report = sample(
-        LanguageModel(agent.policy, prior.tokenizer), settings.candidates, seed=settings.seed + round_number
-    )
-    candidates = [
-        c for c in dict.fromkeys(m.canonical for m in report.molecules if m.valid) if c not in known
-    ]
+    steered = LanguageModel(agent.policy, prior.tokenizer)
+    if agent.prompt is None:
+        report = sample(steered, settings.candidates, seed=settings.seed + round_number)
+    else:  # a core to keep: candidates are written around it, and only those keeping it are kept
+        report = sample_with_prompt(
+            steered, agent.prompt, settings.candidates, seed=settings.seed + round_number
+        )
+    written = (m.canonical for m in report.molecules if m.valid and m.contains_prompt is not False)
+    candidates = [c for c in dict.fromkeys(written) if c not in known]
     if scorer is not None:  # constraints: drop what the components score 0 (filters, hard limits)
         candidates = [r.canonical for r in scorer(candidates) if r.score > 0]
     explanations = measured.explain(candidates) if measured is not None else [_UNEXPLAINED] * len(candidates)

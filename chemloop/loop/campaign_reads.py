@@ -80,9 +80,11 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
             )
         seed = [m.value for m in measured if m.round_number == 0]
         counts = reward_store.feedback_counts(session, campaign.id)
+        prompt = CampaignConfig.model_validate_json(campaign.config_json).run.prompt
         return {
             "campaign": name,
             "assay": assay.as_dict(),
+            "core": prompt.text if prompt is not None else None,
             "rounds": rounds,
             "seed_measurements": len(seed) + sum(c.round_number == 0 for c in censored),
             "best_seed": assay.better(seed),

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chemloop.chem.prompts import PromptError, parse_prompt
 from chemloop.chem.series import murcko_scaffold
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.config_files import validate
@@ -33,6 +34,7 @@ from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import inside_trust_region
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
+from chemloop.model.prompting import prepare_prompt
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
 from chemloop.services import schemas
 from chemloop.services.errors import FieldError, check_at_most, problem
@@ -176,20 +178,28 @@ def campaign_config(request: schemas.CampaignCreate, settings: ServeSettings) ->
     }
     if request.score is not None:
         data["score"] = request_score_config(request.score, ("body", "score", "components")).model_dump()
+    if request.core is not None:
+        try:
+            parse_prompt(request.core, "decorate")
+        except PromptError as err:
+            raise FieldError(("body", "core"), request.core, str(err), kind="invalid_prompt") from None
+        data["run"] = {"prompt": {"scaffold": request.core}}
     try:
         return validate(CampaignConfig, data, "campaign config")
     except ChemloopError as err:
         raise FieldError(("body",), None, str(err)) from None
 
 
-def config_from_tables(name: str, data: dict[str, Any], settings: ServeSettings) -> CampaignConfig:
-    """The config of a campaign given as TOML tables (a page's config box), checked exactly as
-    :func:`campaign_config` checks a JSON request."""
+def config_from_tables(
+    name: str, data: dict[str, Any], settings: ServeSettings, core: str | None = None
+) -> CampaignConfig:
+    """The config of a campaign given as TOML tables (a page's config box) and a core to keep,
+    checked exactly as :func:`campaign_config` checks a JSON request."""
     extra = sorted(set(data) - {"campaign", "reward", "score"})
     if extra:
         raise ChemloopError(f"unknown config table {extra[0]!r}; use [campaign], [reward] and [score]")
     try:
-        request = schemas.CampaignCreate.model_validate({**data, "name": name})
+        request = schemas.CampaignCreate.model_validate({**data, "name": name, "core": core})
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ChemloopError(f"invalid campaign config: {problems}") from None
@@ -223,6 +233,17 @@ def create(
     return status(workspace, name) | ({"skipped": skipped} if skipped else {})
 
 
+def check_core(workspace: Workspace, config: CampaignConfig, loc: tuple[str, ...] = ("body", "core")) -> None:
+    """A core to keep that the server's model cannot write is refused before the campaign exists."""
+    prompt = config.run.prompt
+    if prompt is None:
+        return
+    try:
+        prepare_prompt(workspace.model(), prompt.text, prompt.kind)
+    except PromptError as err:
+        raise FieldError(loc, prompt.text, str(err), kind="invalid_prompt") from None
+
+
 def create_from_request(
     workspace: Workspace, request: schemas.CampaignCreate, settings: ServeSettings, user: str | None = None
 ) -> dict[str, Any]:
@@ -233,6 +254,7 @@ def create_from_request(
             ("body", "name"), request.name, f"campaign {request.name!r} already exists", kind="exists"
         )
     config = campaign_config(request, settings)
+    check_core(workspace, config)
     assay = None
     if request.assay is not None:
         try:

@@ -365,6 +365,11 @@ class AssayOut(BaseModel):
 
 class CampaignCreate(Strict):
     name: CampaignName
+    core: Smiles | None = Field(
+        None,
+        description="a core to keep: a scaffold with '*' attachment points that every proposal decorates",
+        examples=["Clc1cccc(N2CCN(*)CC2)c1Cl"],
+    )
     campaign: CampaignSectionIn = Field(default_factory=CampaignSectionIn)
     reward: RewardSectionIn = Field(default_factory=RewardSectionIn)
     score: ScoreIn | None = Field(None, description="constraints and terms beside the learned reward")
@@ -395,6 +400,7 @@ class RoundStatus(BaseModel):
 class CampaignStatus(BaseModel):
     campaign: str
     assay: AssayOut = Field(description="what the values measure; best values follow its direction")
+    core: str | None = Field(None, description="the core every proposal keeps (its prompt), if any")
     rounds: list[RoundStatus]
     seed_measurements: int
     best_seed: float | None

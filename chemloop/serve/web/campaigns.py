@@ -69,7 +69,7 @@ def _form_config(batch: int, acquisition: str, components: list[str], toml: str)
 def _index(
     request: Request, workspace: Workspace, status_code: int = 200, archived: bool = False, **form: Any
 ) -> HTMLResponse:
-    defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb"}
+    defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb", "core": ""}
     defaults |= {"chosen": ["alerts", "qed"], "toml": ""}
     # The assay and the seed file's columns (a seed waiting under seed_token when its page asks).
     defaults |= {"assay_name": "", "unit": "", "direction": "higher", "directions": DIRECTIONS}
@@ -119,9 +119,11 @@ async def create(
     value_column: Annotated[str | None, Form(max_length=200)] = None,
     skip_bad_rows: Annotated[bool, Form()] = False,
     seed_token: Annotated[str | None, Form(max_length=64)] = None,
+    core: Annotated[str, Form(max_length=1000)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    name, components = name.strip(), components or []
+    name, components, core = name.strip(), components or [], core.strip()
     form = {"name": name, "batch": batch, "acquisition": acquisition, "toml": toml, "chosen": components}
+    form["core"] = core
     form |= {"assay_name": assay_name, "unit": unit, "direction": direction}
     columns = ColumnChoice(smiles_column or None, value_column or None)
     form["columns"] = columns
@@ -130,8 +132,9 @@ async def create(
         check_campaign_name(name)  # before anything is read, as every face checks it
         assay = check_assay(assay_name, unit, direction)
         config = campaigns.config_from_tables(
-            name, _form_config(batch, acquisition, components, toml), settings
+            name, _form_config(batch, acquisition, components, toml), settings, core=core or None
         )
+        campaigns.check_core(workspace, config)
         if seed is not None and seed.filename:
             data = await uploads.read_upload(seed, settings.max_body_bytes)
             # Kept until the campaign exists: a page that asks for its columns, or whether to leave

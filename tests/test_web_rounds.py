@@ -17,7 +17,7 @@ from chemloop.loop.campaign import init_campaign
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import Proposal, ProposalExplanation, session_scope
 from chemloop.serve.app import create_app
-from chemloop.serve.web.best import best_text, round_best_texts
+from chemloop.serve.web.best import best_text, ranked_points, round_best_texts, round_best_values
 
 RESULTS = "smiles,value\n" + "".join(f"{s},{m + 0.1}\n" for s, m, _ in PROPOSED)  # round 1, measured
 
@@ -199,6 +199,9 @@ def test_the_best_of_a_lower_is_better_assay_is_a_censored_result_below_the_best
     ]
     assert best_text(found, nanomolar) == "<10 nM"
     assert round_best_texts(found, nanomolar, [1, 2]) == {1: "<10 nM", 2: "–"}
+    # The best-so-far plot: the "<10" at its bound, the ">1000"s (worse than a bound) left out.
+    assert round_best_values(found, nanomolar, [1, 2]) == {1: 10.0, 2: None}
+    assert ranked_points(found, nanomolar) == [(1, 20.0), (1, 10.0)]
     assert best_text(found[:1], Assay()) == "20.00"  # no unit: the number alone
 
 

@@ -1,6 +1,7 @@
 """The best tested molecules as the dashboard shows them: ranked by :meth:`Assay.ranking_value`, so a
 censored result on the good side (">8" where higher is better) counts as its bound and is shown as
-written ("Best measured >8 log units"), the same in the summary, the rounds and the tested table."""
+written ("Best measured >8 log units"), the same in the summary, the rounds, the tested table and
+the best-so-far plot."""
 
 from __future__ import annotations
 
@@ -42,7 +43,25 @@ def best_text(molecules: Iterable[dict[str, Any]], assay: Assay) -> str:
 def round_best_texts(molecules: list[dict[str, Any]], assay: Assay, rounds: Iterable[int]) -> dict[int, str]:
     """The best result of each round (0: the seed data, all of it; a later round: the molecules it
     proposed), as :func:`best_text` writes it."""
-    return {
-        r: best_text((m for m in molecules if m["round"] == r and (r == 0 or not m["external"])), assay)
-        for r in rounds
-    }
+    return {r: best_text((m for m in molecules if _in_round(m, r)), assay) for r in rounds}
+
+
+def _in_round(molecule: dict[str, Any], round_number: int) -> bool:
+    """Round 0 is the seed data, all of it; a later round is the molecules it proposed."""
+    return molecule["round"] == round_number and (round_number == 0 or not molecule["external"])
+
+
+def round_best_values(
+    molecules: list[dict[str, Any]], assay: Assay, rounds: Iterable[int]
+) -> dict[int, float | None]:
+    """The best ranking value of each round (a ">8" as 8; None: nothing of it measured yet)."""
+    best = {}
+    for r in rounds:
+        values = [v for m in molecules if _in_round(m, r) and (v := ranking_value(m, assay)) is not None]
+        best[r] = assay.better(values)
+    return best
+
+
+def ranked_points(molecules: list[dict[str, Any]], assay: Assay) -> list[tuple[int, float]]:
+    """(round, ranking value) of every tested molecule that has one: exact values and good-side bounds."""
+    return [(m["round"], v) for m in molecules if (v := ranking_value(m, assay)) is not None]

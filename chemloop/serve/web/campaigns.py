@@ -17,7 +17,7 @@ from chemloop.loop.assay import DIRECTIONS, check_assay
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.serve import uploads
 from chemloop.serve.deps import Settings, User, Work, require_key
-from chemloop.serve.web.best import best_tested, best_text, round_best_texts
+from chemloop.serve.web.best import best_tested, best_text, ranked_points, round_best_texts, round_best_values
 from chemloop.serve.web.plot import axis_label, best_so_far, parity
 from chemloop.serve.web.rounds import round_guide
 from chemloop.serve.web.templating import error_page, path, plural, render
@@ -188,11 +188,12 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
     except UnknownCampaignError as err:
         return error_page(request, 404, str(err))
     measured = [m for m in table if m["value"] is not None]
-    round_best = {0: report["best_seed"]} if report["seed_measurements"] else {}
-    round_best |= {r["round"]: r["best"] for r in report["rounds"]}
+    assay = campaign_assay(workspace, name)
+    # A good-side bound (">8" where higher is better) counts at its bound, as in the tables.
+    rounds = ([0] if report["seed_measurements"] else []) + [r["round"] for r in report["rounds"]]
+    round_best = round_best_values(table, assay, rounds)
     quality = report["reward_model"] or {}
     metrics = {k: v for k, v in quality.items() if isinstance(v, dict) and "mean" in v}  # cross-validated
-    assay = campaign_assay(workspace, name)
     value_label = axis_label(f"measured {assay.name}", assay.unit)
     higher = assay.direction == "higher"
     both = [(m["round"], m["predicted_mean"], m["value"], m["smiles"]) for m in measured]
@@ -201,7 +202,7 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
         "campaign.html",
         name=name,
         report=report,
-        plot=best_so_far(round_best, [(m["round"], m["value"]) for m in measured], value_label, higher),
+        plot=best_so_far(round_best, ranked_points(table, assay), value_label, higher),
         parity_plots=parity([p for p in both if p[1] is not None], assay.unit),
         quality_words=quality_in_words(report["reward_model"], assay.unit),
         metric_names=METRIC_NAMES,

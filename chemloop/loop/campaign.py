@@ -26,7 +26,7 @@ from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import canonical, try_canonical
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
-from chemloop.loop import people, reward_store
+from chemloop.loop import agent_carry, people, reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
 from chemloop.loop.assay import Assay, campaign_assay, store_assay
 from chemloop.loop.campaign_reads import campaign_censored, campaign_measurements
@@ -128,6 +128,7 @@ def propose(
             session.scalars(select(Proposal.smiles).join(Round).where(Round.campaign_id == campaign.id))
         )
         model = reward_store.latest(session, campaign.id)
+        carried = agent_carry.latest_snapshot(session, campaign.id) if config.campaign.carry_agent else None
         measurements = [(m.smiles, m.value) for m in campaign_measurements(session, campaign.id)]
         sign = campaign_assay(session, campaign.id).sign
         # Utilities (value × sign): every step below maximizes, whichever way the assay points.
@@ -170,6 +171,8 @@ def propose(
             after_epoch=after_epoch,
         )
     agent = make_agent(prior, config.agent_settings(), seed=settings.seed + round_number)
+    if carried is not None:  # the previous round's agent, its memory rated by this round's reward
+        agent_carry.resume_agent(agent, carried, objective)
     if objective is not None:
         stages.step(RL, 0, settings.rl_steps, "steps")
         for step in range(1, settings.rl_steps + 1):
@@ -270,6 +273,8 @@ def propose(
                 session.add(proposal)
                 session.flush()
                 session.add(ProposalExplanation(proposal_id=proposal.id, **asdict(why)))
+            if settings.carry_agent:
+                agent_carry.store_snapshot(session, campaign.id, round_number, agent)
     except IntegrityError:
         raise ChemloopError(
             f"campaign {name!r}: round {round_number} was stored by another process"

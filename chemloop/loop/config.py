@@ -55,6 +55,12 @@ class CampaignSection(BaseModel):
         description="epochs of fine-tuning the prior on the measured molecules (the better ones drawn more "
         "often) before the RL steps, so proposals start from the series; 0: off",
     )
+    carry_agent: bool = Field(
+        False,
+        description="start each propose's RL from the agent the previous propose ended with (its weights, "
+        "and its replay memory rescored by the current reward) instead of the freshly fine-tuned prior; "
+        "the fine-tuned prior stays the anchor of the update. Off until measured on the series benchmark",
+    )
     trust_similarity: float | None = Field(
         0.35,
         gt=0,

@@ -238,6 +238,19 @@ class RewardModelVersion(Base):
     metrics_json: Mapped[str] = mapped_column(Text)
 
 
+class AgentSnapshot(Base):
+    """The agent a propose ended with (``carry_agent``): its weights as safetensors bytes and its
+    replay memory's SMILES; only the newest is kept. A table of its own: older databases gain it."""
+
+    __tablename__ = "agent_snapshot"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    round_number: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    weights: Mapped[bytes] = mapped_column(LargeBinary)
+    memory_json: Mapped[str] = mapped_column(Text)
+
+
 # --- people: named users, who did what, notes, archived campaigns -------------------------------
 # Tables of their own (databases made before them gain them without a migration).
 

@@ -126,3 +126,36 @@ def test_command_judge_errors_name_the_command(medchem, tmp_path):
     )
     with pytest.raises(ChemloopError, match="no principle 'colour'"):
         CommandJudge(medchem, f"{sys.executable} {unknown}").judge([("CCO", "CCN")])
+
+
+def test_the_constitution_component_scores_the_principles_kept(medchem):
+    from chemloop.score.config import ScoreConfig
+    from chemloop.score.registry import run_component
+    from chemloop.score.scorer import Scorer
+
+    checked = [p for p in medchem.principles if p.computable]
+    boc, clean = Chem.MolFromSmiles("CC(C)(C)OC(=O)N1CCCCC1"), Chem.MolFromSmiles("CN1CCC[C@H]1c1cccnc1")
+    share = run_component("constitution", [boc, clean])
+    assert share[0] == pytest.approx(1 - len(medchem.violations(boc)) / len(checked)) and share[0] < 1
+    assert share[1] == pytest.approx(1 - len(medchem.violations(clean)) / len(checked))
+    assert run_component("constitution", [boc], mode="filter") == [0.0]
+    ignored = sorted(medchem.violations(boc))
+    assert run_component("constitution", [boc], mode="filter", ignore=ignored) == [1.0]
+    for params, named in [
+        ({"mode": "strict"}, "mode"),
+        ({"ignore": ["no-such-principle"]}, "no-such-principle"),
+        ({"path": "/nonexistent/medchem.toml"}, "not found"),
+    ]:
+        with pytest.raises(ValueError, match=named):  # pydantic's ValidationError, naming the parameter
+            ScoreConfig.model_validate({"components": [{"type": "constitution", "params": params}]})
+    # As a filter it removes every molecule that breaks a principle, in a config like any other.
+    config = ScoreConfig.model_validate(
+        {
+            "components": [
+                {"type": "qed"},
+                {"type": "constitution", "filter": True, "params": {"mode": "filter"}},
+            ]
+        }
+    )
+    scored = Scorer(config)(["CC(C)(C)OC(=O)N1CCCCC1"])
+    assert scored[0].score == 0.0

@@ -44,6 +44,10 @@ COMPONENTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Easy to make (SA score)",
         {"type": "sa_score", "transform": {"type": "reverse_sigmoid", "low": 2.0, "high": 6.0}},
     ),
+    "constitution": (
+        "Keep the medicinal-chemistry constitution",
+        {"type": "constitution", "filter": True, "params": {"mode": "filter"}},
+    ),
     "mw": (
         "Molecular weight 200–500",
         {"type": "mw", "transform": {"type": "double_sigmoid", "low": 200, "high": 500}},

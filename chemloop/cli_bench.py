@@ -104,7 +104,10 @@ def bench_campaign(
     rl_steps: Annotated[int | None, typer.Option(min=0, help="agent updates per propose")] = None,
     settings: Annotated[
         Path | None,
-        typer.Option(help=r"TOML whose \[campaign], \[reward] and \[run] tables override the defaults"),
+        typer.Option(
+            help=r"TOML whose \[campaign], \[reward] and \[run] tables override the defaults, and whose "
+            r"\[score] table adds constraints and terms beside the learned reward"
+        ),
     ] = None,
     output: Annotated[Path, typer.Option(help="JSON file for the results")] = Path("bench_campaign.json"),
     series: Annotated[
@@ -139,6 +142,7 @@ def bench_campaign(
             campaign=campaign,
             reward=overrides.get("reward", {}),
             run=overrides.get("run", {}),
+            score=overrides.get("score"),
             progress=console.print,
         )
         console.print(result["summary"])
@@ -155,6 +159,7 @@ def bench_campaign(
         campaign=campaign,
         reward=overrides.get("reward", {}),
         run=overrides.get("run", {}),
+        score=overrides.get("score"),
         progress=console.print,
     )
     console.print(format_table(result))

@@ -71,8 +71,12 @@ def test_series_protocol_runs_the_real_campaign(corpus):
         # The shipped prior: the tiny test model writes too few valid molecules for a round.
         campaign={"candidates": 200, "rl_steps": 1, "rl_batch_size": 8, "finetune_epochs": 1},
         reward={"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
+        # Proposals must keep the default constitution: the share violating it is then 0.
+        score={"components": [{"type": "constitution", "filter": True, "params": {"mode": "filter"}}]},
     )
     [run] = result["runs"]
+    assert run["methods"]["chemloop"]["violating"] == 0.0 == result["summary"]["violating"]
+    assert 0 <= run["methods"]["random"]["violating"] <= 1
     assert run["target"] not in run["seed_molecules"] and len(run["seed_molecules"]) == 6
     for method in ("chemloop", "random"):
         summary = run["methods"][method]

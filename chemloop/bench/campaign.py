@@ -50,6 +50,7 @@ from chemloop.reward.data import ValueData
 from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import RewardConfig, RewardModel
 from chemloop.rl.settings import AgentSettings
+from chemloop.score.config import ScoreConfig
 from chemloop.score.oracles.pmo import oracle
 
 METHODS: tuple[str, ...] = ("chemloop", "random", "greedy", "screen")
@@ -101,9 +102,13 @@ def campaign_config(
     campaign: dict[str, Any],
     reward: dict[str, Any],
     run: dict[str, Any] | None = None,
+    score: dict[str, Any] | None = None,
 ) -> CampaignConfig:
     section = CampaignSection(**{**campaign, "batch": batch, "seed": seed, "seed_data": seed_csv})
-    return CampaignConfig(campaign=section, reward=RewardSection(**reward), run=AgentSettings(**(run or {})))
+    scoring = {"score": ScoreConfig.model_validate(score)} if score else {}
+    return CampaignConfig(
+        campaign=section, reward=RewardSection(**reward), run=AgentSettings(**(run or {})), **scoring
+    )
 
 
 def write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> Path:
@@ -190,11 +195,13 @@ def bench_campaign(
     run: dict[str, Any] | None = None,
     methods: Sequence[str] = METHODS,
     progress: Callable[[str], None] | None = None,
+    score: dict[str, Any] | None = None,
 ) -> dict:
     """Simulate the campaign and its baselines for each seed; return a JSON-serializable dict.
 
     ``campaign`` and ``reward`` override :class:`CampaignSection` / :class:`RewardSection`
     fields (e.g. ``{"candidates": 500, "rl_steps": 5}``); unset fields keep their defaults.
+    ``score`` is a ``[score]`` table of constraints and terms beside the learned reward.
     ``pool_size`` is the size of the baselines' pools (prior samples, MOSES molecules);
     by default the campaign's ``candidates``, so every method chooses from as many molecules.
     """
@@ -206,7 +213,7 @@ def bench_campaign(
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     try:  # validates the overrides before any work
-        probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run)
+        probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run, score)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ChemloopError(f"invalid campaign settings: {problems}") from None
@@ -250,7 +257,7 @@ def bench_campaign(
             if method == "chemloop":
                 with tempfile.TemporaryDirectory() as folder:
                     seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
-                    config = campaign_config(batch, seed, seed_csv, campaign, reward, run)
+                    config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
                     picks = run_chemloop(config, rounds, lab, Path(folder))
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(

@@ -29,6 +29,7 @@ from chemloop.bench.campaign import campaign_config, canonical_unique, run_cheml
 from chemloop.bench.series import Series, find_series
 from chemloop.chem.mol import to_mol, try_mol
 from chemloop.chem.series import morgan_fingerprints
+from chemloop.constitution.principles import Constitution, load_constitution
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample
@@ -56,6 +57,11 @@ class SeriesLab:
         return values
 
 
+def _violating(smiles: Sequence[str], constitution: Constitution) -> float:
+    """The share of ``smiles`` that break any computable principle of ``constitution``."""
+    return round(sum(bool(constitution.violations(to_mol(s))) for s in smiles) / max(1, len(smiles)), 4)
+
+
 def _round_summary(picks: list[list[str]], seed_best: float, lab: SeriesLab) -> dict[str, Any]:
     best, best_so_far, in_series = seed_best, [round(seed_best, 4)], []
     for chosen in picks:
@@ -66,6 +72,7 @@ def _round_summary(picks: list[list[str]], seed_best: float, lab: SeriesLab) -> 
     return {
         "in_series_per_round": in_series,
         "in_series": round(sum(lab.in_series(s) for s in flat) / max(1, len(flat)), 4),
+        "violating": _violating(flat, load_constitution()),
         "best_so_far": best_so_far,
         "rose_above_seed": best > seed_best,
         "picks": picks,
@@ -83,9 +90,11 @@ def bench_series_campaign(
     campaign: dict[str, Any] | None = None,
     reward: dict[str, Any] | None = None,
     run: dict[str, Any] | None = None,
+    score: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``."""
+    """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
+    ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution)."""
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
@@ -106,7 +115,7 @@ def bench_series_campaign(
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as folder:
                 seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, seed_values)
-                config = campaign_config(batch, seed, seed_csv, campaign, reward, run)
+                config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
                 picks = run_chemloop(config, rounds, lab, Path(folder))
             methods["chemloop"] = {
                 **_round_summary(picks, max(seed_values), lab),
@@ -155,6 +164,9 @@ def bench_series_campaign(
             "rose_above_seed": sum(r["rose_above_seed"] for r in chemloop_runs),
             "runs": len(runs),
             "random_in_series": float(np.mean([r["methods"]["random"]["in_series"] for r in runs])),
+            # The share of proposals breaking a computable principle of the default constitution.
+            "violating": float(np.mean([r["violating"] for r in chemloop_runs])),
+            "random_violating": float(np.mean([r["methods"]["random"]["violating"] for r in runs])),
         },
         "seconds": round(time.perf_counter() - started, 1),
     }

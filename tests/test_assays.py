@@ -272,7 +272,7 @@ def client(tmp_path):
 
 def test_api_takes_an_assay_censored_seeds_and_named_columns(client):
     seed = [
-        {"smiles": "CCO", "value": 5.0},
+        {"smiles": "CCO", "value": 5.0, "compound_id": "KI-001"},
         {"smiles": "CCN", "value": 4.0, "qualifier": "<"},
     ]
     body = {"name": "api", "seed": seed, "assay": {"name": "Ki", "unit": "nM", "direction": "lower"}}
@@ -282,6 +282,7 @@ def test_api_takes_an_assay_censored_seeds_and_named_columns(client):
     assert created.json()["censored"] == 1
     listed = {m["smiles"]: m for m in client.get("/api/campaigns/api/molecules").json()}
     assert listed["CCN"]["censored"] == ["<4"] and listed["CCO"]["unit"] == "nM"
+    assert listed["CCO"]["compound_id"] == "KI-001" and listed["CCN"]["compound_id"] is None
     refused = client.post("/api/campaigns", json={"name": "x", "assay": {"direction": "up"}}, headers=AUTH)
     assert refused.status_code == 422
 

@@ -273,9 +273,15 @@ def _seed_table(seed: list[schemas.SeedRow]) -> CsvTable:
     if any(with_std) and not all(with_std):
         i = with_std.index(False)
         raise FieldError(("body", "seed", i, "std"), None, "give a std for every seed row or for none")
-    header = ["smiles", "value", "std"] if any(with_std) else ["smiles", "value"]
+    with_id = any(r.compound_id is not None for r in seed)
+    header = ["smiles", "value", *(["std"] if any(with_std) else []), *(["id"] if with_id else [])]
     lines = [
-        [r.smiles, f"{r.qualifier or ''}{r.value!r}", *([repr(r.std)] if r.std is not None else [])]
+        [
+            r.smiles,
+            f"{r.qualifier or ''}{r.value!r}",
+            *([repr(r.std)] if r.std is not None else []),
+            *([r.compound_id or ""] if with_id else []),
+        ]
         for r in seed
     ]
     return CsvTable("seed", header, lines)

@@ -347,6 +347,12 @@ class SeedRow(Strict):
     qualifier: Literal["<", "<=", ">", ">="] | None = Field(
         None, description="a censored result: '<' with value 5 is '<5' (below the assay's range)"
     )
+    compound_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="the chemist's own ID of the compound, e.g. 'CHEM-0042'",
+    )
 
 
 class AssayIn(Strict):

@@ -186,7 +186,7 @@ def status(
     for column in ("round", "proposed", "measured", "best", "propose s"):
         table.add_column(column, justify="right")
     for r in report["rounds"]:
-        best = "-" if r["best"] is None else f"{r['best']:.3g}"
+        best = "-" if r["best"] is None else r["best_bound"] or f"{r['best']:.3g}"
         table.add_row(
             str(r["round"]), str(r["proposed"]), str(r["measured"]), best, str(r["propose_seconds"])
         )
@@ -194,7 +194,8 @@ def status(
     best = (
         "-"
         if report["best"] is None
-        else f"{report['best']:.4g}" + (f" {assay['unit']}" if assay["unit"] else "")
+        else (report["best_bound"] or f"{report['best']:.4g}")
+        + (f" {assay['unit']}" if assay["unit"] else "")
     )
     console.print(f"assay: {_assay_line(assay)}", markup=False)
     console.print(

@@ -158,7 +158,8 @@ def test_an_assay_and_censored_seed_values_are_stored_and_shown(factory):
     init_campaign(factory, "kinase", _config(min_measurements=50), seed=seed, assay=assay)
     report = status(factory, "kinase")
     assert report["assay"] == {"name": "IC50 EGFR", "unit": "nM", "direction": "lower"}
-    assert report["best"] == 20.0  # lower is better: the censored <10 is no value, the best is 20
+    # Lower is better: the censored <10 beats the best value, 20, and counts at its bound.
+    assert report["best"] == 10.0 and report["best_bound"] == "<10" == report["best_seed_bound"]
     assert report["censored"] == 2 and report["molecules_tested"] == 4 and report["seed_measurements"] == 4
     by_smiles = {m["smiles"]: m for m in molecules(factory, "kinase")}
     assert by_smiles["CCO"]["censored"] == ["<10"] and by_smiles["CCO"]["value"] is None
@@ -183,7 +184,7 @@ def test_a_campaign_without_an_assay_keeps_todays_defaults(factory, tmp_path):
     init_campaign(factory, "old", _config(seed_data=str(seed_csv(tmp_path / "s.csv", SEED))))
     report = status(factory, "old")
     assert report["assay"] == {"name": "value", "unit": "", "direction": "higher"}
-    assert report["best"] == max(SEED.values()) and report["censored"] == 0
+    assert report["best"] == max(SEED.values()) and report["censored"] == 0 and report["best_bound"] is None
     with session_scope(factory) as session:  # no censored rows: the stored fits' counts still match
         assert set(reward_store.feedback_counts(session, get_campaign(session, "old").id)) == {
             "values",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.mol import molecule_key
 from chemloop.loop import reward_store
-from chemloop.loop.assay import campaign_assay, written
+from chemloop.loop.assay import Assay, campaign_assay, written
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.store import (
     Campaign,
@@ -69,16 +69,20 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
         for round_ in campaign.rounds:
             values = [m.value for m in measured if m.round_number == round_.number and not m.external]
             bounds = [c for c in censored if c.round_number == round_.number and not c.external]
+            best, bound = _best(assay, values, bounds)
             rounds.append(
                 {
                     "round": round_.number,
                     "proposed": len(round_.proposals),
                     "measured": len(values) + len(bounds),
-                    "best": assay.better(values),
+                    "best": best,
+                    "best_bound": bound,
                     "propose_seconds": round(round_.seconds, 1),
                 }
             )
         seed = [m.value for m in measured if m.round_number == 0]
+        seed_best, seed_bound = _best(assay, seed, [c for c in censored if c.round_number == 0])
+        best, bound = _best(assay, [m.value for m in measured], censored)
         counts = reward_store.feedback_counts(session, campaign.id)
         prompt = CampaignConfig.model_validate_json(campaign.config_json).run.prompt
         return {
@@ -87,15 +91,32 @@ def status(factory: sessionmaker[Session], name: str) -> dict:
             "core": prompt.text if prompt is not None else None,
             "rounds": rounds,
             "seed_measurements": len(seed) + sum(c.round_number == 0 for c in censored),
-            "best_seed": assay.better(seed),
+            "best_seed": seed_best,
+            "best_seed_bound": seed_bound,
             "molecules_tested": len({m.smiles for m in measured} | {c.smiles for c in censored}),
-            "best": assay.better(m.value for m in measured),
+            "best": best,
+            "best_bound": bound,
             "censored": len(censored),
             "preferences": counts["preferences"],
             "ratings": counts["ratings"],
             "reward_model": reward_store.quality(session, campaign.id),
             "reward_model_stale": reward_store.is_stale(session, campaign.id),
         }
+
+
+def _best(
+    assay: Assay, values: list[float], bounds: list[CensoredMeasurement]
+) -> tuple[float | None, str | None]:
+    """The best result, a censored one on the good side (">8" where higher is better) counting at
+    its bound (an exact value wins a tie); and that bound as written when it is the best."""
+    results = [(v, None) for v in values]
+    for c in bounds:
+        text = written(c.qualifier, c.bound)
+        at_least = assay.ranking_value(None, [text])
+        if at_least is not None:
+            results.append((at_least, text))
+    best = assay.better(v for v, _ in results)
+    return best, next((text for v, text in results if v == best), None)
 
 
 # --- the campaign list and the molecule table ----------------------------------------------------

@@ -399,7 +399,8 @@ class RoundStatus(BaseModel):
     round: int
     proposed: int
     measured: int
-    best: float | None
+    best: float | None = Field(description="the best result; a censored one ('>8') counts at its bound")
+    best_bound: str | None = Field(None, description="the best result as written when it is censored ('>8')")
     propose_seconds: float
 
 
@@ -410,8 +411,10 @@ class CampaignStatus(BaseModel):
     rounds: list[RoundStatus]
     seed_measurements: int
     best_seed: float | None
+    best_seed_bound: str | None = Field(None, description="the seed's best as written when it is censored")
     molecules_tested: int
-    best: float | None
+    best: float | None = Field(description="the best result; a censored one ('>8') counts at its bound")
+    best_bound: str | None = Field(None, description="the best result as written when it is censored ('>8')")
     censored: int = Field(0, description="results beyond the assay's range ('<5'): bounds, not values")
     preferences: int
     ratings: int

@@ -36,7 +36,7 @@ def align_command(
     beta: Annotated[float, typer.Option(help="pull towards the model (DPO's β; smaller: further)")] = 0.1,
     nll_weight: Annotated[
         float, typer.Option(help="add this times the preferred molecule's per-token NLL (DPO+NLL)")
-    ] = 0.0,
+    ] = 1.0,
     epochs: Annotated[int, typer.Option(help="most epochs (early stopping usually ends sooner)")] = 20,
     lr: float = 5e-5,
     batch_size: Annotated[int, typer.Option(help="pairs per step")] = 32,

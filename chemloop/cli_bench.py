@@ -380,7 +380,7 @@ def bench_align(
     samples: Annotated[int, typer.Option(min=1, help="molecules sampled per arm for the metrics")] = 10_000,
     rl_steps: Annotated[int, typer.Option(min=0, help="agent updates towards the reward model")] = 100,
     beta: Annotated[float, typer.Option(help="DPO's β")] = 0.1,
-    nll_weight: Annotated[float, typer.Option(help="DPO: weight of the preferred molecule's NLL")] = 0.0,
+    nll_weight: Annotated[float, typer.Option(help="DPO: weight of the preferred molecule's NLL")] = 1.0,
     epochs: Annotated[int, typer.Option(min=1, help="DPO: most epochs")] = 20,
     lr: Annotated[float, typer.Option(help="DPO: learning rate")] = 5e-5,
     seed: int = 0,

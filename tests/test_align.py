@@ -79,7 +79,7 @@ def test_the_nll_term_keeps_the_preferred_molecules_likely(tiny_lm, moses_sample
     preferred = [w for w, _ in pairs]
     settings = {"beta": 0.1, "lr": 3e-3, "epochs": 8, "patience": 8, "batch_size": 16, "val_fraction": 0.25}
     reference = log_likelihood(tiny_lm.model, tiny_lm.tokenizer, preferred).mean()
-    plain = train_dpo(tiny_lm, pairs, DPOSettings(**settings))
+    plain = train_dpo(tiny_lm, pairs, DPOSettings(**settings, nll_weight=0.0))
     anchored = train_dpo(tiny_lm, pairs, DPOSettings(**settings, nll_weight=1.0))
     plain_ll = log_likelihood(plain.model.model, tiny_lm.tokenizer, preferred).mean()
     anchored_ll = log_likelihood(anchored.model.model, tiny_lm.tokenizer, preferred).mean()
@@ -122,7 +122,7 @@ def test_align_command_writes_a_checkpoint_and_a_report(tiny_run, moses_sample, 
     assert report["train_pairs"] + report["heldout_pairs"] == 30 and report["samples"] == 30
     for key in ("validity_before", "validity_after", "kl_to_prior", "heldout_before", "heldout_after"):
         assert report[key] is not None, key
-    assert report["heldout_before"]["loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert report["heldout_before"]["dpo_loss"] == pytest.approx(0.6931, abs=1e-3)
     assert 1 <= report["epochs_run"] <= 2 and "held-out accuracy" in result.output
     aligned = checkpoint.load(out)
     assert aligned.metadata["aligned"]["pairs_used"] == 30

@@ -186,10 +186,10 @@ class Agent:
         return rows
 
     def _sample_prompted(self, n: int) -> list[list[int]]:
-        """``n`` strings continuing the prompt, as token ids; one that is a molecule without the
-        prompt is dropped (it cannot be spelled as the model wrote it for a linked fragment the
-        vocabulary lacks either). The rounds' spelling choices are seeded by the step, so a resumed
-        run draws as an unbroken one."""
+        """``n`` strings continuing the prompt, as token ids. A molecule that lost the prompt is
+        dropped, and so is a string the vocabulary cannot spell (a linked fragment is written by
+        RDKit, not the model); strings that are no molecule stay, to be scored 0 and learned from.
+        The rounds' spelling choices are seeded by the step, so a resumed run draws as an unbroken one."""
         assert self.prompt is not None and self._contains is not None
         policy = LanguageModel(self.policy, self.tokenizer, self.prior.metadata)
         rng = random.Random(f"{self.seed}:{self.steps}")

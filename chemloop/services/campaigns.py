@@ -34,11 +34,11 @@ from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import inside_trust_region
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
-from chemloop.model.prompting import prepare_prompt
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
 from chemloop.services import schemas
 from chemloop.services.errors import FieldError, check_at_most, problem
 from chemloop.services.jobs import job_out
+from chemloop.services.molecules import checked_prompt_text
 from chemloop.services.scoring import request_score_config
 from chemloop.services.settings import ServeSettings
 from chemloop.services.workspace import Workspace
@@ -236,12 +236,8 @@ def create(
 def check_core(workspace: Workspace, config: CampaignConfig, loc: tuple[str, ...] = ("body", "core")) -> None:
     """A core to keep that the server's model cannot write is refused before the campaign exists."""
     prompt = config.run.prompt
-    if prompt is None:
-        return
-    try:
-        prepare_prompt(workspace.model(), prompt.text, prompt.kind)
-    except PromptError as err:
-        raise FieldError(loc, prompt.text, str(err), kind="invalid_prompt") from None
+    if prompt is not None:
+        checked_prompt_text(workspace.model(), prompt.text, prompt.kind, loc)
 
 
 def create_from_request(

@@ -76,10 +76,9 @@ def start_optimize(
 ) -> schemas.JobOut:
     """Queue an RL optimization towards the request's score."""
     config = optimize_config(request, settings, default_budget)
-    prompt = request.run.prompt
+    prompt = config.run.prompt
     if prompt is not None:  # one the model cannot write is refused now, not when the job starts
-        sampled = schemas.PromptIn(scaffold=prompt.scaffold, link=prompt.link)
-        molecules.checked_prompt(workspace.model(), sampled, ("body", "run", "prompt"))
+        molecules.checked_prompt_text(workspace.model(), prompt.text, prompt.kind, ("body", "run", "prompt"))
     return job_out(workspace.jobs.start_optimize(config))
 
 

@@ -18,7 +18,7 @@ from chemloop.chem.depict import svg as depiction
 from chemloop.chem.descriptors import descriptor_values
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import InvalidSmilesError, to_mol
-from chemloop.chem.prompts import Prompt, PromptError
+from chemloop.chem.prompts import Prompt, PromptError, PromptKind
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
@@ -93,13 +93,17 @@ def components_catalogue() -> dict[str, Any]:
 
 def checked_prompt(lm: LanguageModel, prompt: schemas.PromptIn, loc: Loc = ("body", "prompt")) -> Prompt:
     """The request's prompt, checked against ``lm`` before any sampling; a refusal names the field."""
-    field, kind, text = (
-        ("scaffold", "decorate", prompt.scaffold) if prompt.scaffold else ("link", "link", prompt.link)
-    )
+    if prompt.scaffold:
+        return checked_prompt_text(lm, prompt.scaffold, "decorate", (*loc, "scaffold"))
+    return checked_prompt_text(lm, str(prompt.link), "link", (*loc, "link"))
+
+
+def checked_prompt_text(lm: LanguageModel, text: str, kind: PromptKind, loc: Loc) -> Prompt:
+    """``text`` as a prompt of ``kind`` that ``lm`` can write; a refusal names ``loc``."""
     try:
         return prepare_prompt(lm, text, kind)
     except PromptError as err:
-        raise FieldError((*loc, field), text, str(err), kind="invalid_prompt") from None
+        raise FieldError(loc, text, str(err), kind="invalid_prompt") from None
 
 
 def sample_molecules(

@@ -1,7 +1,7 @@
 """Molecule endpoints: sample, score, depict, properties, and the list of scoring components.
 
 Endpoints are plain ``def``: FastAPI runs them in its thread pool, so RDKit and torch work never
-blocks the event loop. Scoring and batch properties compute in the server's worker processes
+blocks the event loop. Scoring, sampling and batch properties compute in the server's worker processes
 (:class:`~chemloop.services.compute.ComputePool`), like every request from the network.
 """
 
@@ -46,9 +46,11 @@ def score(body: schemas.ScoreRequest, settings: Settings, request: Request) -> s
 @router.post(
     "/sample", response_model=schemas.SampleResponse, dependencies=[ComputeSlot], responses=BUSY_RESPONSE
 )
-def sample(body: schemas.SampleRequest, settings: Settings, workspace: Work) -> schemas.SampleResponse:
+def sample(
+    body: schemas.SampleRequest, settings: Settings, workspace: Work, request: Request
+) -> schemas.SampleResponse:
     """Sample SMILES from the server's chemical language model (the same seed gives the same strings)."""
-    return sample_molecules(workspace, body, settings.max_samples)
+    return sample_molecules(workspace, body, settings.max_samples, request.app.state.compute.run)
 
 
 @router.get("/molecules/depict", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})

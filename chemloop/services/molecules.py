@@ -4,6 +4,7 @@ properties with structural alerts, depictions, the catalogue of scoring componen
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -21,7 +22,9 @@ from chemloop.chem.mol import InvalidSmilesError, to_mol
 from chemloop.chem.prompts import Prompt, PromptError, PromptKind
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
 from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 from chemloop.score.registry import available_components
@@ -107,12 +110,40 @@ def checked_prompt_text(lm: LanguageModel, text: str, kind: PromptKind, loc: Loc
 
 
 def sample_molecules(
-    workspace: Workspace, request: schemas.SampleRequest, max_samples: int
+    workspace: Workspace, request: schemas.SampleRequest, max_samples: int, run: Run | None = None
 ) -> schemas.SampleResponse:
     """Sample from the workspace's model, one sampling run at a time (the same seed gives the same
     strings), continuing the request's prompt if it has one. The answer names the model by its
-    name, never by a server path."""
+    name, never by a server path.
+
+    With ``run`` (the server's worker processes) the sampling happens there, bounded in time and
+    memory like scoring: a prompted request that keeps drawing repeats cannot hold a core beyond the
+    server's limit. The prompt is checked here first, so a bad one is refused before any work.
+    """
     check_at_most(("body", "num"), request.num, max_samples, "molecules")
+    with workspace.sampling:
+        if run is None:
+            return sample_from_model(workspace.model(), workspace.model_name, request)
+        if request.prompt is not None:
+            checked_prompt(workspace.model(), request.prompt)
+        return run(sample_in_worker, workspace.model_name, request)
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_model(model_name: str) -> LanguageModel:
+    """The model a worker process samples from, loaded by its first sampling request."""
+    return checkpoint.load(model_name, pick_device("auto"))
+
+
+def sample_in_worker(model_name: str, request: schemas.SampleRequest) -> schemas.SampleResponse:
+    """:func:`sample_from_model` in a compute worker, with the model that worker keeps loaded."""
+    return sample_from_model(_worker_model(model_name), model_name, request)
+
+
+def sample_from_model(
+    lm: LanguageModel, model_name: str, request: schemas.SampleRequest
+) -> schemas.SampleResponse:
+    """The request's molecules sampled from ``lm`` (named ``model_name`` in the answer)."""
     start = time.perf_counter()
     options = {
         "seed": request.seed,
@@ -120,15 +151,13 @@ def sample_molecules(
         "top_k": request.top_k,
         "top_p": request.top_p,
     }
-    with workspace.sampling:
-        lm = workspace.model()
-        if request.prompt is None:
-            report = sample(lm, request.num, **options)
-        else:
-            prompt = checked_prompt(lm, request.prompt)
-            report = sample_with_prompt(lm, prompt, request.num, unique=request.prompt.unique, **options)
+    if request.prompt is None:
+        report = sample(lm, request.num, **options)
+    else:
+        prompt = checked_prompt(lm, request.prompt)
+        report = sample_with_prompt(lm, prompt, request.num, unique=request.prompt.unique, **options)
     return schemas.SampleResponse(
-        model=Path(workspace.model_name).name,
+        model=Path(model_name).name,
         molecules=[{**m.__dict__, "nll": None if math.isnan(m.nll) else m.nll} for m in report.molecules],
         validity=report.validity,
         uniqueness=report.uniqueness,

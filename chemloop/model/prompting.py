@@ -162,19 +162,21 @@ def sample_with_prompt(
         return [s for s, _ in written], [nll for _, nll in written]
 
     start = time.perf_counter()
-    strings, nlls, kept, seen, repeats = [], [], 0, set(), 0
-    while kept < num and kept + repeats < max_draws_per_molecule * num:
-        batch_strings, batch_nlls = draw(min(num - kept, max_draws_per_molecule * num - kept - repeats))
+    strings, nlls, parsed, seen, repeats = [], [], [], set(), 0
+    while len(strings) < num and len(strings) + repeats < max_draws_per_molecule * num:
+        batch_strings, batch_nlls = draw(
+            min(num - len(strings), max_draws_per_molecule * num - len(strings) - repeats)
+        )
         for smiles, nll in zip(batch_strings, batch_nlls, strict=True):
-            canonical = try_parse_canonical(smiles)
-            if unique and canonical is not None and canonical[1] in seen:
+            product = try_parse_canonical(smiles)
+            if unique and product is not None and product[1] in seen:
                 repeats += 1
                 continue
-            if canonical is not None:
-                seen.add(canonical[1])
+            if product is not None:
+                seen.add(product[1])
             strings.append(smiles)
             nlls.append(nll)
-            kept += 1
+            parsed.append(product)
         if not unique:
             break
     sampled_at = time.perf_counter()
@@ -182,7 +184,7 @@ def sample_with_prompt(
     with autocast(lm.device, precision):
         for i, nll in zip(unknown, string_nll(lm, [strings[i] for i in unknown]), strict=True):
             nlls[i] = nll
-    molecules, withheld = _products(strings, nlls, prompt)
+    molecules, withheld = _products(strings, nlls, parsed, prompt)
     return SampleReport(
         molecules,
         sampled_at - start,
@@ -193,20 +195,25 @@ def sample_with_prompt(
     )
 
 
-def _products(strings: Sequence[str], nlls: Sequence[float], prompt: Prompt) -> tuple[list[Sampled], int]:
-    """The products as :class:`Sampled`, without those the dual-use guard withholds, and their count."""
+def _products(
+    strings: Sequence[str],
+    nlls: Sequence[float],
+    parsed: Sequence[tuple[Chem.Mol, str] | None],
+    prompt: Prompt,
+) -> tuple[list[Sampled], int]:
+    """The products as :class:`Sampled` (``parsed``: each string's molecule and canonical SMILES, or
+    ``None`` where it is not valid), without those the dual-use guard withholds, and their count."""
     contains = PromptQuery(prompt)
     molecules, withheld = [], 0
-    for smiles, nll in zip(strings, nlls, strict=True):
-        parsed = try_parse_canonical(smiles)  # valid as for unprompted samples
-        mol, canonical = parsed if parsed is not None else (None, "")
+    for smiles, nll, product in zip(strings, nlls, parsed, strict=True):
+        mol, canonical = product if product is not None else (None, "")
         if mol is not None and is_withheld(mol):
             withheld += 1
             continue
         molecules.append(
             Sampled(
                 smiles=smiles,
-                valid=parsed is not None,
+                valid=product is not None,
                 canonical=canonical,
                 nll=round(nll, 4) if math.isfinite(nll) else math.nan,
                 prompt=prompt.smiles,

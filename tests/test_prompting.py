@@ -371,7 +371,11 @@ type = "qed"
 
 @pytest.mark.parametrize(
     ("prompt", "says"),
-    [({"scaffold": "c1ccccc1"}, "no attachment point"), ({"scaffold": "*c1ccc([Sn])cc1"}, "[Sn]")],
+    [
+        ({"scaffold": "c1ccccc1"}, "no attachment point"),
+        ({"scaffold": "*c1ccc([Sn])cc1"}, "[Sn]"),
+        ({"scaffold": "*c1ccccc1", "link": "*C.*N"}, "one of the two"),
+    ],
 )
 def test_the_http_api_refuses_a_run_prompt_before_queueing(client, prompt, says):
     body = {"score": {"components": ["qed"]}, "run": {"prompt": prompt, "budget": 10}}

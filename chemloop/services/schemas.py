@@ -144,8 +144,9 @@ class ScoreResponse(BaseModel):
     results: list[Scored]
 
 
-class PromptIn(Strict):
-    """What every molecule must contain: give ``scaffold`` or ``link``, not both."""
+class RunPromptIn(Strict):
+    """What every molecule must contain (``[run] prompt`` of a job): give ``scaffold`` or ``link``,
+    not both; checked against the model before any work."""
 
     scaffold: Smiles | None = Field(
         None,
@@ -157,13 +158,18 @@ class PromptIn(Strict):
         description="two fragments to link, each with one attachment point: FRAG1*.*FRAG2",
         examples=["*c1ccc(F)cc1.*N1CCC(O)(c2ccc(Cl)cc2)CC1"],
     )
-    unique: bool = Field(True, description="draw again where a product repeats an earlier one")
 
     @model_validator(mode="after")
-    def _one_kind(self) -> PromptIn:
+    def _one_kind(self) -> RunPromptIn:
         if (self.scaffold is None) == (self.link is None):
             raise ValueError("give a scaffold to decorate or fragments to link, one of the two")
         return self
+
+
+class PromptIn(RunPromptIn):
+    """The prompt of a sampling request."""
+
+    unique: bool = Field(True, description="draw again where a product repeats an earlier one")
 
 
 class SampleRequest(Strict):
@@ -238,13 +244,6 @@ class ComponentsOut(BaseModel):
 
 
 # --- jobs ---------------------------------------------------------------------------------------
-
-
-class RunPromptIn(Strict):
-    """``[run] prompt``: a scaffold to decorate or two fragments to link, checked before any work."""
-
-    scaffold: Smiles | None = Field(None, description="a scaffold with '*' attachment points")
-    link: Smiles | None = Field(None, description="two fragments with one '*' each: FRAG1*.*FRAG2")
 
 
 class RunIn(Section):

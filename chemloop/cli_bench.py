@@ -119,7 +119,8 @@ def bench_campaign(
     series_count: Annotated[int, typer.Option(min=1, help="series run with --series")] = 3,
 ) -> None:
     """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
-    with --series FILE, campaigns inside chemical series of that corpus beside random prior picks."""
+    with --series FILE, campaigns inside chemical series of that corpus beside random, greedy and
+    screening picks."""
     from chemloop.bench.campaign import bench_campaign as run_bench
     from chemloop.bench.campaign import format_table
 
@@ -143,6 +144,7 @@ def bench_campaign(
             reward=overrides.get("reward", {}),
             run=overrides.get("run", {}),
             score=overrides.get("score"),
+            reference_size=reference_size,
             progress=console.print,
         )
         console.print(result["summary"])

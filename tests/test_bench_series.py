@@ -75,12 +75,18 @@ def test_series_protocol_runs_the_real_campaign(corpus):
         score={"components": [{"type": "constitution", "filter": True, "params": {"mode": "filter"}}]},
     )
     [run] = result["runs"]
-    assert run["methods"]["chemloop"]["violating"] == 0.0 == result["summary"]["violating"]
+    assert run["methods"]["chemloop"]["violating"] == 0.0 == result["summary"]["chemloop"]["violating"]
     assert 0 <= run["methods"]["random"]["violating"] <= 1
     assert run["target"] not in run["seed_molecules"] and len(run["seed_molecules"]) == 6
-    for method in ("chemloop", "random"):
+    for method in ("chemloop", "random", "greedy", "screen"):
         summary = run["methods"][method]
         assert len(summary["best_so_far"]) == 2 and summary["best_so_far"][0] == run["seed_best"]
         assert summary["best_so_far"][1] >= run["seed_best"] and 0 <= summary["in_series"] <= 1
-    assert len(run["methods"]["chemloop"]["picks"][0]) == 3
+        assert len(summary["picks"][0]) == 3 and run["target"] not in summary["picks"][0]
+        assert result["summary"][method]["in_series"] == summary["in_series"]
+    # The screening library is the corpus: its picks are corpus molecules, never a seed molecule.
+    corpus_smiles = {canonical(s) for s in INDOLES + PYRAZOLES + BENZANILIDES}
+    screened = run["methods"]["screen"]["picks"][0]
+    assert set(screened) <= corpus_smiles and not set(screened) & set(run["seed_molecules"])
+    assert 0 < run["top1_threshold"] <= 10
     assert result["summary"]["runs"] == 1

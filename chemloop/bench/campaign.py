@@ -132,12 +132,24 @@ def run_chemloop(config: CampaignConfig, rounds: int, lab: Assay, folder: Path) 
     return picks
 
 
-def _run_greedy(
+def baseline_reward(settings: RewardSection, seed: int) -> RewardConfig:
+    """The reward model the greedy and screening baselines fit: the campaign's, on values."""
+    return RewardConfig(
+        kind="values",
+        features=settings.features,
+        ensemble=settings.ensemble,
+        hidden=settings.hidden,
+        epochs=settings.epochs,
+        seed=seed,
+    )
+
+
+def run_greedy(
     pool: list[str],
     seed_smiles: list[str],
     rounds: int,
     batch: int,
-    lab: _Lab,
+    lab: Assay,
     reward: RewardConfig,
     max_similarity: float | None,
 ) -> list[list[str]]:
@@ -243,14 +255,7 @@ def bench_campaign(
         prior_pool = canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
         if len(prior_pool) < rounds * batch or len(screen_pool) < rounds * batch:
             raise ChemloopError(f"pools of {pool_size} molecules are too small for {rounds} × {batch} picks")
-        model_reward = RewardConfig(
-            kind="values",
-            features=reward_settings.features,
-            ensemble=reward_settings.ensemble,
-            hidden=reward_settings.hidden,
-            epochs=reward_settings.epochs,
-            seed=seed,
-        )
+        model_reward = baseline_reward(reward_settings, seed)
         results = {}
         for method in methods:
             start = time.perf_counter()
@@ -267,7 +272,7 @@ def bench_campaign(
                 picks = [flat[r * batch : (r + 1) * batch] for r in range(rounds)]
             else:
                 pool = prior_pool if method == "greedy" else screen_pool
-                picks = _run_greedy(
+                picks = run_greedy(
                     pool, seed_smiles, rounds, batch, lab, model_reward, settings.max_similarity
                 )
             results[method] = _summary(picks, seed_smiles, lab, threshold, time.perf_counter() - start)

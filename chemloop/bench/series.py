@@ -11,6 +11,7 @@ chemistry series is usually built on a heterocycle.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rdkit import Chem
@@ -37,9 +38,18 @@ def _qualifies(scaffold: str) -> bool:
 def find_series(source: str, count: int = 3, size: int = 100, min_members: int = 150) -> list[Series]:
     """The ``count`` most populated qualifying scaffolds of ``source`` (a corpus file or ``moses``),
     each with its first ``size`` molecules."""
-    corpus = load_corpus(source, skip_invalid=True, standardize=source != "moses")
+    return series_of(read_corpus(source), count, size, min_members)
+
+
+def read_corpus(source: str) -> list[str]:
+    """The molecules of ``source`` as the series rule reads them (a file standardized)."""
+    return load_corpus(source, skip_invalid=True, standardize=source != "moses").smiles
+
+
+def series_of(corpus: Sequence[str], count: int = 3, size: int = 100, min_members: int = 150) -> list[Series]:
+    """The series of :func:`find_series` in molecules already read."""
     members: dict[str, list[str]] = defaultdict(list)
-    for smiles in corpus.smiles:
+    for smiles in corpus:
         members[murcko_scaffold(smiles)].append(smiles)
     ranked = sorted(
         (s for s, group in members.items() if len(group) >= min_members and _qualifies(s)),

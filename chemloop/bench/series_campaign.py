@@ -7,10 +7,22 @@ those not measured, with the highest QED, and a molecule measures
 ``10 × Tanimoto(molecule, target)`` (ECFP4) when it contains the series' scaffold, half that when
 it does not. The target is never shown to any method.
 
-Beside the campaign (the real ``propose`` with default settings unless overridden), the
-``random`` baseline picks as many molecules at random from the prior's samples. Reported per
-round: the share of picks on the series' scaffold and the best measured value so far; per run,
-whether the best rose above the seed molecules' best.
+Beside the campaign (the real ``propose`` with default settings unless overridden), with the same
+seed data and budget (``rounds × batch`` molecules):
+
+- ``random``: picks at random from a pool of the prior's samples (``candidates`` of them);
+- ``greedy``: each round, the campaign's reward model (no RL) is fitted on everything measured
+  and the top K of the same pool by predicted value are picked under the campaign's diversity
+  rule;
+- ``screen``: the same greedy rule on as many molecules of the corpus itself (a screening
+  library; the seed molecules and the target left out).
+
+The corpus is shuffled once with a fixed generator: its first ``reference_size`` molecules are
+the reference whose lab values define a run's top-1% threshold (their 99th percentile); the
+screening pools come from the rest. Reported per method and round: the share of picks on the
+series' scaffold and the best measured value so far; per run, top-1% hits among the picks and
+whether the best rose above the seed molecules' best; the share of picks that break a
+computable principle of the default constitution.
 """
 
 from __future__ import annotations
@@ -25,8 +37,17 @@ import numpy as np
 from rdkit import DataStructs
 from rdkit.Chem import QED
 
-from chemloop.bench.campaign import campaign_config, canonical_unique, run_chemloop, write_values
-from chemloop.bench.series import Series, find_series
+from chemloop.bench.campaign import (
+    REFERENCE_SEED,
+    TOP_PERCENTILE,
+    baseline_reward,
+    campaign_config,
+    canonical_unique,
+    run_chemloop,
+    run_greedy,
+    write_values,
+)
+from chemloop.bench.series import Series, read_corpus, series_of
 from chemloop.chem.mol import to_mol, try_mol
 from chemloop.chem.series import morgan_fingerprints
 from chemloop.constitution.principles import Constitution, load_constitution
@@ -35,6 +56,7 @@ from chemloop.model import checkpoint
 from chemloop.model.generate import sample
 
 OFF_SERIES_FACTOR = 0.5
+SERIES_METHODS = ("chemloop", "random", "greedy", "screen")
 
 
 class SeriesLab:
@@ -62,10 +84,15 @@ def _violating(smiles: Sequence[str], constitution: Constitution) -> float:
     return round(sum(bool(constitution.violations(to_mol(s))) for s in smiles) / max(1, len(smiles)), 4)
 
 
-def _round_summary(picks: list[list[str]], seed_best: float, lab: SeriesLab) -> dict[str, Any]:
+def _round_summary(
+    picks: list[list[str]], seed_best: float, lab: SeriesLab, threshold: float
+) -> dict[str, Any]:
     best, best_so_far, in_series = seed_best, [round(seed_best, 4)], []
+    hits = 0
     for chosen in picks:
-        best = max([best, *lab.measure(chosen)])
+        values = lab.measure(chosen)
+        hits += sum(v >= threshold for v in values)
+        best = max([best, *values])
         best_so_far.append(round(best, 4))
         in_series.append(round(sum(lab.in_series(s) for s in chosen) / max(1, len(chosen)), 4))
     flat = [s for chosen in picks for s in chosen]
@@ -75,8 +102,13 @@ def _round_summary(picks: list[list[str]], seed_best: float, lab: SeriesLab) -> 
         "violating": _violating(flat, load_constitution()),
         "best_so_far": best_so_far,
         "rose_above_seed": best > seed_best,
+        "top1_hits": hits,
         "picks": picks,
     }
+
+
+def _in_rounds(flat: Sequence[str], rounds: int, batch: int) -> list[list[str]]:
+    return [list(flat[r * batch : (r + 1) * batch]) for r in range(rounds)]
 
 
 def bench_series_campaign(
@@ -91,6 +123,7 @@ def bench_series_campaign(
     reward: dict[str, Any] | None = None,
     run: dict[str, Any] | None = None,
     score: dict[str, Any] | None = None,
+    reference_size: int = 10_000,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
@@ -98,8 +131,13 @@ def bench_series_campaign(
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
-    chosen_series = find_series(data, count=series_count, min_members=min_members)
-    settings = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run).campaign
+    corpus = read_corpus(data)
+    chosen_series = series_of(corpus, count=series_count, min_members=min_members)
+    probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run)
+    settings = probe.campaign
+    shuffled = [corpus[i] for i in np.random.default_rng(REFERENCE_SEED).permutation(len(corpus))]
+    split = min(reference_size, len(corpus) // 2)  # a small corpus keeps half for screening
+    reference, library = shuffled[:split], shuffled[split:]
     prior = checkpoint.load(settings.model)
     runs = []
     for series in chosen_series:
@@ -110,7 +148,9 @@ def bench_series_campaign(
             rest = [series.smiles[i] for i in order[seed_molecules:]]
             target = max(rest, key=lambda s: (QED.qed(to_mol(s)), s))
             lab = SeriesLab(series, target)
+            threshold = float(np.percentile(lab.measure(reference), TOP_PERCENTILE))
             seed_values = lab.measure(seed_smiles)
+            seed_best = max(seed_values)
             methods = {}
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as folder:
@@ -118,21 +158,40 @@ def bench_series_campaign(
                 config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
                 picks = run_chemloop(config, rounds, lab, Path(folder))
             methods["chemloop"] = {
-                **_round_summary(picks, max(seed_values), lab),
-                "seconds": time.perf_counter() - start,
+                **_round_summary(picks, seed_best, lab, threshold),
+                "seconds": round(time.perf_counter() - start, 1),
             }
-            pool = canonical_unique(
+            prior_pool = canonical_unique(
                 [m.canonical for m in sample(prior, settings.candidates, seed=seed).molecules if m.valid],
-                set(seed_smiles),
+                {*seed_smiles, target},
             )
-            drawn = np.random.default_rng([seed, 1]).permutation(len(pool))[: rounds * batch]
-            flat = [pool[i] for i in drawn]
-            random_picks = [flat[r * batch : (r + 1) * batch] for r in range(rounds)]
-            methods["random"] = _round_summary(random_picks, max(seed_values), lab)
+            library_order = np.random.default_rng([seed, 2]).permutation(len(library))
+            screen_pool = canonical_unique([library[i] for i in library_order], {*seed_smiles, target})
+            screen_pool = screen_pool[: settings.candidates]
+            if min(len(prior_pool), len(screen_pool)) < rounds * batch:
+                raise ChemloopError(f"pools too small for {rounds} × {batch} picks: add candidates or data")
+            drawn = np.random.default_rng([seed, 1]).permutation(len(prior_pool))[: rounds * batch]
+            baseline_picks = {"random": _in_rounds([prior_pool[i] for i in drawn], rounds, batch)}
+            for method, pool in (("greedy", prior_pool), ("screen", screen_pool)):
+                baseline_picks[method] = run_greedy(
+                    pool,
+                    seed_smiles,
+                    rounds,
+                    batch,
+                    lab,
+                    baseline_reward(probe.reward, seed),
+                    settings.max_similarity,
+                )
+            for method, chosen in baseline_picks.items():
+                methods[method] = _round_summary(chosen, seed_best, lab, threshold)
             ours = methods["chemloop"]
             say(
-                f"{series.scaffold} seed {seed}: {ours['in_series']:.0%} of proposals in the series "
-                f"(random prior picks {methods['random']['in_series']:.0%}), best {ours['best_so_far']}"
+                f"{series.scaffold} seed {seed}: {ours['in_series']:.0%} of proposals in the series, "
+                f"{ours['top1_hits']} top-1% hits, best {ours['best_so_far']}; "
+                + ", ".join(
+                    f"{m} {methods[m]['in_series']:.0%} / {methods[m]['top1_hits']} hits"
+                    for m in SERIES_METHODS[1:]
+                )
             )
             runs.append(
                 {
@@ -141,13 +200,13 @@ def bench_series_campaign(
                     "seed": seed,
                     "target": target,
                     "seed_molecules": seed_smiles,
-                    "seed_best": round(max(seed_values), 4),
+                    "seed_best": round(seed_best, 4),
+                    "top1_threshold": round(threshold, 4),
                     "methods": methods,
                 }
             )
     if not runs:
         raise ChemloopError(f"{data}: no series of at least {min_members} molecules by the rule")
-    chemloop_runs = [r["methods"]["chemloop"] for r in runs]
     return {
         "benchmark": "series campaign",
         "data": data,
@@ -155,18 +214,25 @@ def bench_series_campaign(
         "batch": batch,
         "seeds": list(seeds),
         "seed_molecules": seed_molecules,
+        "reference_size": len(reference),
         "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
         f"× {OFF_SERIES_FACTOR} off the series' scaffold",
+        "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
+        "from the prior's samples / from the corpus",
         "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
         "runs": runs,
-        "summary": {
-            "in_series": float(np.mean([r["in_series"] for r in chemloop_runs])),
-            "rose_above_seed": sum(r["rose_above_seed"] for r in chemloop_runs),
-            "runs": len(runs),
-            "random_in_series": float(np.mean([r["methods"]["random"]["in_series"] for r in runs])),
-            # The share of proposals breaking a computable principle of the default constitution.
-            "violating": float(np.mean([r["violating"] for r in chemloop_runs])),
-            "random_violating": float(np.mean([r["methods"]["random"]["violating"] for r in runs])),
-        },
+        "summary": {"runs": len(runs), **{m: _mean_summary(runs, m) for m in SERIES_METHODS}},
         "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _mean_summary(runs: list[dict], method: str) -> dict[str, float]:
+    """Over runs: mean share in the series, mean top-1% hits, mean share violating the constitution,
+    and the number of runs whose best rose above the seeds'."""
+    summaries = [r["methods"][method] for r in runs]
+    return {
+        "in_series": round(float(np.mean([s["in_series"] for s in summaries])), 4),
+        "top1_hits": round(float(np.mean([s["top1_hits"] for s in summaries])), 2),
+        "violating": round(float(np.mean([s["violating"] for s in summaries])), 4),
+        "rose_above_seed": sum(s["rose_above_seed"] for s in summaries),
     }

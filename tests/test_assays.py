@@ -309,6 +309,11 @@ def test_api_takes_an_assay_censored_seeds_and_named_columns(client):
     )
     assert stored.status_code == 200, stored.text
     assert stored.json()["imported"] == 1 and stored.json()["skipped"][0]["row"] == 3
+    # Two preference rows between molecules never proposed: no good row, not minus two.
+    pairs = b"smiles_a,smiles_b,preferred\nCCCl,CCBr,a\nCCI,CCF,b\n"
+    files = {"file": ("p.csv", pairs)}
+    dry = client.post("/api/campaigns/demo/results", files=files, data={"dry_run": "true"}, headers=AUTH)
+    assert dry.json()["kind"] == "preferences" and dry.json()["good_rows"] == 0, dry.text
 
 
 def _sign_in(client: TestClient) -> None:

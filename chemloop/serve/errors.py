@@ -44,9 +44,13 @@ class SafeJSONResponse(JSONResponse):
     """The default response class: NaN becomes null instead of a 500 from ``allow_nan=False``."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
+        text = json.dumps(finite(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate ("\ud800", legal in a JSON string) echoed back from the request, e.g.
+            # in a validation error's input, has no UTF-8 form: escape it as JSON does (\ud800).
+            return json.dumps(finite(content), allow_nan=False, separators=(",", ":")).encode()
 
 
 def error_response(status_code: int, problems: list[dict[str, Any]], headers=None) -> SafeJSONResponse:

@@ -371,7 +371,8 @@ def preview_results(
         "kind": results.kind,
         "rows": results.rows,
         "unproposed": unproposed,
-        "good": len(results.rows) - (0 if external else len(unproposed)),
+        # A preference row names two molecules: count rows, not unproposed molecules.
+        "good": len(results.rows) - (0 if external else len({row for row, _ in unproposed})),
         "columns": results.columns,
         "censored": {  # value rows are (smiles, bound, std, qualifier) when censored
             number: written(row[3], row[1])

@@ -79,6 +79,15 @@ class SeriesLab:
         return values
 
 
+def seed_set(series: Series, seed: int, seed_molecules: int) -> tuple[list[str], str]:
+    """The members measured before round 1 (drawn at random) and the hidden target: the member,
+    among the rest, with the highest QED."""
+    order = np.random.default_rng([seed, len(series.smiles)]).permutation(len(series.smiles))
+    seed_smiles = [series.smiles[i] for i in order[:seed_molecules]]
+    rest = [series.smiles[i] for i in order[seed_molecules:]]
+    return seed_smiles, max(rest, key=lambda s: (QED.qed(to_mol(s)), s))
+
+
 def _violating(smiles: Sequence[str], constitution: Constitution) -> float:
     """The share of ``smiles`` that break any computable principle of ``constitution``."""
     return round(sum(bool(constitution.violations(to_mol(s))) for s in smiles) / max(1, len(smiles)), 4)
@@ -142,11 +151,7 @@ def bench_series_campaign(
     runs = []
     for series in chosen_series:
         for seed in seeds:
-            rng = np.random.default_rng([seed, len(series.smiles)])
-            order = rng.permutation(len(series.smiles))
-            seed_smiles = [series.smiles[i] for i in order[:seed_molecules]]
-            rest = [series.smiles[i] for i in order[seed_molecules:]]
-            target = max(rest, key=lambda s: (QED.qed(to_mol(s)), s))
+            seed_smiles, target = seed_set(series, seed, seed_molecules)
             lab = SeriesLab(series, target)
             threshold = float(np.percentile(lab.measure(reference), TOP_PERCENTILE))
             seed_values = lab.measure(seed_smiles)

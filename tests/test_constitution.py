@@ -10,6 +10,7 @@ from rdkit import Chem
 from chemloop.constitution.judges import CommandJudge, RuleJudge
 from chemloop.constitution.principles import load_constitution
 from chemloop.errors import ChemloopError
+from chemloop.services.molecules import properties
 
 FAKE_JUDGE = Path(__file__).parent / "data" / "fake_judge.py"
 
@@ -40,6 +41,15 @@ def test_clean_drugs_violate_no_structural_principle(medchem):
     structural = {"reactive-groups", "protecting-groups", "labile-esters", "assigned-stereo", "no-pains"}
     for smiles in ["C[C@H](N)Cc1ccccc1", "CN1CCC[C@H]1c1cccnc1", "O=C(O)Cc1ccccc1Nc1c(Cl)cccc1Cl"]:
         assert not structural & set(medchem.violations(Chem.MolFromSmiles(smiles))), smiles
+
+
+def test_a_protonated_amine_is_no_stereocentre_but_a_chiral_ammonium_is(medchem):
+    # ZINC writes amines protonated at pH 7: the [NH+] inverts by proton exchange.
+    for smiles in ["C[C@H]1CCCC[NH+]1Cc1ccccc1", "C[NH+](CC)CCC", "CN1CCC[C@H]1c1cccnc1"]:
+        assert "assigned-stereo" not in medchem.violations(Chem.MolFromSmiles(smiles)), smiles
+    for smiles in ["CC1CCCC[NH+]1Cc1ccccc1", "CC[N+]1(C)CCCC1C"]:  # an open carbon; a quaternary N
+        assert "assigned-stereo" in medchem.violations(Chem.MolFromSmiles(smiles)), smiles
+    assert properties("C[C@H]1CCCC[NH+]1Cc1ccccc1")["stereocentres"] == 1
 
 
 def test_every_principle_has_text_and_source(medchem):

@@ -19,8 +19,22 @@ class Descriptor:
     digits: int | None = None  # decimals a molecule's properties show; None for a count
 
 
+def stereocentres(mol: Chem.Mol) -> list[tuple[int, str]]:
+    """Tetrahedral stereocentres as (atom index, CIP label or ``?`` if unassigned), leaving out a
+    nitrogen that carries a hydrogen: a protonated amine (``[NH+]``, as ZINC writes amines at pH 7)
+    inverts by proton exchange, so it makes no separable stereoisomers."""
+    centres = Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
+    return [
+        (index, label)
+        for index, label in centres
+        if not (
+            mol.GetAtomWithIdx(index).GetSymbol() == "N" and mol.GetAtomWithIdx(index).GetTotalNumHs() > 0
+        )
+    ]
+
+
 def _stereocentres(mol: Chem.Mol) -> int:
-    return len(Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False))
+    return len(stereocentres(mol))
 
 
 # In the order a molecule's properties list them.

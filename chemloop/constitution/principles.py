@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from rdkit import Chem
 
 from chemloop.chem.alerts import ALERT_CATALOGS, alert_catalog
-from chemloop.chem.descriptors import DESCRIPTORS
+from chemloop.chem.descriptors import DESCRIPTORS, stereocentres
 from chemloop.config_files import read_toml, validate
 from chemloop.errors import ChemloopError
 
@@ -32,8 +32,7 @@ DEFAULT_CONSTITUTION = Path(__file__).with_name("medchem.toml")
 
 
 def _unassigned_stereocentres(mol: Chem.Mol) -> int:
-    centres = Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
-    return sum(1 for _, label in centres if label == "?")
+    return sum(1 for _, label in stereocentres(mol) if label == "?")
 
 
 def _medium_rings(mol: Chem.Mol) -> int:

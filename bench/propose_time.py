@@ -36,16 +36,23 @@ ZINC = Path(__file__).resolve().parents[2] / "shared" / "data" / "zinc250k.smi.g
 
 
 class StageClock:
-    """Seconds per stage: the time since the previous report goes to the stage just reported."""
+    """Seconds per stage. A report of steps done closes time spent in its stage; a stage's first
+    report (0 steps done) closes the time of the stage before it."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self._last = time.perf_counter()
+        self._stage = "start"
 
     def __call__(self, progress: Progress) -> None:
         now = time.perf_counter()
-        self.seconds[progress.stage] += now - self._last
-        self._last = now
+        owner = progress.stage if progress.done > 0 else self._stage
+        self.seconds[owner] += now - self._last
+        self._last, self._stage = now, progress.stage
+
+    def close(self) -> None:
+        """The time since the last report belongs to the last stage."""
+        self.seconds[self._stage] += time.perf_counter() - self._last
 
 
 def main() -> None:
@@ -79,6 +86,7 @@ def main() -> None:
             start = time.perf_counter()
             proposed = propose(factory, "timed", progress=clock).smiles
             seconds = time.perf_counter() - start
+            clock.close()
             rounds.append(
                 {
                     "round": number,

@@ -21,19 +21,21 @@ from chemloop.serve.live import live_server
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+def _demo_app(tmp_path: Path, database: str):
+    """A web app whose campaign ``demo`` has seed values and one proposed round."""
+    app = create_app(settings_for(tmp_path, database))
+    seed = seed_csv(tmp_path / "seed.csv", SEED)
+    config = {"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD}
+    init_campaign(app.state.workspace.factory, "demo", CampaignConfig.model_validate(config))
+    add_round(app.state.workspace.factory, "demo")
+    return app
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_cards_copy_and_download_ticked_molecules(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    app = create_app(settings_for(tmp_path, "cards.db"))
-    factory = app.state.workspace.factory
-    seed = seed_csv(tmp_path / "seed.csv", SEED)
-    init_campaign(
-        factory,
-        "demo",
-        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD}),
-    )
-    add_round(factory, "demo")
+    app = _demo_app(tmp_path, "cards.db")
     with live_server(app) as base, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"]
@@ -73,15 +75,8 @@ def test_cards_copy_and_download_ticked_molecules(tmp_path):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_the_grid_sorts_by_nearest_measured_and_the_detail_page_says_why(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    app = create_app(settings_for(tmp_path, "why.db"))
+    app = _demo_app(tmp_path, "why.db")
     factory = app.state.workspace.factory
-    seed = seed_csv(tmp_path / "seed.csv", SEED)
-    init_campaign(
-        factory,
-        "demo",
-        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}, "reward": TINY_REWARD}),
-    )
-    add_round(factory, "demo")
     explained, nearest = canonical(PROPOSED[3][0]), canonical("N#Cc1ccccc1")
     with session_scope(factory) as session:
         proposal = session.scalar(select(Proposal).where(Proposal.smiles == explained))

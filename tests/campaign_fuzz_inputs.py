@@ -93,13 +93,17 @@ def _faulty(draw: st.DrawFn, hostile: bool, odds: int = 8) -> bool:
     return hostile and draw(st.integers(1, odds)) == 1
 
 
+def _molecule_cell(draw: st.DrawFn, hostile: bool) -> tuple[str, int | None]:
+    """A SMILES cell and its molecule in the pool (None: a SMILES that must be refused)."""
+    if _faulty(draw, hostile):
+        return draw(bad_molecule), None
+    return draw(good_molecule)
+
+
 def _value_row(draw: st.DrawFn, hostile: bool, with_std: bool) -> tuple[dict[str, str], tuple | None]:
     """Cells of one ``smiles,value[,std]`` row and its model key (None: a bad row)."""
-    good = True
-    if _faulty(draw, hostile):
-        smiles, molecule, good = draw(bad_molecule), None, False
-    else:
-        smiles, molecule = draw(good_molecule)
+    smiles, molecule = _molecule_cell(draw, hostile)
+    good = molecule is not None
     if _faulty(draw, hostile):
         cell, value, qualifier, good = draw(st.sampled_from(BAD_VALUES)), None, None, False
     else:
@@ -115,14 +119,8 @@ def _value_row(draw: st.DrawFn, hostile: bool, with_std: bool) -> tuple[dict[str
 
 
 def _preference_row(draw: st.DrawFn, hostile: bool) -> tuple[dict[str, str], tuple | None]:
-    good = True
-    pair = []
-    for _ in range(2):
-        if _faulty(draw, hostile):
-            smiles, molecule, good = draw(bad_molecule), None, False
-        else:
-            smiles, molecule = draw(good_molecule)
-        pair.append((smiles, molecule))
+    pair = [_molecule_cell(draw, hostile) for _ in range(2)]
+    good = all(molecule is not None for _, molecule in pair)
     if _faulty(draw, hostile, 6):  # the same molecule twice, perhaps spelled differently
         same = [s for s, m in POOL if m == pair[0][1]] or [pair[0][0]]
         pair[1] = (draw(st.sampled_from(same)), pair[0][1])
@@ -137,11 +135,8 @@ def _preference_row(draw: st.DrawFn, hostile: bool) -> tuple[dict[str, str], tup
 
 
 def _rating_row(draw: st.DrawFn, hostile: bool) -> tuple[dict[str, str], tuple | None]:
-    good = True
-    if _faulty(draw, hostile):
-        smiles, molecule, good = draw(bad_molecule), None, False
-    else:
-        smiles, molecule = draw(good_molecule)
+    smiles, molecule = _molecule_cell(draw, hostile)
+    good = molecule is not None
     if _faulty(draw, hostile):
         cell, rating, good = draw(st.sampled_from(BAD_RATINGS)), None, False
     else:

@@ -136,8 +136,11 @@ def reference() -> str:
     """The whole of docs/configuration.md."""
     benchmark, default = pmo_config("qed", 10_000, 0).run.model_dump(), RunSection().model_dump()
     agent_keys = list(AgentSettings.model_fields)
+    # The precision is the chip's (auto, made concrete), not a setting of the benchmark's.
     pmo_defaults = ", ".join(
-        f"`{k} = {toml_value(v)}`" for k, v in benchmark.items() if v != default[k] and k != "budget"
+        f"`{k} = {toml_value(v)}`"
+        for k, v in benchmark.items()
+        if v != default[k] and k not in ("budget", "precision")
     )
     sections = [
         "# Configuration reference",

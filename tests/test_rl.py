@@ -163,3 +163,24 @@ def test_unique_batch_scores_and_learns_from_a_repeated_sequence_once(monkeypatc
     seen = []
     agent.step(lambda smiles: seen.extend(smiles) or [0.5] * len(smiles))
     assert seen == (["CCO", "c1ccccc1"] if unique else ["CCO", "CCO", "c1ccccc1", "CCO"])
+
+
+def test_a_bf16_agent_runs_its_forward_passes_in_bf16_and_keeps_float32_weights(tiny_lm):
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    rows = [tiny_lm.tokenizer.encode(s) for s in smiles]
+    fp32, bf16 = (Agent(tiny_lm, precision=p, batch_size=8, seed=0) for p in ("fp32", "bf16"))
+    exact, rounded = fp32._prior_log_likelihood(rows), bf16._prior_log_likelihood(rows)
+    assert torch.allclose(rounded, exact, rtol=0.02, atol=0.5), (rounded - exact).abs().max()
+    assert not torch.equal(rounded, exact)  # bf16 really ran
+    report = bf16.step(lambda batch: [float(len(s) % 3) / 2 for s in batch])
+    assert report.step == 1
+    assert all(p.dtype == torch.float32 for p in bf16.policy.parameters())
+    assert all(v.dtype == torch.float32 for s in bf16.optimizer.state.values() for v in s.values() if v.ndim)
+
+
+def test_update_batches_are_padded_to_a_few_recurring_widths(tiny_lm):
+    agent = Agent(tiny_lm, seed=0)
+    block = agent.policy.config.block_size
+    assert agent._pad([[1, 2, 3]]).shape == (1, 16)
+    assert agent._pad([[1] * 17, [2]]).shape == (2, 32)
+    assert agent._pad([[1] * block]).shape == (1, block)  # never wider than the context

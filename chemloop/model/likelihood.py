@@ -11,9 +11,14 @@ from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.model.gpt import GPT
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """Right-pad token id lists into one ``len × longest`` tensor."""
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int, multiple: int = 1, limit: int | None = None
+) -> torch.Tensor:
+    """Right-pad token id lists into one ``len × longest`` tensor, the width rounded up to a
+    ``multiple`` (at most ``limit``, never below the longest)."""
     longest = max(len(s) for s in sequences)
+    width = -(-longest // multiple) * multiple
+    longest = max(longest, min(width, limit)) if limit is not None else width
     batch = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
     for i, seq in enumerate(sequences):
         batch[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)

@@ -17,6 +17,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from chemloop.chem.prompts import Prompt, PromptQuery
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.device import autocast, resolve_precision
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.optim_state import load_optimizer, save_optimizer
 from chemloop.model.prompting import prompted_strings
@@ -82,6 +84,7 @@ class Agent:
         ga: GraphGA | None = None,
         ga_share: float = 0.0,
         prompt: Prompt | None = None,
+        precision: str = "fp32",
         seed: int = 0,
     ) -> None:
         if update == "reinvent":
@@ -112,6 +115,10 @@ class Agent:
         self._contains = PromptQuery(prompt) if prompt is not None else None
         self.generator = torch.Generator().manual_seed(seed)
         self.seed = seed
+        # Forward passes (sampling, both likelihoods) under this precision; weights, gradients and
+        # Adam's state stay float32, as in pretraining (chemloop.model.device).
+        self.device = next(self.policy.parameters()).device
+        self.precision = resolve_precision(precision, self.device)
         self.steps = 0
         for p in self.prior.model.parameters():
             p.requires_grad_(False)
@@ -175,11 +182,12 @@ class Agent:
         """``n`` sequences from the policy, without their padding (deduplicated with ``unique_batch``);
         under a prompt, those that keep it (or are no molecule, to learn from)."""
         self.policy.eval()
-        if self.prompt is None:
-            ids, _ = sample_ids(self.policy, self.tokenizer, n, generator=self.generator)
-            rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
-        else:
-            rows = self._sample_prompted(n)
+        with self._autocast():
+            if self.prompt is None:
+                ids, _ = sample_ids(self.policy, self.tokenizer, n, generator=self.generator)
+                rows = [_without_padding(row, self.tokenizer.pad_id) for row in ids.tolist()]
+            else:
+                rows = self._sample_prompted(n)
         self.policy.train()
         if self.unique_batch:  # a collapsing agent repeats itself; repeats would weigh its favourite more
             rows = list({tuple(row): row for row in rows}.values())
@@ -267,12 +275,12 @@ class Agent:
         replay_smiles, replay_scores = self.memory.sample(replay)
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
-        # Sampled rows keep their <pad> tail; pad_batch just evens the widths with the replay rows.
         sequences = [*fresh_ids, *(replay_ids[i] for i in keep)]
-        all_ids = pad_batch(sequences, self.tokenizer.pad_id)  # as wide as the longest row, no wider
+        all_ids = self._pad(sequences)
         rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
         prior_logp = self._prior_log_likelihood(sequences)
-        agent_logp = sequence_log_likelihood(self.policy, all_ids, self.tokenizer.pad_id)
+        with self._autocast():
+            agent_logp = sequence_log_likelihood(self.policy, all_ids, self.tokenizer.pad_id)
         baseline_rows = on_policy or len(fresh_ids)
         loss = self.loss(agent_logp, prior_logp, rewards, fresh=baseline_rows)
         self.optimizer.zero_grad(set_to_none=True)
@@ -285,11 +293,19 @@ class Agent:
         keys = [tuple(s) for s in sequences]
         new = list(dict.fromkeys(k for k in keys if k not in self._prior_logp))
         if new:
-            with torch.no_grad():
-                batch = pad_batch(new, self.tokenizer.pad_id)
+            with torch.no_grad(), self._autocast():
+                batch = self._pad(new)
                 values = sequence_log_likelihood(self.prior.model, batch, self.tokenizer.pad_id)
             self._prior_logp.update(zip(new, values.tolist(), strict=True))
         return torch.tensor([self._prior_logp[k] for k in keys])
+
+    def _pad(self, sequences: list[list[int]]) -> torch.Tensor:
+        """One batch, its width rounded up to 16 tokens: a few batch shapes recur all run long, so
+        the allocator and the matmul kernels reuse their buffers (memory stays level; measured)."""
+        return pad_batch(sequences, self.tokenizer.pad_id, multiple=16, limit=self.policy.config.block_size)
+
+    def _autocast(self) -> AbstractContextManager:
+        return autocast(self.device, self.precision)
 
     def _encode_or_none(self, smiles: str) -> list[int] | None:
         """Token ids of a replayed spelling, or None if it needs a token the prior lacks or is too long.

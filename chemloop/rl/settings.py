@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chemloop.chem.prompts import Prompt, PromptKind, parse_prompt
 from chemloop.model.checkpoint import LanguageModel
+from chemloop.model.device import resolve_precision
 from chemloop.model.prompting import prepare_prompt
 from chemloop.rl.agent import Agent
 from chemloop.rl.diversity import ScaffoldDiversityFilter
@@ -110,6 +112,12 @@ class AgentSettings(BaseModel):
         description="ga: parents are drawn from the memory with weight 1 / (k·N + rank), k this value and N "
         "the memory's size; smaller favours the top molecules more",
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="number format of the agent's forward passes (sampling, likelihoods): bf16 runs matrix "
+        "products in bfloat16 (weights, gradients and optimizer state stay float32); auto: bf16 on a GPU "
+        "or a CPU with bf16 units (AMX, AVX-512 BF16), else fp32",
+    )
     prompt: PromptSetting | None = Field(
         None,
         description='steer under a prompt: { scaffold = "CORE with *" } or { link = "FRAG1*.*FRAG2" }; '
@@ -129,7 +137,12 @@ def resolve(settings: AgentSettings, prior: LanguageModel) -> AgentSettings:
     resolved = agent_settings(settings)
     if resolved.randomize is None:
         resolved = resolved.model_copy(update={"randomize": prior.writes_random_spellings})
-    return resolved
+    return resolved.model_copy(update={"precision": agent_precision(resolved.precision)})
+
+
+def agent_precision(precision: str, device: torch.device | None = None) -> str:
+    """``auto`` made concrete for the agent's device (the CPU unless said): bf16 where it has the units."""
+    return resolve_precision(precision, device or torch.device("cpu"))
 
 
 def checked_prompt(settings: AgentSettings, prior: LanguageModel) -> Prompt | None:
@@ -160,5 +173,6 @@ def make_agent(prior: LanguageModel, settings: AgentSettings, seed: int) -> Agen
         ga=GraphGA(s.ga_mutation_rate, s.ga_rank_coefficient, seed=seed) if s.ga_share > 0 else None,
         ga_share=s.ga_share,
         prompt=checked_prompt(s, prior),
+        precision=s.precision,
         seed=seed,
     )

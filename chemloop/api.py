@@ -109,7 +109,7 @@ def sample_to_csv(
 
 
 def bench_moses(
-    model: str | Path = checkpoint.DEFAULT_PRIOR,
+    model: str | Path = "moses",
     smiles_file: str | Path | None = None,
     num: int = 30000,
     seed: int = 0,

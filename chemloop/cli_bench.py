@@ -25,7 +25,7 @@ def _save(result: dict, output: Path | None) -> None:
 @bench_app.command("moses")
 @user_errors
 def bench_moses(
-    model: ModelOption = "prior",
+    model: ModelOption = "moses",
     smiles: Annotated[Path | None, typer.Option(help="evaluate this SMILES file instead of a model")] = None,
     num: Annotated[int, typer.Option(min=1, help="molecules to sample")] = 30000,
     seed: int = 0,

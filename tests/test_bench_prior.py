@@ -77,9 +77,9 @@ def test_a_corpus_the_config_names_but_cannot_be_found_needs_data(tiny_run, smi_
 
 def test_a_model_without_a_recorded_split_needs_data_and_fraction():
     with pytest.raises(ChemloopError, match="--data FILE and --holdout-fraction"):
-        split_options("prior")
+        split_options("moses")
     with pytest.raises(ChemloopError, match="between 0 and 1"):
-        split_options("prior", data="x.smi", holdout_fraction=1.5)
+        split_options("moses", data="x.smi", holdout_fraction=1.5)
 
 
 def test_stereo_charge_and_weight_of_hand_written_molecules():

@@ -1,8 +1,8 @@
 """One checkpoint format: a folder with ``model.safetensors``, ``config.json``, ``vocab.json``.
 
 No pickles: safetensors holds only tensors, the JSON files only data, so loading a
-checkpoint never runs code from it. The shipped prior lives in ``chemloop/priors/``
-and is loaded by the name ``"prior"``.
+checkpoint never runs code from it. The shipped priors live in ``chemloop/priors/`` and load by
+name: ``"prior"`` (the default, trained on ZINC-250k; also ``"zinc"``) and ``"moses"``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from chemloop.model.quantized import INT8_SUFFIX, int8_skeleton, prepare_all
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 PRIORS_DIR = Path(__file__).resolve().parent.parent / "priors"
 DEFAULT_PRIOR = "prior"
+# Other names of shipped priors: the default prior is the ZINC-250k one.
+ALIASES = {"zinc": DEFAULT_PRIOR}
 
 
 class CheckpointError(ChemloopError):
@@ -50,14 +52,14 @@ class LanguageModel:
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A checkpoint folder from a path, or from the name of a shipped prior (``"prior"``)."""
+    """A checkpoint folder from a path, or from the name of a shipped prior (``"prior"``, ``"moses"``)."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    shipped = PRIORS_DIR / str(name_or_path)
+    shipped = PRIORS_DIR / ALIASES.get(str(name_or_path), str(name_or_path))
     if shipped.is_dir():
         return shipped
-    known = sorted(p.name for p in PRIORS_DIR.iterdir() if (p / WEIGHTS).exists())
+    known = sorted([*(p.name for p in PRIORS_DIR.iterdir() if (p / WEIGHTS).exists()), *ALIASES])
     raise CheckpointError(
         f"no checkpoint folder at {str(name_or_path)!r} (shipped priors: {', '.join(known) or 'none'})"
     )

@@ -118,3 +118,13 @@ def test_finetune_command_writes_a_checkpoint_and_a_report(tiny_run, tmp_path):
     too_few.write_text("CCO\nCCN\n")
     short = CliRunner().invoke(app, ["finetune", "--data", str(too_few), "--out", str(tmp_path / "x")])
     assert short.exit_code != 0 and "at least 10" in short.output
+
+
+def test_few_molecules_get_more_epochs_so_fine_tuning_takes_its_minimum_of_updates():
+    from chemloop.train.transfer import epochs_for
+
+    assert epochs_for(12, epochs=5, min_steps=50) == 50  # one batch an epoch
+    assert epochs_for(100, epochs=5, min_steps=50) == 13  # four batches an epoch
+    assert epochs_for(5000, epochs=5, min_steps=50) == 5  # the epochs already give more updates
+    assert epochs_for(12, epochs=5, min_steps=0) == 5
+

@@ -30,7 +30,7 @@ from chemloop.loop import agent_carry, people, reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
 from chemloop.loop.assay import Assay, campaign_assay, store_assay
 from chemloop.loop.campaign_reads import campaign_censored, campaign_measurements
-from chemloop.loop.config import CampaignConfig
+from chemloop.loop.config import CampaignConfig, CampaignSection
 from chemloop.loop.domain import Explanation, MeasuredSet, pessimistic_where_out_of_domain
 from chemloop.loop.progress import ProgressCallback, Stages
 from chemloop.loop.results import ResultRows, attribute_file, read_results, store_results
@@ -53,7 +53,7 @@ from chemloop.model.prompting import sample_with_prompt
 from chemloop.rl.settings import make_agent
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
-from chemloop.train.transfer import fit
+from chemloop.train.transfer import epochs_for, fit
 
 
 def init_campaign(
@@ -154,7 +154,7 @@ def propose(
     )
     prior = checkpoint.load(settings.model)
     if measured is not None and settings.finetune_epochs:
-        epochs = settings.finetune_epochs
+        epochs = _finetune_epochs(settings, len(measured.smiles))
 
         def after_epoch(epoch: int, _: LanguageModel) -> bool:
             stages.step(FINE_TUNING, epoch, epochs, "epochs")
@@ -306,11 +306,19 @@ def _propose_costs(config: CampaignConfig, feedback: int, stale: bool) -> dict[s
     refit = fits * feedback * reward.epochs * reward.ensemble * reward.hidden * FIT_SECONDS
     return {
         REFITTING: refit if stale else 0.0,
-        FINE_TUNING: settings.finetune_epochs * feedback * SAMPLE_SECONDS,
+        FINE_TUNING: _finetune_epochs(settings, feedback) * feedback * SAMPLE_SECONDS,
         RL: settings.rl_steps * config.agent_settings().batch_size * RL_SAMPLE_SECONDS,
         SAMPLING: settings.candidates * SAMPLE_SECONDS,
         CHOOSING: settings.candidates * CHOOSE_SECONDS,
     }
+
+
+def _finetune_epochs(settings: CampaignSection, molecules: int) -> int:
+    """Epochs of fine-tuning on ``molecules`` measured ones: ``finetune_epochs``, more if that is fewer
+    than ``finetune_min_steps`` updates; 0 when fine-tuning is off."""
+    if not settings.finetune_epochs:
+        return 0
+    return epochs_for(molecules, settings.finetune_epochs, settings.finetune_min_steps)
 
 
 def _objective(

@@ -55,6 +55,12 @@ class CampaignSection(BaseModel):
         description="epochs of fine-tuning the prior on the measured molecules (the better ones drawn more "
         "often) before the RL steps, so proposals start from the series; 0: off",
     )
+    finetune_min_steps: int = Field(
+        50,
+        ge=0,
+        description="at least this many fine-tuning updates (batches of 32): more epochs when few molecules "
+        "are measured (5 epochs of 12 seeds are 5 updates, too few to move the prior into the series)",
+    )
     carry_agent: bool = Field(
         False,
         description="start each propose's RL from the agent the previous propose ended with (its weights, "

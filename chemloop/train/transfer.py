@@ -10,6 +10,7 @@ adds files, a held-out split, early stopping and a report; a campaign's ``propos
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -91,6 +92,15 @@ def mean_nll(lm: LanguageModel, smiles: Sequence[str], precision: str = "auto") 
     return corpus_nll(lm.model, corpus, autocast(lm.device, resolve_precision(precision, lm.device)))
 
 
+FIT_BATCH = 32
+
+
+def epochs_for(molecules: int, epochs: int, min_steps: int, batch_size: int = FIT_BATCH) -> int:
+    """At least ``epochs``, and enough of them for ``min_steps`` updates on ``molecules`` molecules."""
+    per_epoch = max(1, math.ceil(molecules / batch_size))
+    return max(epochs, math.ceil(min_steps / per_epoch))
+
+
 def fit(
     lm: LanguageModel,
     smiles: Sequence[str],
@@ -98,7 +108,7 @@ def fit(
     epochs: int,
     weights: Sequence[float] | None = None,
     lr: float = 5e-5,
-    batch_size: int = 32,
+    batch_size: int = FIT_BATCH,
     randomize: bool = True,
     seed: int = 0,
     precision: str = "auto",

@@ -215,7 +215,7 @@ def test_measured_molecules_fine_tune_the_prior_and_bound_the_proposals(tmp_path
     [fitted] = recorder.fits
     order = ["CCO", "CCCO", "CCCCO", "Oc1ccccc1", "Cc1ccccc1O"]
     assert fitted["smiles"] == [canonical(s) for s in order]
-    assert fitted["epochs"] == 50  # 3 epochs of 5 molecules are 3 updates: raised to finetune_min_steps
+    assert fitted["epochs"] == 3
     assert fitted["weights"] == [0.2, 0.4, 0.6, 0.8, 1.0]  # the better, the more often drawn
     assert recorder.agents[0]["prior"] is fitted["lm"]
     for smiles, why in zip(proposed.smiles, proposed.explanations, strict=True):
@@ -232,6 +232,12 @@ def test_measured_molecules_fine_tune_the_prior_and_bound_the_proposals(tmp_path
     )
     propose(factory, "c")
     assert recorder.fits == []
+
+    (tmp_path / "min").mkdir()  # 3 epochs of 5 molecules are 3 updates: raised to the minimum
+    minimum = {**settings["campaign"], "finetune_min_steps": 20}
+    factory, _ = new_campaign(tmp_path / "min", **{**settings, "campaign": minimum})
+    propose(factory, "c")
+    assert [fit["epochs"] for fit in recorder.fits] == [20]
 
 
 def test_a_trust_region_too_tight_fills_the_batch_with_the_nearest_candidates(tmp_path, recorder):

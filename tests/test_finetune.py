@@ -127,4 +127,3 @@ def test_few_molecules_get_more_epochs_so_fine_tuning_takes_its_minimum_of_updat
     assert epochs_for(100, epochs=5, min_steps=50) == 13  # four batches an epoch
     assert epochs_for(5000, epochs=5, min_steps=50) == 5  # the epochs already give more updates
     assert epochs_for(12, epochs=5, min_steps=0) == 5
-

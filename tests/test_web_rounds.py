@@ -77,12 +77,12 @@ def test_a_proposed_round_leads_to_making_and_uploading_it(tmp_path):
     assert "/depict.svg?smiles=c1ccc2ccccc2c1&amp;w=260&amp;h=200" in page
     card = " ".join(page.split("<code>" + molecule_key(naphthalene))[1].split("</li>")[0].split())
     assert "Tanimoto 0.31, measured 2.00" in card and "out of the reward model's domain" in card
-    # Below the trust region's similarity (0.35 by default) and on no measured scaffold: said in words.
+    # Below the trust region's similarity (0.5 by default) and on no measured scaffold: said in words.
     outside = (
         "<strong>Outside the campaign's trust region</strong>: its nearest measured molecule is only 0.31"
     )
     assert outside in card
-    assert "similar (the region needs 0.35) and no measured molecule shares its scaffold" in card
+    assert "similar (the region needs 0.50) and no measured molecule shares its scaffold" in card
     inside = page.split("<code>" + molecule_key(acrylamide))[1].split("</li>")[0]
     assert "Tanimoto 0.20" in inside and "trust region" not in inside  # kept in by its scaffold
     assert page.count("trust region") == 1

@@ -60,7 +60,7 @@ def pmo_config(task: str, budget: int, seed: int, run: dict[str, Any] | None = N
     settings = {**PMO_PROTOCOL, **(run or {}), "budget": budget, "seed": seed}
     if settings.get("randomize") is None:  # resolved and recorded, so result files say what ran
         settings["randomize"] = _writes_random_spellings(settings.get("model", RunSection().model))
-    settings["precision"] = agent_precision(settings.get("precision", "auto"))
+    settings["precision"] = agent_precision(settings.get("precision", RunSection().precision))
     data = {"run": settings, "score": {"components": [{"type": "pmo", "params": {"task": task}}]}}
     return parse_config(data, f"for PMO task {task}")
 

@@ -136,7 +136,7 @@ def reference() -> str:
     """The whole of docs/configuration.md."""
     benchmark, default = pmo_config("qed", 10_000, 0).run.model_dump(), RunSection().model_dump()
     agent_keys = list(AgentSettings.model_fields)
-    # The precision is the chip's (auto, made concrete), not a setting of the benchmark's.
+    # A precision of auto is recorded as what the chip runs (bf16 or fp32), not as a benchmark setting.
     pmo_defaults = ", ".join(
         f"`{k} = {toml_value(v)}`"
         for k, v in benchmark.items()

@@ -18,8 +18,9 @@ def pad_batch(
     ``multiple`` (at most ``limit``, never below the longest)."""
     longest = max(len(s) for s in sequences)
     width = -(-longest // multiple) * multiple
-    longest = max(longest, min(width, limit)) if limit is not None else width
-    batch = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    if limit is not None:
+        width = max(longest, min(width, limit))
+    batch = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     for i, seq in enumerate(sequences):
         batch[i, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
     return batch

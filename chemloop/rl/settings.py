@@ -142,9 +142,9 @@ def resolve(settings: AgentSettings, prior: LanguageModel) -> AgentSettings:
     return resolved.model_copy(update={"precision": agent_precision(resolved.precision)})
 
 
-def agent_precision(precision: str, device: torch.device | None = None) -> str:
-    """``auto`` made concrete for the agent's device (the CPU unless said): bf16 where it has the units."""
-    return resolve_precision(precision, device or torch.device("cpu"))
+def agent_precision(precision: str) -> str:
+    """``auto`` made concrete for the agent, which runs on the CPU: bf16 where it has the units."""
+    return resolve_precision(precision, torch.device("cpu"))
 
 
 def checked_prompt(settings: AgentSettings, prior: LanguageModel) -> Prompt | None:

@@ -10,10 +10,11 @@ from rdkit import Chem
 from typer.testing import CliRunner
 
 from chemloop.chem.prompts import PromptError, PromptQuery, parse_prompt
-from chemloop.chem.tokenizer import SmilesTokenizer
+from chemloop.chem.tokenizer import SmilesTokenizer, split_smiles
 from chemloop.cli import app
 from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, sample_ids
-from chemloop.model.prompting import check_writable, prepare_prompt, sample_with_prompt
+from chemloop.model.generate import continue_smiles
+from chemloop.model.prompting import NOT_AFTER_PROMPT, check_writable, prepare_prompt, sample_with_prompt
 from chemloop.serve.app import create_app
 from chemloop.services.settings import ServeSettings
 from chemloop.train.pretrain import PretrainConfig, pretrain
@@ -187,6 +188,22 @@ def test_decorated_products_contain_the_scaffold_and_are_seeded(random_spelling_
     torch.testing.assert_close(nll, torch.tensor([m.nll for m in valid[:8]]), atol=2e-3, rtol=1e-3)
     again = sample_with_prompt(lm, prompt, 64, seed=0, precision="fp32")
     assert [m.smiles for m in again.molecules] == [m.smiles for m in report.molecules]
+
+
+@pytest.mark.slow
+def test_no_point_is_decorated_with_a_hydrogen_or_a_second_bond(random_spelling_lm):
+    # At a high temperature the first token is nearly uniform: every token the vocabulary has
+    # (its drug-discovery tokens include [H]) is offered, and none the prompt forbids is taken.
+    lm = random_spelling_lm
+    assert "[H]" in lm.tokenizer.index
+    written = continue_smiles(
+        lm, ["c1ccccc1"] * 2000, torch.Generator().manual_seed(0), temperature=100.0,
+        banned_first=NOT_AFTER_PROMPT,
+    )  # fmt: skip
+    firsts = {split_smiles(s)[len(split_smiles("c1ccccc1"))] for s, _ in written}
+    assert (
+        len(firsts) > 20 and not firsts & {"[H]", "=", "(", "1", "."} and not firsts & set(NOT_AFTER_PROMPT)
+    )
 
 
 @pytest.mark.slow

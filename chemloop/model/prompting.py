@@ -33,9 +33,10 @@ CONTINUATION_ROOM = 8  # tokens a prompt must leave free in the model's context
 MAX_DRAWS_PER_MOLECULE = 20  # with unique products: draws allowed per molecule asked for
 # Tokens that may not follow the prompted atom: an attachment point is one single bond to one new
 # atom, so no other bond order, no branch or ring bond that would give the atom a second new
-# neighbour (taking the hydrogen of another point on it), no closing bracket, no new molecule.
+# neighbour (taking the hydrogen of another point on it), no closing bracket, no new molecule, and
+# no explicit hydrogen: a point "decorated" with [H] is no point, the product lacks the scaffold.
 _RING_LABELS = (*(str(d) for d in range(10)), *(f"%{n}" for n in range(10, 100)))
-NOT_AFTER_PROMPT = ("=", "#", "$", ":", "(", ")", ".", *_RING_LABELS)
+NOT_AFTER_PROMPT = ("=", "#", "$", ":", "(", ")", ".", "[H]", *_RING_LABELS)
 _DUMMY = re.compile(r"^(\*|\[\d*\*.*\])$")
 
 

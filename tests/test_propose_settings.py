@@ -128,11 +128,12 @@ def test_rl_settings_reach_the_agent_and_generation(tmp_path, recorder):
     assert [(s["n"], s["seed"]) for s in recorder.samples] == [(40, 5 + 1)]  # candidates, round seed
     assert first.round == 1 and len(first.smiles) == 3
 
-    # Without a reward model the agent is steered by the components alone (QED here).
+    # Without a reward model the agent is steered by the components alone (QED here), under the
+    # default constitution's filter (an alkyl chloride is a reactive group in a final compound).
     objective = recorder.steps[0]
     qed = {r.canonical: r.score for r in Scorer(config.score)(POOL[:3])}
     assert objective(["OCC", "CCN", "CCCl", "not a molecule"]) == pytest.approx(
-        [qed["CCO"], qed["CCN"], qed["CCCl"], 0.0]
+        [qed["CCO"], qed["CCN"], 0.0, 0.0]
     )
 
     second = propose(factory, "c", batch=2)
@@ -162,7 +163,25 @@ def test_without_model_or_components_there_is_nothing_to_steer_by(tmp_path, reco
     proposed = propose(factory, "c")
     assert recorder.steps == []  # rl_steps = 4 is not used: no objective
     assert proposed.priority == [0.0, 0.0, 0.0] and proposed.predicted_mean == [None] * 3
-    assert proposed.smiles == [canonical(s) for s in POOL[:3]]  # the prior's order
+    # The prior's order, less what the default constitution filters (CCCl: an alkyl halide).
+    assert proposed.smiles == [canonical(s) for s in ("CCO", "CCN", "c1ccccc1")]
+
+
+def test_the_default_constitution_filters_candidates_unless_switched_off(tmp_path, recorder):
+    factory, config = new_campaign(tmp_path, **SETTINGS)
+    assert [c.type for c in config.constraints().components] == ["qed", "constitution"]
+    assert canonical("CCCl") not in propose(factory, "c", batch=10).smiles  # breaks a principle
+
+    off = {**SETTINGS["campaign"], "constitution_filter": False}
+    (tmp_path / "off").mkdir()
+    factory, config = new_campaign(tmp_path / "off", campaign=off, score=SETTINGS["score"])
+    assert [c.type for c in config.constraints().components] == ["qed"]
+    assert canonical("CCCl") in propose(factory, "c", batch=10).smiles
+
+    own = {"type": "constitution", "filter": True, "params": {"mode": "filter", "ignore": ["no-brenk"]}}
+    config = CampaignConfig.model_validate({"score": {"components": [own]}})
+    assert config.constraints().components == config.score.components  # the campaign's own, not twice
+    assert CampaignConfig.model_validate({"campaign": {"constitution_filter": False}}).constraints() is None
 
 
 class LengthModel:

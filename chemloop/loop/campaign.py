@@ -142,7 +142,8 @@ def propose(
 
     # 1. Start from the series: fine-tune the prior on what was measured, the better molecules drawn
     #    more often; then steer it towards the current objective (the reward model's estimate).
-    scorer = Scorer(config.score) if config.score else None
+    constraints = config.constraints()
+    scorer = Scorer(constraints) if constraints else None
     objective = _objective(
         model,
         scorer,
@@ -229,7 +230,8 @@ def propose(
         )
     else:  # no reward model yet: rank by the components, or keep the prior's order
         mean = std = None
-        priority = np.array([r.score for r in scorer(candidates)]) if scorer else np.zeros(len(candidates))
+        weighted = scorer is not None and scorer.config.weighted  # filters alone were applied above
+        priority = np.array([r.score for r in scorer(candidates)]) if weighted else np.zeros(len(candidates))
     # Inside the trust region first; any fill-up from outside comes after them, nearest first.
     ranked = np.where(inside, priority, -np.inf)
     chosen = select_batch(candidates, list(ranked), k=k, max_similarity=settings.max_similarity)
@@ -341,8 +343,8 @@ def _objective(
     With ``measured``, a molecule outside the reward model's applicability domain gets mean − κ·std
     instead (no bonus for being far from the data), and one outside the trust region scores 0.
     """
-    if model is None and scorer is None:
-        return None
+    if model is None and (scorer is None or not scorer.config.weighted):
+        return None  # nothing to steer by: filters alone (the constitution's) only constrain
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     if high <= low:
         high = low + 1.0

@@ -328,6 +328,9 @@ class CampaignSectionIn(Section):
     finetune_epochs: int | None = Field(None, ge=0, le=100)
     trust_similarity: float | None = Field(None, gt=0, le=1, description="null: no trust region")
     trust_scaffold: bool | None = None
+    constitution_filter: bool | None = Field(
+        None, description="drop candidates that break the default constitution (on unless false)"
+    )
     seed: Seed | None = None
 
 

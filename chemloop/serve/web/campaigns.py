@@ -44,10 +44,7 @@ COMPONENTS: dict[str, tuple[str, dict[str, Any]]] = {
         "Easy to make (SA score)",
         {"type": "sa_score", "transform": {"type": "reverse_sigmoid", "low": 2.0, "high": 6.0}},
     ),
-    "constitution": (
-        "Keep the medicinal-chemistry constitution",
-        {"type": "constitution", "filter": True, "params": {"mode": "filter"}},
-    ),
+    "constitution": ("Keep the medicinal-chemistry constitution", {}),  # campaign.constitution_filter
     "mw": (
         "Molecular weight 200–500",
         {"type": "mw", "transform": {"type": "double_sigmoid", "low": 200, "high": 500}},
@@ -64,9 +61,14 @@ def _form_config(batch: int, acquisition: str, components: list[str], toml: str)
     unknown = sorted(set(components) - set(COMPONENTS))
     if unknown:
         raise ChemloopError(f"unknown component {unknown[0]!r}; choose from {', '.join(COMPONENTS)}")
-    data: dict[str, Any] = {"campaign": {"batch": batch, "acquisition": acquisition}}
-    if components:
-        data["score"] = {"components": [COMPONENTS[c][1] for c in components]}
+    section = {
+        "batch": batch,
+        "acquisition": acquisition,
+        "constitution_filter": "constitution" in components,
+    }
+    data: dict[str, Any] = {"campaign": section}
+    if scoring := [COMPONENTS[c][1] for c in components if c != "constitution"]:
+        data["score"] = {"components": scoring}
     return data
 
 
@@ -74,7 +76,7 @@ def _index(
     request: Request, workspace: Workspace, status_code: int = 200, archived: bool = False, **form: Any
 ) -> HTMLResponse:
     defaults = {"error": None, "problems": [], "name": "", "batch": 12, "acquisition": "ucb", "core": ""}
-    defaults |= {"chosen": ["alerts", "qed"], "toml": ""}
+    defaults |= {"chosen": ["alerts", "qed", "constitution"], "toml": ""}
     # The assay and the seed file's columns (a seed waiting under seed_token when its page asks).
     defaults |= {"assay_name": "", "unit": "", "direction": "higher", "directions": DIRECTIONS}
     defaults |= {"seed_token": None, "seed_name": None, "seed_header": None, "columns": RECOGNISED}

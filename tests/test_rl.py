@@ -3,6 +3,7 @@ import torch
 
 from chemloop.chem.mol import try_canonical
 from chemloop.model import checkpoint
+from chemloop.model.likelihood import log_likelihood_by_length, pad_batch, sequence_log_likelihood
 from chemloop.rl import Agent, ReplayMemory, ScaffoldDiversityFilter
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.score.config import ScoreConfig
@@ -179,9 +180,20 @@ def test_a_bf16_agent_runs_its_forward_passes_in_bf16_and_keeps_float32_weights(
     assert all(v.dtype == torch.float32 for s in bf16.optimizer.state.values() for v in s.values() if v.ndim)
 
 
-def test_update_batches_are_padded_to_a_few_recurring_widths(tiny_lm):
-    agent = Agent(tiny_lm, seed=0)
-    block = agent.policy.config.block_size
-    assert agent._pad([[1, 2, 3]]).shape == (1, 16)
-    assert agent._pad([[1] * 17, [2]]).shape == (2, 32)
-    assert agent._pad([[1] * block]).shape == (1, block)  # never wider than the context
+def test_likelihoods_by_length_equal_one_padded_batch_in_value_and_gradient(tiny_lm):
+    model, pad = tiny_lm.model, tiny_lm.tokenizer.pad_id
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "CCN(CC)CCOC(=O)c1ccc(N)cc1", "CO"] * 7
+    rows = [tiny_lm.tokenizer.encode(s) for s in smiles]
+    gradients = []
+    for values in (
+        lambda: sequence_log_likelihood(model, pad_batch(rows, pad), pad),
+        lambda: log_likelihood_by_length(model, rows, pad, rows_per_batch=5, multiple=8),
+    ):
+        model.zero_grad()
+        result = values()
+        (result * torch.arange(len(rows))).sum().backward()  # each row weighed by its position
+        gradients.append(([p.grad.clone() for p in model.parameters()], result.detach()))
+    (plain_grads, plain), (sorted_grads, by_length) = gradients
+    torch.testing.assert_close(by_length, plain, atol=1e-4, rtol=1e-5)  # same rows, same order
+    for a, b in zip(plain_grads, sorted_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)  # float sums in another order

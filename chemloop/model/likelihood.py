@@ -39,6 +39,38 @@ def sequence_log_likelihood(model: GPT, ids: torch.Tensor, pad_id: int) -> torch
     return token_logp.sum(dim=1)
 
 
+def log_likelihood_by_length(
+    model: GPT,
+    sequences: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    rows_per_batch: int = 16,
+    multiple: int = 8,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """:func:`sequence_log_likelihood` of token id lists (``<bos>`` first), in the given order,
+    computed in batches of similar length so that little of the work is padding: sorted by
+    length, cut into batches of about ``rows_per_batch``, each padded to its own longest (rounded
+    up to ``multiple`` so that shapes recur). Differentiable; the same values as one padded batch
+    up to float rounding. An RL update on 74 sampled molecules ran forward and backward 1.4x faster
+    than with one batch (ad hoc measurement, default prior, one thread)."""
+    n = len(sequences)
+    if n == 0:
+        return torch.zeros(0, device=device)
+    limit = model.config.block_size
+    order = sorted(range(n), key=lambda i: len(sequences[i]))
+    batches = max(1, round(n / rows_per_batch))
+    parts, placed = [], []
+    for b in range(batches):
+        rows = order[b * n // batches : (b + 1) * n // batches]
+        ids = pad_batch([sequences[i] for i in rows], pad_id, multiple=multiple, limit=limit).to(device)
+        parts.append(sequence_log_likelihood(model, ids, pad_id))
+        placed += rows
+    position = torch.empty(n, dtype=torch.long)
+    position[torch.as_tensor(placed)] = torch.arange(n)
+    return torch.cat(parts)[position.to(device)]
+
+
 @torch.no_grad()
 def log_likelihood(
     model: GPT, tokenizer: SmilesTokenizer, smiles: Sequence[str], batch_size: int = 512

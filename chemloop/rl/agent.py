@@ -30,7 +30,8 @@ from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast, resolve_precision
-from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
+from chemloop.model.gpt import GPT
+from chemloop.model.likelihood import log_likelihood_by_length
 from chemloop.model.optim_state import load_optimizer, save_optimizer
 from chemloop.model.prompting import prompted_strings
 from chemloop.model.sampling import sample_ids
@@ -276,11 +277,10 @@ class Agent:
         replay_ids = [self._encode_or_none(s) for s in replay_smiles]
         keep = [i for i, r in enumerate(replay_ids) if r is not None]
         sequences = [*fresh_ids, *(replay_ids[i] for i in keep)]
-        all_ids = self._pad(sequences)
         rewards = torch.tensor([*fresh_rewards, *(replay_scores[i] for i in keep)])
         prior_logp = self._prior_log_likelihood(sequences)
         with self._autocast():
-            agent_logp = sequence_log_likelihood(self.policy, all_ids, self.tokenizer.pad_id)
+            agent_logp = self._log_likelihood(self.policy, sequences)
         baseline_rows = on_policy or len(fresh_ids)
         loss = self.loss(agent_logp, prior_logp, rewards, fresh=baseline_rows)
         self.optimizer.zero_grad(set_to_none=True)
@@ -294,15 +294,13 @@ class Agent:
         new = list(dict.fromkeys(k for k in keys if k not in self._prior_logp))
         if new:
             with torch.no_grad(), self._autocast():
-                batch = self._pad(new)
-                values = sequence_log_likelihood(self.prior.model, batch, self.tokenizer.pad_id)
+                values = self._log_likelihood(self.prior.model, [list(k) for k in new])
             self._prior_logp.update(zip(new, values.tolist(), strict=True))
         return torch.tensor([self._prior_logp[k] for k in keys])
 
-    def _pad(self, sequences: list[list[int]]) -> torch.Tensor:
-        """One batch, its width rounded up to 16 tokens: a few batch shapes recur all run long, so
-        the allocator and the matmul kernels reuse their buffers (memory stays level; measured)."""
-        return pad_batch(sequences, self.tokenizer.pad_id, multiple=16, limit=self.policy.config.block_size)
+    def _log_likelihood(self, model: GPT, sequences: list[list[int]]) -> torch.Tensor:
+        """Each sequence's log-likelihood under ``model``, in batches of similar length (little padding)."""
+        return log_likelihood_by_length(model, sequences, self.tokenizer.pad_id, device=self.device)
 
     def _autocast(self) -> AbstractContextManager:
         return autocast(self.device, self.precision)

@@ -184,6 +184,25 @@ def test_the_default_constitution_filters_candidates_unless_switched_off(tmp_pat
     assert CampaignConfig.model_validate({"campaign": {"constitution_filter": False}}).constraints() is None
 
 
+def test_the_http_api_and_the_web_form_switch_the_constitution_filter():
+    from chemloop.serve.web.campaigns import _form_config
+    from chemloop.services.campaigns import campaign_config
+    from chemloop.services.schemas import CampaignCreate
+    from chemloop.services.settings import ServeSettings
+
+    def over_http(body):
+        return campaign_config(
+            CampaignCreate.model_validate({"name": "c", **body}), ServeSettings(api_key="k" * 32)
+        )
+
+    assert over_http({}).campaign.constitution_filter
+    assert not over_http({"campaign": {"constitution_filter": False}}).campaign.constitution_filter
+    ticked = CampaignConfig.model_validate(_form_config(12, "ucb", ["qed", "constitution"], ""))
+    unticked = CampaignConfig.model_validate(_form_config(12, "ucb", ["qed"], ""))
+    assert ticked.campaign.constitution_filter and not unticked.campaign.constitution_filter
+    assert [c.type for c in ticked.score.components] == ["qed"]  # the filter is not a component twice
+
+
 class LengthModel:
     """A reward model that predicts a hundredth of a SMILES' length, with a spread of 0.05."""
 

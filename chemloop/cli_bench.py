@@ -209,6 +209,7 @@ def bench_prior(
     ] = None,
     num: Annotated[int, typer.Option(min=2, help="molecules sampled per model")] = 10_000,
     sample_seed: Annotated[int, typer.Option(help="seeds the samples, the floor and the spellings")] = 0,
+    temperature: Annotated[float, typer.Option(min=0.05, max=5.0, help="sampling temperature")] = 1.0,
     compare: Annotated[
         list[str] | None, typer.Option(help="another model to measure against the same split (repeatable)")
     ] = None,
@@ -228,6 +229,7 @@ def bench_prior(
         seed,
         num=num,
         sample_seed=sample_seed,
+        temperature=temperature,
         compare=compare or (),
         device=device,
         n_jobs=n_jobs,

@@ -406,11 +406,12 @@ def evaluate_model(
     *,
     num: int = 10_000,
     sample_seed: int = 0,
+    temperature: float = 1.0,
     device: str = "cpu",
     train_set: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Sample ``num`` molecules, measure them and the spelling gap on held-out molecules."""
-    report = sample(lm, num, seed=sample_seed)
+    report = sample(lm, num, seed=sample_seed, temperature=temperature)
     train_set = train_set if train_set is not None else frozenset(split.train)
     found = sample_metrics([m.smiles for m in report.molecules], train_set, reference, device)
     held = random.Random(sample_seed).sample(split.heldout, min(num, len(split.heldout)))
@@ -446,6 +447,7 @@ def bench_prior(
     *,
     num: int = 10_000,
     sample_seed: int = 0,
+    temperature: float = 1.0,
     compare: Sequence[str | Path] = (),
     device: str = "auto",
     n_jobs: int = 2,
@@ -490,6 +492,7 @@ def bench_prior(
                     reference,
                     num=num,
                     sample_seed=sample_seed,
+                    temperature=temperature,
                     device=fcd_device,
                     train_set=train_set,
                 ),
@@ -501,6 +504,7 @@ def bench_prior(
         "machine": describe(lm.device),
         "num": num,
         "sample_seed": sample_seed,
+        "temperature": temperature,
         "split": split.describe(),
         "floor": {"fcd": _number(floor.fcd), "molecules": floor.molecules},
         "reference": {

@@ -146,6 +146,7 @@ def bench_campaign(
             score=overrides.get("score"),
             reference_size=reference_size,
             progress=console.print,
+            on_run=lambda partial: _save(partial, output),
         )
         console.print(result["summary"])
         _save(result, output)

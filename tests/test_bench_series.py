@@ -61,6 +61,7 @@ def test_the_lab_rewards_the_series_and_the_target(corpus):
 
 @pytest.mark.slow
 def test_series_protocol_runs_the_real_campaign(corpus):
+    partial = []
     result = bench_series_campaign(
         str(corpus),
         series_count=1,
@@ -71,10 +72,13 @@ def test_series_protocol_runs_the_real_campaign(corpus):
         # The shipped prior: the tiny test model writes too few valid molecules for a round.
         campaign={"candidates": 200, "rl_steps": 1, "rl_batch_size": 8, "finetune_epochs": 1},
         reward={"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
-        # Proposals must keep the default constitution: the share violating it is then 0.
-        score={"components": [{"type": "constitution", "filter": True, "params": {"mode": "filter"}}]},
+        # The campaign keeps the default constitution (its default filter): the share violating it is 0.
+        on_run=partial.append,
     )
     [run] = result["runs"]
+    assert [p["complete"] for p in partial] == [False] and result["complete"]
+    assert partial[0]["runs"] == result["runs"]  # what a stopped benchmark would have kept
+    assert [c["type"] for c in result["constraints"]["components"]] == ["constitution"]
     assert run["methods"]["chemloop"]["violating"] == 0.0 == result["summary"]["chemloop"]["violating"]
     assert 0 <= run["methods"]["random"]["violating"] <= 1
     assert run["target"] not in run["seed_molecules"] and len(run["seed_molecules"]) == 6

@@ -134,21 +134,47 @@ def bench_series_campaign(
     score: dict[str, Any] | None = None,
     reference_size: int = 10_000,
     progress: Callable[[str], None] | None = None,
+    on_run: Callable[[dict], None] | None = None,
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
-    ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution)."""
+    ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution).
+    ``on_run`` gets the result so far after each run (``"complete": false``), so that a stopped
+    benchmark keeps the runs it finished."""
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
     corpus = read_corpus(data)
     chosen_series = series_of(corpus, count=series_count, min_members=min_members)
-    probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run)
+    probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run, score)
+    constraints = probe.constraints()
     settings = probe.campaign
     shuffled = [corpus[i] for i in np.random.default_rng(REFERENCE_SEED).permutation(len(corpus))]
     split = min(reference_size, len(corpus) // 2)  # a small corpus keeps half for screening
     reference, library = shuffled[:split], shuffled[split:]
     prior = checkpoint.load(settings.model)
-    runs = []
+    runs: list[dict] = []
+
+    def result(complete: bool) -> dict:
+        return {
+            "benchmark": "series campaign",
+            "data": data,
+            "rounds": rounds,
+            "batch": batch,
+            "seeds": list(seeds),
+            "seed_molecules": seed_molecules,
+            "reference_size": len(reference),
+            "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
+            f"× {OFF_SERIES_FACTOR} off the series' scaffold",
+            "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
+            "from the prior's samples / from the corpus",
+            "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
+            "constraints": None if constraints is None else constraints.model_dump(mode="json"),
+            "runs": runs,
+            "summary": {"runs": len(runs), **{m: _mean_summary(runs, m) for m in SERIES_METHODS}},
+            "seconds": round(time.perf_counter() - started, 1),
+            "complete": complete,
+        }
+
     for series in chosen_series:
         for seed in seeds:
             seed_smiles, target = seed_set(series, seed, seed_molecules)
@@ -210,25 +236,11 @@ def bench_series_campaign(
                     "methods": methods,
                 }
             )
+            if on_run is not None:
+                on_run(result(complete=False))
     if not runs:
         raise ChemloopError(f"{data}: no series of at least {min_members} molecules by the rule")
-    return {
-        "benchmark": "series campaign",
-        "data": data,
-        "rounds": rounds,
-        "batch": batch,
-        "seeds": list(seeds),
-        "seed_molecules": seed_molecules,
-        "reference_size": len(reference),
-        "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
-        f"× {OFF_SERIES_FACTOR} off the series' scaffold",
-        "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
-        "from the prior's samples / from the corpus",
-        "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
-        "runs": runs,
-        "summary": {"runs": len(runs), **{m: _mean_summary(runs, m) for m in SERIES_METHODS}},
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    return result(complete=True)
 
 
 def _mean_summary(runs: list[dict], method: str) -> dict[str, float]:

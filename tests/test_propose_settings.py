@@ -12,6 +12,7 @@ import pytest
 
 from chemloop.chem.mol import canonical
 from chemloop.chem.series import murcko_scaffold
+from chemloop.constitution.principles import load_constitution
 from chemloop.errors import ChemloopError
 from chemloop.loop import campaign as campaign_module
 from chemloop.loop import reward_store
@@ -182,6 +183,27 @@ def test_the_default_constitution_filters_candidates_unless_switched_off(tmp_pat
     config = CampaignConfig.model_validate({"score": {"components": [own]}})
     assert config.constraints().components == config.score.components  # the campaign's own, not twice
     assert CampaignConfig.model_validate({"campaign": {"constitution_filter": False}}).constraints() is None
+
+
+def test_the_default_filter_leaves_out_a_principle_the_series_itself_breaks(tmp_path, recorder):
+    # Every measured molecule is an alkyl chloride (a reactive group): so are the series' candidates.
+    seed = tmp_path / "seed.csv"
+    seed.write_text("smiles,value\nClCCCO,1\nClCCCCO,2\nClCCCCN,3\nClCC(C)CO,4\nClCCOCC,5\n")
+    campaign = {**SETTINGS["campaign"], "seed_data": str(seed), "trust_similarity": None}
+    settings = {
+        **SETTINGS,
+        "campaign": campaign,
+        "reward": {"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
+    }
+    factory, config = new_campaign(tmp_path, **settings)
+    breaks = ["no-brenk", "reactive-groups"]  # an alkyl halide is a Brenk alert as well
+    assert campaign_module._series_breaks(["ClCCCO", "ClCCCCO", "CCO"]) == breaks
+    assert campaign_module._series_breaks(["ClCCCO", "CCO", "CCN"]) == []  # one in three: not the series'
+    [_, constitution] = config.constraints(breaks).components
+    assert constitution.params == {"mode": "filter", "ignore": breaks}
+    assert canonical("CCCl") in propose(factory, "c", batch=10).smiles  # kept: the series' own chemistry
+    everything = [p.id for p in load_constitution().principles]
+    assert [c.type for c in config.constraints(everything).components] == ["qed"]  # nothing left to check
 
 
 def test_the_http_api_and_the_web_form_switch_the_constitution_filter():

@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import canonical, try_canonical
+from chemloop.chem.mol import canonical, try_canonical, try_mol
 from chemloop.chem.user_input import WITHHELD_PROBLEM
+from chemloop.constitution.principles import load_constitution
 from chemloop.errors import ChemloopError
 from chemloop.loop import agent_carry, people, reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
@@ -142,7 +145,7 @@ def propose(
 
     # 1. Start from the series: fine-tune the prior on what was measured, the better molecules drawn
     #    more often; then steer it towards the current objective (the reward model's estimate).
-    constraints = config.constraints()
+    constraints = config.constraints(_series_breaks([s for s, _ in measurements]))
     scorer = Scorer(constraints) if constraints else None
     objective = _objective(
         model,
@@ -373,6 +376,21 @@ def _objective(
         return [parts[c] if c else 0.0 for c in canonical]
 
     return score
+
+
+SERIES_BREAK_SHARE = 0.5  # a principle at least this share of the measured molecules break is the series' own
+
+
+def _series_breaks(measured: Sequence[str]) -> list[str]:
+    """Principles of the default constitution that at least half of the measured molecules break:
+    the default filter leaves them out (a series built on a nitroarene, say, would otherwise have
+    every candidate filtered)."""
+    mols = [m for m in map(try_mol, measured) if m is not None]
+    if not mols:
+        return []
+    rules = load_constitution()
+    broken = Counter(principle for mol in mols for principle in rules.violations(mol))
+    return sorted(p for p, count in broken.items() if count >= SERIES_BREAK_SHARE * len(mols))
 
 
 def rank_weights(values: list[float]) -> list[float]:

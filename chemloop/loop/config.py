@@ -18,12 +18,14 @@ filter = true
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chemloop.config_files import read_toml, validate
+from chemloop.constitution.principles import load_constitution
 from chemloop.loop.acquisition import Acquisition
 from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ComponentConfig, ScoreConfig
@@ -154,14 +156,20 @@ class CampaignConfig(BaseModel):
                     raise ValueError(f"{key} does not apply to a campaign: {_RUN_ONLY[key]}")
         return value
 
-    def constraints(self) -> ScoreConfig | None:
+    def constraints(self, series_breaks: Sequence[str] = ()) -> ScoreConfig | None:
         """``[score]``, with the default constitution's filter added when ``campaign.constitution_filter``
-        is on and ``[score]`` has no constitution filter of its own."""
+        is on and ``[score]`` has no constitution filter of its own. The filter leaves out
+        ``series_breaks``: principles the campaign's own series breaks (its chemistry is the
+        chemist's call, and every candidate of the series would break them too)."""
         components = list(self.score.components) if self.score else []
         if self.campaign.constitution_filter and not any(
             c.type == "constitution" and c.filter for c in components
         ):
-            components.append(CONSTITUTION_FILTER)
+            computable = {p.id for p in load_constitution().principles if p.computable}
+            ignore = sorted(set(series_breaks) & computable)
+            if len(ignore) < len(computable):
+                params = {**CONSTITUTION_FILTER.params, **({"ignore": ignore} if ignore else {})}
+                components.append(CONSTITUTION_FILTER.model_copy(update={"params": params}))
         if not components:
             return None
         base = self.score or ScoreConfig(components=components)

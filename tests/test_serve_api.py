@@ -23,7 +23,14 @@ AUTH = {"X-API-Key": KEY}
 SEED = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "c1ccc2ccccc2c1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
 # Small enough that a propose round takes seconds with the tiny model.
 TINY_CAMPAIGN = {
-    "campaign": {"batch": 3, "candidates": 200, "rl_steps": 1, "rl_batch_size": 16, "max_similarity": None},
+    "campaign": {
+        "batch": 3,
+        "candidates": 200,
+        "rl_steps": 1,
+        "rl_batch_size": 16,
+        "max_similarity": None,
+        "constitution_filter": False,  # the tiny model's molecules are too crude to keep it
+    },
     "reward": {"ensemble": 2, "hidden": 16, "epochs": 10, "cv_folds": 0},
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -28,8 +29,9 @@ class Scored:
 
 
 class FakeScorer:
-    def __init__(self, table: dict[str, float]) -> None:
+    def __init__(self, table: dict[str, float], weighted: bool = True) -> None:
         self.table, self.asked = table, []
+        self.config = SimpleNamespace(weighted=weighted)  # False: filters only
 
     def __call__(self, smiles: list[str]) -> list[Scored]:
         self.asked.append(list(smiles))
@@ -43,6 +45,8 @@ def squash(x: float, low: float, high: float) -> float:
 
 def test_nothing_to_steer_by_gives_no_objective():
     assert _objective(None, None, [1.0, 2.0], kappa=1.0) is None
+    # Filters alone (the default constitution's) constrain candidates but do not steer the agent.
+    assert _objective(None, FakeScorer({}, weighted=False), [1.0, 2.0], kappa=1.0) is None
 
 
 def test_model_mean_plus_kappa_std_squashed_between_the_measured_extremes():

@@ -50,7 +50,7 @@ from chemloop.bench.campaign import (
 from chemloop.bench.series import Series, read_corpus, series_of
 from chemloop.chem.mol import to_mol, try_mol
 from chemloop.chem.series import morgan_fingerprints
-from chemloop.constitution.principles import Constitution, load_constitution
+from chemloop.constitution.principles import Constitution, default_constitution
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample
@@ -108,7 +108,7 @@ def _round_summary(
     return {
         "in_series_per_round": in_series,
         "in_series": round(sum(lab.in_series(s) for s in flat) / max(1, len(flat)), 4),
-        "violating": _violating(flat, load_constitution()),
+        "violating": _violating(flat, default_constitution()),
         "best_so_far": best_so_far,
         "rose_above_seed": best > seed_best,
         "top1_hits": hits,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -171,3 +171,9 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
     if not path.is_file():
         raise ChemloopError(f"constitution file not found: {path}")
     return validate(Constitution, read_toml(path, "constitution"), f"constitution {path}")
+
+
+@lru_cache(maxsize=1)
+def default_constitution() -> Constitution:
+    """The shipped medicinal-chemistry constitution, read once (campaigns consult it every round)."""
+    return load_constitution()

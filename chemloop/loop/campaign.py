@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import canonical, try_canonical, try_mol
 from chemloop.chem.user_input import WITHHELD_PROBLEM
-from chemloop.constitution.principles import load_constitution
+from chemloop.constitution.principles import default_constitution
 from chemloop.errors import ChemloopError
 from chemloop.loop import agent_carry, people, reward_store
 from chemloop.loop.acquisition import acquisition_values, select_batch
@@ -388,7 +388,7 @@ def _series_breaks(measured: Sequence[str]) -> list[str]:
     mols = [m for m in map(try_mol, measured) if m is not None]
     if not mols:
         return []
-    rules = load_constitution()
+    rules = default_constitution()
     broken = Counter(principle for mol in mols for principle in rules.violations(mol))
     return sorted(p for p, count in broken.items() if count >= SERIES_BREAK_SHARE * len(mols))
 

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chemloop.config_files import read_toml, validate
-from chemloop.constitution.principles import load_constitution
+from chemloop.constitution.principles import default_constitution
 from chemloop.loop.acquisition import Acquisition
 from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ComponentConfig, ScoreConfig
@@ -165,7 +165,7 @@ class CampaignConfig(BaseModel):
         if self.campaign.constitution_filter and not any(
             c.type == "constitution" and c.filter for c in components
         ):
-            computable = {p.id for p in load_constitution().principles if p.computable}
+            computable = {p.id for p in default_constitution().principles if p.computable}
             ignore = sorted(set(series_breaks) & computable)
             if len(ignore) < len(computable):
                 params = {**CONSTITUTION_FILTER.params, **({"ignore": ignore} if ignore else {})}

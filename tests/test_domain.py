@@ -6,8 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chemloop.chem.series import series_core
 from chemloop.loop.campaign import _objective, rank_weights
-from chemloop.loop.domain import MeasuredSet, pessimistic_where_out_of_domain
+from chemloop.loop.domain import (
+    MeasuredSet,
+    TrustAnchor,
+    TrustRule,
+    pessimistic_where_out_of_domain,
+    trust_region_miss,
+)
 
 MEASURED = ["c1ccc2[nH]ccc2c1", "Cc1ccc2[nH]ccc2c1", "COc1ccc2[nH]ccc2c1", "Clc1ccc2[nH]ccc2c1"]
 VALUES = [5.0, 6.0, 7.0, 8.0]
@@ -30,10 +37,57 @@ def test_trust_region_by_similarity_or_scaffold_and_off_when_asked():
     measured = MeasuredSet(MEASURED, VALUES)
     candidates = [NEAR, SAME_SCAFFOLD, FAR]
     why = measured.explain(candidates)
-    assert measured.in_trust_region(candidates, why, 0.35, scaffold=True) == [True, True, False]
-    assert measured.in_trust_region(candidates, why, 0.35, scaffold=False) == [True, False, False]
-    assert measured.in_trust_region(candidates, why, None, scaffold=False) == [True, True, True]
-    assert MeasuredSet([], []).in_trust_region(candidates, why, 0.35, True) == [True, True, True]
+    assert measured.in_trust_region(candidates, why, TrustRule(0.35, scaffold=True)) == [True, True, False]
+    assert measured.in_trust_region(candidates, why, TrustRule(0.35, scaffold=False)) == [True, False, False]
+    assert measured.in_trust_region(candidates, why, TrustRule(None, scaffold=False)) == [True, True, True]
+    assert MeasuredSet([], []).in_trust_region(candidates, why, TrustRule(0.35)) == [True, True, True]
+
+
+# Benzylpiperidines measured; open-chain benzylamines look alike by ECFP4 but have left the series.
+PIPERIDINES = [
+    "COc1ccc(C[NH+]2CCC(OC(C)(C)C)CC2)cc1",
+    "CC1CC[NH+](Cc2ccc(C#N)cc2F)CC1",
+    "CNC(=O)[C@@H]1CCC[NH+](Cc2ccc(Cl)c(F)c2)C1",
+    "CO[C@H]1CCC[NH+](Cc2cccc(Cl)c2Cl)C1",
+]
+OPEN_CHAIN = "COc1ccc(C[NH2+]C(C)(C)C)cc1"  # Tanimoto 0.38 to the first
+ANOTHER_PIPERIDINE = "COc1ccc(C[NH+]2CCC(C)CC2)cc1"
+
+
+def test_the_series_core_is_the_most_shared_scaffold_of_two_rings_or_more():
+    core = "c1ccc(C[NH+]2CCCCC2)cc1"
+    assert series_core(PIPERIDINES, 0.5) == core
+    assert series_core([*PIPERIDINES, "c1ccc2ccccc2c1", "c1ccc2ccccc2c1"], 0.5) == core  # 4 of 6
+    others = [
+        "c1ccc2ccccc2c1",
+        "Cc1ccc2ccccc2c1",
+        "c1ccc2[nH]ccc2c1",
+        "Cc1ccc2[nH]ccc2c1",
+        "c1ccc(-c2ccccc2)cc1",
+    ]
+    assert series_core([*PIPERIDINES, *others], 0.5) is None  # at most 4 of 9 share a scaffold: no series
+    assert series_core(["Cc1ccccc1", "Clc1ccccc1O", "CCc1ccccc1"], 0.5) is None  # one ring is no series
+    # A larger scaffold shared as widely wins over its part (ties: the larger).
+    biaryls = ["c1ccc(-c2ccncc2)cc1", "Cc1ccc(-c2ccncc2)cc1", "Fc1ccc(-c2ccncc2)cc1"]
+    assert series_core(biaryls, 0.5) == "c1ccc(-c2ccncc2)cc1"
+    assert series_core([], 0.5) is None
+
+
+def test_the_trust_region_keeps_the_series_core_and_says_why_a_candidate_lies_outside():
+    measured = MeasuredSet(PIPERIDINES, [1.0, 2.0, 3.0, 4.0])
+    candidates = [OPEN_CHAIN, ANOTHER_PIPERIDINE]
+    why = measured.explain(candidates)
+    assert why[0].nearest_similarity >= 0.35  # near enough by similarity alone
+    assert measured.in_trust_region(candidates, why, TrustRule(0.35, core_share=None)) == [True, True]
+    assert measured.in_trust_region(candidates, why, TrustRule(0.35, core_share=0.5)) == [False, True]
+    anchor = TrustAnchor.of(PIPERIDINES, TrustRule(0.35, core_share=0.5))
+    missing = trust_region_miss(
+        OPEN_CHAIN, why[0].nearest_similarity, anchor, TrustRule(0.35, core_share=0.5)
+    )
+    assert missing == "it lacks the series' core c1ccc(C[NH+]2CCCCC2)cc1"
+    far = trust_region_miss(OPEN_CHAIN, 0.2, anchor, TrustRule(0.5, scaffold=False, core_share=0.5))
+    assert far == "its nearest measured molecule is only 0.20 similar (the region needs 0.50)"
+    assert trust_region_miss(OPEN_CHAIN, 0.2, anchor, TrustRule(None, core_share=0.5)) is None  # off
 
 
 def test_too_few_molecules_have_no_domain_to_leave():
@@ -56,13 +110,23 @@ class FakeModel:
 def test_objective_penalises_out_of_domain_and_zeroes_outside_the_trust_region():
     measured = MeasuredSet(MEASURED, VALUES)
     plain = _objective(FakeModel(), None, VALUES, kappa=1.0)
-    guarded = _objective(FakeModel(), None, VALUES, kappa=1.0, measured=measured, trust_similarity=0.35)
-    open_region = _objective(FakeModel(), None, VALUES, kappa=1.0, measured=measured, trust_similarity=None)
+    guarded = _objective(FakeModel(), None, VALUES, kappa=1.0, measured=measured, trust=TrustRule(0.35))
+    open_region = _objective(FakeModel(), None, VALUES, kappa=1.0, measured=measured, trust=TrustRule(None))
     near, same, far = guarded([NEAR, SAME_SCAFFOLD, FAR])
     assert near == pytest.approx(plain([NEAR])[0])  # in domain: mean + κ·std as before
     assert 0 < same < near  # on the scaffold but out of domain: mean − κ·std
     assert far == 0.0  # outside the trust region
     assert 0 < open_region([FAR])[0] < near  # no trust region: scored, without the bonus
+
+
+def test_objective_zeroes_a_candidate_that_lacks_the_series_core():
+    values = [1.0, 2.0, 3.0, 4.0]
+    measured = MeasuredSet(PIPERIDINES, values)
+    objective = _objective(
+        FakeModel(), None, values, kappa=1.0, measured=measured, trust=TrustRule(0.35, core_share=0.5)
+    )
+    open_chain, piperidine = objective([OPEN_CHAIN, ANOTHER_PIPERIDINE])
+    assert open_chain == 0.0 and piperidine > 0
 
 
 def test_rank_weights_favour_the_better_molecules():

@@ -55,6 +55,26 @@ def murcko_scaffold(smiles: str | Chem.Mol) -> str:
     return MurckoScaffold.MurckoScaffoldSmiles(mol=mol)
 
 
+CORE_MIN_RINGS = 2  # one ring (a benzene, a piperidine) is shared by unrelated molecules: not a series
+
+
+def series_core(smiles: Sequence[str], share: float) -> str | None:
+    """The core of a series: among the Murcko scaffolds of ``smiles`` with at least two rings, the one
+    that the largest share of them contain as a substructure (ties: the larger scaffold), if that
+    share is at least ``share``; None when no scaffold is that common (no series to keep)."""
+    mols = [m for m in map(try_mol, smiles) if m is not None]
+    scaffolds = {murcko_scaffold(m) for m in mols} - {""}
+    best: tuple[int, int, str] | None = None
+    for scaffold in sorted(scaffolds):
+        pattern = Chem.MolFromSmiles(scaffold)
+        if pattern is None or pattern.GetRingInfo().NumRings() < CORE_MIN_RINGS:
+            continue
+        count = sum(m.HasSubstructMatch(pattern) for m in mols)
+        if count >= share * len(mols) and (best is None or (count, pattern.GetNumAtoms()) > best[:2]):
+            best = (count, pattern.GetNumAtoms(), scaffold)
+    return best[2] if best else None
+
+
 def ring_systems(mol: Chem.Mol) -> list[str]:
     """Each ring system of ``mol`` (rings that share an atom, fused or spiro) as canonical SMILES of
     its atoms, without substituents."""

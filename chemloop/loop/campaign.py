@@ -34,7 +34,7 @@ from chemloop.loop.acquisition import acquisition_values, select_batch
 from chemloop.loop.assay import Assay, campaign_assay, store_assay
 from chemloop.loop.campaign_reads import campaign_censored, campaign_measurements
 from chemloop.loop.config import CampaignConfig, CampaignSection
-from chemloop.loop.domain import Explanation, MeasuredSet, pessimistic_where_out_of_domain
+from chemloop.loop.domain import Explanation, MeasuredSet, TrustRule, pessimistic_where_out_of_domain
 from chemloop.loop.progress import ProgressCallback, Stages
 from chemloop.loop.results import ResultRows, attribute_file, read_results, store_results
 from chemloop.loop.store import (
@@ -153,8 +153,7 @@ def propose(
         values,
         settings.kappa,
         measured=measured,
-        trust_similarity=settings.trust_similarity,
-        trust_scaffold=settings.trust_scaffold,
+        trust=settings.trust_rule(),
     )
     prior = checkpoint.load(settings.model)
     if measured is not None and settings.finetune_epochs:
@@ -200,9 +199,7 @@ def propose(
     explanations = measured.explain(candidates) if measured is not None else [_UNEXPLAINED] * len(candidates)
     inside = [True] * len(candidates)
     if measured is not None:
-        inside = measured.in_trust_region(
-            candidates, explanations, settings.trust_similarity, settings.trust_scaffold
-        )
+        inside = measured.in_trust_region(candidates, explanations, settings.trust_rule())
         # Too few inside: the batch is filled with the candidates nearest to the measured ones
         # (their explanations show how far they are), never with arbitrary ones.
         outside = sorted(
@@ -337,8 +334,7 @@ def _objective(
     kappa: float,
     *,
     measured: MeasuredSet | None = None,
-    trust_similarity: float | None = None,
-    trust_scaffold: bool = True,
+    trust: TrustRule | None = None,
 ):
     """The RL score in [0, 1]: the reward model's mean + κ·std squashed between the measured
     extremes, times the components' aggregate (which is 0 where a filter fails).
@@ -359,7 +355,7 @@ def _objective(
         parts = {c: 1.0 for c in valid}
         if measured is not None and valid:
             why = measured.explain(valid)
-            inside = measured.in_trust_region(valid, why, trust_similarity, trust_scaffold)
+            inside = measured.in_trust_region(valid, why, trust or TrustRule(None))
             outside_domain = {c for c, e in zip(valid, why, strict=True) if e.out_of_domain}
             for c, keep in zip(valid, inside, strict=True):
                 parts[c] *= 1.0 if keep else 0.0

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chemloop.config_files import read_toml, validate
 from chemloop.constitution.principles import default_constitution
 from chemloop.loop.acquisition import Acquisition
+from chemloop.loop.domain import TrustRule
 from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ComponentConfig, ScoreConfig
 
@@ -85,6 +86,14 @@ class CampaignSection(BaseModel):
     trust_scaffold: bool = Field(
         True, description="trust region: a candidate on a measured molecule's Murcko scaffold stays in it"
     )
+    trust_core: float | None = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="trust region: when at least this share of the measured molecules contain one Murcko "
+        "scaffold of two rings or more (the series' core), every candidate must contain it too; null: "
+        "no core rule",
+    )
     # Unfiltered, 72-86% of a series campaign's proposals broke a computable principle (protecting
     # groups, reactive groups, unassigned stereocentres); filtered, none did, with as many hits.
     constitution_filter: bool = Field(
@@ -96,6 +105,9 @@ class CampaignSection(BaseModel):
     model: str = Field("prior", description="the prior the agent starts from")
     seed: int = Field(0, description="random seed of generation (each round adds its number)")
     seed_data: Path | None = Field(None, description="CSV smiles,value[,std] imported as round 0")
+
+    def trust_rule(self) -> TrustRule:
+        return TrustRule(self.trust_similarity, self.trust_scaffold, self.trust_core)
 
 
 class RewardSection(BaseModel):

@@ -3,7 +3,9 @@ reward model's applicability domain, and why each proposal was made.
 
 - Trust region: a candidate stays if its nearest measured molecule (ECFP4 Tanimoto) is at least
   ``trust_similarity`` similar, or (with ``trust_scaffold``) it shares a measured molecule's Murcko
-  scaffold. Lead optimisation stays inside its series; set ``trust_similarity`` to None to hop.
+  scaffold; and, when the measured molecules form a series (a scaffold of two rings or more that
+  at least ``trust_core`` of them contain), it keeps that core. Lead optimisation stays inside its
+  series; set ``trust_similarity`` to None to hop.
 - Applicability domain: how similar each measured molecule is to its nearest *other* measured
   molecule is the range of similarity over which the reward model was ever checked (leave-one-out).
   A candidate less similar to the data than the 10th percentile of that range is out of domain:
@@ -13,15 +15,41 @@ reward model's applicability domain, and why each proposal was made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from rdkit import DataStructs
+from rdkit import Chem, DataStructs
 
-from chemloop.chem.series import morgan_fingerprints, murcko_scaffold, nearest_neighbours
+from chemloop.chem.mol import try_mol
+from chemloop.chem.series import morgan_fingerprints, murcko_scaffold, nearest_neighbours, series_core
 
 DOMAIN_QUANTILE = 0.10
+
+
+@dataclass(frozen=True)
+class TrustRule:
+    """The campaign's trust-region settings (``[campaign] trust_*``); ``similarity`` None: no region."""
+
+    similarity: float | None
+    scaffold: bool = True
+    core_share: float | None = None
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """What the rule measures candidates against: the measured molecules' Murcko scaffolds and the
+    series' core (None: no core to keep)."""
+
+    scaffolds: frozenset[str]
+    core: str | None
+
+    @classmethod
+    def of(cls, measured: Sequence[str], rule: TrustRule) -> TrustAnchor:
+        scaffolds = frozenset({murcko_scaffold(s) for s in measured} - {""})
+        core = series_core(measured, rule.core_share) if rule.core_share is not None else None
+        return cls(scaffolds, core)
 
 
 @dataclass
@@ -41,8 +69,8 @@ class MeasuredSet:
         self.smiles = list(smiles)
         self.values = list(values)
         self.fingerprints = morgan_fingerprints(self.smiles)
-        self.scaffolds = {murcko_scaffold(s) for s in self.smiles} - {""}
         self.domain_similarity = self._domain_similarity()
+        self._anchors: dict[TrustRule, TrustAnchor] = {}
 
     def _domain_similarity(self) -> float:
         """The 10th percentile of each measured molecule's similarity to its nearest other one
@@ -67,28 +95,63 @@ class MeasuredSet:
             for i, sim in zip(index, similarity, strict=True)
         ]
 
+    def anchor(self, rule: TrustRule) -> TrustAnchor:
+        """The scaffolds and series core of the measured molecules (computed once per rule)."""
+        if rule not in self._anchors:
+            self._anchors[rule] = TrustAnchor.of(self.smiles, rule)
+        return self._anchors[rule]
+
     def in_trust_region(
-        self,
-        candidates: Sequence[str],
-        explanations: Sequence[Explanation],
-        similarity: float | None,
-        scaffold: bool,
+        self, candidates: Sequence[str], explanations: Sequence[Explanation], rule: TrustRule
     ) -> list[bool]:
         """Whether each candidate lies in the trust region (all do when it is off or nothing is measured)."""
-        if similarity is None or not self.smiles:
+        if rule.similarity is None or not self.smiles:
             return [True] * len(candidates)
+        anchor = self.anchor(rule)
         return [
-            inside_trust_region(c, e.nearest_similarity, self.scaffolds, similarity, scaffold)
+            inside_trust_region(c, e.nearest_similarity, anchor, rule)
             for c, e in zip(candidates, explanations, strict=True)
         ]
 
 
 def inside_trust_region(
-    candidate: str, nearest_similarity: float, scaffolds: Set[str], similarity: float, scaffold: bool
+    candidate: str, nearest_similarity: float, anchor: TrustAnchor, rule: TrustRule
 ) -> bool:
-    """The trust region's rule for one candidate: its nearest measured molecule is at least
-    ``similarity`` similar, or (with ``scaffold``) it has one of the measured ``scaffolds``."""
-    return nearest_similarity >= similarity or (scaffold and murcko_scaffold(candidate) in scaffolds)
+    """The trust region's rule for one candidate (see :func:`trust_region_miss`)."""
+    return trust_region_miss(candidate, nearest_similarity, anchor, rule) is None
+
+
+def trust_region_miss(
+    candidate: str, nearest_similarity: float, anchor: TrustAnchor, rule: TrustRule
+) -> str | None:
+    """Why a candidate lies outside the trust region, for a chemist to read; None when inside.
+
+    Inside: its nearest measured molecule is at least ``rule.similarity`` similar, or (with
+    ``rule.scaffold``) it has a measured Murcko scaffold; and it contains the series' core when there
+    is one. Off (``rule.similarity`` None): everything is inside."""
+    if rule.similarity is None:
+        return None
+    if nearest_similarity < rule.similarity and not (
+        rule.scaffold and murcko_scaffold(candidate) in anchor.scaffolds
+    ):
+        return (
+            f"its nearest measured molecule is only {nearest_similarity:.2f} similar (the region needs "
+            f"{rule.similarity:.2f})"
+            + (" and no measured molecule shares its scaffold" if rule.scaffold else "")
+        )
+    if anchor.core is not None and not _contains(candidate, anchor.core):
+        return f"it lacks the series' core {anchor.core}"
+    return None
+
+
+@lru_cache(maxsize=64)
+def _core_pattern(core: str) -> Chem.Mol:
+    return Chem.MolFromSmiles(core)
+
+
+def _contains(candidate: str, core: str) -> bool:
+    mol = try_mol(candidate)
+    return mol is not None and mol.HasSubstructMatch(_core_pattern(core))
 
 
 def pessimistic_where_out_of_domain(

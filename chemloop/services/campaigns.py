@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from chemloop.chem.prompts import PromptError, parse_prompt
-from chemloop.chem.series import murcko_scaffold
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.config_files import validate
 from chemloop.dock.poses import pose_path
@@ -31,7 +30,7 @@ from chemloop.loop.assay import Assay, check_assay, written
 from chemloop.loop.campaign import Proposed
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.domain import inside_trust_region
+from chemloop.loop.domain import TrustAnchor, TrustRule, trust_region_miss
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
@@ -110,42 +109,34 @@ def docking_poses(workspace: Workspace, name: str, smiles: str) -> dict[str, Pat
 
 @dataclass(frozen=True)
 class TrustRegion:
-    """The campaign's trust region (``similarity`` None: off) and the molecules a round proposed
-    outside it (``outside``, SMILES): propose fills a batch with the candidates nearest to the
+    """The campaign's trust region (``rule.similarity`` None: off) and the molecules a round proposed
+    outside it (``outside``: SMILES and why): propose fills a batch with the candidates nearest to the
     measured ones when too few lie inside."""
 
-    similarity: float | None
-    scaffold: bool
-    outside: frozenset[str]
+    rule: TrustRule
+    outside: dict[str, str]  # SMILES: why it lies outside
 
 
 def trust_region(workspace: Workspace, name: str, round_number: int) -> TrustRegion:
     """Which proposals of round ``round_number`` lie outside the campaign's trust region, by the rule
     propose applied (:func:`chemloop.loop.domain.inside_trust_region`): each proposal's stored
-    similarity to its nearest measured molecule, and the scaffolds of the molecules measured before
-    that round. A proposal stored without an explanation is not judged."""
-    settings = campaign_reads.stored_config(workspace.factory, name).campaign
-    if settings.trust_similarity is None:
-        return TrustRegion(None, settings.trust_scaffold, frozenset())
+    similarity to its nearest measured molecule, and the scaffolds and series core of the molecules
+    measured before that round. A proposal stored without an explanation is not judged."""
+    rule = campaign_reads.stored_config(workspace.factory, name).campaign.trust_rule()
+    if rule.similarity is None:
+        return TrustRegion(rule, {})
     table = molecules(workspace, name)
     measured = [m["smiles"] for m in table if m["value"] is not None and m["round"] < round_number]
-    scaffolds = {murcko_scaffold(s) for s in measured} - {""}
-    outside = {
-        m["smiles"]
+    if not measured:
+        return TrustRegion(rule, {})
+    anchor = TrustAnchor.of(measured, rule)
+    judged = (
+        (m["smiles"], trust_region_miss(m["smiles"], m["nearest_similarity"], anchor, rule))
         for m in table
-        if m["round"] == round_number
-        and m["rank"] is not None
-        and m["nearest_similarity"] is not None
-        and measured
-        and not inside_trust_region(
-            m["smiles"],
-            m["nearest_similarity"],
-            scaffolds,
-            settings.trust_similarity,
-            settings.trust_scaffold,
-        )
-    }
-    return TrustRegion(settings.trust_similarity, settings.trust_scaffold, frozenset(outside))
+        if m["round"] == round_number and m["rank"] is not None and m["nearest_similarity"] is not None
+    )
+    outside = {smiles: why for smiles, why in judged if why is not None}
+    return TrustRegion(rule, outside)
 
 
 # A campaign's job kinds, as a message names them.

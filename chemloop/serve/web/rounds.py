@@ -91,7 +91,8 @@ def next_step(
     - ``working``: a job runs; its progress is the next thing to watch;
     - ``first``: no round yet: propose the first;
     - ``make``: the latest round is proposed and nothing of it measured: make and test its
-      ``molecules`` (by rank; each with ``outside_trust`` from ``trust``), then upload the results;
+      ``molecules`` (by rank; each with ``outside_trust``: why it lies outside the trust region, or
+      None), then upload the results;
     - ``measured``: results of the latest round are in: propose the next (or upload the rest); its
       ``best`` as :func:`chemloop.serve.web.best.best_text` writes it (a ">8" among them).
     """
@@ -105,8 +106,8 @@ def next_step(
         proposed = [m for m in table if m["round"] == latest["round"] and m["rank"] is not None]
         # Stored proposals passed the dual-use guard when they were made; checked again on the way out.
         shown = sorted((m for m in proposed if not is_withheld(m["smiles"])), key=lambda m: m["rank"])
-        outside = trust.outside if trust is not None else frozenset()
-        shown = [m | {"outside_trust": m["smiles"] in outside} for m in shown]
+        outside = trust.outside if trust is not None else {}
+        shown = [m | {"outside_trust": outside.get(m["smiles"])} for m in shown]
         return {
             "state": "make",
             "round": latest["round"],

@@ -52,6 +52,48 @@ def _upload(client: TestClient, text: str) -> str:
     return stored.headers["location"]
 
 
+def test_a_proposal_without_the_series_core_is_marked_outside_the_trust_region(tmp_path):
+    """Measured benzylpiperidines form a series; an open-chain benzylamine as similar by ECFP4 as
+    the region needs lacks their core, and its card says so."""
+    app = create_app(settings_for(tmp_path, "web.db"))
+    factory = app.state.workspace.factory
+    series = {
+        "COc1ccc(C[NH+]2CCC(OC(C)(C)C)CC2)cc1": 1.0,
+        "CC1CC[NH+](Cc2ccc(C#N)cc2F)CC1": 2.0,
+        "CNC(=O)[C@@H]1CCC[NH+](Cc2ccc(Cl)c(F)c2)C1": 3.0,
+        "CO[C@H]1CCC[NH+](Cc2cccc(Cl)c2Cl)C1": 2.5,
+    }
+    config = CampaignConfig.model_validate(
+        {"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", series))}, "reward": TINY_REWARD}
+    )
+    init_campaign(factory, "demo", config)
+    open_chain, piperidine = (
+        canonical("COc1ccc(C[NH2+]C(C)(C)C)cc1"),
+        canonical("COc1ccc(C[NH+]2CCC(C)CC2)cc1"),
+    )
+    add_round(factory, "demo", rows=[(open_chain, 2.0, 0.5), (piperidine, 2.5, 0.5)])
+    with session_scope(factory) as session:
+        for smiles, similarity in ((open_chain, 0.55), (piperidine, 0.66)):
+            proposal = session.query(Proposal).filter_by(smiles=smiles).one()
+            session.add(
+                ProposalExplanation(
+                    proposal_id=proposal.id,
+                    nearest_smiles=next(iter(series)),
+                    nearest_similarity=similarity,
+                    nearest_value=1.0,
+                    out_of_domain=False,
+                )
+            )
+    page = TestClient(app).get("/campaigns/demo").text
+    card = " ".join(page.split("<code>" + molecule_key(open_chain))[1].split("</li>")[0].split())
+    assert (
+        "Outside the campaign's trust region</strong>: it lacks the series&#39; core c1ccc(C[NH+]2CCCCC2)cc1"
+        in card
+    )
+    inside = page.split("<code>" + molecule_key(piperidine))[1].split("</li>")[0]
+    assert "trust region" not in inside
+
+
 def test_a_proposed_round_leads_to_making_and_uploading_it(tmp_path):
     client, factory = _server(tmp_path)
     naphthalene = canonical("c1ccc2ccccc2c1")

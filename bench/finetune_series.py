@@ -2,6 +2,7 @@
 series (chosen by chemloop.bench.series's rule), with default settings; 1,000 samples each.
 
     python bench/finetune_series.py [--model prior] [--out bench/results/finetune_series.json]
+        [--set lr=1e-4 --set patience=5 ...]   # FinetuneConfig settings other than the defaults
 
 Reports per series: validity, the share of samples containing the series' scaffold (its core) and
 its most common ring system, nearest-neighbour Tanimoto to the 100 molecules, held-out NLL before
@@ -31,14 +32,19 @@ def main() -> None:
     parser.add_argument("--data", default=str(ZINC))
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/finetune_series.json"))
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a FinetuneConfig setting"
+    )
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
     rows = []
     for series in find_series(args.data, count=args.count):
         with tempfile.TemporaryDirectory() as folder:
             data = Path(folder) / "series.smi"
             data.write_text("\n".join(series.smiles) + "\n")
             start = time.perf_counter()
-            report = finetune(FinetuneConfig(data=str(data), out=Path(folder) / "tuned", model=args.model))
+            config = FinetuneConfig(data=str(data), out=Path(folder) / "tuned", model=args.model, **overrides)
+            report = finetune(config)
             seconds = time.perf_counter() - start
         after = report["after"]
         rows.append(
@@ -59,12 +65,12 @@ def main() -> None:
         )
         print(json.dumps(rows[-1]), flush=True)
     result = {
-        "benchmark": "fine-tuning on a series (100 molecules, default settings, 1,000 samples)",
+        "benchmark": "fine-tuning on a series (100 molecules, 1,000 samples)",
         "model": args.model,
         "data": args.data,
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": describe(),
-        "settings": FinetuneConfig(data="-", model=args.model).model_dump(
+        "settings": FinetuneConfig(data="-", model=args.model, **overrides).model_dump(
             mode="json", exclude={"data", "out"}
         ),
         "series": rows,

@@ -16,8 +16,6 @@ import json
 import random
 from pathlib import Path
 
-from rdkit import Chem
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,8 +34,7 @@ def main() -> None:
     lm = checkpoint.load(args.model)
     rng = random.Random(args.seed)
     canonical = [try_canonical(s) for s in rng.sample(load_moses("test"), args.size)]
-    Chem.rdBase.SeedRandomNumberGenerator(args.seed)  # RDKit draws the random spellings
-    spelled = [randomize(c) for c in canonical]  # what the agent replays
+    spelled = [randomize(c, rng) for c in canonical]  # what the agent replays
     fits = [
         i
         for i, (c, r) in enumerate(zip(canonical, spelled, strict=True))

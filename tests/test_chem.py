@@ -1,3 +1,6 @@
+import random
+
+import numpy as np
 import pytest
 from rdkit import Chem
 
@@ -30,9 +33,16 @@ def test_to_mol_passes_molecules_through():
     assert to_mol(mol) is mol
 
 
-def test_randomized_smiles_is_the_same_molecule():
-    smiles = "CC(=O)Nc1ccc(O)cc1"
-    assert canonical(randomize(smiles)) == canonical(smiles)
+def test_randomized_smiles_is_the_same_molecule_and_reproducible_from_the_generator():
+    smiles = "C[C@H](N)C(=O)Nc1ccc([N+](=O)[O-])cc1"
+    spellings = [randomize(smiles, random.Random(seed)) for seed in range(20)]
+    assert {canonical(s) for s in spellings} == {canonical(smiles)}  # stereo and charges kept
+    assert len(set(spellings)) > 5  # random spellings, not one
+    assert spellings == [randomize(smiles, random.Random(seed)) for seed in range(20)]  # same seed, same
+    rng = np.random.default_rng(3)
+    assert [randomize(smiles, rng) for _ in range(5)] == [
+        randomize(smiles, r) for r in [np.random.default_rng(3)] for _ in range(5)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,20 @@ def test_fit_leaves_the_given_model_as_it_was(tiny_lm, tiny_run):
     )
 
 
+def test_fine_tuning_on_random_spellings_is_reproducible_from_its_seed(tiny_lm):
+    """The spellings come from the seeded generator (RDKit's own random writer takes no seed)."""
+
+    def tuned(seed: int) -> list[torch.Tensor]:
+        lm = fit(
+            tiny_lm, SERIES, epochs=2, lr=3e-3, batch_size=5, randomize=True, seed=seed, precision="fp32"
+        )
+        return list(lm.model.parameters())
+
+    first, again, other = tuned(1), tuned(1), tuned(2)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
 @pytest.mark.slow
 def test_weights_steer_what_is_learned(tiny_lm):
     favoured, ignored = SERIES[:5], SERIES[5:]

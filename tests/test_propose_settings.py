@@ -20,6 +20,7 @@ from chemloop.loop.campaign import init_campaign, propose
 from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import MeasuredSet
 from chemloop.loop.store import connect
+from chemloop.rl.memory import ReplayMemory
 from chemloop.rl.settings import AgentSettings
 from chemloop.score.scorer import Scorer
 from chemloop.score.transforms import sigmoid
@@ -46,6 +47,7 @@ class Recorder:
         self.agents: list[dict] = []
         self.instances: list = []
         self.steps: list = []
+        self.memories: list[dict] = []  # the agent's replay memory at each step
         self.samples: list[dict] = []
         self.prior = SimpleNamespace(
             tokenizer="tokenizer", model="prior weights", writes_random_spellings=False
@@ -63,12 +65,14 @@ class Recorder:
         class FakeAgent:
             def __init__(self) -> None:
                 self.prompt = None
+                self.memory = ReplayMemory(randomize=False)
                 self.policy = SimpleNamespace(training=True)
                 self.policy.eval = lambda: setattr(self.policy, "training", False)
 
             def step(self, score):
                 assert self.policy.training, "the agent steps in training mode"
                 recorder.steps.append(score)
+                recorder.memories.append(dict(self.memory._best))
 
         agent = FakeAgent()
         self.instances.append(agent)
@@ -183,6 +187,30 @@ def test_the_default_constitution_filters_candidates_unless_switched_off(tmp_pat
     config = CampaignConfig.model_validate({"score": {"components": [own]}})
     assert config.constraints().components == config.score.components  # the campaign's own, not twice
     assert CampaignConfig.model_validate({"campaign": {"constitution_filter": False}}).constraints() is None
+
+
+def test_inception_starts_the_replay_memory_with_the_measured_molecules(tmp_path, recorder):
+    seed = tmp_path / "seed.csv"
+    seed.write_text("smiles,value\nCCO,1\nCCCO,2\nCCCCO,3\nOc1ccccc1,4\nCc1ccccc1O,5\n")
+    reward = {"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0}
+    for inception in (False, True):
+        folder = tmp_path / str(inception)
+        folder.mkdir()
+        campaign = {**SETTINGS["campaign"], "seed_data": str(seed), "inception": inception}
+        factory, _ = new_campaign(folder, **{**SETTINGS, "campaign": campaign, "reward": reward})
+        recorder.memories.clear()
+        recorder.steps.clear()
+        propose(factory, "c")
+        first = recorder.memories[0]
+        if not inception:
+            assert first == {}
+            continue
+        measured = [canonical(s) for s in ("CCO", "CCCO", "CCCCO", "Oc1ccccc1", "Cc1ccccc1O")]
+        rated = dict(zip(measured, recorder.steps[0](measured), strict=True))
+        assert first == {
+            smiles: score for smiles, score in rated.items() if score > 0
+        }  # as the reward rates them
+        assert len(first) >= 3
 
 
 def test_the_default_filter_leaves_out_a_principle_the_series_itself_breaks(tmp_path, recorder):

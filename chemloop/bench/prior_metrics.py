@@ -42,6 +42,7 @@ from chemloop.bench.moses_metrics import (
     novelty,
     unique_at_k,
 )
+from chemloop.chem.mol import random_spelling as mol_random_spelling
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.data.corpus import is_held_out, load_corpus
 from chemloop.errors import ChemloopError
@@ -351,13 +352,11 @@ def _fits(lm: LanguageModel, smiles: str) -> bool:
 def random_spelling(smiles: str, seed: int = 0) -> str:
     """A random SMILES spelling (stereo and charges kept) fixed by ``seed`` and the molecule alone.
 
-    RDKit's ``SeedRandomNumberGenerator`` does not fix ``MolToSmiles(doRandom=True)``, and
-    ``MolToRandomSmilesVect`` draws afresh for seed 0; a nonzero seed per molecule, hashed from
-    ``seed`` and the SMILES, gives the same spelling in any order, set or process.
+    A nonzero RDKit seed per molecule, hashed from ``seed`` and the SMILES, gives the same spelling
+    in any order, set or process.
     """
     digest = hashlib.sha256(f"{seed}:{smiles}".encode()).digest()
-    rdkit_seed = int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1
-    return Chem.MolToRandomSmilesVect(Chem.MolFromSmiles(smiles), 1, randomSeed=rdkit_seed)[0]
+    return mol_random_spelling(smiles, int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1)
 
 
 def spelling_gap(lm: LanguageModel, smiles: Sequence[str], seed: int = 0) -> SpellingGap:

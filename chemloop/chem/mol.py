@@ -9,7 +9,9 @@ an expected outcome (e.g. scoring generated strings).
 from __future__ import annotations
 
 import hashlib
+import random
 
+import numpy as np
 from rdkit import Chem, RDLogger
 
 from chemloop.errors import ChemloopError
@@ -50,9 +52,9 @@ def to_mol(mol: MolLike, where: str = "") -> Chem.Mol:
     return parsed
 
 
-def to_smiles(mol: MolLike, *, isomeric: bool = True, random: bool = False) -> str:
-    """Write a SMILES string: canonical by default, or a random valid traversal."""
-    return Chem.MolToSmiles(to_mol(mol), isomericSmiles=isomeric, doRandom=random, canonical=not random)
+def to_smiles(mol: MolLike, *, isomeric: bool = True) -> str:
+    """Write a canonical SMILES string."""
+    return Chem.MolToSmiles(to_mol(mol), isomericSmiles=isomeric)
 
 
 def canonical(smiles: MolLike, where: str = "") -> str:
@@ -82,9 +84,19 @@ def try_canonical(smiles: str) -> str | None:
     return None if parsed is None else parsed[1]
 
 
-def randomize(smiles: str) -> str:
-    """A random (non-canonical) SMILES of the same molecule; used for data augmentation."""
-    return to_smiles(smiles, random=True)
+def random_spelling(smiles: MolLike, seed: int) -> str:
+    """The random SMILES spelling (stereo and charges kept) that ``seed`` (≥ 1) picks.
+
+    RDKit's ``MolToSmiles(doRandom=True)`` draws from a generator no seed fixes, and
+    ``MolToRandomSmilesVect`` draws afresh for seed 0: the seed must be nonzero."""
+    return Chem.MolToRandomSmilesVect(to_mol(smiles), 1, randomSeed=seed)[0]
+
+
+def randomize(smiles: MolLike, rng: random.Random | np.random.Generator) -> str:
+    """A random spelling drawn with ``rng``: the same generator state gives the same spelling, so
+    training on random spellings (pretraining, fine-tuning, replay) is reproducible from its seed."""
+    seed = rng.integers(1, 2**31 - 1) if isinstance(rng, np.random.Generator) else rng.randrange(1, 2**31 - 1)
+    return random_spelling(smiles, int(seed))
 
 
 def molecule_key(canonical_smiles: str) -> str:

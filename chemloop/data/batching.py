@@ -59,16 +59,17 @@ class TokenizedCorpus:
         rng.shuffle(batches)
         usable = len(batches) - len(batches) % world  # every rank takes the same number of steps
         for rows in batches[rank:usable:world]:
-            yield self.randomized_batch(rows) if randomize_smiles else self.canonical_batch(rows)
+            yield self.randomized_batch(rows, rng) if randomize_smiles else self.canonical_batch(rows)
 
     def canonical_batch(self, rows: np.ndarray) -> torch.Tensor:
         longest = int(self.lengths[rows].max())
         return torch.from_numpy(self.ids[rows, :longest].astype(np.int64))
 
-    def randomized_batch(self, rows: np.ndarray) -> torch.Tensor:
+    def randomized_batch(self, rows: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """A batch of fresh random spellings drawn with ``rng`` (the same state, the same batch)."""
         encoded = []
         for i in rows:
-            ids = self._encode_random_spelling(self.smiles[i])
+            ids = self._encode_random_spelling(self.smiles[i], rng)
             # A random SMILES may be longer than the context (or need a token the vocabulary
             # lacks, such as a stereo mark written the other way); keep the canonical then.
             usable = ids is not None and len(ids) <= self.block_size
@@ -79,8 +80,8 @@ class TokenizedCorpus:
             batch[j, : len(ids)] = torch.as_tensor(ids)
         return batch
 
-    def _encode_random_spelling(self, smiles: str) -> list[int] | None:
+    def _encode_random_spelling(self, smiles: str, rng: np.random.Generator) -> list[int] | None:
         try:
-            return self.tokenizer.encode(randomize(smiles))
+            return self.tokenizer.encode(randomize(smiles, rng))
         except TokenizerError:
             return None

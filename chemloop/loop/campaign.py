@@ -176,6 +176,10 @@ def propose(
     agent = make_agent(prior, config.agent_settings(), seed=settings.seed + round_number)
     if carried is not None:  # the previous round's agent, its memory rated by this round's reward
         agent_carry.resume_agent(agent, carried, objective)
+    if settings.inception and objective is not None and measured is not None:
+        # The measured molecules, rated by this round's reward, start the replay memory: RL has
+        # examples from the series to learn from even when few of its own samples lie inside it.
+        agent.memory.add(list(measured.smiles), [float(v) for v in objective(measured.smiles)])
     if objective is not None:
         stages.step(RL, 0, settings.rl_steps, "steps")
         for step in range(1, settings.rl_steps + 1):

@@ -74,6 +74,12 @@ class CampaignSection(BaseModel):
         "and its replay memory rescored by the current reward) instead of the freshly fine-tuned prior; "
         "the fine-tuned prior stays the anchor of the update. Off until measured on the series benchmark",
     )
+    inception: bool = Field(
+        False,
+        description="start the RL replay memory with the measured molecules, rated by the round's reward "
+        "(REINVENT's inception): RL learns from the series even while its own samples score 0 (too "
+        "few inside the trust region). Off until measured on the series benchmark",
+    )
     # 0.5 kept 72% of a series campaign's proposals in the series with 34 top-1% hits, against 47-53%
     # and 19-22 at 0.35 (series benchmark, docs/benchmarks.md; one series and seed per setting).
     trust_similarity: float | None = Field(

@@ -162,8 +162,11 @@ class Agent:
         loss = self._update(rows, rewarded, self.replay, on_policy=on_policy)
         valid = [(c, r) for c, r in zip(canonical, rewarded, strict=True) if c is not None]
         augment_replay = len(self.memory) if self.augment_whole_memory else self.replay
+        spelling_rng = random.Random(f"{self.seed}:augment:{self.steps}")  # resumed runs spell alike
         for _ in range(self.augment_rounds):
-            spellings = [self._encode_or_none(randomize(c) if self.randomize else c) for c, _ in valid]
+            spellings = [
+                self._encode_or_none(randomize(c, spelling_rng) if self.randomize else c) for c, _ in valid
+            ]
             kept = [(ids_, r) for ids_, (_, r) in zip(spellings, valid, strict=True) if ids_ is not None]
             if kept:
                 self._update([i for i, _ in kept], [r for _, r in kept], augment_replay)

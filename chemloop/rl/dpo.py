@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from rdkit import Chem
 from torch.nn import functional as F
 
-from chemloop.chem.mol import try_mol
+from chemloop.chem.mol import randomize as randomly_spelled
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
@@ -250,12 +249,6 @@ def pair_metrics(
     }
 
 
-def _spelled(smiles: str, seed: int) -> str:
-    """A random spelling of ``smiles``, reproducible from ``seed`` (RDKit's own generator is not)."""
-    mol = try_mol(smiles)
-    return smiles if mol is None else Chem.MolToRandomSmilesVect(mol, 1, randomSeed=seed)[0]
-
-
 def _batch_ids(
     lm: LanguageModel, pairs: Encoded, rows: np.ndarray, randomize: bool, rng: np.random.Generator
 ) -> tuple[list[list[int]], list[list[int]]]:
@@ -263,11 +256,10 @@ def _batch_ids(
     needs a token the model lacks or is too long), or the canonical ones."""
     if not randomize:
         return [pairs.ids_w[i] for i in rows], [pairs.ids_l[i] for i in rows]
-    seeds = rng.integers(0, 2**31 - 1, size=(len(rows), 2))
     ids_w, ids_l = [], []
-    for (seed_w, seed_l), i in zip(seeds.tolist(), rows, strict=True):
-        ids_w.append(_encode(lm, _spelled(pairs.preferred[i], seed_w)) or pairs.ids_w[i])
-        ids_l.append(_encode(lm, _spelled(pairs.other[i], seed_l)) or pairs.ids_l[i])
+    for i in rows:
+        ids_w.append(_encode(lm, randomly_spelled(pairs.preferred[i], rng)) or pairs.ids_w[i])
+        ids_l.append(_encode(lm, randomly_spelled(pairs.other[i], rng)) or pairs.ids_l[i])
     return ids_w, ids_l
 
 

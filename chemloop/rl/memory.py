@@ -33,7 +33,7 @@ class ReplayMemory:
     def sample(self, n: int) -> tuple[list[str], list[float]]:
         """Up to ``n`` remembered molecules (random spellings if ``randomize``) and scores."""
         chosen = self._rng.sample(list(self._best.items()), min(n, len(self._best)))
-        smiles = [randomize(s) if self.randomize else s for s, _ in chosen]
+        smiles = [randomize(s, self._rng) if self.randomize else s for s, _ in chosen]
         return smiles, [score for _, score in chosen]
 
     def discard(self, predicate: Callable[[str], bool]) -> None:

@@ -141,7 +141,8 @@ def fit(
             order = rng.choice(len(corpus), size=len(corpus), p=probabilities)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            batch = (corpus.randomized_batch(rows) if randomize else corpus.canonical_batch(rows)).to(device)
+            batch = corpus.randomized_batch(rows, rng) if randomize else corpus.canonical_batch(rows)
+            batch = batch.to(device)
             with amp:
                 logits = model(batch[:, :-1])
             loss = F.cross_entropy(

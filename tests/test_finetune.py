@@ -141,3 +141,16 @@ def test_few_molecules_get_more_epochs_so_fine_tuning_takes_its_minimum_of_updat
     assert epochs_for(100, epochs=5, min_steps=50) == 13  # four batches an epoch
     assert epochs_for(5000, epochs=5, min_steps=50) == 5  # the epochs already give more updates
     assert epochs_for(12, epochs=5, min_steps=0) == 5
+
+
+def test_the_command_line_defaults_are_the_config_defaults():
+    import inspect
+
+    from chemloop.cli import finetune as finetune_command
+    from chemloop.train.finetune import FinetuneConfig
+
+    options = inspect.signature(finetune_command).parameters
+    shared = [name for name in options if name in FinetuneConfig.model_fields and name not in ("data", "out")]
+    assert {"lr", "patience", "epochs"} <= set(shared)
+    for name in shared:
+        assert options[name].default == FinetuneConfig.model_fields[name].default, name

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from chemloop.loop.assay import Assay, check_assay, written
 from chemloop.loop.campaign import Proposed
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.domain import TrustAnchor, TrustRule, trust_region_miss
+from chemloop.loop.domain import TrustAnchor, trust_region_miss
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
@@ -107,36 +106,26 @@ def docking_poses(workspace: Workspace, name: str, smiles: str) -> dict[str, Pat
     return poses
 
 
-@dataclass(frozen=True)
-class TrustRegion:
-    """The campaign's trust region (``rule.similarity`` None: off) and the molecules a round proposed
-    outside it (``outside``: SMILES and why): propose fills a batch with the candidates nearest to the
-    measured ones when too few lie inside."""
-
-    rule: TrustRule
-    outside: dict[str, str]  # SMILES: why it lies outside
-
-
-def trust_region(workspace: Workspace, name: str, round_number: int) -> TrustRegion:
-    """Which proposals of round ``round_number`` lie outside the campaign's trust region, by the rule
-    propose applied (:func:`chemloop.loop.domain.inside_trust_region`): each proposal's stored
-    similarity to its nearest measured molecule, and the scaffolds and series core of the molecules
-    measured before that round. A proposal stored without an explanation is not judged."""
+def outside_trust_region(workspace: Workspace, name: str, round_number: int) -> dict[str, str]:
+    """The proposals of round ``round_number`` that lie outside the campaign's trust region (SMILES:
+    why), by the rule propose applied (:func:`chemloop.loop.domain.trust_region_miss`): each
+    proposal's stored similarity to its nearest measured molecule, and the scaffolds and series core
+    of the molecules measured before that round. Propose takes such molecules only when too few lie
+    inside; a proposal stored without an explanation is not judged."""
     rule = campaign_reads.stored_config(workspace.factory, name).campaign.trust_rule()
     if rule.similarity is None:
-        return TrustRegion(rule, {})
+        return {}
     table = molecules(workspace, name)
     measured = [m["smiles"] for m in table if m["value"] is not None and m["round"] < round_number]
     if not measured:
-        return TrustRegion(rule, {})
+        return {}
     anchor = TrustAnchor.of(measured, rule)
     judged = (
         (m["smiles"], trust_region_miss(m["smiles"], m["nearest_similarity"], anchor, rule))
         for m in table
         if m["round"] == round_number and m["rank"] is not None and m["nearest_similarity"] is not None
     )
-    outside = {smiles: why for smiles, why in judged if why is not None}
-    return TrustRegion(rule, outside)
+    return {smiles: why for smiles, why in judged if why is not None}
 
 
 # A campaign's job kinds, as a message names them.

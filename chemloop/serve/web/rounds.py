@@ -9,6 +9,7 @@ and reloads itself when the job finishes; without JavaScript it refreshes every 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -84,15 +85,15 @@ def next_step(
     table: list[dict[str, Any]],
     busy: bool,
     assay: Assay | None = None,
-    trust: campaigns.TrustRegion | None = None,
+    outside: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the chemist does next, from the campaign's ``report`` (its status) and molecule ``table``:
 
     - ``working``: a job runs; its progress is the next thing to watch;
     - ``first``: no round yet: propose the first;
     - ``make``: the latest round is proposed and nothing of it measured: make and test its
-      ``molecules`` (by rank; each with ``outside_trust``: why it lies outside the trust region, or
-      None), then upload the results;
+      ``molecules`` (by rank; each with ``outside_trust``: why it lies outside the trust region, from
+      ``outside``, or None), then upload the results;
     - ``measured``: results of the latest round are in: propose the next (or upload the rest); its
       ``best`` as :func:`chemloop.serve.web.best.best_text` writes it (a ">8" among them).
     """
@@ -106,14 +107,12 @@ def next_step(
         proposed = [m for m in table if m["round"] == latest["round"] and m["rank"] is not None]
         # Stored proposals passed the dual-use guard when they were made; checked again on the way out.
         shown = sorted((m for m in proposed if not is_withheld(m["smiles"])), key=lambda m: m["rank"])
-        outside = trust.outside if trust is not None else {}
-        shown = [m | {"outside_trust": outside.get(m["smiles"])} for m in shown]
+        shown = [m | {"outside_trust": (outside or {}).get(m["smiles"])} for m in shown]
         return {
             "state": "make",
             "round": latest["round"],
             "molecules": shown,
             "unit": assay.unit,
-            "trust": trust,
         }
     best = round_best_texts(table, assay, [latest["round"]])[latest["round"]]
     return {"state": "measured", "unit": assay.unit, **latest, "best": best}
@@ -132,8 +131,8 @@ def round_guide(
     active = [job_view(j) for j in found if j.status in ACTIVE]
     latest = max(report["rounds"], key=lambda r: r["round"], default=None)
     making = latest is not None and latest["measured"] == 0 and not active  # the cards say where each lies
-    trust = campaigns.trust_region(workspace, name, latest["round"]) if making else None
-    step = next_step(report, table, bool(active), assay, trust)
+    outside = campaigns.outside_trust_region(workspace, name, latest["round"]) if making else None
+    step = next_step(report, table, bool(active), assay, outside)
     # The round's file for the lab (the grid's export of that round), as CSV and as SDF.
     downloads = {}
     if step["state"] == "make":

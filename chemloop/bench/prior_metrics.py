@@ -42,7 +42,7 @@ from chemloop.bench.moses_metrics import (
     novelty,
     unique_at_k,
 )
-from chemloop.chem.mol import random_spelling as mol_random_spelling
+from chemloop.chem.mol import random_spelling
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.data.corpus import is_held_out, load_corpus
 from chemloop.errors import ChemloopError
@@ -349,21 +349,21 @@ def _fits(lm: LanguageModel, smiles: str) -> bool:
         return False
 
 
-def random_spelling(smiles: str, seed: int = 0) -> str:
+def hashed_spelling(smiles: str, seed: int = 0) -> str:
     """A random SMILES spelling (stereo and charges kept) fixed by ``seed`` and the molecule alone.
 
     A nonzero RDKit seed per molecule, hashed from ``seed`` and the SMILES, gives the same spelling
     in any order, set or process.
     """
     digest = hashlib.sha256(f"{seed}:{smiles}".encode()).digest()
-    return mol_random_spelling(smiles, int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1)
+    return random_spelling(smiles, int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1)
 
 
 def spelling_gap(lm: LanguageModel, smiles: Sequence[str], seed: int = 0) -> SpellingGap:
-    """One seeded random spelling per molecule (:func:`random_spelling`), scored beside the
+    """One seeded random spelling per molecule (:func:`hashed_spelling`), scored beside the
     canonical spelling; molecules with a spelling the model cannot read are left out."""
     canonical = [c for c in map(canonical_or_none, smiles) if c is not None]
-    spelled = [random_spelling(c, seed) for c in canonical]
+    spelled = [hashed_spelling(c, seed) for c in canonical]
     pairs = [(c, r) for c, r in zip(canonical, spelled, strict=True) if _fits(lm, c) and _fits(lm, r)]
     if not pairs:
         return SpellingGap(0, len(canonical), math.nan, math.nan, math.nan)

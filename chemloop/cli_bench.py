@@ -11,6 +11,7 @@ import typer
 
 from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
 from chemloop.config_files import read_toml
+from chemloop.errors import ChemloopError
 
 bench_app = typer.Typer(help="Benchmarks with fixed protocols.", no_args_is_help=True)
 
@@ -20,6 +21,14 @@ def _save(result: dict, output: Path | None) -> None:
     if output:
         output.write_text(json.dumps(result, indent=2))
         console.print(f"wrote {output}")
+
+
+def _earlier_result(output: Path) -> dict:
+    """A benchmark's earlier results at ``output``, to resume from."""
+    try:
+        return json.loads(output.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ChemloopError(f"cannot resume from {output}: {err}") from None
 
 
 @bench_app.command("moses")
@@ -117,6 +126,9 @@ def bench_campaign(
         ),
     ] = None,
     series_count: Annotated[int, typer.Option(min=1, help="series run with --series")] = 3,
+    resume: Annotated[
+        bool, typer.Option(help="with --series: keep the runs already in --output and run only the rest")
+    ] = False,
 ) -> None:
     """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
     with --series FILE, campaigns inside chemical series of that corpus beside random, greedy and
@@ -133,6 +145,7 @@ def bench_campaign(
     if series is not None:
         from chemloop.bench.series_campaign import bench_series_campaign
 
+        earlier = _earlier_result(output) if resume and output.exists() else None
         result = bench_series_campaign(
             series,
             series_count=series_count,
@@ -147,6 +160,7 @@ def bench_campaign(
             reference_size=reference_size,
             progress=console.print,
             on_run=lambda partial: _save(partial, output),
+            resume=earlier,
         )
         console.print(result["summary"])
         _save(result, output)

@@ -7,6 +7,7 @@ import pytest
 from chemloop.bench.series import find_series
 from chemloop.bench.series_campaign import SeriesLab, bench_series_campaign
 from chemloop.chem.mol import canonical
+from chemloop.errors import ChemloopError
 
 GROUPS = [
     "C",
@@ -60,10 +61,9 @@ def test_the_lab_rewards_the_series_and_the_target(corpus):
 
 
 @pytest.mark.slow
-def test_series_protocol_runs_the_real_campaign(corpus):
+def test_series_protocol_runs_the_real_campaign(corpus, monkeypatch):
     partial = []
-    result = bench_series_campaign(
-        str(corpus),
+    settings = dict(
         series_count=1,
         rounds=1,
         batch=3,
@@ -72,9 +72,9 @@ def test_series_protocol_runs_the_real_campaign(corpus):
         # The shipped prior: the tiny test model writes too few valid molecules for a round.
         campaign={"candidates": 200, "rl_steps": 1, "rl_batch_size": 8, "finetune_epochs": 1},
         reward={"ensemble": 2, "hidden": 8, "epochs": 3, "cv_folds": 0},
-        # The campaign keeps the default constitution (its default filter): the share violating it is 0.
-        on_run=partial.append,
     )
+    # The campaign keeps the default constitution (its default filter): the share violating it is 0.
+    result = bench_series_campaign(str(corpus), on_run=partial.append, **settings)
     [run] = result["runs"]
     assert [p["complete"] for p in partial] == [False] and result["complete"]
     assert partial[0]["runs"] == result["runs"]  # what a stopped benchmark would have kept
@@ -94,3 +94,13 @@ def test_series_protocol_runs_the_real_campaign(corpus):
     assert set(screened) <= corpus_smiles and not set(screened) & set(run["seed_molecules"])
     assert 0 < run["top1_threshold"] <= 10
     assert result["summary"]["runs"] == 1
+
+    # Resuming from that result keeps its run and runs no campaign again; other settings are refused.
+    def no_campaign(*args, **kwargs):
+        raise AssertionError("a finished run was run again")
+
+    monkeypatch.setattr("chemloop.bench.series_campaign.run_chemloop", no_campaign)
+    resumed = bench_series_campaign(str(corpus), resume=partial[0], **settings)
+    assert resumed["runs"] == result["runs"] and resumed["complete"]
+    with pytest.raises(ChemloopError, match="'rounds' differs"):
+        bench_series_campaign(str(corpus), resume=result, **{**settings, "rounds": 2})

@@ -135,11 +135,13 @@ def bench_series_campaign(
     reference_size: int = 10_000,
     progress: Callable[[str], None] | None = None,
     on_run: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
     ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution).
     ``on_run`` gets the result so far after each run (``"complete": false``), so that a stopped
-    benchmark keeps the runs it finished."""
+    benchmark keeps the runs it finished; ``resume``, such an earlier result of the same protocol
+    and settings, supplies the runs it holds, which are not run again."""
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
@@ -153,6 +155,7 @@ def bench_series_campaign(
     reference, library = shuffled[:split], shuffled[split:]
     prior = checkpoint.load(settings.model)
     runs: list[dict] = []
+    finished: dict[tuple[str, int], dict] = {}
 
     def result(complete: bool) -> dict:
         return {
@@ -175,8 +178,13 @@ def bench_series_campaign(
             "complete": complete,
         }
 
+    if resume is not None:
+        finished = _finished_runs(resume, result(complete=False))
     for series in chosen_series:
         for seed in seeds:
+            if (series.scaffold, seed) in finished:
+                runs.append(finished[(series.scaffold, seed)])
+                continue
             seed_smiles, target = seed_set(series, seed, seed_molecules)
             lab = SeriesLab(series, target)
             threshold = float(np.percentile(lab.measure(reference), TOP_PERCENTILE))
@@ -241,6 +249,29 @@ def bench_series_campaign(
     if not runs:
         raise ChemloopError(f"{data}: no series of at least {min_members} molecules by the rule")
     return result(complete=True)
+
+
+RESUME_KEYS = (
+    "data",
+    "rounds",
+    "batch",
+    "seed_molecules",
+    "reference_size",
+    "campaign_settings",
+    "constraints",
+)
+
+
+def _finished_runs(earlier: dict, now: dict) -> dict[tuple[str, int], dict]:
+    """The runs of an earlier result by (scaffold, seed); an error naming the first setting in which
+    it differs from this benchmark's, since its runs would not be comparable."""
+    for key in RESUME_KEYS:
+        if earlier.get(key) != now[key]:
+            raise ChemloopError(
+                f"cannot resume: the earlier result's {key!r} differs "
+                f"({earlier.get(key)!r} there, {now[key]!r} now)"
+            )
+    return {(r["scaffold"], r["seed"]): r for r in earlier.get("runs", [])}
 
 
 def _mean_summary(runs: list[dict], method: str) -> dict[str, float]:

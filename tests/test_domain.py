@@ -10,7 +10,6 @@ from chemloop.chem.series import series_core
 from chemloop.loop.campaign import _objective, rank_weights
 from chemloop.loop.domain import (
     MeasuredSet,
-    TrustAnchor,
     TrustRule,
     pessimistic_where_out_of_domain,
     trust_region_miss,
@@ -80,14 +79,41 @@ def test_the_trust_region_keeps_the_series_core_and_says_why_a_candidate_lies_ou
     assert why[0].nearest_similarity >= 0.35  # near enough by similarity alone
     assert measured.in_trust_region(candidates, why, TrustRule(0.35, core_share=None)) == [True, True]
     assert measured.in_trust_region(candidates, why, TrustRule(0.35, core_share=0.5)) == [False, True]
-    anchor = TrustAnchor.of(PIPERIDINES, TrustRule(0.35, core_share=0.5))
+    anchor = measured.anchor(TrustRule(0.35, core_share=0.5))
     missing = trust_region_miss(
         OPEN_CHAIN, why[0].nearest_similarity, anchor, TrustRule(0.35, core_share=0.5)
     )
     assert missing == "it lacks the series' core c1ccc(C[NH+]2CCCCC2)cc1"
-    far = trust_region_miss(OPEN_CHAIN, 0.2, anchor, TrustRule(0.5, scaffold=False, core_share=0.5))
+    strict = TrustRule(0.5, scaffold=False, core_share=0.5)
+    far = trust_region_miss(OPEN_CHAIN, 0.2, measured.anchor(strict), strict)
     assert far == "its nearest measured molecule is only 0.20 similar (the region needs 0.50)"
     assert trust_region_miss(OPEN_CHAIN, 0.2, anchor, TrustRule(None, core_share=0.5)) is None  # off
+
+
+# Diverse molecules, as an open campaign's seeds are: no shared core, nearest neighbours ~0.1-0.3.
+DIVERSE = [
+    "CC(=O)Nc1ccc(O)cc1",
+    "O=C(O)c1ccccc1O",
+    "CN1CCC[C@H]1c1cccnc1",
+    "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+    "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+    "OC[C@H]1OC(O)[C@H](O)[C@@H](O)[C@@H]1O",
+]
+
+
+def test_without_a_series_core_the_region_needs_no_more_similarity_than_the_data_has():
+    diverse = MeasuredSet(DIVERSE, list(range(len(DIVERSE))))
+    rule = TrustRule(0.5, scaffold=False, core_share=0.5)
+    anchor = diverse.anchor(rule)
+    assert anchor.core is None and anchor.similarity == diverse.domain_similarity < 0.5
+    # A candidate as near the data as its own molecules are to each other is inside; a far one is not.
+    near, far = "O=C(O)c1ccccc1OC(C)=O", "CCCCCCCCCCCCCCO"  # aspirin, near salicylic acid
+    why = diverse.explain([near, far])
+    assert anchor.similarity <= why[0].nearest_similarity < 0.5
+    assert diverse.in_trust_region([near, far], why, rule) == [True, False]
+    # A series keeps the similarity asked for, though its members are spaced wider.
+    series = MeasuredSet(PIPERIDINES, [1.0, 2.0, 3.0, 4.0])
+    assert series.domain_similarity < 0.5 and series.anchor(rule).similarity == 0.5
 
 
 def test_too_few_molecules_have_no_domain_to_leave():

@@ -87,7 +87,9 @@ class CampaignSection(BaseModel):
         gt=0,
         le=1,
         description="trust region: keep candidates whose nearest measured molecule is at least this "
-        "similar (ECFP4 Tanimoto); null: no trust region (scaffold hopping)",
+        "similar (ECFP4 Tanimoto), or, when the measured molecules share no series core (trust_core), "
+        "as similar as they are to each other (the 10th percentile of their nearest-neighbour "
+        "similarity) if that is less; null: no trust region (scaffold hopping)",
     )
     trust_scaffold: bool = Field(
         True, description="trust region: a candidate on a measured molecule's Murcko scaffold stays in it"

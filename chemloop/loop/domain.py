@@ -4,8 +4,11 @@ reward model's applicability domain, and why each proposal was made.
 - Trust region: a candidate stays if its nearest measured molecule (ECFP4 Tanimoto) is at least
   ``trust_similarity`` similar, or (with ``trust_scaffold``) it shares a measured molecule's Murcko
   scaffold; and, when the measured molecules form a series (a scaffold of two rings or more that
-  at least ``trust_core`` of them contain), it keeps that core. Lead optimisation stays inside its
-  series; set ``trust_similarity`` to None to hop.
+  at least ``trust_core`` of them contain), it keeps that core. Without such a core the similarity
+  needed is no more than the measured molecules' own spacing (the applicability domain's edge,
+  below): ten diverse seed molecules are ~0.2 similar to each other, and a 0.5 region around them
+  holds almost none of the model's samples, which leaves RL nothing to learn from. Lead
+  optimisation stays inside its series; set ``trust_similarity`` to None to hop.
 - Applicability domain: how similar each measured molecule is to its nearest *other* measured
   molecule is the range of similarity over which the reward model was ever checked (leave-one-out).
   A candidate less similar to the data than the 10th percentile of that range is out of domain:
@@ -39,17 +42,21 @@ class TrustRule:
 
 @dataclass(frozen=True)
 class TrustAnchor:
-    """What the rule measures candidates against: the measured molecules' Murcko scaffolds and the
-    series' core (None: no core to keep)."""
+    """What the rule measures candidates against: the similarity needed to the nearest measured
+    molecule, the measured molecules' Murcko scaffolds and the series' core (None: no core to keep)."""
 
+    similarity: float
     scaffolds: frozenset[str]
     core: str | None
 
     @classmethod
-    def of(cls, measured: Sequence[str], rule: TrustRule) -> TrustAnchor:
+    def of(cls, measured: Sequence[str], rule: TrustRule, spacing: float) -> TrustAnchor:
+        """``spacing``: how similar the measured molecules are to each other (their applicability
+        domain's edge); without a series core the region needs no more similarity than that."""
         scaffolds = frozenset({murcko_scaffold(s) for s in measured} - {""})
         core = series_core(measured, rule.core_share) if rule.core_share is not None else None
-        return cls(scaffolds, core)
+        similarity = rule.similarity if rule.similarity is not None else 0.0
+        return cls(similarity if core is not None else min(similarity, spacing), scaffolds, core)
 
 
 @dataclass
@@ -98,7 +105,7 @@ class MeasuredSet:
     def anchor(self, rule: TrustRule) -> TrustAnchor:
         """The scaffolds and series core of the measured molecules (computed once per rule)."""
         if rule not in self._anchors:
-            self._anchors[rule] = TrustAnchor.of(self.smiles, rule)
+            self._anchors[rule] = TrustAnchor.of(self.smiles, rule, self.domain_similarity)
         return self._anchors[rule]
 
     def in_trust_region(
@@ -126,17 +133,17 @@ def trust_region_miss(
 ) -> str | None:
     """Why a candidate lies outside the trust region, for a chemist to read; None when inside.
 
-    Inside: its nearest measured molecule is at least ``rule.similarity`` similar, or (with
+    Inside: its nearest measured molecule is at least ``anchor.similarity`` similar, or (with
     ``rule.scaffold``) it has a measured Murcko scaffold; and it contains the series' core when there
     is one. Off (``rule.similarity`` None): everything is inside."""
     if rule.similarity is None:
         return None
-    if nearest_similarity < rule.similarity and not (
+    if nearest_similarity < anchor.similarity and not (
         rule.scaffold and murcko_scaffold(candidate) in anchor.scaffolds
     ):
         return (
             f"its nearest measured molecule is only {nearest_similarity:.2f} similar (the region needs "
-            f"{rule.similarity:.2f})"
+            f"{anchor.similarity:.2f})"
             + (" and no measured molecule shares its scaffold" if rule.scaffold else "")
         )
     if anchor.core is not None and not _contains(candidate, anchor.core):

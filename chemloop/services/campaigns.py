@@ -29,7 +29,7 @@ from chemloop.loop.assay import Assay, check_assay, written
 from chemloop.loop.campaign import Proposed
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnsError
 from chemloop.loop.config import CampaignConfig
-from chemloop.loop.domain import TrustAnchor, trust_region_miss
+from chemloop.loop.domain import MeasuredSet, trust_region_miss
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, csv_table
@@ -109,17 +109,17 @@ def docking_poses(workspace: Workspace, name: str, smiles: str) -> dict[str, Pat
 def outside_trust_region(workspace: Workspace, name: str, round_number: int) -> dict[str, str]:
     """The proposals of round ``round_number`` that lie outside the campaign's trust region (SMILES:
     why), by the rule propose applied (:func:`chemloop.loop.domain.trust_region_miss`): each
-    proposal's stored similarity to its nearest measured molecule, and the scaffolds and series core
-    of the molecules measured before that round. Propose takes such molecules only when too few lie
-    inside; a proposal stored without an explanation is not judged."""
+    proposal's stored similarity to its nearest measured molecule, and the spacing, scaffolds and
+    series core of the molecules measured before that round. Propose takes such molecules only when
+    too few lie inside; a proposal stored without an explanation is not judged."""
     rule = campaign_reads.stored_config(workspace.factory, name).campaign.trust_rule()
     if rule.similarity is None:
         return {}
     table = molecules(workspace, name)
-    measured = [m["smiles"] for m in table if m["value"] is not None and m["round"] < round_number]
+    measured = [m for m in table if m["value"] is not None and m["round"] < round_number]
     if not measured:
         return {}
-    anchor = TrustAnchor.of(measured, rule)
+    anchor = MeasuredSet([m["smiles"] for m in measured], [m["value"] for m in measured]).anchor(rule)
     judged = (
         (m["smiles"], trust_region_miss(m["smiles"], m["nearest_similarity"], anchor, rule))
         for m in table

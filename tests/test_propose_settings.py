@@ -420,3 +420,11 @@ def test_an_optimize_request_over_http_or_mcp_sets_the_ga_keys_and_bounds_them()
     assert run.ga_rank_coefficient == AgentSettings().ga_rank_coefficient
     with pytest.raises(ValueError, match="ga_share"):
         schemas.OptimizeRequest.model_validate({"run": {"ga_share": 1.0}, "score": score})
+
+
+def test_every_campaign_key_but_the_servers_own_can_be_set_over_http():
+    from chemloop.loop.config import CampaignSection
+    from chemloop.services.schemas import CampaignSectionIn
+
+    servers_own = {"model", "seed_data"}  # the server's prior; seed rows come in the request itself
+    assert set(CampaignSectionIn.model_fields) == set(CampaignSection.model_fields) - servers_own

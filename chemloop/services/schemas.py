@@ -326,6 +326,9 @@ class CampaignSectionIn(Section):
     rl_batch_size: int | None = Field(None, ge=1, le=512)
     min_measurements: int | None = Field(None, ge=4, le=10_000)
     finetune_epochs: int | None = Field(None, ge=0, le=100)
+    finetune_min_steps: int | None = Field(None, ge=0, le=10_000)
+    carry_agent: bool | None = None
+    inception: bool | None = None
     trust_similarity: float | None = Field(None, gt=0, le=1, description="null: no trust region")
     trust_scaffold: bool | None = None
     trust_core: float | None = Field(None, gt=0, le=1, description="null: no series-core rule")

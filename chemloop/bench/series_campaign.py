@@ -155,31 +155,32 @@ def bench_series_campaign(
     reference, library = shuffled[:split], shuffled[split:]
     prior = checkpoint.load(settings.model)
     runs: list[dict] = []
-    finished: dict[tuple[str, int], dict] = {}
+    protocol = {
+        "benchmark": "series campaign",
+        "data": data,
+        "rounds": rounds,
+        "batch": batch,
+        "seeds": list(seeds),
+        "seed_molecules": seed_molecules,
+        "reference_size": len(reference),
+        "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
+        f"× {OFF_SERIES_FACTOR} off the series' scaffold",
+        "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
+        "from the prior's samples / from the corpus",
+        "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
+        "constraints": None if constraints is None else constraints.model_dump(mode="json"),
+    }
 
     def result(complete: bool) -> dict:
         return {
-            "benchmark": "series campaign",
-            "data": data,
-            "rounds": rounds,
-            "batch": batch,
-            "seeds": list(seeds),
-            "seed_molecules": seed_molecules,
-            "reference_size": len(reference),
-            "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
-            f"× {OFF_SERIES_FACTOR} off the series' scaffold",
-            "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
-            "from the prior's samples / from the corpus",
-            "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
-            "constraints": None if constraints is None else constraints.model_dump(mode="json"),
+            **protocol,
             "runs": runs,
             "summary": {"runs": len(runs), **{m: _mean_summary(runs, m) for m in SERIES_METHODS}},
             "seconds": round(time.perf_counter() - started, 1),
             "complete": complete,
         }
 
-    if resume is not None:
-        finished = _finished_runs(resume, result(complete=False))
+    finished = _finished_runs(resume, protocol) if resume is not None else {}
     for series in chosen_series:
         for seed in seeds:
             if (series.scaffold, seed) in finished:

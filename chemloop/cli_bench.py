@@ -402,6 +402,9 @@ def bench_align(
     nll_weight: Annotated[float, typer.Option(help="DPO: weight of the preferred molecule's NLL")] = 1.0,
     epochs: Annotated[int, typer.Option(min=1, help="DPO: most epochs")] = 20,
     lr: Annotated[float, typer.Option(help="DPO: learning rate")] = 5e-5,
+    dpo_rounds: Annotated[
+        int, typer.Option(min=1, help="DPO: rounds of pairs judged on the model as it then is (on-policy)")
+    ] = 1,
     seed: int = 0,
     device: DeviceOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
@@ -423,6 +426,7 @@ def bench_align(
         samples=samples,
         rl_steps=rl_steps,
         dpo=dpo,
+        dpo_rounds=dpo_rounds,
         seed=seed,
         device=device,
         progress=console.print,

@@ -25,7 +25,7 @@ from chemloop.model import checkpoint
 from chemloop.model.likelihood import log_likelihood
 from chemloop.reward.model import RewardConfig
 from chemloop.rl.dpo import DPOSettings, dpo_loss, train_dpo
-from chemloop.rl.pairs import PairFileError, read_pair_file
+from chemloop.rl.pairs import PairFileError, judged_sample_pairs, read_pair_file
 
 HALOGENS = ("F", "Cl", "Br", "I")
 
@@ -178,8 +178,10 @@ def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
         samples=60,
         rl_steps=2,
         dpo=DPOSettings(epochs=1),
+        dpo_rounds=2,  # on-policy: 6 pairs a round
         reward=RewardConfig(kind="preferences", ensemble=2, hidden=16, epochs=3),
     )
+    assert [r["pairs"]["decided"] <= 6 for r in result["arms"]["dpo"]["dpo"]] == [True, True]
     computable = {p.id for p in load_constitution().principles if p.computable}
     assert result["pairs"]["decided"] >= 2 and result["samples"] == 60
     for name in ARMS:
@@ -191,3 +193,24 @@ def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
     assert result["arms"]["prior"]["kl_to_prior"] == 0.0
     assert set(result["targets"]) == {"dpo", "rm_rl"} and "violation_reduction" in result["arms"]["dpo"]
     assert result["arms"]["rm_rl"]["reward_model"]["last_step_score"] is not None
+
+
+def test_online_dpo_judges_each_round_on_the_model_as_it_then_is(tiny_run, monkeypatch):
+    import chemloop.rl.online_dpo as online
+
+    lm = checkpoint.load(str(tiny_run))
+    start = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    sampled_from = []
+
+    def judged_pairs(model, *args, **kwargs):
+        sampled_from.append(model)
+        return judged_sample_pairs(model, *args, **kwargs)
+
+    monkeypatch.setattr(online, "judged_sample_pairs", judged_pairs)
+    rounds = online.online_dpo(lm, RuleJudge(load_constitution()), 12, 2, DPOSettings(epochs=1))
+    assert len(rounds) == 2 and all(len(r.judged.pairs) <= 6 for r in rounds)
+    assert sampled_from == [lm, rounds[0].result.model]  # round 2 judged the round-1 model's samples
+    assert rounds[1].result.model is not rounds[0].result.model
+    assert all(torch.equal(v, start[k]) for k, v in lm.model.state_dict().items())  # left as it was
+    with pytest.raises(ChemloopError, match="3 pairs over 2 rounds leave 1 a round"):
+        online.online_dpo(lm, RuleJudge(load_constitution()), 3, 2)

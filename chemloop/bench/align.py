@@ -6,7 +6,9 @@ The protocol, for one model and seed:
 
 1. The rule judge of the constitution (default: the shipped medicinal-chemistry one) decides
    ``pairs`` pairs of the model's own samples (ties dropped, drawn until that many are decided).
-2. (a) DPO (:func:`chemloop.rl.dpo.train_dpo`) on those pairs, the model as its reference.
+2. (a) DPO (:func:`chemloop.rl.dpo.train_dpo`) on those pairs, the model as its reference; with
+   ``dpo_rounds`` R > 1, on-policy DPO instead (:func:`chemloop.rl.online_dpo.online_dpo`): R rounds
+   of ``pairs / R`` pairs judged on the model as it then is, the same judge budget.
 3. (b) A preference reward model fitted on the same pairs, as a campaign fits one (an ensemble on
    fingerprints, :class:`~chemloop.reward.model.RewardModel`), then RL towards it for ``rl_steps``
    agent updates with the settings every face steers with (:func:`~chemloop.rl.settings.make_agent`).
@@ -42,6 +44,7 @@ from chemloop.model.generate import sample
 from chemloop.reward.data import PreferenceData
 from chemloop.reward.model import RewardConfig, RewardModel
 from chemloop.rl.dpo import DPOSettings, kl_estimate, train_dpo
+from chemloop.rl.online_dpo import online_dpo
 from chemloop.rl.pairs import judged_sample_pairs
 from chemloop.rl.settings import AgentSettings, make_agent
 from chemloop.score.transforms import sigmoid
@@ -61,6 +64,7 @@ def bench_align(
     samples: int = 10_000,
     rl_steps: int = 100,
     dpo: DPOSettings | None = None,
+    dpo_rounds: int = 1,
     agent: AgentSettings | None = None,
     reward: RewardConfig | None = None,
     seed: int = 0,
@@ -90,15 +94,24 @@ def bench_align(
     say(_line("prior", arms["prior"]))
 
     started = time.perf_counter()
-    result = train_dpo(lm, judged.pairs, dpo)
+    if dpo_rounds == 1:
+        steps = [train_dpo(lm, judged.pairs, dpo)]
+        rounds_judged = [judged]
+    else:
+        online = online_dpo(lm, RuleJudge(rules), pairs, dpo_rounds, dpo)
+        steps, rounds_judged = [r.result for r in online], [r.judged for r in online]
     dpo_s = time.perf_counter() - started
-    arms["dpo"] = measure(result.model, lm, rules, samples, seed, train_s=dpo_s)
-    arms["dpo"]["dpo"] = {
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.history),
-        "heldout_before": result.before,
-        "heldout_after": result.after,
-    }
+    arms["dpo"] = measure(steps[-1].model, lm, rules, samples, seed, train_s=dpo_s)
+    arms["dpo"]["dpo"] = [
+        {
+            "pairs": pairs_judged.summary(),
+            "best_epoch": step.best_epoch,
+            "epochs_run": len(step.history),
+            "heldout_before": step.before,
+            "heldout_after": step.after,
+        }
+        for step, pairs_judged in zip(steps, rounds_judged, strict=True)
+    ]
     say(_line("dpo", arms["dpo"]))
 
     started = time.perf_counter()
@@ -120,6 +133,7 @@ def bench_align(
         "pairs": judged.summary(),
         "judging_seconds": judging_s,
         "rl_steps": rl_steps,
+        "dpo_rounds": dpo_rounds,
         "settings": {"dpo": dpo.model_dump(), "agent": agent.model_dump(), "reward": reward.model_dump()},
         "arms": arms,
         "targets": {name: _met(arms[name]) for name in ("dpo", "rm_rl")},

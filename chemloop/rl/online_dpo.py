@@ -1,0 +1,65 @@
+"""On-policy DPO: a judge's budget of pairs spent over rounds, each on the model as it now is.
+
+Offline DPO judges pairs of the starting model's samples once. Once the model has moved, those
+pairs say little about what it now writes, and pushing their dispreferred molecules down frees
+probability that may flow to invalid strings. Iterative ("online") DPO (Xiong et al., ICML 2024;
+Guo et al., arXiv:2402.04792) judges fresh pairs of the current model each round and takes one DPO
+step from it, the current model as that round's reference. The total number of judged pairs is
+the same as offline DPO's, split evenly over the rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chemloop.constitution.judges import Judge
+from chemloop.errors import ChemloopError
+from chemloop.model.checkpoint import LanguageModel
+from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, train_dpo
+from chemloop.rl.pairs import JudgedPairs, judged_sample_pairs
+
+
+@dataclass
+class OnlineRound:
+    """One round: the pairs judged on the model as it was, and the DPO step taken on them."""
+
+    judged: JudgedPairs
+    result: DPOResult
+
+
+def online_dpo(
+    lm: LanguageModel,
+    judge: Judge,
+    num_pairs: int,
+    rounds: int,
+    settings: DPOSettings | None = None,
+    progress: Callable[[int, OnlineRound], None] | None = None,
+) -> list[OnlineRound]:
+    """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
+    aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
+    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was."""
+    settings = settings or DPOSettings()
+    if rounds < 1:
+        raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
+    per_round = num_pairs // rounds
+    if per_round < MIN_PAIRS:
+        raise ChemloopError(
+            f"{num_pairs} pairs over {rounds} rounds leave {per_round} a round; DPO needs {MIN_PAIRS}"
+        )
+    done: list[OnlineRound] = []
+    current = lm
+    for r in range(rounds):
+        seed = settings.seed + r
+        judged = judged_sample_pairs(current, judge, per_round, seed=seed)
+        if len(judged.pairs) < MIN_PAIRS:
+            raise ChemloopError(
+                f"round {r + 1}: the judge decided {len(judged.pairs)} pair(s) of the model's samples; "
+                f"DPO needs {MIN_PAIRS}"
+            )
+        result = train_dpo(current, judged.pairs, settings.model_copy(update={"seed": seed}))
+        done.append(OnlineRound(judged, result))
+        if progress is not None:
+            progress(r + 1, done[-1])
+        current = result.model
+    return done

@@ -305,6 +305,7 @@ def bench_prompting(
     batch_size: Annotated[int, typer.Option(min=1)] = 1024,
     device: DeviceOption = "auto",
     precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
+    temperature: Annotated[float, typer.Option(min=0.05, help="temperature, prompted and not")] = 1.0,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
     """Scaffold decoration (5 drug scaffolds) and linker design (3 drugs cut in two) by prompting a
@@ -315,7 +316,14 @@ def bench_prompting(
 
     lm = load_model(model, device)
     result = run_bench(
-        lm, model, num=num, seed=seed, batch_size=batch_size, precision=precision, progress=console.print
+        lm,
+        model,
+        num=num,
+        seed=seed,
+        batch_size=batch_size,
+        precision=precision,
+        temperature=temperature,
+        progress=console.print,
     )
     console.print(format_table(result))
     console.print("all targets met" if result["passed"] else "some targets missed")

@@ -107,11 +107,13 @@ def bench_prompting(
     seed: int = 0,
     batch_size: int = 1024,
     precision: str = "auto",
+    temperature: float = 1.0,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Every task of :data:`TASKS` with ``num`` samples, and ``num`` unprompted samples for the cost."""
+    """Every task of :data:`TASKS` with ``num`` samples, and ``num`` unprompted samples for the cost
+    (all at ``temperature``)."""
     say = progress or (lambda _: None)
-    options = {"seed": seed, "batch_size": batch_size, "precision": precision}
+    options = {"seed": seed, "batch_size": batch_size, "precision": precision, "temperature": temperature}
     sample(lm, min(num, 64), seed=seed + 1, batch_size=batch_size, precision=precision)  # warm-up
     plain = sample(lm, num, **options)
     baseline = _seconds_per_valid(plain)
@@ -152,6 +154,7 @@ def bench_prompting(
         "torch_threads": torch.get_num_threads(),
         "num": num,
         "seed": seed,
+        "temperature": temperature,
         "unprompted": {**plain.summary(), "valid_per_s": round(1 / baseline, 2)},
         "tasks": rows,
         "targets": TARGETS,

@@ -7,6 +7,7 @@
 # The learning rate follows a cosine to --max-steps (4,500 steps, ~4.9 epochs) or --max-minutes,
 # whichever comes first; steps 0-2,750 ran with a 420-minute budget, 2,750-4,000 with a cosine to
 # 6,500 steps, the rest with this schedule (shortened so that the run ends on this CPU in a day).
+# From step 5,750: MAX_STEPS=12000 MAX_MINUTES=3000 LR=6e-4 NICE=19 (a restarted cosine, on idle cycles).
 set -euo pipefail
 DATA=${DATA:-../shared/data/zinc250k.smi.gz}
 OUT=${OUT:-runs/zinc-prior}
@@ -21,5 +22,5 @@ RESUME=""
 OMP_NUM_THREADS=${THREADS:-1} nice -n "${NICE:-10}" chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
   --batch-size 256 --max-steps "${MAX_STEPS:-4500}" --max-minutes "${MAX_MINUTES:-900}" \
-  --lr 1.5e-3 --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
+  --lr "${LR:-1.5e-3}" --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
   --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed 0

@@ -413,6 +413,9 @@ def bench_align(
     dpo_rounds: Annotated[
         int, typer.Option(min=1, help="DPO: rounds of pairs judged on the model as it then is (on-policy)")
     ] = 1,
+    invalid_pairs: Annotated[
+        bool, typer.Option(help="sampled strings that are no molecule join the pairs, as losers")
+    ] = False,
     seed: int = 0,
     device: DeviceOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
@@ -435,6 +438,7 @@ def bench_align(
         rl_steps=rl_steps,
         dpo=dpo,
         dpo_rounds=dpo_rounds,
+        invalid_pairs=invalid_pairs,
         seed=seed,
         device=device,
         progress=console.print,

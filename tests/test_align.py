@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 import chemloop
-from chemloop.chem.mol import to_mol
+from chemloop.chem.mol import to_mol, try_mol
 from chemloop.cli import app
 from chemloop.constitution.judges import RuleJudge
 from chemloop.constitution.principles import load_constitution
@@ -214,3 +214,24 @@ def test_online_dpo_judges_each_round_on_the_model_as_it_then_is(tiny_run, monke
     assert all(torch.equal(v, start[k]) for k, v in lm.model.state_dict().items())  # left as it was
     with pytest.raises(ChemloopError, match="3 pairs over 2 rounds leave 1 a round"):
         online.online_dpo(lm, RuleJudge(load_constitution()), 3, 2)
+
+
+def test_sampled_strings_that_are_no_molecule_lose_their_pairs_without_the_judge(tiny_run):
+    from chemloop.rl.pairs import NOT_A_MOLECULE
+
+    lm = checkpoint.load(str(tiny_run))
+    asked = []
+
+    class Recording(RuleJudge):
+        def judge(self, pairs):
+            asked.extend(pairs)
+            return super().judge(pairs)
+
+    judged = judged_sample_pairs(lm, Recording(load_constitution()), 40, seed=0, with_invalid=True)
+    against_strings = [(w, o) for w, o in judged.pairs if try_mol(o) is None]
+    assert against_strings and judged.by_principle[NOT_A_MOLECULE] == len(against_strings)
+    assert all(try_mol(w) is not None for w, _ in judged.pairs)  # a string never wins
+    assert all(try_mol(a) and try_mol(b) for a, b in asked)  # the judge sees molecules
+    # DPO trains on them: a string that is no molecule keeps its spelling among random ones.
+    result = train_dpo(lm, judged.pairs, DPOSettings(epochs=1, randomize=True))
+    assert result.train_pairs + result.heldout_pairs + result.unwritable == len(judged.pairs)

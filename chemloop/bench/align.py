@@ -8,7 +8,9 @@ The protocol, for one model and seed:
    ``pairs`` pairs of the model's own samples (ties dropped, drawn until that many are decided).
 2. (a) DPO (:func:`chemloop.rl.dpo.train_dpo`) on those pairs, the model as its reference; with
    ``dpo_rounds`` R > 1, on-policy DPO instead (:func:`chemloop.rl.online_dpo.online_dpo`): R rounds
-   of ``pairs / R`` pairs judged on the model as it then is, the same judge budget.
+   of ``pairs / R`` pairs judged on the model as it then is, the same judge budget. With
+   ``invalid_pairs`` the sampled strings that are no molecule join DPO's pairs as losers (the
+   reward model of (b) reads molecules only, and RL scores such strings 0 anyway).
 3. (b) A preference reward model fitted on the same pairs, as a campaign fits one (an ensemble on
    fingerprints, :class:`~chemloop.reward.model.RewardModel`), then RL towards it for ``rl_steps``
    agent updates with the settings every face steers with (:func:`~chemloop.rl.settings.make_agent`).
@@ -65,6 +67,7 @@ def bench_align(
     rl_steps: int = 100,
     dpo: DPOSettings | None = None,
     dpo_rounds: int = 1,
+    invalid_pairs: bool = False,
     agent: AgentSettings | None = None,
     reward: RewardConfig | None = None,
     seed: int = 0,
@@ -82,7 +85,7 @@ def bench_align(
     )
 
     started = time.perf_counter()
-    judged = judged_sample_pairs(lm, RuleJudge(rules), pairs, seed=seed)
+    judged = judged_sample_pairs(lm, RuleJudge(rules), pairs, seed=seed, with_invalid=invalid_pairs)
     judging_s = round(time.perf_counter() - started, 1)
     say(f"judge: {len(judged.pairs)} pairs decided of {judged.judged} ({judging_s:.0f} s)")
     if len(judged.pairs) < 2:
@@ -98,7 +101,7 @@ def bench_align(
         steps = [train_dpo(lm, judged.pairs, dpo)]
         rounds_judged = [judged]
     else:
-        online = online_dpo(lm, RuleJudge(rules), pairs, dpo_rounds, dpo)
+        online = online_dpo(lm, RuleJudge(rules), pairs, dpo_rounds, dpo, with_invalid=invalid_pairs)
         steps, rounds_judged = [r.result for r in online], [r.judged for r in online]
     dpo_s = time.perf_counter() - started
     arms["dpo"] = measure(steps[-1].model, lm, rules, samples, seed, train_s=dpo_s)
@@ -115,7 +118,9 @@ def bench_align(
     say(_line("dpo", arms["dpo"]))
 
     started = time.perf_counter()
-    steered, fit = reward_model_rl(lm, judged.pairs, reward, agent, rl_steps, seed)
+    # The reward model reads molecules only; RL scores a string that is no molecule 0 anyway.
+    molecule_pairs = [(w, other) for w, other in judged.pairs if try_mol(other) is not None]
+    steered, fit = reward_model_rl(lm, molecule_pairs, reward, agent, rl_steps, seed)
     rl_s = time.perf_counter() - started
     arms["rm_rl"] = measure(steered, lm, rules, samples, seed, train_s=rl_s)
     arms["rm_rl"]["reward_model"] = fit
@@ -134,6 +139,7 @@ def bench_align(
         "judging_seconds": judging_s,
         "rl_steps": rl_steps,
         "dpo_rounds": dpo_rounds,
+        "invalid_pairs": invalid_pairs,
         "settings": {"dpo": dpo.model_dump(), "agent": agent.model_dump(), "reward": reward.model_dump()},
         "arms": arms,
         "targets": {name: _met(arms[name]) for name in ("dpo", "rm_rl")},

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
 from chemloop.chem.mol import randomize as randomly_spelled
+from chemloop.chem.mol import try_mol
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
@@ -253,14 +254,20 @@ def _batch_ids(
     lm: LanguageModel, pairs: Encoded, rows: np.ndarray, randomize: bool, rng: np.random.Generator
 ) -> tuple[list[list[int]], list[list[int]]]:
     """Token ids of a batch: fresh random spellings (the canonical one where a random spelling
-    needs a token the model lacks or is too long), or the canonical ones."""
+    needs a token the model lacks or is too long; a string that is no molecule as written), or the
+    canonical ones."""
     if not randomize:
         return [pairs.ids_w[i] for i in rows], [pairs.ids_l[i] for i in rows]
     ids_w, ids_l = [], []
     for i in rows:
-        ids_w.append(_encode(lm, randomly_spelled(pairs.preferred[i], rng)) or pairs.ids_w[i])
-        ids_l.append(_encode(lm, randomly_spelled(pairs.other[i], rng)) or pairs.ids_l[i])
+        ids_w.append(_respelled(lm, pairs.preferred[i], pairs.ids_w[i], rng))
+        ids_l.append(_respelled(lm, pairs.other[i], pairs.ids_l[i], rng))
     return ids_w, ids_l
+
+
+def _respelled(lm: LanguageModel, smiles: str, ids: list[int], rng: np.random.Generator) -> list[int]:
+    mol = try_mol(smiles)
+    return ids if mol is None else (_encode(lm, randomly_spelled(mol, rng)) or ids)
 
 
 def train_dpo(

@@ -35,10 +35,13 @@ def online_dpo(
     rounds: int,
     settings: DPOSettings | None = None,
     progress: Callable[[int, OnlineRound], None] | None = None,
+    with_invalid: bool = False,
 ) -> list[OnlineRound]:
     """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
     aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
-    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was."""
+    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was.
+    ``with_invalid``: sampled strings that are no molecule join the pairs, as losers
+    (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
     settings = settings or DPOSettings()
     if rounds < 1:
         raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
@@ -51,7 +54,7 @@ def online_dpo(
     current = lm
     for r in range(rounds):
         seed = settings.seed + r
-        judged = judged_sample_pairs(current, judge, per_round, seed=seed)
+        judged = judged_sample_pairs(current, judge, per_round, seed=seed, with_invalid=with_invalid)
         if len(judged.pairs) < MIN_PAIRS:
             raise ChemloopError(
                 f"round {r + 1}: the judge decided {len(judged.pairs)} pair(s) of the model's samples; "

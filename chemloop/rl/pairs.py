@@ -30,6 +30,7 @@ COLUMNS = ("preferred", "other")
 MAX_REPORTED = 10  # bad rows named in one error message
 MAX_DRAWS = 50  # strings sampled for the pool at most, per molecule wanted in it
 JUDGE_CHUNK = 200  # pairs per call of the judge: a command judge is paid per call
+NOT_A_MOLECULE = "not-a-molecule"  # decides a pair with a sampled string that is no molecule
 
 
 class PairFileError(FeedbackError):
@@ -113,19 +114,31 @@ class JudgedPairs:
 
 
 def judged_sample_pairs(
-    lm: LanguageModel, judge: Judge, num_pairs: int, seed: int = 0, pool_size: int | None = None
+    lm: LanguageModel,
+    judge: Judge,
+    num_pairs: int,
+    seed: int = 0,
+    pool_size: int | None = None,
+    with_invalid: bool = False,
 ) -> JudgedPairs:
     """Up to ``num_pairs`` pairs of ``lm``'s samples that ``judge`` decided (ties dropped).
 
-    The pool is ``pool_size`` samples (default twice ``num_pairs``, at least 20); distinct pairs are
-    drawn from it at random (seeded) and judged in chunks until ``num_pairs`` are decided or the
-    pool runs out of new pairs.
+    The pool is ``pool_size`` distinct valid molecules of its samples (default twice ``num_pairs``,
+    at least 20); distinct pairs are drawn from it at random (seeded) and judged in chunks until
+    ``num_pairs`` are decided or the pool runs out of new pairs. ``with_invalid`` adds the distinct
+    strings among those samples that are no molecule: a pair with one loses it without asking the
+    judge (principle :data:`NOT_A_MOLECULE`), two are a tie, so DPO also learns not to write them.
     """
     if num_pairs < 1:
         raise ChemloopError(f"the number of pairs must be at least 1, not {num_pairs}")
-    pool, samples = _sample_pool(lm, pool_size if pool_size is not None else max(20, 2 * num_pairs), seed)
+    pool, invalid, samples = _sample_pool(
+        lm, pool_size if pool_size is not None else max(20, 2 * num_pairs), seed
+    )
     if len(pool) < 2:
         raise ChemloopError(f"{len(pool)} valid molecule(s) among {samples} samples: nothing to pair")
+    molecules = len(pool)
+    if with_invalid:
+        pool = pool + invalid
     rng = random.Random(seed)
     seen: set[frozenset[str]] = set()
     decided: list[tuple[str, str]] = []
@@ -137,30 +150,51 @@ def judged_sample_pairs(
         chunk = _draw(pool, wanted, seen, rng)
         if not chunk:
             break
-        for (a, b), verdict in zip(chunk, judge.judge(chunk), strict=True):
+        for (a, b), (preferred, principle) in zip(chunk, _decide(chunk, judge, set(invalid)), strict=True):
             if len(decided) >= num_pairs:
                 break
             judged += 1
-            if verdict.preferred is None:
+            if preferred is None:
                 continue
-            decided.append((a, b) if verdict.preferred == "a" else (b, a))
-            by_principle[verdict.principle or "unnamed"] += 1
-    return JudgedPairs(decided, judged, samples, len(pool), dict(by_principle.most_common()))
+            decided.append((a, b) if preferred == "a" else (b, a))
+            by_principle[principle or "unnamed"] += 1
+    return JudgedPairs(decided, judged, samples, molecules, dict(by_principle.most_common()))
 
 
-def _sample_pool(lm: LanguageModel, wanted: int, seed: int) -> tuple[list[str], int]:
+def _decide(
+    chunk: list[tuple[str, str]], judge: Judge, invalid: set[str]
+) -> list[tuple[str | None, str | None]]:
+    """(preferred 'a'/'b'/None, deciding principle) of each pair: a string that is no molecule
+    loses to a molecule, the judge decides pairs of molecules."""
+    asked = [pair for pair in chunk if not set(pair) & invalid]
+    verdicts = iter(judge.judge(asked)) if asked else iter(())
+    decisions: list[tuple[str | None, str | None]] = []
+    for a, b in chunk:
+        if a in invalid or b in invalid:
+            winner = None if a in invalid and b in invalid else ("b" if a in invalid else "a")
+            decisions.append((winner, NOT_A_MOLECULE))
+        else:
+            verdict = next(verdicts)
+            decisions.append((verdict.preferred, verdict.principle))
+    return decisions
+
+
+def _sample_pool(lm: LanguageModel, wanted: int, seed: int) -> tuple[list[str], list[str], int]:
     """``wanted`` distinct valid molecules sampled from ``lm`` (fewer if ``MAX_DRAWS``·``wanted``
-    strings do not hold them), and how many strings were sampled. A model that writes few valid
-    strings is sampled again for the shortfall, in proportion to its validity so far."""
+    strings do not hold them), the distinct strings among those samples that are no molecule, and
+    how many strings were sampled. A model that writes few valid strings is sampled again for the
+    shortfall, in proportion to its validity so far."""
     pool: dict[str, None] = {}
+    invalid: dict[str, None] = {}
     drawn, rounds = 0, 0
     while len(pool) < wanted and drawn < MAX_DRAWS * wanted:
         rate = len(pool) / drawn if drawn else 1.0
         ask = min(MAX_DRAWS * wanted - drawn, math.ceil((wanted - len(pool)) / max(rate, 0.02)))
         report = sample(lm, ask, seed=seed + rounds)
         pool.update((m.canonical, None) for m in report.molecules if m.valid)
+        invalid.update((m.smiles, None) for m in report.molecules if not m.valid and m.smiles)
         drawn, rounds = drawn + ask, rounds + 1
-    return list(pool), drawn
+    return list(pool), [s for s in invalid if s not in pool], drawn
 
 
 def _draw(

@@ -3,10 +3,21 @@ values, results files and seed rows as Hypothesis strategies, each with what it 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
+
+KEY = "campaign-fuzz-key-0123"
+AUTH = {"X-API-Key": KEY}
+MAX_BODY_BYTES = 20_000
+
+
+def body_json(body: Any) -> dict[str, Any]:
+    """A JSON request body as sent, NaN allowed (httpx's own encoder refuses it)."""
+    return {"content": json.dumps(body), "headers": {**AUTH, "content-type": "application/json"}}
+
 
 # Small enough that every refit takes a fraction of a second.
 SMALL_REWARD = {"ensemble": 2, "hidden": 16, "epochs": 5, "cv_folds": 0}

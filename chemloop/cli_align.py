@@ -33,6 +33,12 @@ def align_command(
     num_pairs: Annotated[
         int, typer.Option(help="with --constitution: pairs to decide (ties dropped)")
     ] = 1000,
+    rounds: Annotated[
+        int, typer.Option(help="with --constitution: judge and align this many times, on-policy")
+    ] = 1,
+    invalid_pairs: Annotated[
+        bool, typer.Option(help="with --constitution: sampled strings that are no molecule lose pairs")
+    ] = False,
     beta: Annotated[float, typer.Option(help="pull towards the model (DPO's β; smaller: further)")] = 0.1,
     nll_weight: Annotated[
         float, typer.Option(help="add this times the preferred molecule's per-token NLL (DPO+NLL)")
@@ -54,8 +60,9 @@ def align_command(
     options = {k: v for k, v in locals().items() if k not in ("align", "REPORT")}
 
     def show(row: dict) -> None:
+        where = f"round {row['round']}, epoch {row['epoch']}" if "round" in row else f"epoch {row['epoch']}"
         console.print(
-            f"epoch {row['epoch']}: loss {row['train_loss']:.3f}, held-out loss {row['heldout_loss']:.3f}, "
+            f"{where}: loss {row['train_loss']:.3f}, held-out loss {row['heldout_loss']:.3f}, "
             f"accuracy {row['heldout_likelihood_accuracy']:.2f} (best epoch {row['best_epoch']})"
         )
 

@@ -34,12 +34,13 @@ def online_dpo(
     num_pairs: int,
     rounds: int,
     settings: DPOSettings | None = None,
-    progress: Callable[[int, OnlineRound], None] | None = None,
+    progress: Callable[[dict], None] | None = None,
     with_invalid: bool = False,
 ) -> list[OnlineRound]:
     """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
     aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
-    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was.
+    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was. ``progress``
+    gets each epoch's held-out metrics, with the round's number under ``"round"``.
     ``with_invalid``: sampled strings that are no molecule join the pairs, as losers
     (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
     settings = settings or DPOSettings()
@@ -60,9 +61,12 @@ def online_dpo(
                 f"round {r + 1}: the judge decided {len(judged.pairs)} pair(s) of the model's samples; "
                 f"DPO needs {MIN_PAIRS}"
             )
-        result = train_dpo(current, judged.pairs, settings.model_copy(update={"seed": seed}))
+
+        def epoch(row: dict, number: int = r + 1) -> None:
+            if progress is not None:
+                progress({**row, "round": number})
+
+        result = train_dpo(current, judged.pairs, settings.model_copy(update={"seed": seed}), progress=epoch)
         done.append(OnlineRound(judged, result))
-        if progress is not None:
-            progress(r + 1, done[-1])
         current = result.model
     return done

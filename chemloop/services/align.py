@@ -6,7 +6,8 @@
 
 The pairs come from one source: a CSV file, a campaign's stored preferences (a chemist's weigh 1,
 AI-judged ones the campaign's ``[reward] ai_pair_weight``), or a judge deciding pairs of the
-model's own samples under a constitution (ties dropped). :func:`chemloop.rl.dpo.train_dpo` trains;
+model's own samples under a constitution (ties dropped; with ``rounds`` > 1 judged afresh on the
+model as it moves, on-policy DPO). :func:`chemloop.rl.dpo.train_dpo` trains;
 the run folder becomes a checkpoint (``--model DIR`` anywhere) with ``align_config.json`` and
 ``align_report.json``: pairs used, held-out preference accuracy before and after, validity of
 samples, and the KL divergence to the starting model estimated on the aligned model's samples.
@@ -28,7 +29,8 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
-from chemloop.rl.dpo import MIN_PAIRS, DPOSettings, kl_estimate, train_dpo
+from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, kl_estimate, train_dpo
+from chemloop.rl.online_dpo import online_dpo
 from chemloop.rl.pairs import judged_sample_pairs, read_pair_file
 
 REPORT, CONFIG = "align_report.json", "align_config.json"
@@ -62,6 +64,17 @@ class AlignConfig(DPOSettings):
     )
     judge: str = Field("rule", description="'rule' (the computable principles) or a judge command")
     num_pairs: int = Field(1000, ge=MIN_PAIRS, le=100_000, description="pairs to decide with --constitution")
+    rounds: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="with --constitution: judge num_pairs / rounds pairs of the model as it then is, "
+        "rounds times, each a DPO step from it (on-policy DPO); 1: one offline step",
+    )
+    invalid_pairs: bool = Field(
+        False,
+        description="with --constitution: sampled strings that are no molecule join the pairs, as losers",
+    )
     samples: int = Field(1000, ge=0, description="molecules sampled for the report (0: none)")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
 
@@ -70,6 +83,8 @@ class AlignConfig(DPOSettings):
         problem = source_problem(self.model_dump(include=set(SOURCES)))
         if problem is not None:
             raise ValueError(problem)
+        if self.constitution is None and (self.rounds > 1 or self.invalid_pairs):
+            raise ValueError("rounds and invalid_pairs judge the model's own samples: give a constitution")
         return self
 
     def dpo_settings(self) -> DPOSettings:
@@ -85,8 +100,11 @@ def align(config: AlignConfig, progress: Callable[[dict], None] | None = None) -
     if (out / checkpoint.WEIGHTS).exists():
         raise ChemloopError(f"{out} already holds a model; choose another --out")
     reference = checkpoint.load(config.model, pick_device(config.device))
-    pairs, weights, source = gather_pairs(config, reference)
-    result = train_dpo(reference, pairs, config.dpo_settings(), weights=weights, progress=progress)
+    if config.constitution is not None:
+        result, source = constitution_dpo(reference, config, progress)
+    else:
+        pairs, weights, source = file_or_campaign_pairs(config)
+        result = train_dpo(reference, pairs, config.dpo_settings(), weights=weights, progress=progress)
     report: dict[str, Any] = {
         "base_model": config.model,
         "source": source,
@@ -130,17 +148,15 @@ def sample_report(aligned: LanguageModel, reference: LanguageModel, num: int, se
     }
 
 
-def gather_pairs(
-    config: AlignConfig, reference: LanguageModel
+def file_or_campaign_pairs(
+    config: AlignConfig,
 ) -> tuple[list[tuple[str, str]], list[float] | None, dict[str, Any]]:
-    """The ``(preferred, other)`` pairs of the config's source, their weights (None: all 1), and a
-    description of the source for the report."""
+    """The ``(preferred, other)`` pairs of the config's pair file or campaign, their weights (None:
+    all 1), and a description of the source for the report."""
     if config.pairs is not None:
         pairs = read_pair_file(config.pairs)
         return pairs, None, {"kind": "file", "file": str(config.pairs), "pairs": len(pairs)}
-    if config.campaign is not None:
-        return campaign_pairs(config.campaign, config.db)
-    return constitution_pairs(reference, config.constitution, config.judge, config.num_pairs, config.seed)
+    return campaign_pairs(str(config.campaign), config.db)
 
 
 def campaign_pairs(
@@ -183,26 +199,36 @@ def campaign_pairs(
     )
 
 
-def constitution_pairs(
-    lm: LanguageModel, constitution: str | None, judge: str, num_pairs: int, seed: int
-) -> tuple[list[tuple[str, str]], None, dict[str, Any]]:
-    """``num_pairs`` pairs of ``lm``'s samples decided by ``judge`` under ``constitution``."""
+def constitution_dpo(
+    lm: LanguageModel, config: AlignConfig, progress: Callable[[dict], None] | None = None
+) -> tuple[DPOResult, dict[str, Any]]:
+    """DPO on pairs of ``lm``'s samples that the config's judge decides under its constitution: one
+    offline step, or ``config.rounds`` on-policy ones (:func:`chemloop.rl.online_dpo.online_dpo`);
+    the last step's result and a description of the source for the report."""
     from chemloop.constitution.judges import CommandJudge, RuleJudge
     from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
 
-    path = None if constitution in (None, "default") else Path(constitution)
+    path = None if config.constitution == "default" else Path(str(config.constitution))
     rules = load_constitution(path)
-    judge_ = RuleJudge(rules) if judge.strip().lower() in RULE_JUDGES else CommandJudge(rules, judge)
-    judged = judged_sample_pairs(lm, judge_, num_pairs, seed=seed)
-    if len(judged.pairs) < MIN_PAIRS:
-        raise ChemloopError(
-            f"the judge decided {len(judged.pairs)} of {judged.judged} pairs of samples (the rest are ties); "
-            f"DPO needs at least {MIN_PAIRS}"
+    rule = config.judge.strip().lower() in RULE_JUDGES
+    judge = RuleJudge(rules) if rule else CommandJudge(rules, config.judge)
+    name = (path or DEFAULT_CONSTITUTION).name
+    source = {"kind": "constitution", "constitution": name, "judge": judge.name}
+    settings = config.dpo_settings()
+    if config.rounds == 1:
+        judged = judged_sample_pairs(
+            lm, judge, config.num_pairs, seed=config.seed, with_invalid=config.invalid_pairs
         )
-    source = {
-        "kind": "constitution",
-        "constitution": (path or DEFAULT_CONSTITUTION).name,
-        "judge": judge_.name,
-        **judged.summary(),
-    }
-    return judged.pairs, None, source
+        if len(judged.pairs) < MIN_PAIRS:
+            raise ChemloopError(
+                f"the judge decided {len(judged.pairs)} of {judged.judged} pairs of samples (the rest are "
+                f"ties); DPO needs at least {MIN_PAIRS}"
+            )
+        result = train_dpo(lm, judged.pairs, settings, progress=progress)
+        return result, {**source, **judged.summary()}
+    rounds = online_dpo(
+        lm, judge, config.num_pairs, config.rounds, settings, progress, with_invalid=config.invalid_pairs
+    )
+    summaries = [r.judged.summary() for r in rounds]
+    totals = {k: sum(s[k] for s in summaries) for k in ("decided", "judged", "ties", "samples")}
+    return rounds[-1].result, {**source, **totals, "rounds": summaries}

@@ -39,8 +39,9 @@ def online_dpo(
 ) -> list[OnlineRound]:
     """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
     aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
-    the last round's ``result.model`` is the aligned model. ``lm`` is left as it was. ``progress``
-    gets each epoch's held-out metrics, with the round's number under ``"round"``.
+    the last round's ``result.model`` is the aligned model; one round is offline DPO. ``lm`` is left
+    as it was. ``progress`` gets each epoch's held-out metrics (with more than one round, the
+    round's number under ``"round"``).
     ``with_invalid``: sampled strings that are no molecule join the pairs, as losers
     (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
     settings = settings or DPOSettings()
@@ -64,7 +65,7 @@ def online_dpo(
 
         def epoch(row: dict, number: int = r + 1) -> None:
             if progress is not None:
-                progress({**row, "round": number})
+                progress({**row, "round": number} if rounds > 1 else row)
 
         result = train_dpo(current, judged.pairs, settings.model_copy(update={"seed": seed}), progress=epoch)
         done.append(OnlineRound(judged, result))

@@ -31,7 +31,7 @@ from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
 from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, kl_estimate, train_dpo
 from chemloop.rl.online_dpo import online_dpo
-from chemloop.rl.pairs import judged_sample_pairs, read_pair_file
+from chemloop.rl.pairs import read_pair_file
 
 REPORT, CONFIG = "align_report.json", "align_config.json"
 RULE_JUDGES = ("rule", "rules")
@@ -203,8 +203,8 @@ def constitution_dpo(
     lm: LanguageModel, config: AlignConfig, progress: Callable[[dict], None] | None = None
 ) -> tuple[DPOResult, dict[str, Any]]:
     """DPO on pairs of ``lm``'s samples that the config's judge decides under its constitution: one
-    offline step, or ``config.rounds`` on-policy ones (:func:`chemloop.rl.online_dpo.online_dpo`);
-    the last step's result and a description of the source for the report."""
+    offline step, or ``config.rounds`` on-policy ones (:func:`chemloop.rl.online_dpo.online_dpo`,
+    whose one round is the offline step); the last step's result and the source for the report."""
     from chemloop.constitution.judges import CommandJudge, RuleJudge
     from chemloop.constitution.principles import DEFAULT_CONSTITUTION, load_constitution
 
@@ -214,21 +214,17 @@ def constitution_dpo(
     judge = RuleJudge(rules) if rule else CommandJudge(rules, config.judge)
     name = (path or DEFAULT_CONSTITUTION).name
     source = {"kind": "constitution", "constitution": name, "judge": judge.name}
-    settings = config.dpo_settings()
-    if config.rounds == 1:
-        judged = judged_sample_pairs(
-            lm, judge, config.num_pairs, seed=config.seed, with_invalid=config.invalid_pairs
-        )
-        if len(judged.pairs) < MIN_PAIRS:
-            raise ChemloopError(
-                f"the judge decided {len(judged.pairs)} of {judged.judged} pairs of samples (the rest are "
-                f"ties); DPO needs at least {MIN_PAIRS}"
-            )
-        result = train_dpo(lm, judged.pairs, settings, progress=progress)
-        return result, {**source, **judged.summary()}
     rounds = online_dpo(
-        lm, judge, config.num_pairs, config.rounds, settings, progress, with_invalid=config.invalid_pairs
+        lm,
+        judge,
+        config.num_pairs,
+        config.rounds,
+        config.dpo_settings(),
+        progress,
+        with_invalid=config.invalid_pairs,
     )
     summaries = [r.judged.summary() for r in rounds]
+    if len(rounds) == 1:
+        return rounds[0].result, {**source, **summaries[0]}
     totals = {k: sum(s[k] for s in summaries) for k in ("decided", "judged", "ties", "samples")}
     return rounds[-1].result, {**source, **totals, "rounds": summaries}

@@ -137,8 +137,9 @@ def judged_sample_pairs(
     if len(pool) < 2:
         raise ChemloopError(f"{len(pool)} valid molecule(s) among {samples} samples: nothing to pair")
     molecules = len(pool)
+    losers = set(invalid) if with_invalid else set()
     if with_invalid:
-        pool = pool + invalid
+        pool = pool + invalid  # distinct already, in the order sampled
     rng = random.Random(seed)
     seen: set[frozenset[str]] = set()
     decided: list[tuple[str, str]] = []
@@ -150,7 +151,7 @@ def judged_sample_pairs(
         chunk = _draw(pool, wanted, seen, rng)
         if not chunk:
             break
-        for (a, b), (preferred, principle) in zip(chunk, _decide(chunk, judge, set(invalid)), strict=True):
+        for (a, b), (preferred, principle) in zip(chunk, _decide(chunk, judge, losers), strict=True):
             if len(decided) >= num_pairs:
                 break
             judged += 1

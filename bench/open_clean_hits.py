@@ -1,6 +1,6 @@
 """Top-1% hits of an open campaign benchmark's methods, all and those that keep the constitution.
 
-    python bench/open_clean_hits.py bench/results/campaign_open_*_s0.json
+    python bench/open_clean_hits.py bench/results/campaign_open_fexofenadine_mpo_s0.json ...
 
 chemloop's campaigns drop candidates that break a computable principle of the default
 medicinal-chemistry constitution; the baselines (random, greedy, screening MOSES) do not. This
@@ -36,7 +36,7 @@ def main() -> None:
     for path in parser.parse_args().results:
         result = json.loads(path.read_text())
         shown = ", ".join(f"{m} {h} ({c} clean)" for m, (h, c) in clean_hits(result).items())
-        print(f"{result['task']} seed {result['runs'][0]['seed']}: {shown}")
+        print(f"{path.name} ({result['task']}, seed {result['runs'][0]['seed']}): {shown}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 linking with a tiny model trained on random spellings; the faces refuse a bad prompt by name."""
 
 import csv
+import random
 
 import pytest
 import torch
@@ -14,7 +15,13 @@ from chemloop.chem.tokenizer import SmilesTokenizer, split_smiles
 from chemloop.cli import app
 from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, sample_ids
 from chemloop.model.generate import continue_smiles
-from chemloop.model.prompting import NOT_AFTER_PROMPT, check_writable, prepare_prompt, sample_with_prompt
+from chemloop.model.prompting import (
+    NOT_AFTER_PROMPT,
+    check_writable,
+    prepare_prompt,
+    prompted_strings,
+    sample_with_prompt,
+)
 from chemloop.serve.app import create_app
 from chemloop.services.settings import ServeSettings
 from chemloop.train.pretrain import PretrainConfig, pretrain
@@ -217,8 +224,20 @@ def test_unique_decoration_draws_repeats_again(random_spelling_lm):
     assert len(canonical) == len(set(canonical)) and distinct.uniqueness == 1.0
     assert distinct.repeats > 0 and all(m.contains_prompt for m in distinct.molecules if m.valid)
     assert len(distinct.molecules) + distinct.repeats <= 4 * 64  # the draws stay bounded
-    # The first draw is the same with and without: repeats are dropped, never hidden.
-    assert distinct.molecules[0].smiles == every.molecules[0].smiles
+
+
+def test_rows_continuing_one_spelling_get_distinct_strings(random_spelling_lm):
+    lm = random_spelling_lm
+    prompt = prepare_prompt(lm, "*c1ccccc1", "decorate")
+
+    def strings(distinct):
+        generator, rng = torch.Generator().manual_seed(0), random.Random(0)
+        with torch.no_grad():
+            written = prompted_strings(lm, prompt, 64, generator, rng, attempts=1, distinct=distinct)
+        return [text for text, _ in written]
+
+    assert len(set(strings(distinct=False))) < 64, "the tiny model repeats itself"
+    assert len(set(strings(distinct=True))) == 64  # one spelling, drawn without replacement
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from chemloop.chem.prompts import Prompt
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast
+from chemloop.model.distinct_sampling import distinct_continuations
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
 
@@ -145,10 +146,14 @@ def continue_smiles(
     top_k: int = 0,
     top_p: float = 1.0,
     banned_first: Sequence[str] = (),
+    distinct: bool = False,
 ) -> list[tuple[str, float]]:
     """Continue each SMILES prefix with the model, in batches of similar length; the first new
     token is neither ``<eos>`` nor one of ``banned_first`` (tokens the vocabulary lacks are ignored).
     Returns each string with its NLL under the model (prefix and ``<eos>`` included).
+
+    With ``distinct`` the rows that share a prefix get distinct continuations, drawn without
+    replacement (:mod:`chemloop.model.distinct_sampling`), as long as the model can write as many.
 
     A prefix the vocabulary cannot encode, or one that leaves no room in the context, comes back
     unchanged with a NaN NLL: the caller sees a product without its continuation rather than an
@@ -164,8 +169,11 @@ def continue_smiles(
         encoded.append(ids if ids is not None and len(ids) + 2 <= block else None)
     result = [(prefix, math.nan) for prefix in prefixes]
     banned = [lm.tokenizer.index[t] for t in banned_first if t in lm.tokenizer.index]
+    plain = [i for i, ids in enumerate(encoded) if ids is not None]
+    if distinct:
+        plain = _continue_distinct(lm, encoded, plain, result, generator, temperature, top_k, top_p, banned)
     # Similar lengths together: the common prefix of a batch is fed in one pass.
-    order = sorted((i for i, ids in enumerate(encoded) if ids is not None), key=lambda i: len(encoded[i]))
+    order = sorted(plain, key=lambda i: len(encoded[i]))
     for first in range(0, len(order), batch_size):
         rows = order[first : first + batch_size]
         ids, nll = sample_ids(
@@ -182,6 +190,45 @@ def continue_smiles(
         for i, row, value in zip(rows, ids.tolist(), nll.tolist(), strict=True):
             result[i] = (lm.tokenizer.decode(row), value)
     return result
+
+
+def _continue_distinct(
+    lm: LanguageModel,
+    encoded: list[list[int] | None],
+    rows: list[int],
+    result: list[tuple[str, float]],
+    generator: torch.Generator,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    banned: list[int],
+) -> list[int]:
+    """Fill ``result`` for the rows that share their prefix with others, each group's
+    continuations distinct; returns the rows left to sample plainly (a prefix of their own, or
+    more rows than the model had distinct continuations for)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i in rows:
+        groups.setdefault(tuple(encoded[i]), []).append(i)
+    left = []
+    for prefix, members in groups.items():
+        if len(members) == 1:
+            left += members
+            continue
+        drawn = distinct_continuations(
+            lm.model,
+            lm.tokenizer,
+            prefix,
+            len(members),
+            generator=generator,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            banned_after_prompt=banned,
+        )
+        for i, (ids, nll) in zip(members, drawn, strict=False):
+            result[i] = (lm.tokenizer.decode(ids), nll)
+        left += members[len(drawn) :]
+    return left
 
 
 @torch.no_grad()

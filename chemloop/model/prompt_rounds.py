@@ -86,12 +86,14 @@ def ending_at(mol: Chem.Mol, point: int, rng: random.Random, tries: int = TRIES)
     return None
 
 
-def best_spellings(mol: Chem.Mol, point: int, rng: random.Random, nll_fn: NllFn) -> list[Spelling]:
-    """The spellings ending at ``point`` that the model rates most likely (at most ``OPENING_KEPT``)."""
+def best_spellings(
+    mol: Chem.Mol, point: int, rng: random.Random, nll_fn: NllFn, kept: int = OPENING_KEPT
+) -> list[Spelling]:
+    """The spellings ending at ``point`` that the model rates most likely (at most ``kept``)."""
     found = {s.text: s for _ in range(OPENING_CANDIDATES) if (s := ending_at(mol, point, rng)) is not None}
     spellings = sorted(found.values(), key=lambda s: s.text)
     rated = sorted(zip(nll_fn([s.text for s in spellings]), spellings, strict=True), key=lambda x: x[0])
-    return [s for _, s in rated[:OPENING_KEPT]]
+    return [s for _, s in rated[:kept]]
 
 
 def reopen(text: str, open_atoms: Sequence[int]) -> Chem.Mol | None:
@@ -161,12 +163,14 @@ def decorate(
     *,
     attempts: int = 3,
     writable: Callable[[str], bool] = lambda _: True,
+    openings: int = OPENING_KEPT,
 ) -> list[Written]:
     """``num`` strings, each ``scaffold`` (SMILES with ``*`` points) decorated at every point in a
     random order; a row whose continuation is still no molecule (or, with points left, not one
-    ``writable`` accepts) after ``attempts`` samples ends with that string."""
+    ``writable`` accepts) after ``attempts`` samples ends with that string. The first point's
+    prompt is one of the ``openings`` spellings the model rates most likely."""
     start = Chem.MolFromSmiles(scaffold)
-    opening = {p: best_spellings(start, p, rng, nll_fn) for p in _points(start)}
+    opening = {p: best_spellings(start, p, rng, nll_fn, openings) for p in _points(start)}
     mols = [start] * num
     results: list[Written | None] = [None] * num
     first = True
@@ -237,13 +241,15 @@ def link(
     rng: random.Random,
     *,
     attempts: int = 3,
+    openings: int = OPENING_KEPT,
 ) -> list[Written]:
     """``num`` strings joining two fragments (SMILES with one ``*`` each): the model continues one
     fragment until it ends the molecule, and the other is written after its string (bonded to the
     atom the string ends on) or, if that atom has no hydrogen left, bonded to the last atom the
-    model wrote that has one. Which fragment comes first is random per row."""
+    model wrote that has one. Which fragment comes first is random per row; it is spelled as one
+    of the ``openings`` spellings the model rates most likely."""
     mols = [Chem.MolFromSmiles(f) for f in fragments]
-    ends = [best_spellings(m, _points(m)[0], rng, nll_fn) for m in mols]
+    ends = [best_spellings(m, _points(m)[0], rng, nll_fn, openings) for m in mols]
     if not any(ends):
         raise ValueError(f"no spelling of {' or '.join(fragments)} ends at its attachment point")
     starts = [starting_at(m) for m in mols]

@@ -26,7 +26,7 @@ from chemloop.chem.tokenizer import SmilesTokenizer, TokenizerError, split_smile
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast
 from chemloop.model.generate import Sampled, SampleReport, continue_smiles, string_nll
-from chemloop.model.prompt_rounds import decorate, hide_points, link
+from chemloop.model.prompt_rounds import OPENING_KEPT, decorate, hide_points, link
 
 SPELLINGS_CHECKED = 20  # random spellings of each fragment whose tokens must be in the vocabulary
 CONTINUATION_ROOM = 8  # tokens a prompt must leave free in the model's context
@@ -104,14 +104,19 @@ def prompted_strings(
     rng: random.Random,
     *,
     attempts: int = 3,
+    distinct: bool = False,
     **sampling: float,
 ) -> list[tuple[str, float]]:
     """``count`` strings continuing ``prompt``, each with its NLL under ``lm`` (NaN where the model
     did not write all of it: a linked fragment); ``sampling`` takes ``continue_smiles``' options
-    (temperature, top_k, top_p, batch_size). The caller picks the precision (autocast)."""
+    (temperature, top_k, top_p, batch_size). With ``distinct`` the rows continuing the same
+    spelling get distinct continuations (drawn without replacement). The caller picks the
+    precision (autocast)."""
 
     def continue_fn(prefixes: list[str]) -> list[tuple[str, float]]:
-        return continue_smiles(lm, prefixes, generator, banned_first=NOT_AFTER_PROMPT, **sampling)
+        return continue_smiles(
+            lm, prefixes, generator, banned_first=NOT_AFTER_PROMPT, distinct=distinct, **sampling
+        )
 
     def nll_fn(prefixes: list[str]) -> list[float]:
         return string_nll(lm, prefixes, end=False)
@@ -122,11 +127,21 @@ def prompted_strings(
         except TokenizerError:
             return False
 
+    # Distinct draws come from sampling without replacement, not from varied spellings: one
+    # spelling per start gives one group, and a group's continuations never repeat.
+    openings = 1 if distinct else OPENING_KEPT
     if prompt.kind == "decorate":
         return decorate(
-            prompt.fragments[0], count, continue_fn, nll_fn, rng, attempts=attempts, writable=writable
+            prompt.fragments[0],
+            count,
+            continue_fn,
+            nll_fn,
+            rng,
+            attempts=attempts,
+            writable=writable,
+            openings=openings,
         )
-    return link(prompt.fragments, count, continue_fn, nll_fn, rng, attempts=attempts)
+    return link(prompt.fragments, count, continue_fn, nll_fn, rng, attempts=attempts, openings=openings)
 
 
 def sample_with_prompt(
@@ -159,7 +174,9 @@ def sample_with_prompt(
 
     def draw(count: int) -> tuple[list[str], list[float]]:
         with autocast(lm.device, precision):
-            written = prompted_strings(lm, prompt, count, generator, rng, attempts=attempts, **options)
+            written = prompted_strings(
+                lm, prompt, count, generator, rng, attempts=attempts, distinct=unique, **options
+            )
         return [s for s, _ in written], [nll for _, nll in written]
 
     start = time.perf_counter()

@@ -22,6 +22,21 @@ def test_cached_forward_matches_full_forward(random_gpt):
     torch.testing.assert_close(stepwise, full, atol=1e-5, rtol=1e-4)
 
 
+def test_a_growing_cache_with_rows_dropped_and_repeated_matches_full_forward():
+    torch.manual_seed(1)
+    model = GPT(GPTConfig(vocab_size=20, block_size=48, n_layer=2, n_head=2, n_embd=32)).eval()
+    idx = torch.randint(0, 20, (3, 45))
+    cache = KVCache(model.config, 3, "cpu", torch.float32)
+    model(idx[:, :5], cache)
+    for t in range(5, 20):  # past the first growth of the cache
+        model(idx[:, t : t + 1], cache)
+    rows = torch.tensor([2, 0, 2])  # one row dropped, one repeated (as a beam does)
+    cache.keep(rows)
+    idx = idx[rows]
+    stepwise = [model(idx[:, t : t + 1], cache) for t in range(20, 45)]
+    torch.testing.assert_close(torch.cat(stepwise, dim=1), model(idx)[:, 20:], atol=1e-5, rtol=1e-4)
+
+
 def test_context_longer_than_block_size_is_rejected(random_gpt):
     with pytest.raises(ValueError, match="block_size"):
         random_gpt(torch.zeros(1, 17, dtype=torch.long))

@@ -44,27 +44,46 @@ class GPTConfig:
 
 
 class KVCache:
-    """Keys and values of every layer for a batch of sequences, filled as tokens are fed."""
+    """Keys and values of every layer for a batch of sequences, filled as tokens are fed.
+
+    Each layer's keys and values are one contiguous ``batch × heads × capacity × head_dim`` block
+    that grows by ``GROWTH`` positions when full. A new token attends over the whole block with
+    the unfilled positions masked: batched matrix products over a contiguous block ran 3-6x faster
+    on the 2-core CPU than PyTorch's fused attention (or matrix products) over a slice of a
+    context-long buffer, and attention was most of the time of sampling.
+    """
+
+    GROWTH = 16
 
     def __init__(self, config: GPTConfig, batch_size: int, device, dtype) -> None:
-        shape = (config.n_layer, batch_size, config.n_head, config.block_size, config.attn_head_dim)
-        # Unfilled positions are never read (attention sees only the first `length`): no zeroing.
-        self.keys = torch.empty(shape, device=device, dtype=dtype)
-        self.values = torch.empty(shape, device=device, dtype=dtype)
+        self.shape = (batch_size, config.n_head, 0, config.attn_head_dim)
+        self.block_size = config.block_size
+        self.keys = [torch.zeros(self.shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
+        self.values = [torch.zeros(self.shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
         self.length = 0  # positions already filled
 
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store a layer's new keys and values at the next positions; return the layer's whole
+        block (unfilled positions are zeros, to be masked)."""
+        end = self.length + k.shape[2]
+        if end > self.keys[layer].shape[2]:  # zero-filled, so that masking is exact
+            capacity = min(self.block_size, end + self.GROWTH)
+            self.keys[layer] = self._grown(self.keys[layer], capacity)
+            self.values[layer] = self._grown(self.values[layer], capacity)
+        self.keys[layer][:, :, self.length : end] = k
+        self.values[layer][:, :, self.length : end] = v
+        return self.keys[layer], self.values[layer]
+
+    @staticmethod
+    def _grown(tensor: torch.Tensor, capacity: int) -> torch.Tensor:
+        grown = tensor.new_zeros((*tensor.shape[:2], capacity, tensor.shape[3]))
+        grown[:, :, : tensor.shape[2]] = tensor
+        return grown
+
     def keep(self, rows: torch.Tensor) -> None:
-        """Drop finished sequences: keep only the batch rows in ``rows``.
-
-        Copies only the filled positions: copying the whole context took a third of the time
-        of sampling a 6-layer model on a CPU.
-        """
-        self.keys, self.values = (self._rows(t, rows) for t in (self.keys, self.values))
-
-    def _rows(self, tensor: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        kept = tensor.new_empty((tensor.shape[0], len(rows), *tensor.shape[2:]))
-        kept[:, :, :, : self.length] = tensor[:, rows, :, : self.length]
-        return kept
+        """Drop finished sequences: keep only the batch rows in ``rows`` (repeats allowed)."""
+        self.keys = [t.index_select(0, rows) for t in self.keys]
+        self.values = [t.index_select(0, rows) for t in self.values]
 
 
 class CausalSelfAttention(nn.Module):
@@ -83,22 +102,26 @@ class CausalSelfAttention(nn.Module):
         inner = self.n_head * self.head_dim
         q, k, v = self.qkv(x).split(inner, dim=2)
         q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
-        causal = True
-        if cache is not None:
-            start = cache.length
-            cache.keys[layer, :, :, start : start + T] = k
-            cache.values[layer, :, :, start : start + T] = v
-            k = cache.keys[layer, :, :, : start + T]
-            v = cache.values[layer, :, :, : start + T]
-            # Prefill from an empty cache is ordinary causal attention; a single new token
-            # may attend to every cached position.
-            if start > 0 and T > 1:
+        if cache is not None and cache.length > 0:
+            if T > 1:
                 raise ValueError("a KV cache takes either a prefill or one token at a time")
-            causal = start == 0
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=causal and T > 1, dropout_p=self.dropout if self.training else 0.0
-        )
+            k, v = cache.write(layer, k, v)
+            y = _one_query_attention(q, k, v, filled=cache.length + 1)
+        else:
+            if cache is not None:  # a prefill: ordinary causal attention, keys and values kept
+                cache.write(layer, k, v)
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=T > 1, dropout_p=self.dropout if self.training else 0.0
+            )
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, inner))
+
+
+def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
+    """Attention of one new token over a cache block whose first ``filled`` positions are set."""
+    scores = (q @ k.transpose(-2, -1)).float() * q.shape[-1] ** -0.5
+    if filled < k.shape[2]:
+        scores[..., filled:] = float("-inf")
+    return torch.softmax(scores, dim=-1).to(v.dtype) @ v
 
 
 class MLP(nn.Module):

@@ -21,6 +21,8 @@ from torch.nn import functional as F
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.model.gpt import GPT, KVCache
 
+COMPACT_AT_ALIVE = 0.75  # the share of a batch still running at which finished rows are dropped
+
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
     """Set logits outside the top-k tokens, or outside the top-p probability mass, to -inf."""
@@ -130,8 +132,8 @@ def sample_ids(
         if cache is None:
             model_input = out[:, : step + 1]
             continue
-        # Dropping finished rows from the cache costs a copy: do it once an eighth have ended.
-        if alive.sum() <= 0.875 * len(rows):
+        # Dropping finished rows from the cache costs a copy of it: only once enough have ended.
+        if alive.sum() <= COMPACT_AT_ALIVE * len(rows):
             keep = alive.nonzero().squeeze(-1)
             cache.keep(keep)
             rows, token, alive = rows[keep], token[keep], alive[keep]

@@ -192,8 +192,12 @@ def main() -> None:
         result = json.loads(Path(path).read_text())
         command = (
             f"chemloop bench sampling --model {args.name} --num {result['num']} "
-            f"--batch-size {result['batch_size']} --repeats {result['repeats']}"
+            f"--batch-size {result['batch_size']} --repeats {result['repeats']} "
+            f"--precision {result.get('precision', 'fp32')}"
         )
+        if result.get("torch_threads"):
+            command = f"OMP_NUM_THREADS={result['torch_threads']} {command}"
+
         lines.append(
             f"- {result['device']}, {result.get('precision', 'fp32')}: median "
             f"**{result['median_valid_per_s']:.0f} valid molecules/s** "

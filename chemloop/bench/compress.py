@@ -9,7 +9,8 @@ reported, so load on a shared machine falls on all variants alike.
 
 Variants are written ``name[:value][+int8]``:
 
-- ``fp32`` (the model as it is), ``bf16``, ``int8`` (dynamic), ``int8-weight`` (weight-only);
+- ``fp32`` (the model as it is, computed in fp32 whatever ``precision`` says: the baseline of the
+  speed column), ``bf16``, ``int8`` (dynamic), ``int8-weight`` (weight-only);
 - ``magnitude:S``, ``sparsegpt:S`` (unstructured, sparsity S);
 - ``mlp:S``, ``heads:S``, ``heads-mlp:S`` (structured: that share of MLP units / heads removed);
 - ``distill:SIZE`` (a student, e.g. ``distill:3x256``, trained for ``distill_minutes``);
@@ -77,6 +78,7 @@ class Variant:
     label: str
     steps: tuple[dict, ...]
     folder: Path | None = None  # a checkpoint given as it is
+    precision: str | None = None  # computed at this precision, not the run's
 
 
 def parse_variants(text: str) -> list[Variant]:
@@ -102,7 +104,7 @@ def parse_variants(text: str) -> list[Variant]:
             if any(step["method"] in ("int8", "bf16") for step in steps):
                 raise ChemloopError(f"variant {label!r}: +int8 goes after a float variant")
             steps.append({"method": "int8"})
-        variants.append(Variant(label, tuple(steps)))
+        variants.append(Variant(label, tuple(steps), precision="fp32" if label == "fp32" else None))
     if not variants:
         raise ChemloopError("no variants to measure")
     return variants
@@ -215,14 +217,15 @@ def quality(
 
 
 def speed(
-    models: dict[str, LanguageModel], *, num: int, batch_size: int, repeats: int, precision: str
+    models: dict[str, tuple[LanguageModel, str]], *, num: int, batch_size: int, repeats: int
 ) -> dict[str, dict[str, Any]]:
-    """Valid molecules per second of each model: ``repeats`` rounds, every model once per round."""
+    """Valid molecules per second of each (model, precision): ``repeats`` rounds, every model
+    once per round."""
     runs: dict[str, list[dict]] = {label: [] for label in models}
-    for lm in models.values():  # warm-up: first calls allocate and pick kernels
+    for lm, precision in models.values():  # warm-up: first calls allocate and pick kernels
         sample(lm, min(num, batch_size, 256), seed=12345, batch_size=batch_size, precision=precision)
     for round_index in range(repeats):
-        for label, lm in models.items():
+        for label, (lm, precision) in models.items():
             runs[label].append(
                 sample(lm, num, seed=round_index, batch_size=batch_size, precision=precision).summary()
             )
@@ -288,7 +291,7 @@ def bench_compress(
         calibration = calibration_smiles(model, source, calibration_source, calibration_molecules, seed)
     with tempfile.TemporaryDirectory(prefix="chemloop-compress-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
-        loaded: dict[str, LanguageModel] = {}
+        loaded: dict[str, tuple[LanguageModel, str]] = {}
         rows: dict[str, dict[str, Any]] = {}
         for variant in chosen:
             path = build(
@@ -296,8 +299,9 @@ def bench_compress(
             )
             lm = source if not variant.steps and variant.folder is None else checkpoint.load(path)
             say(f"{variant.label}: sampling {num} and scoring {len(nll_set)} held-out molecules")
+            computed_in = variant.precision or precision
             measured = quality(
-                lm, reference, nll_set, num=num, seed=seed, batch_size=batch_size, precision=precision
+                lm, reference, nll_set, num=num, seed=seed, batch_size=batch_size, precision=computed_in
             )
             rows[variant.label] = {
                 "folder": str(path) if work_dir is not None or variant.folder is not None else None,
@@ -305,11 +309,12 @@ def bench_compress(
                 "parameters": count_parameters(lm.model),
                 "compression": lm.compression,
                 "kernels": _kernels(lm),
+                "precision": resolve_precision(computed_in, source.device),
                 **measured,
             }
-            loaded[variant.label] = lm
+            loaded[variant.label] = (lm, computed_in)
         say(f"timing: {repeats} rounds of {speed_num} molecules per variant")
-        timed = speed(loaded, num=speed_num, batch_size=batch_size, repeats=repeats, precision=precision)
+        timed = speed(loaded, num=speed_num, batch_size=batch_size, repeats=repeats)
     baseline = timed[chosen[0].label]["median_valid_per_s"]
     for label, row in rows.items():
         row.update(timed[label])
@@ -341,15 +346,16 @@ def format_table(result: dict[str, Any]) -> Any:
 
     table = Table(
         title=f"compression of {result['model']}: {result['num']} samples, speed {result['repeats']} × "
-        f"{result['speed_num']} at batch {result['batch_size']}, {result['precision']}, "
-        f"{result['torch_threads']} threads"
+        f"{result['speed_num']} at batch {result['batch_size']}, {result['precision']} "
+        f"(fp32: fp32), {result['torch_threads']} threads"
     )
     table.add_column("variant", no_wrap=True)
-    for column in ("MB", "params", "valid", "uniq@10k", "FCD", "NLL", "valid/s", "speed-up"):
+    for column in ("computed in", "MB", "params", "valid", "uniq@10k", "FCD", "NLL", "valid/s", "speed-up"):
         table.add_column(column, justify="right", no_wrap=True)
     for label, row in result["variants"].items():
         table.add_row(
             label,
+            row.get("precision", result["precision"]),
             f"{row['weights_mb']:.1f}",
             f"{row['parameters'] / 1e6:.2f}M",
             _cell(row["validity"], 3),

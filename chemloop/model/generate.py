@@ -233,7 +233,7 @@ def _continue_distinct(
 
 @torch.no_grad()
 def string_nll(
-    lm: LanguageModel, smiles: Sequence[str], *, end: bool = True, batch_size: int = 512
+    lm: LanguageModel, smiles: Sequence[str], *, end: bool = True, batch_size: int = 64
 ) -> list[float]:
     """NLL of each string under the model, ``<eos>`` included unless ``end`` is false (the NLL of a
     prefix); ``inf`` for a string the vocabulary cannot encode or the context cannot hold."""
@@ -248,7 +248,9 @@ def string_nll(
             ids = ids[:-1]
         encoded.append(ids if ids is not None and len(ids) <= block else None)
     result = [math.inf] * len(smiles)
-    rows = [i for i, ids in enumerate(encoded) if ids is not None]
+    # Similar lengths together, in small batches each padded to its own longest string: 1,000
+    # sampled molecules were rated in 3.6-4.3 s in batches of 64, 8.1-8.5 s in unsorted 512s.
+    rows = sorted((i for i, ids in enumerate(encoded) if ids is not None), key=lambda i: len(encoded[i]))
     for first in range(0, len(rows), batch_size):
         chunk = rows[first : first + batch_size]
         batch = pad_batch([encoded[i] for i in chunk], lm.tokenizer.pad_id).to(lm.device)

@@ -93,7 +93,7 @@ def test_draws_follow_the_probabilities_of_sampling_without_replacement(small_gp
     """Over many seeds, a sequence's share of first places matches its probability, and its share
     of two-draw samples matches the exact inclusion probability without replacement."""
     exact = exact_distribution(small_gpt)
-    runs = 1500
+    runs = 800
     first, included = Counter(), Counter()
     for seed in range(runs):
         drawn = draw(small_gpt, 2, seed)
@@ -104,3 +104,56 @@ def test_draws_follow_the_probabilities_of_sampling_without_replacement(small_gp
         for observed, expected in ((first[sequence] / runs, p), (included[sequence] / runs, pair)):
             spread = 4 * math.sqrt(expected * (1 - expected) / runs) + 1e-3
             assert abs(observed - expected) <= spread, (sequence, observed, expected)
+
+
+def last_token(ids: list[int]) -> int:
+    return ids[-2]  # the token before <eos>: a "molecule" that several sequences spell
+
+
+def test_keyed_draws_are_distinct_molecules_none_excluded(small_gpt):
+    for seed in range(20):
+        for exclude in (frozenset(), frozenset({4})):
+            generator = torch.Generator().manual_seed(seed)
+            drawn = distinct_continuations(
+                small_gpt,
+                TOKENIZER,
+                PROMPT,
+                3,
+                generator=generator,
+                banned_after_prompt=BANNED,
+                key=last_token,
+                exclude=exclude,
+            )
+            keys = [last_token(ids) for ids, _ in drawn]
+            assert keys and len(set(keys)) == len(keys) and not set(keys) & exclude
+
+
+@pytest.mark.slow
+def test_keyed_draws_weigh_each_molecule_by_all_its_spellings(small_gpt):
+    """Over many seeds, a key's share of two-draw samples matches its inclusion probability
+    without replacement, its probability being that of all the sequences with that key (with a
+    beam wide enough to hold every sequence, so that none is lost to the beam's truncation)."""
+    exact = exact_distribution(small_gpt)
+    by_key = Counter()
+    for sequence, p in exact.items():
+        by_key[last_token(list(sequence))] += p
+    runs = 800
+    included = Counter()
+    for seed in range(runs):
+        generator = torch.Generator().manual_seed(seed)
+        drawn = distinct_continuations(
+            small_gpt,
+            TOKENIZER,
+            PROMPT,
+            2,
+            generator=generator,
+            banned_after_prompt=BANNED,
+            key=last_token,
+            beam=len(exact),
+        )
+        assert len(drawn) == 2
+        included.update(last_token(ids) for ids, _ in drawn)
+    for name, p in by_key.items():
+        pair = p + sum(q * p / (1 - q) for other, q in by_key.items() if other != name)
+        spread = 4 * math.sqrt(pair * (1 - pair) / runs) + 1e-3
+        assert abs(included[name] / runs - pair) <= spread, (name, included[name] / runs, pair)

@@ -9,11 +9,19 @@ children conditioned on their maximum being the parent's value, and a beam of th
 perturbed values is kept; the k sequences that end in the beam are an exact sample without
 replacement. A beam costs about as many forward passes as k plain draws, plus reordering the
 KV cache after each step.
+
+Distinct strings can still be one molecule (a random-spelling model writes an acetyl as
+``C(C)=O`` and as ``C(=O)C``). Given a ``key`` (e.g. the canonical SMILES), only the ended sequence
+with the highest perturbed value of each key stays in the beam. The highest Gumbel-perturbed value
+among a molecule's spellings is itself a Gumbel perturbation of the log of their summed
+probability, so the top k keys are a sample of k molecules without replacement, each weighted by
+all its spellings; up to the beam's truncation: partial strings that end as a repeat hold beam
+places meanwhile, so a beam may return fewer than k.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
@@ -50,14 +58,24 @@ def distinct_continuations(
     top_k: int = 0,
     top_p: float = 1.0,
     banned_after_prompt: Sequence[int] = (),
+    key: Callable[[list[int]], Hashable | None] | None = None,
+    exclude: frozenset = frozenset(),
+    beam: int | None = None,
 ) -> list[tuple[list[int], float]]:
     """Up to ``k`` distinct continuations of ``prompt`` (token ids, no specials), drawn without
     replacement from the model's distribution at ``temperature`` (after top-k/top-p); fewer only
     if the model can write fewer. Each is the whole sequence (``<bos>``, prompt, continuation,
     ``<eos>``) with its NLL under the model itself at temperature 1, prompt included. The first
-    new token is neither ``<eos>`` nor one of ``banned_after_prompt``."""
+    new token is neither ``<eos>`` nor one of ``banned_after_prompt``.
+
+    With ``key`` (a whole sequence to a hashable, ``None`` for one never to merge) the sequences
+    returned have distinct keys, none in ``exclude``. A ``beam`` wider than ``k`` (the default)
+    costs more and loses less to partial strings that end as repeats."""
     if k < 1:
         return []
+    if key is not None:  # an ended sequence stays in the beam for many steps: key it once
+        key = _memoized(key)
+    width = max(k, beam or k)
     device = next(model.parameters()).device
     max_length = model.config.block_size
     if len(prompt) + 2 > max_length:
@@ -93,7 +111,7 @@ def distinct_continuations(
         # The beam: the k highest perturbed values among the new children and the ended sequences.
         ended_g = torch.tensor([g for g, _, _ in finished], dtype=torch.float64)
         pool = torch.cat([child_g.flatten(), ended_g])
-        chosen = torch.topk(pool, min(k, int(torch.isfinite(pool).sum()))).indices
+        chosen = torch.topk(pool, min(width, int(torch.isfinite(pool).sum()))).indices
         vocab = child_g.shape[1]
         kept_ended = [finished[i - child_g.numel()] for i in chosen.tolist() if i >= child_g.numel()]
         children = chosen[chosen < child_g.numel()]
@@ -103,7 +121,7 @@ def distinct_continuations(
         for row in ends.nonzero().flatten().tolist():
             ids = [*seqs[parent[row]].tolist(), tokenizer.eos_id]
             kept_ended.append((child_g[parent[row], token[row]].item(), ids, child_nll[row].item()))
-        finished = kept_ended
+        finished = kept_ended if key is None else _one_per_key(kept_ended, key, exclude)
         going = ~ends
         parent, token = parent[going], token[going]
         if parent.numel() == 0:
@@ -115,4 +133,34 @@ def distinct_continuations(
         logits = model(token.unsqueeze(-1).to(device), cache)
         first_new = False
     finished.sort(key=lambda item: -item[0])
-    return [(ids, value) for _, ids, value in finished]
+    return [(ids, value) for _, ids, value in finished[:k]]
+
+
+def _one_per_key(
+    ended: list[tuple[float, list[int], float]],
+    key: Callable[[list[int]], Hashable | None],
+    exclude: frozenset,
+) -> list[tuple[float, list[int], float]]:
+    """The ended sequences with the highest perturbed value of each key, none keyed in ``exclude``
+    (a ``None`` key is never merged)."""
+    best: dict[Hashable, tuple[float, list[int], float]] = {}
+    kept = []
+    for item in ended:
+        name = key(item[1])
+        if name is None:
+            kept.append(item)
+        elif name not in exclude and (name not in best or item[0] > best[name][0]):
+            best[name] = item
+    return kept + list(best.values())
+
+
+def _memoized(key: Callable[[list[int]], Hashable | None]) -> Callable[[list[int]], Hashable | None]:
+    known: dict[tuple[int, ...], Hashable | None] = {}
+
+    def memo(ids: list[int]) -> Hashable | None:
+        name = tuple(ids)
+        if name not in known:
+            known[name] = key(ids)
+        return known[name]
+
+    return memo

@@ -147,13 +147,15 @@ def continue_smiles(
     top_p: float = 1.0,
     banned_first: Sequence[str] = (),
     distinct: bool = False,
+    exclude: frozenset[str] = frozenset(),
 ) -> list[tuple[str, float]]:
     """Continue each SMILES prefix with the model, in batches of similar length; the first new
     token is neither ``<eos>`` nor one of ``banned_first`` (tokens the vocabulary lacks are ignored).
     Returns each string with its NLL under the model (prefix and ``<eos>`` included).
 
-    With ``distinct`` the rows that share a prefix get distinct continuations, drawn without
-    replacement (:mod:`chemloop.model.distinct_sampling`), as long as the model can write as many.
+    With ``distinct`` the rows that share a prefix get continuations that are distinct molecules
+    (canonical SMILES), none in ``exclude``, drawn without replacement
+    (:mod:`chemloop.model.distinct_sampling`); rows beyond what one beam found are sampled plainly.
 
     A prefix the vocabulary cannot encode, or one that leaves no room in the context, comes back
     unchanged with a NaN NLL: the caller sees a product without its continuation rather than an
@@ -171,7 +173,8 @@ def continue_smiles(
     banned = [lm.tokenizer.index[t] for t in banned_first if t in lm.tokenizer.index]
     plain = [i for i, ids in enumerate(encoded) if ids is not None]
     if distinct:
-        plain = _continue_distinct(lm, encoded, plain, result, generator, temperature, top_k, top_p, banned)
+        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "banned_after_prompt": banned}
+        plain = _continue_distinct(lm, encoded, plain, result, generator, exclude, options)
     # Similar lengths together: the common prefix of a batch is fed in one pass.
     order = sorted(plain, key=lambda i: len(encoded[i]))
     for first in range(0, len(order), batch_size):
@@ -198,14 +201,17 @@ def _continue_distinct(
     rows: list[int],
     result: list[tuple[str, float]],
     generator: torch.Generator,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    banned: list[int],
+    exclude: frozenset[str],
+    options: dict,
 ) -> list[int]:
     """Fill ``result`` for the rows that share their prefix with others, each group's
     continuations distinct; returns the rows left to sample plainly (a prefix of their own, or
     more rows than the model had distinct continuations for)."""
+
+    def molecule(ids: list[int]) -> str | None:
+        parsed = try_parse_canonical(lm.tokenizer.decode(ids))
+        return parsed[1] if parsed is not None else None
+
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in rows:
         groups.setdefault(tuple(encoded[i]), []).append(i)
@@ -220,10 +226,9 @@ def _continue_distinct(
             prefix,
             len(members),
             generator=generator,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            banned_after_prompt=banned,
+            key=molecule,
+            exclude=exclude,
+            **options,
         )
         for i, (ids, nll) in zip(members, drawn, strict=False):
             result[i] = (lm.tokenizer.decode(ids), nll)

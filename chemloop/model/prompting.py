@@ -105,17 +105,24 @@ def prompted_strings(
     *,
     attempts: int = 3,
     distinct: bool = False,
+    exclude: frozenset[str] = frozenset(),
     **sampling: float,
 ) -> list[tuple[str, float]]:
     """``count`` strings continuing ``prompt``, each with its NLL under ``lm`` (NaN where the model
     did not write all of it: a linked fragment); ``sampling`` takes ``continue_smiles``' options
     (temperature, top_k, top_p, batch_size). With ``distinct`` the rows continuing the same
-    spelling get distinct continuations (drawn without replacement). The caller picks the
-    precision (autocast)."""
+    spelling get continuations that are distinct molecules, none in ``exclude`` (canonical
+    SMILES), drawn without replacement. The caller picks the precision (autocast)."""
 
     def continue_fn(prefixes: list[str]) -> list[tuple[str, float]]:
         return continue_smiles(
-            lm, prefixes, generator, banned_first=NOT_AFTER_PROMPT, distinct=distinct, **sampling
+            lm,
+            prefixes,
+            generator,
+            banned_first=NOT_AFTER_PROMPT,
+            distinct=distinct,
+            exclude=exclude,
+            **sampling,
         )
 
     def nll_fn(prefixes: list[str]) -> list[float]:
@@ -175,7 +182,15 @@ def sample_with_prompt(
     def draw(count: int) -> tuple[list[str], list[float]]:
         with autocast(lm.device, precision):
             written = prompted_strings(
-                lm, prompt, count, generator, rng, attempts=attempts, distinct=unique, **options
+                lm,
+                prompt,
+                count,
+                generator,
+                rng,
+                attempts=attempts,
+                distinct=unique,
+                exclude=frozenset(seen),
+                **options,
             )
         return [s for s, _ in written], [nll for _, nll in written]
 

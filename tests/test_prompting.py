@@ -226,18 +226,26 @@ def test_unique_decoration_draws_repeats_again(random_spelling_lm):
     assert len(distinct.molecules) + distinct.repeats <= 4 * 64  # the draws stay bounded
 
 
-def test_rows_continuing_one_spelling_get_distinct_strings(random_spelling_lm):
+def test_rows_continuing_one_spelling_get_distinct_molecules(random_spelling_lm):
     lm = random_spelling_lm
     prompt = prepare_prompt(lm, "*c1ccccc1", "decorate")
 
-    def strings(distinct):
+    def strings(distinct, count=64, batch_size=1024):
         generator, rng = torch.Generator().manual_seed(0), random.Random(0)
         with torch.no_grad():
-            written = prompted_strings(lm, prompt, 64, generator, rng, attempts=1, distinct=distinct)
+            written = prompted_strings(
+                lm, prompt, count, generator, rng, attempts=1, distinct=distinct, batch_size=batch_size
+            )
         return [text for text, _ in written]
+
+    def molecules(texts):
+        return [Chem.MolToSmiles(mol) for t in texts if (mol := Chem.MolFromSmiles(t)) is not None]
 
     assert len(set(strings(distinct=False))) < 64, "the tiny model repeats itself"
     assert len(set(strings(distinct=True))) == 64  # one spelling, drawn without replacement
+    for batch_size in (12, 4):  # one beam, or three that each exclude what the others drew
+        distinct = molecules(strings(distinct=True, count=12, batch_size=batch_size))
+        assert len(distinct) >= 2 and len(set(distinct)) == len(distinct)  # a tiny model: junk too
 
 
 @pytest.mark.slow

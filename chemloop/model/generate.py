@@ -174,7 +174,7 @@ def continue_smiles(
     plain = [i for i, ids in enumerate(encoded) if ids is not None]
     if distinct:
         options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "banned_after_prompt": banned}
-        plain = _continue_distinct(lm, encoded, plain, result, generator, exclude, options)
+        plain = _continue_distinct(lm, encoded, plain, result, generator, exclude, batch_size, options)
     # Similar lengths together: the common prefix of a batch is fed in one pass.
     order = sorted(plain, key=lambda i: len(encoded[i]))
     for first in range(0, len(order), batch_size):
@@ -202,11 +202,13 @@ def _continue_distinct(
     result: list[tuple[str, float]],
     generator: torch.Generator,
     exclude: frozenset[str],
+    batch_size: int,
     options: dict,
 ) -> list[int]:
     """Fill ``result`` for the rows that share their prefix with others, each group's
-    continuations distinct; returns the rows left to sample plainly (a prefix of their own, or
-    more rows than the model had distinct continuations for)."""
+    continuations distinct molecules (in beams of at most ``batch_size``); returns the rows left
+    to sample plainly (a prefix of their own, or more rows than the model had distinct
+    continuations for)."""
 
     def molecule(ids: list[int]) -> str | None:
         parsed = try_parse_canonical(lm.tokenizer.decode(ids))
@@ -220,19 +222,23 @@ def _continue_distinct(
         if len(members) == 1:
             left += members
             continue
-        drawn = distinct_continuations(
-            lm.model,
-            lm.tokenizer,
-            prefix,
-            len(members),
-            generator=generator,
-            key=molecule,
-            exclude=exclude,
-            **options,
-        )
-        for i, (ids, nll) in zip(members, drawn, strict=False):
-            result[i] = (lm.tokenizer.decode(ids), nll)
-        left += members[len(drawn) :]
+        taken = set(exclude)  # a beam holds at most batch_size rows; the next excludes what it drew
+        for first in range(0, len(members), batch_size):
+            chunk = members[first : first + batch_size]
+            drawn = distinct_continuations(
+                lm.model,
+                lm.tokenizer,
+                prefix,
+                len(chunk),
+                generator=generator,
+                key=molecule,
+                exclude=frozenset(taken),
+                **options,
+            )
+            for i, (ids, nll) in zip(chunk, drawn, strict=False):
+                result[i] = (lm.tokenizer.decode(ids), nll)
+                taken.add(molecule(ids))
+            left += chunk[len(drawn) :]
     return left
 
 

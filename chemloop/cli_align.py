@@ -37,7 +37,10 @@ def align_command(
         int, typer.Option(help="with --constitution: judge and align this many times, on-policy")
     ] = 1,
     invalid_pairs: Annotated[
-        bool, typer.Option(help="with --constitution: sampled strings that are no molecule lose pairs")
+        bool,
+        typer.Option(
+            help="with --constitution: each sampled string that is no molecule loses a pair (beyond N)"
+        ),
     ] = False,
     beta: Annotated[float, typer.Option(help="pull towards the model (DPO's β; smaller: further)")] = 0.1,
     nll_weight: Annotated[

@@ -414,7 +414,7 @@ def bench_align(
         int, typer.Option(min=1, help="DPO: rounds of pairs judged on the model as it then is (on-policy)")
     ] = 1,
     invalid_pairs: Annotated[
-        bool, typer.Option(help="sampled strings that are no molecule join the pairs, as losers")
+        bool, typer.Option(help="each sampled string that is no molecule loses a pair (beyond --pairs)")
     ] = False,
     seed: int = 0,
     device: DeviceOption = "auto",

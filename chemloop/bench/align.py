@@ -9,8 +9,9 @@ The protocol, for one model and seed:
 2. (a) DPO (:func:`chemloop.rl.dpo.train_dpo`) on those pairs, the model as its reference; with
    ``dpo_rounds`` R > 1, on-policy DPO instead (:func:`chemloop.rl.online_dpo.online_dpo`): R rounds
    of ``pairs / R`` pairs judged on the model as it then is, the same judge budget. With
-   ``invalid_pairs`` the sampled strings that are no molecule join DPO's pairs as losers (the
-   reward model of (b) reads molecules only, and RL scores such strings 0 anyway).
+   ``invalid_pairs`` each sampled string that is no molecule loses a pair to a sampled molecule,
+   beyond the judge's budget (the reward model of (b) reads molecules only, and RL scores such
+   strings 0 anyway).
 3. (b) A preference reward model fitted on the same pairs, as a campaign fits one (an ensemble on
    fingerprints, :class:`~chemloop.reward.model.RewardModel`), then RL towards it for ``rl_steps``
    agent updates with the settings every face steers with (:func:`~chemloop.rl.settings.make_agent`).

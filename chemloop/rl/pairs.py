@@ -97,16 +97,18 @@ class JudgedPairs:
     samples: int  # strings sampled for the pool
     pool: int  # distinct valid molecules among them
     by_principle: dict[str, int] = field(default_factory=dict)
+    invalid: int = 0  # pairs lost by a string that is no molecule, decided without the judge
 
     @property
     def ties(self) -> int:
-        return self.judged - len(self.pairs)
+        return self.judged - (len(self.pairs) - self.invalid)
 
     def summary(self) -> dict:
         return {
             "decided": len(self.pairs),
             "judged": self.judged,
             "ties": self.ties,
+            "invalid": self.invalid,
             "samples": self.samples,
             "pool": self.pool,
             "by_principle": self.by_principle,
@@ -125,9 +127,10 @@ def judged_sample_pairs(
 
     The pool is ``pool_size`` distinct valid molecules of its samples (default twice ``num_pairs``,
     at least 20); distinct pairs are drawn from it at random (seeded) and judged in chunks until
-    ``num_pairs`` are decided or the pool runs out of new pairs. ``with_invalid`` adds the distinct
-    strings among those samples that are no molecule: a pair with one loses it without asking the
-    judge (principle :data:`NOT_A_MOLECULE`), two are a tie, so DPO also learns not to write them.
+    ``num_pairs`` are decided or the pool runs out of new pairs. ``with_invalid`` adds, beyond that
+    budget, one pair for each distinct string among those samples that is no molecule: it loses to
+    a molecule of the pool drawn at random, without asking the judge (principle
+    :data:`NOT_A_MOLECULE`), so DPO also learns not to write such strings.
     """
     if num_pairs < 1:
         raise ChemloopError(f"the number of pairs must be at least 1, not {num_pairs}")
@@ -136,10 +139,6 @@ def judged_sample_pairs(
     )
     if len(pool) < 2:
         raise ChemloopError(f"{len(pool)} valid molecule(s) among {samples} samples: nothing to pair")
-    molecules = len(pool)
-    losers = set(invalid) if with_invalid else set()
-    if with_invalid:
-        pool = pool + invalid  # distinct already, in the order sampled
     rng = random.Random(seed)
     seen: set[frozenset[str]] = set()
     decided: list[tuple[str, str]] = []
@@ -151,33 +150,19 @@ def judged_sample_pairs(
         chunk = _draw(pool, wanted, seen, rng)
         if not chunk:
             break
-        for (a, b), (preferred, principle) in zip(chunk, _decide(chunk, judge, losers), strict=True):
+        for (a, b), verdict in zip(chunk, judge.judge(chunk), strict=True):
             if len(decided) >= num_pairs:
                 break
             judged += 1
-            if preferred is None:
+            if verdict.preferred is None:
                 continue
-            decided.append((a, b) if preferred == "a" else (b, a))
-            by_principle[principle or "unnamed"] += 1
-    return JudgedPairs(decided, judged, samples, molecules, dict(by_principle.most_common()))
-
-
-def _decide(
-    chunk: list[tuple[str, str]], judge: Judge, invalid: set[str]
-) -> list[tuple[str | None, str | None]]:
-    """(preferred 'a'/'b'/None, deciding principle) of each pair: a string that is no molecule
-    loses to a molecule, the judge decides pairs of molecules."""
-    asked = [pair for pair in chunk if not set(pair) & invalid]
-    verdicts = iter(judge.judge(asked)) if asked else iter(())
-    decisions: list[tuple[str | None, str | None]] = []
-    for a, b in chunk:
-        if a in invalid or b in invalid:
-            winner = None if a in invalid and b in invalid else ("b" if a in invalid else "a")
-            decisions.append((winner, NOT_A_MOLECULE))
-        else:
-            verdict = next(verdicts)
-            decisions.append((verdict.preferred, verdict.principle))
-    return decisions
+            decided.append((a, b) if verdict.preferred == "a" else (b, a))
+            by_principle[verdict.principle or "unnamed"] += 1
+    if with_invalid and invalid:
+        decided += [(rng.choice(pool), string) for string in invalid]
+        by_principle[NOT_A_MOLECULE] += len(invalid)
+    extra = len(invalid) if with_invalid else 0
+    return JudgedPairs(decided, judged, samples, len(pool), dict(by_principle.most_common()), extra)
 
 
 def _sample_pool(lm: LanguageModel, wanted: int, seed: int) -> tuple[list[str], list[str], int]:

@@ -226,5 +226,5 @@ def constitution_dpo(
     summaries = [r.judged.summary() for r in rounds]
     if len(rounds) == 1:
         return rounds[0].result, {**source, **summaries[0]}
-    totals = {k: sum(s[k] for s in summaries) for k in ("decided", "judged", "ties", "samples")}
+    totals = {k: sum(s[k] for s in summaries) for k in ("decided", "judged", "ties", "invalid", "samples")}
     return rounds[-1].result, {**source, **totals, "rounds": summaries}

@@ -26,11 +26,18 @@ def small_gpt():
     return model
 
 
-def draw(model, k: int, seed: int):
+def draw(model, k: int, seed: int, **options):
     generator = torch.Generator().manual_seed(seed)
     return distinct_continuations(
-        model, TOKENIZER, PROMPT, k, generator=generator, banned_after_prompt=BANNED
+        model, TOKENIZER, PROMPT, k, generator=generator, banned_after_prompt=BANNED, **options
     )
+
+
+def in_two_draws(probabilities: dict, outcome) -> float:
+    """The probability that ``outcome`` is among two draws without replacement from
+    ``probabilities`` (outcome: probability)."""
+    p = probabilities[outcome]
+    return p + sum(q * p / (1 - q) for other, q in probabilities.items() if other != outcome)
 
 
 def exact_distribution(model) -> dict[tuple[int, ...], float]:
@@ -100,7 +107,7 @@ def test_draws_follow_the_probabilities_of_sampling_without_replacement(small_gp
         first[tuple(drawn[0][0])] += 1
         included.update(tuple(ids) for ids, _ in drawn)
     for sequence, p in exact.items():
-        pair = p + sum(q * p / (1 - q) for other, q in exact.items() if other != sequence)
+        pair = in_two_draws(exact, sequence)
         for observed, expected in ((first[sequence] / runs, p), (included[sequence] / runs, pair)):
             spread = 4 * math.sqrt(expected * (1 - expected) / runs) + 1e-3
             assert abs(observed - expected) <= spread, (sequence, observed, expected)
@@ -113,17 +120,7 @@ def last_token(ids: list[int]) -> int:
 def test_keyed_draws_are_distinct_molecules_none_excluded(small_gpt):
     for seed in range(20):
         for exclude in (frozenset(), frozenset({4})):
-            generator = torch.Generator().manual_seed(seed)
-            drawn = distinct_continuations(
-                small_gpt,
-                TOKENIZER,
-                PROMPT,
-                3,
-                generator=generator,
-                banned_after_prompt=BANNED,
-                key=last_token,
-                exclude=exclude,
-            )
+            drawn = draw(small_gpt, 3, seed, key=last_token, exclude=exclude)
             keys = [last_token(ids) for ids, _ in drawn]
             assert keys and len(set(keys)) == len(keys) and not set(keys) & exclude
 
@@ -140,20 +137,10 @@ def test_keyed_draws_weigh_each_molecule_by_all_its_spellings(small_gpt):
     runs = 800
     included = Counter()
     for seed in range(runs):
-        generator = torch.Generator().manual_seed(seed)
-        drawn = distinct_continuations(
-            small_gpt,
-            TOKENIZER,
-            PROMPT,
-            2,
-            generator=generator,
-            banned_after_prompt=BANNED,
-            key=last_token,
-            beam=len(exact),
-        )
+        drawn = draw(small_gpt, 2, seed, key=last_token, beam=len(exact))
         assert len(drawn) == 2
         included.update(last_token(ids) for ids, _ in drawn)
-    for name, p in by_key.items():
-        pair = p + sum(q * p / (1 - q) for other, q in by_key.items() if other != name)
+    for name in by_key:
+        pair = in_two_draws(by_key, name)
         spread = 4 * math.sqrt(pair * (1 - pair) / runs) + 1e-3
         assert abs(included[name] / runs - pair) <= spread, (name, included[name] / runs, pair)

@@ -337,10 +337,10 @@ def bench_compress(
     variants: Annotated[
         str,
         typer.Option(
-            help="comma-separated: fp32, bf16, int8, int8-weight, magnitude:S, sparsegpt:S, mlp:S, heads:S, "
-            "heads-mlp:S, distill:SIZE, each optionally +int8"
+            help="comma-separated: fp32, autocast, bf16, int8, int8-weight, magnitude:S, sparsegpt:S, mlp:S, "
+            "heads:S, heads-mlp:S, distill:SIZE, each optionally +int8"
         ),
-    ] = "fp32,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8",
+    ] = "fp32,autocast,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8",
     include: Annotated[
         list[Path] | None, typer.Option(help="a compressed checkpoint folder to measure too (repeatable)")
     ] = None,

@@ -10,7 +10,8 @@ reported, so load on a shared machine falls on all variants alike.
 Variants are written ``name[:value][+int8]``:
 
 - ``fp32`` (the model as it is, computed in fp32 whatever ``precision`` says: the baseline of the
-  speed column), ``bf16``, ``int8`` (dynamic), ``int8-weight`` (weight-only);
+  speed column), ``autocast`` (the model as it is at ``precision``: how ``chemloop sample`` runs
+  it), ``bf16``, ``int8`` (dynamic), ``int8-weight`` (weight-only: float compute);
 - ``magnitude:S``, ``sparsegpt:S`` (unstructured, sparsity S);
 - ``mlp:S``, ``heads:S``, ``heads-mlp:S`` (structured: that share of MLP units / heads removed);
 - ``distill:SIZE`` (a student, e.g. ``distill:3x256``, trained for ``distill_minutes``);
@@ -55,7 +56,9 @@ from chemloop.model.generate import sample
 from chemloop.model.likelihood import log_likelihood
 from chemloop.model.quantized import count_parameters
 
-DEFAULT_VARIANTS = "fp32,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8"
+DEFAULT_VARIANTS = (
+    "fp32,autocast,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8"
+)
 _PRUNE = {
     "magnitude": {"method": "prune", "algorithm": "magnitude"},
     "sparsegpt": {"method": "prune", "algorithm": "sparsegpt"},
@@ -65,6 +68,7 @@ _PRUNE = {
 }
 _SIMPLE = {
     "fp32": [],
+    "autocast": [],
     "bf16": [{"method": "bf16"}],
     "int8": [{"method": "int8"}],
     "int8-weight": [{"method": "int8", "scheme": "weight_only"}],
@@ -97,8 +101,8 @@ def parse_variants(text: str) -> list[Variant]:
             steps = [{"method": "distill", "size": value}]
         else:
             raise ChemloopError(
-                f"variant {label!r} is not one of fp32, bf16, int8, int8-weight, magnitude:S, sparsegpt:S, "
-                "mlp:S, heads:S, heads-mlp:S, distill:SIZE (each optionally +int8)"
+                f"variant {label!r} is not one of fp32, autocast, bf16, int8, int8-weight, magnitude:S, "
+                "sparsegpt:S, mlp:S, heads:S, heads-mlp:S, distill:SIZE (each optionally +int8)"
             )
         if plus_int8:
             if any(step["method"] in ("int8", "bf16") for step in steps):

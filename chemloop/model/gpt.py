@@ -76,8 +76,9 @@ class KVCache:
 
     @staticmethod
     def _grown(tensor: torch.Tensor, capacity: int) -> torch.Tensor:
-        grown = tensor.new_zeros((*tensor.shape[:2], capacity, tensor.shape[3]))
+        grown = tensor.new_empty((*tensor.shape[:2], capacity, tensor.shape[3]))
         grown[:, :, : tensor.shape[2]] = tensor
+        grown[:, :, tensor.shape[2] :] = 0
         return grown
 
     def keep(self, rows: torch.Tensor) -> None:

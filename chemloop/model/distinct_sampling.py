@@ -80,9 +80,7 @@ def distinct_continuations(
     max_length = model.config.block_size
     if len(prompt) + 2 > max_length:
         raise ValueError(f"a prompt of {len(prompt)} tokens leaves no room in a context of {max_length}")
-    autocast_on = torch.is_autocast_enabled(device.type)
-    cache_dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
-    cache = KVCache(model.config, 1, device, cache_dtype)
+    cache = KVCache.for_model(model, 1)
     start = torch.tensor([[tokenizer.bos_id, *prompt]], dtype=torch.long, device=device)
     logits = model(start, cache)
     prefix_logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
@@ -108,7 +106,7 @@ def distinct_continuations(
         sampler = torch.log_softmax(filter_logits(step_logits / temperature, top_k, top_p), dim=-1).double()
         child_phi = phi.unsqueeze(-1) + sampler
         child_g = truncated_gumbel(gumbel, child_phi + _gumbel(tuple(child_phi.shape), generator))
-        # The beam: the k highest perturbed values among the new children and the ended sequences.
+        # The beam: the `width` highest perturbed values among the new children and ended sequences.
         ended_g = torch.tensor([g for g, _, _ in finished], dtype=torch.float64)
         pool = torch.cat([child_g.flatten(), ended_g])
         chosen = torch.topk(pool, min(width, int(torch.isfinite(pool).sum()))).indices

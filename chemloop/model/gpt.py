@@ -62,6 +62,15 @@ class KVCache:
         self.values = [torch.zeros(self.shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
         self.length = 0  # positions already filled
 
+    @classmethod
+    def for_model(cls, model: GPT, batch_size: int) -> KVCache:
+        """A cache for ``model``'s sampling: under bf16 autocast the keys and values come out in
+        bf16, so they are kept so, with no casts."""
+        device = next(model.parameters()).device
+        autocast_on = torch.is_autocast_enabled(device.type)
+        dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
+        return cls(model.config, batch_size, device, dtype)
+
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store a layer's new keys and values at the next positions; return the layer's whole
         block (unfilled positions are zeros, to be masked)."""

@@ -98,10 +98,7 @@ def sample_ids(
     rows = torch.arange(num, device=device)  # the row of `out` that each cache row generates
     alive = torch.ones(num, dtype=torch.bool, device=device)  # per cache row: no <eos> yet
     nll = torch.zeros(num, device=device)
-    # Under bf16 autocast the keys and values come out in bf16: cache them so, with no casts.
-    autocast_on = torch.is_autocast_enabled(device.type)
-    cache_dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
-    cache = KVCache(model.config, num, device, cache_dtype) if use_cache else None
+    cache = KVCache.for_model(model, num) if use_cache else None
     model_input = out[:, :first]
     never = [tokenizer.pad_id, tokenizer.bos_id]  # special tokens that cannot follow <bos>
     after_prompt = [tokenizer.eos_id, *banned_after_prompt]  # a prompt gets a continuation

@@ -210,9 +210,14 @@ def _continue_distinct(
     to sample plainly (a prefix of their own, or more rows than the model had distinct
     continuations for)."""
 
+    known: dict[tuple[int, ...], str | None] = {}  # the beam keys every ended string; taken reuses it
+
     def molecule(ids: list[int]) -> str | None:
-        parsed = try_parse_canonical(lm.tokenizer.decode(ids))
-        return parsed[1] if parsed is not None else None
+        name = tuple(ids)
+        if name not in known:
+            parsed = try_parse_canonical(lm.tokenizer.decode(ids))
+            known[name] = parsed[1] if parsed is not None else None
+        return known[name]
 
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in rows:

@@ -56,10 +56,10 @@ class KVCache:
     GROWTH = 16
 
     def __init__(self, config: GPTConfig, batch_size: int, device, dtype) -> None:
-        self.shape = (batch_size, config.n_head, 0, config.attn_head_dim)
+        empty = (batch_size, config.n_head, 0, config.attn_head_dim)
         self.block_size = config.block_size
-        self.keys = [torch.zeros(self.shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
-        self.values = [torch.zeros(self.shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
+        self.keys = [torch.zeros(empty, device=device, dtype=dtype) for _ in range(config.n_layer)]
+        self.values = [torch.zeros(empty, device=device, dtype=dtype) for _ in range(config.n_layer)]
         self.length = 0  # positions already filled
 
     @classmethod

@@ -158,11 +158,11 @@ def judged_sample_pairs(
                 continue
             decided.append((a, b) if verdict.preferred == "a" else (b, a))
             by_principle[verdict.principle or "unnamed"] += 1
-    if with_invalid and invalid:
-        decided += [(rng.choice(pool), string) for string in invalid]
-        by_principle[NOT_A_MOLECULE] += len(invalid)
-    extra = len(invalid) if with_invalid else 0
-    return JudgedPairs(decided, judged, samples, len(pool), dict(by_principle.most_common()), extra)
+    losers = invalid if with_invalid else []
+    decided += [(rng.choice(pool), string) for string in losers]
+    if losers:
+        by_principle[NOT_A_MOLECULE] += len(losers)
+    return JudgedPairs(decided, judged, samples, len(pool), dict(by_principle.most_common()), len(losers))
 
 
 def _sample_pool(lm: LanguageModel, wanted: int, seed: int) -> tuple[list[str], list[str], int]:

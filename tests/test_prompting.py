@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from chemloop.chem.prompts import PromptError, PromptQuery, parse_prompt
 from chemloop.chem.tokenizer import SmilesTokenizer, split_smiles
 from chemloop.cli import app
-from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, sample_ids
+from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, prompting, sample_ids
 from chemloop.model.generate import continue_smiles
 from chemloop.model.prompting import (
     NOT_AFTER_PROMPT,
@@ -143,6 +143,23 @@ def test_prefix_sampling_keeps_each_prompt_and_agrees_with_and_without_the_cache
         assert row[1 + len(prompt)] not in (tokenizer.eos_id, *banned)  # a prompt gets a continuation
     with pytest.raises(ValueError, match="no room"):
         sample_ids(random_gpt, tokenizer, 1, prompts=[[5] * 15])
+
+
+def test_prompts_of_different_lengths_are_rated_as_each_string_alone(random_gpt):
+    """Left padding is invisible: each row's NLL is its own string's, from an unpadded forward."""
+    tokenizer = SmilesTokenizer([f"t{i}" for i in range(17)])
+    prompts = [[5], [6, 7, 8, 9, 10, 11, 12], [9, 10, 11], [13] * 12]
+    ids, nll = sample_ids(
+        random_gpt, tokenizer, len(prompts), generator=torch.Generator().manual_seed(2), prompts=prompts
+    )
+    for row, prompt, row_nll in zip(ids, prompts, nll, strict=True):
+        assert row[1 : 1 + len(prompt)].tolist() == prompt
+        length = int((row != tokenizer.pad_id).sum())  # <bos> to <eos>, forced at the context's end
+        assert row[length - 1] == tokenizer.eos_id
+        with torch.no_grad():
+            logp = torch.log_softmax(random_gpt(row[: length - 1].unsqueeze(0))[0], dim=-1)
+        expected = -logp.gather(1, row[1:length].unsqueeze(-1)).sum()
+        torch.testing.assert_close(row_nll, expected, atol=1e-4, rtol=1e-4)
 
 
 # --- decoration and linking with a tiny random-spelling model -------------------------------------
@@ -467,3 +484,22 @@ def test_the_http_api_creates_a_campaign_with_a_core_to_keep(client):
     made = client.post("/api/campaigns", json={"name": "with-core", "core": "*c1ccccc1"}, headers=key)
     assert made.status_code in (200, 201), made.text
     assert client.get("/api/campaigns/with-core", headers=key).json()["core"] == "*c1ccccc1"
+
+
+@pytest.mark.slow
+def test_points_after_the_first_are_decorated_in_one_template_pass(random_spelling_lm, monkeypatch):
+    lm = random_spelling_lm
+    prompt = prepare_prompt(lm, "*c1cc(*)cc(*)c1", "decorate")
+    filled = []
+    real_fill = prompting.fill_templates
+    monkeypatch.setattr(
+        prompting,
+        "fill_templates",
+        lambda lm, templates, *a, **k: filled.extend(templates) or real_fill(lm, templates, *a, **k),
+    )
+    report = sample_with_prompt(lm, prompt, 32, seed=0, precision="fp32", unique=False)
+    valid = [m for m in report.molecules if m.valid]
+    assert filled and all(t.count("*") == 2 for t in filled), "two points left after the first, in one pass"
+    assert len(valid) >= 8 and all(m.contains_prompt for m in valid)
+    nll = -log_likelihood(lm.model, lm.tokenizer, [m.smiles for m in valid[:8]])
+    torch.testing.assert_close(nll, torch.tensor([m.nll for m in valid[:8]]), atol=2e-3, rtol=1e-3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +19,7 @@ from chemloop.model.device import autocast
 from chemloop.model.distinct_sampling import distinct_continuations
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
+from chemloop.model.templates import TemplateError, TemplateRows, encode_template
 
 
 @dataclass
@@ -210,15 +211,7 @@ def _continue_distinct(
     to sample plainly (a prefix of their own, or more rows than the model had distinct
     continuations for)."""
 
-    known: dict[tuple[int, ...], str | None] = {}  # the beam keys every ended string; taken reuses it
-
-    def molecule(ids: list[int]) -> str | None:
-        name = tuple(ids)
-        if name not in known:
-            parsed = try_parse_canonical(lm.tokenizer.decode(ids))
-            known[name] = parsed[1] if parsed is not None else None
-        return known[name]
-
+    molecule = _molecule_key(lm)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in rows:
         groups.setdefault(tuple(encoded[i]), []).append(i)
@@ -245,6 +238,70 @@ def _continue_distinct(
                 taken.add(molecule(ids))
             left += chunk[len(drawn) :]
     return left
+
+
+def _molecule_key(lm: LanguageModel) -> Callable[[list[int]], str | None]:
+    """Token ids to canonical SMILES (``None``: no molecule), each string parsed once: the beam
+    keys every ended string, and the caller reuses the key for what it drew."""
+    known: dict[tuple[int, ...], str | None] = {}
+
+    def molecule(ids: list[int]) -> str | None:
+        name = tuple(ids)
+        if name not in known:
+            parsed = try_parse_canonical(lm.tokenizer.decode(ids))
+            known[name] = parsed[1] if parsed is not None else None
+        return known[name]
+
+    return molecule
+
+
+def fill_templates(
+    lm: LanguageModel,
+    templates: Sequence[str],
+    generator: torch.Generator,
+    *,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    banned_first: Sequence[str] = (),
+) -> list[tuple[str, float]]:
+    """For each template (a SMILES with each ``*`` point ending a branch or the string,
+    :mod:`chemloop.model.templates`), a string writing it with a fragment sampled at every point,
+    and its NLL under the model; a fragment's first token is not one of ``banned_first``. A
+    template the model cannot write comes back unchanged with a NaN NLL, as a prefix does in
+    :func:`continue_smiles`. Run it under :func:`~chemloop.model.device.autocast` for bf16."""
+    banned = [lm.tokenizer.index[t] for t in banned_first if t in lm.tokenizer.index]
+    result = [(template, math.nan) for template in templates]
+    encoded = {}
+    for i, template in enumerate(templates):
+        try:
+            encoded[i] = encode_template(lm.tokenizer, template)
+        except TemplateError:
+            continue
+    order = sorted(encoded, key=lambda i: len(encoded[i]))  # rows of similar length end together
+    for first in range(0, len(order), batch_size):
+        rows = order[first : first + batch_size]
+        constraint = TemplateRows(
+            lm.tokenizer,
+            [encoded[i] for i in rows],
+            banned_first=banned,
+            vocab_size=lm.model.config.vocab_size,
+            device=lm.device,
+        )
+        ids, nll = sample_ids(
+            lm.model,
+            lm.tokenizer,
+            len(rows),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+            template=constraint,
+        )
+        for i, row, value in zip(rows, ids.tolist(), nll.tolist(), strict=True):
+            result[i] = (lm.tokenizer.decode(row), value)
+    return result
 
 
 @torch.no_grad()

@@ -1,7 +1,9 @@
 """Prompting a SMILES model: decorate a scaffold, grow a fragment, link two fragments.
 
 The rounds (:mod:`chemloop.model.prompt_rounds`) spell the molecule so that its SMILES ends at an
-attachment point and have the model continue it, one point after another; for linking the model
+attachment point and have the model continue it; the points left after the first are written in
+one pass over a template of the molecule (its tokens given, a fragment of the model's own at each
+point: :mod:`chemloop.model.templates`); for linking the model
 continues one fragment and the other is bonded to the last atom it wrote. The model side is
 :func:`~chemloop.model.generate.continue_smiles` (batched prefix sampling with the KV cache) and
 :func:`~chemloop.model.generate.string_nll` (it rates the spellings of a prompt). The model must be
@@ -25,7 +27,7 @@ from chemloop.chem.prompts import Prompt, PromptError, PromptKind, PromptQuery, 
 from chemloop.chem.tokenizer import SmilesTokenizer, TokenizerError, split_smiles
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast
-from chemloop.model.generate import Sampled, SampleReport, continue_smiles, string_nll
+from chemloop.model.generate import Sampled, SampleReport, continue_smiles, fill_templates, string_nll
 from chemloop.model.prompt_rounds import OPENING_KEPT, decorate, hide_points, link
 
 SPELLINGS_CHECKED = 20  # random spellings of each fragment whose tokens must be in the vocabulary
@@ -125,6 +127,9 @@ def prompted_strings(
             **sampling,
         )
 
+    def fill_fn(templates: list[str]) -> list[tuple[str, float]]:
+        return fill_templates(lm, templates, generator, banned_first=NOT_AFTER_PROMPT, **sampling)
+
     def nll_fn(prefixes: list[str]) -> list[float]:
         return string_nll(lm, prefixes, end=False)
 
@@ -147,6 +152,7 @@ def prompted_strings(
             attempts=attempts,
             writable=writable,
             openings=openings,
+            fill_fn=fill_fn,
         )
     return link(prompt.fragments, count, continue_fn, nll_fn, rng, attempts=attempts, openings=openings)
 

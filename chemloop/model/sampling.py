@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.model.gpt import GPT, KVCache
+from chemloop.model.templates import TemplateRows
 
 COMPACT_AT_ALIVE = 0.75  # the share of a batch still running at which finished rows are dropped
 
@@ -72,10 +73,12 @@ def sample_ids(
     max_length: int | None = None,
     prompts: Sequence[Sequence[int]] | None = None,
     banned_after_prompt: Sequence[int] = (),
+    template: TemplateRows | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num`` token sequences, each continuing its prompt (token ids, no specials) if
     ``prompts`` is given; the first token after a prompt is neither ``<eos>`` nor one of
-    ``banned_after_prompt``.
+    ``banned_after_prompt``. With ``template`` (its rows past the prompts) every later token is
+    one the template allows (:mod:`chemloop.model.templates`).
 
     Returns the ids (``num × max_length``, ``<pad>`` after ``<eos>``) and each sequence's
     negative log-likelihood under the model itself (temperature 1, no top-k/top-p), prompt
@@ -112,7 +115,9 @@ def sample_ids(
         log_probs = torch.log_softmax(logits, dim=-1)  # the model's own distribution, for the NLL
         logits[:, never] = float("-inf")
         given = step < fixed[rows]
-        if prompts is not None:
+        if template is not None:
+            logits.masked_fill_(template.banned(), float("-inf"))
+        elif prompts is not None:
             just_after = (step == fixed[rows]).unsqueeze(-1)
             logits[:, after_prompt] = logits[:, after_prompt].masked_fill(just_after, float("-inf"))
         token = _pick(logits, uniform.to(device)[rows], temperature, top_k, top_p)
@@ -126,6 +131,8 @@ def sample_ids(
         alive &= token != tokenizer.eos_id
         if not alive.any():
             break
+        if template is not None:
+            template.advance(token)
         if cache is None:
             model_input = out[:, : step + 1]
             continue
@@ -133,6 +140,8 @@ def sample_ids(
         if alive.sum() <= COMPACT_AT_ALIVE * len(rows):
             keep = alive.nonzero().squeeze(-1)
             cache.keep(keep)
+            if template is not None:
+                template.keep(keep)
             rows, token, alive = rows[keep], token[keep], alive[keep]
         model_input = token.unsqueeze(-1)
     return out, nll

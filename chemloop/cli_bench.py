@@ -416,6 +416,9 @@ def bench_align(
     invalid_pairs: Annotated[
         bool, typer.Option(help="each sampled string that is no molecule loses a pair (beyond --pairs)")
     ] = False,
+    invalid_samples: Annotated[
+        int, typer.Option(min=0, help="with --invalid-pairs: strings sampled per round for invalid ones")
+    ] = 0,
     seed: int = 0,
     device: DeviceOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
@@ -439,6 +442,7 @@ def bench_align(
         dpo=dpo,
         dpo_rounds=dpo_rounds,
         invalid_pairs=invalid_pairs,
+        invalid_samples=invalid_samples,
         seed=seed,
         device=device,
         progress=console.print,

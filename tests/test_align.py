@@ -255,3 +255,14 @@ def test_sampled_strings_that_are_no_molecule_lose_their_pairs_without_the_judge
     # DPO trains on them: a string that is no molecule keeps its spelling among random ones.
     result = train_dpo(lm, judged.pairs, DPOSettings(epochs=1, randomize=True))
     assert result.train_pairs + result.heldout_pairs + result.unwritable == len(judged.pairs)
+
+
+def test_more_samples_bring_more_invalid_strings_and_the_same_judged_pairs(tiny_run):
+    lm = checkpoint.load(str(tiny_run))
+    judge = RuleJudge(load_constitution())
+    few = judged_sample_pairs(lm, judge, 20, seed=0, with_invalid=True)
+    many = judged_sample_pairs(lm, judge, 20, seed=0, with_invalid=True, invalid_samples=few.samples + 400)
+    assert many.samples == few.samples + 400 and many.invalid > few.invalid
+    assert many.pairs[: len(many.pairs) - many.invalid] == few.pairs[: len(few.pairs) - few.invalid]
+    losers = [other for _, other in many.pairs[len(many.pairs) - many.invalid :]]
+    assert len(losers) == len(set(losers)) and all(try_mol(s) is None for s in losers)

@@ -69,6 +69,7 @@ def bench_align(
     dpo: DPOSettings | None = None,
     dpo_rounds: int = 1,
     invalid_pairs: bool = False,
+    invalid_samples: int = 0,
     agent: AgentSettings | None = None,
     reward: RewardConfig | None = None,
     seed: int = 0,
@@ -86,7 +87,9 @@ def bench_align(
     )
 
     started = time.perf_counter()
-    judged = judged_sample_pairs(lm, RuleJudge(rules), pairs, seed=seed, with_invalid=invalid_pairs)
+    judged = judged_sample_pairs(
+        lm, RuleJudge(rules), pairs, seed=seed, with_invalid=invalid_pairs, invalid_samples=invalid_samples
+    )
     judging_s = round(time.perf_counter() - started, 1)
     say(f"judge: {len(judged.pairs)} pairs decided of {judged.judged} ({judging_s:.0f} s)")
     if len(judged.pairs) < 2:
@@ -102,7 +105,15 @@ def bench_align(
         steps = [train_dpo(lm, judged.pairs, dpo)]
         rounds_judged = [judged]
     else:
-        online = online_dpo(lm, RuleJudge(rules), pairs, dpo_rounds, dpo, with_invalid=invalid_pairs)
+        online = online_dpo(
+            lm,
+            RuleJudge(rules),
+            pairs,
+            dpo_rounds,
+            dpo,
+            with_invalid=invalid_pairs,
+            invalid_samples=invalid_samples,
+        )
         steps, rounds_judged = [r.result for r in online], [r.judged for r in online]
     dpo_s = time.perf_counter() - started
     arms["dpo"] = measure(steps[-1].model, lm, rules, samples, seed, train_s=dpo_s)
@@ -141,6 +152,7 @@ def bench_align(
         "rl_steps": rl_steps,
         "dpo_rounds": dpo_rounds,
         "invalid_pairs": invalid_pairs,
+        "invalid_samples": invalid_samples,
         "settings": {"dpo": dpo.model_dump(), "agent": agent.model_dump(), "reward": reward.model_dump()},
         "arms": arms,
         "targets": {name: _met(arms[name]) for name in ("dpo", "rm_rl")},

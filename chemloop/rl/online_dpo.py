@@ -36,14 +36,15 @@ def online_dpo(
     settings: DPOSettings | None = None,
     progress: Callable[[dict], None] | None = None,
     with_invalid: bool = False,
+    invalid_samples: int = 0,
 ) -> list[OnlineRound]:
     """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
     aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
     the last round's ``result.model`` is the aligned model; one round is offline DPO. ``lm`` is left
     as it was. ``progress`` gets each epoch's held-out metrics (with more than one round, the
     round's number under ``"round"``).
-    ``with_invalid``: sampled strings that are no molecule join the pairs, as losers
-    (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
+    ``with_invalid``: sampled strings that are no molecule join the pairs, as losers, from up to
+    ``invalid_samples`` strings a round (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
     settings = settings or DPOSettings()
     if rounds < 1:
         raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
@@ -56,7 +57,9 @@ def online_dpo(
     current = lm
     for r in range(rounds):
         seed = settings.seed + r
-        judged = judged_sample_pairs(current, judge, per_round, seed=seed, with_invalid=with_invalid)
+        judged = judged_sample_pairs(
+            current, judge, per_round, seed=seed, with_invalid=with_invalid, invalid_samples=invalid_samples
+        )
         if len(judged.pairs) < MIN_PAIRS:
             raise ChemloopError(
                 f"round {r + 1}: the judge decided {len(judged.pairs)} pair(s) of the model's samples; "

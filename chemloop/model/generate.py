@@ -176,24 +176,33 @@ def continue_smiles(
     if distinct:
         options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "banned_after_prompt": banned}
         plain = _continue_distinct(lm, encoded, plain, result, generator, exclude, batch_size, options)
+    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "generator": generator}
+
+    def draw(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        prompts = [encoded[i] for i in rows]
+        return sample_ids(
+            lm.model, lm.tokenizer, len(rows), prompts=prompts, banned_after_prompt=banned, **options
+        )
+
     # Similar lengths together: the common prefix of a batch is fed in one pass.
-    order = sorted(plain, key=lambda i: len(encoded[i]))
+    _draw_in_batches(lm, sorted(plain, key=lambda i: len(encoded[i])), batch_size, draw, result)
+    return result
+
+
+def _draw_in_batches(
+    lm: LanguageModel,
+    order: list[int],
+    batch_size: int,
+    draw: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]],
+    result: list[tuple[str, float]],
+) -> None:
+    """Fill ``result[i]`` for the rows ``i`` of ``order``, ``batch_size`` at a time, with the
+    string and NLL of each row ``draw(rows)`` samples."""
     for first in range(0, len(order), batch_size):
         rows = order[first : first + batch_size]
-        ids, nll = sample_ids(
-            lm.model,
-            lm.tokenizer,
-            len(rows),
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            generator=generator,
-            prompts=[encoded[i] for i in rows],
-            banned_after_prompt=banned,
-        )
+        ids, nll = draw(rows)
         for i, row, value in zip(rows, ids.tolist(), nll.tolist(), strict=True):
             result[i] = (lm.tokenizer.decode(row), value)
-    return result
 
 
 def _continue_distinct(
@@ -279,28 +288,21 @@ def fill_templates(
             encoded[i] = encode_template(lm.tokenizer, template)
         except TemplateError:
             continue
-    order = sorted(encoded, key=lambda i: len(encoded[i]))  # rows of similar length end together
-    for first in range(0, len(order), batch_size):
-        rows = order[first : first + batch_size]
+    options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "generator": generator}
+
+    def draw(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        templates = [encoded[i] for i in rows]
         constraint = TemplateRows(
             lm.tokenizer,
-            [encoded[i] for i in rows],
+            templates,
             banned_first=banned,
             vocab_size=lm.model.config.vocab_size,
             device=lm.device,
         )
-        ids, nll = sample_ids(
-            lm.model,
-            lm.tokenizer,
-            len(rows),
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            generator=generator,
-            template=constraint,
-        )
-        for i, row, value in zip(rows, ids.tolist(), nll.tolist(), strict=True):
-            result[i] = (lm.tokenizer.decode(row), value)
+        return sample_ids(lm.model, lm.tokenizer, len(rows), template=constraint, **options)
+
+    # Rows of similar length together: they end at about the same step.
+    _draw_in_batches(lm, sorted(encoded, key=lambda i: len(encoded[i])), batch_size, draw, result)
     return result
 
 

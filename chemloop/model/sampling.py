@@ -77,13 +77,15 @@ def sample_ids(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num`` token sequences, each continuing its prompt (token ids, no specials) if
     ``prompts`` is given; the first token after a prompt is neither ``<eos>`` nor one of
-    ``banned_after_prompt``. With ``template`` (its rows past the prompts) every later token is
+    ``banned_after_prompt``. With ``template`` instead of prompts, every token after ``<bos>`` is
     one the template allows (:mod:`chemloop.model.templates`).
 
     Returns the ids (``num × max_length``, ``<pad>`` after ``<eos>``) and each sequence's
     negative log-likelihood under the model itself (temperature 1, no top-k/top-p), prompt
     tokens included: the NLL of the whole string.
     """
+    if template is not None and prompts is not None:
+        raise ValueError("a template gives every row's tokens from <bos> on: no prompts beside it")
     device = next(model.parameters()).device
     max_length = min(max_length or model.config.block_size, model.config.block_size)
     out = torch.full((num, max_length), tokenizer.pad_id, dtype=torch.long, device=device)

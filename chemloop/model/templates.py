@@ -79,16 +79,14 @@ def _open_ring_labels(tokens: Sequence[str]) -> set[str]:
 
 class TemplateRows:
     """The constraint of rows each writing a template (:func:`encode_template`; one per row) from
-    position ``start`` (the tokens before it already written). ``banned()`` gives the tokens each
-    row may not write next; ``advance`` takes the tokens written; ``keep`` follows the sampler's
-    rows."""
+    its first token. ``banned()`` gives the tokens each row may not write next; ``advance`` takes
+    the tokens written; ``keep`` follows the sampler's rows."""
 
     def __init__(
         self,
         tokenizer: SmilesTokenizer,
         templates: Sequence[Sequence[int]],
         *,
-        start: int = 0,
         banned_first: Sequence[int] = (),
         vocab_size: int | None = None,
         device: torch.device | str = "cpu",
@@ -120,7 +118,7 @@ class TemplateRows:
         self.ring_label[[i for t, i in tokenizer.index.items() if _RING_LABEL.match(t) and i < vocab]] = True
         self.ends_fragment = torch.tensor([self.close_paren, self.eos], device=device)
         rows = len(templates)
-        self.position = torch.full((rows,), start, dtype=torch.long, device=device)
+        self.position = torch.zeros(rows, dtype=torch.long, device=device)
         self.depth = torch.zeros(rows, dtype=torch.long, device=device)
         self.fresh = torch.ones(rows, dtype=torch.bool, device=device)  # no token of this fragment yet
         self.labels = torch.zeros(rows, vocab, dtype=torch.bool, device=device)  # ring labels it has open

@@ -220,7 +220,15 @@ def _continue_distinct(
     to sample plainly (a prefix of their own, or more rows than the model had distinct
     continuations for)."""
 
-    molecule = _molecule_key(lm)
+    known: dict[tuple[int, ...], str | None] = {}  # the beam keys every ended string; taken reuses it
+
+    def molecule(ids: list[int]) -> str | None:
+        name = tuple(ids)
+        if name not in known:
+            parsed = try_parse_canonical(lm.tokenizer.decode(ids))
+            known[name] = parsed[1] if parsed is not None else None
+        return known[name]
+
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in rows:
         groups.setdefault(tuple(encoded[i]), []).append(i)
@@ -247,21 +255,6 @@ def _continue_distinct(
                 taken.add(molecule(ids))
             left += chunk[len(drawn) :]
     return left
-
-
-def _molecule_key(lm: LanguageModel) -> Callable[[list[int]], str | None]:
-    """Token ids to canonical SMILES (``None``: no molecule), each string parsed once: the beam
-    keys every ended string, and the caller reuses the key for what it drew."""
-    known: dict[tuple[int, ...], str | None] = {}
-
-    def molecule(ids: list[int]) -> str | None:
-        name = tuple(ids)
-        if name not in known:
-            parsed = try_parse_canonical(lm.tokenizer.decode(ids))
-            known[name] = parsed[1] if parsed is not None else None
-        return known[name]
-
-    return molecule
 
 
 def fill_templates(

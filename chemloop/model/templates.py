@@ -38,11 +38,11 @@ def encode_template(tokenizer: SmilesTokenizer, text: str) -> list[int]:
         tokens = split_smiles(text)
     except TokenizerError as err:
         raise TemplateError(str(err)) from None
+    if not _points_well_placed(tokens):
+        raise TemplateError(f"{text!r}: a point must end a branch or the string")
     ids = []
-    for i, token in enumerate(tokens):
+    for token in tokens:
         if token == "*":
-            if i == 0 or (i + 1 < len(tokens) and tokens[i + 1] != ")"):
-                raise TemplateError(f"{text!r}: a point must end a branch or the string")
             ids.append(FILL)
         elif token in tokenizer.index:
             ids.append(tokenizer.index[token])
@@ -63,10 +63,15 @@ def is_natural_template(text: str) -> bool:
     points = [i for i, t in enumerate(tokens) if t == "*"]
     return (
         bool(points)
-        and points[0] > 0
-        and all(i + 1 == len(tokens) or tokens[i + 1] == ")" for i in points)
+        and _points_well_placed(tokens)
         and not any(_open_ring_labels(tokens[:i]) for i in points)
     )
+
+
+def _points_well_placed(tokens: Sequence[str]) -> bool:
+    """Whether every ``*`` ends a branch or the string, and none starts it."""
+    points = [i for i, t in enumerate(tokens) if t == "*"]
+    return all(i > 0 and (i + 1 == len(tokens) or tokens[i + 1] == ")") for i in points)
 
 
 def _open_ring_labels(tokens: Sequence[str]) -> set[str]:

@@ -129,12 +129,14 @@ def bench_prompting(
     def unprompted() -> float:
         return _seconds_per_valid(sample(lm, num, **options))
 
+    after = baseline  # the unprompted timing just before the first task
+
     for task in TASKS:
         prompt = prepare_prompt(lm, task.prompt, task.kind)
         # Each prompted run between two unprompted ones: the machine's speed drifts while a
         # benchmark runs (other work comes and goes), and a ratio to a baseline measured minutes
-        # earlier would carry the drift.
-        before = baseline if not rows else unprompted()
+        # earlier would carry the drift. The last task's closing timing opens the next one's.
+        before = after
         report = sample_with_prompt(lm, prompt, num, unique=True, **options)
         between = unprompted()
         plain_draws = sample_with_prompt(lm, prompt, num, unique=False, **options)

@@ -42,6 +42,10 @@ def align_command(
             help="with --constitution: each sampled string that is no molecule loses a pair (beyond N)"
         ),
     ] = False,
+    invalid_samples: Annotated[
+        int,
+        typer.Option(help="with --invalid-pairs: strings sampled per round only to find invalid ones"),
+    ] = 0,
     beta: Annotated[float, typer.Option(help="pull towards the model (DPO's β; smaller: further)")] = 0.1,
     nll_weight: Annotated[
         float, typer.Option(help="add this times the preferred molecule's per-token NLL (DPO+NLL)")

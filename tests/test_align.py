@@ -152,13 +152,14 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
     assert "kl_to_prior" not in report  # no samples asked for
 
     # On-policy: two rounds of 4 pairs judged on the model as it then is, strings that are no
-    # molecule among them; the report sums the rounds and keeps each.
+    # molecule among them (from 1,500 strings a round); the report sums the rounds and keeps each.
     report = chemloop.align(
         model=str(tiny_run),
         constitution="default",
         num_pairs=8,
         rounds=2,
         invalid_pairs=True,
+        invalid_samples=1500,
         out=tmp_path / "online",
         epochs=1,
         samples=0,
@@ -166,9 +167,12 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
     source = report["source"]
     assert [r["decided"] - r["invalid"] <= 4 for r in source["rounds"]] == [True, True]
     assert source["decided"] == sum(r["decided"] for r in source["rounds"])
+    assert [r["samples"] for r in source["rounds"]] == [1500, 1500]
     assert (tmp_path / "online" / "model.safetensors").exists()
     with pytest.raises(ChemloopError, match="give a constitution"):
         chemloop.align(model=str(tiny_run), pairs="p.csv", rounds=2, out=tmp_path / "bad")
+    with pytest.raises(ChemloopError, match="set invalid_pairs too"):
+        chemloop.align(model=str(tiny_run), constitution="default", invalid_samples=40, out=tmp_path / "bad")
 
     db = f"sqlite:///{tmp_path / 'c.db'}"
     factory = connect(db)

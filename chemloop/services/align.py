@@ -75,6 +75,13 @@ class AlignConfig(DPOSettings):
         False,
         description="with --constitution: sampled strings that are no molecule join the pairs, as losers",
     )
+    invalid_samples: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="with invalid_pairs: strings sampled a round only to find invalid ones (0: only the "
+        "samples the pairs are drawn from)",
+    )
     samples: int = Field(1000, ge=0, description="molecules sampled for the report (0: none)")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
 
@@ -85,6 +92,8 @@ class AlignConfig(DPOSettings):
             raise ValueError(problem)
         if self.constitution is None and (self.rounds > 1 or self.invalid_pairs):
             raise ValueError("rounds and invalid_pairs judge the model's own samples: give a constitution")
+        if self.invalid_samples and not self.invalid_pairs:
+            raise ValueError("invalid_samples samples strings for invalid pairs: set invalid_pairs too")
         return self
 
     def dpo_settings(self) -> DPOSettings:
@@ -222,6 +231,7 @@ def constitution_dpo(
         config.dpo_settings(),
         progress,
         with_invalid=config.invalid_pairs,
+        invalid_samples=config.invalid_samples,
     )
     summaries = [r.judged.summary() for r in rounds]
     if len(rounds) == 1:

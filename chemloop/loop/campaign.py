@@ -141,7 +141,7 @@ def propose(
         )
     settings = config.campaign
     k = batch or settings.batch
-    measured = MeasuredSet(*_measured_means(measurements), settings.domain_min_size) if measurements else None
+    measured = MeasuredSet(*_measured_means(measurements)) if measurements else None
 
     # 1. Start from the series: fine-tune the prior on what was measured, the better molecules drawn
     #    more often; then steer it towards the current objective (the reward model's estimate).

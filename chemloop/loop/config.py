@@ -105,14 +105,6 @@ class CampaignSection(BaseModel):
         "scaffold of two rings or more (the series' core), every candidate must contain it too; null: "
         "no core rule",
     )
-    domain_min_size: float | None = Field(
-        None,
-        gt=0,
-        le=1,
-        description="applicability domain: a candidate with fewer heavy atoms than this share of the "
-        "smallest measured molecule is out of domain (scored mean - kappa*std, like one far from the "
-        "data); null: size plays no part",
-    )
     # Unfiltered, 72-86% of a series campaign's proposals broke a computable principle (protecting
     # groups, reactive groups, unassigned stereocentres); filtered, none did, with as many hits.
     constitution_filter: bool = Field(

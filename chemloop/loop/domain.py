@@ -13,9 +13,7 @@ reward model's applicability domain, and why each proposal was made.
   molecule is the range of similarity over which the reward model was ever checked (leave-one-out).
   A candidate less similar to the data than the 10th percentile of that range is out of domain:
   its uncertainty only says "far from any data", so it is scored pessimistically (mean − κ·std),
-  never optimistically. Optionally (``domain_min_size``) so is a candidate much smaller than the
-  smallest measured molecule: a fragment keeps few of the substructures the assay saw, and a
-  fingerprint model's estimate for it rests on those few.
+  never optimistically.
 """
 
 from __future__ import annotations
@@ -72,27 +70,14 @@ class Explanation:
 
 
 class MeasuredSet:
-    """The campaign's measured molecules (canonical SMILES, mean value each).
+    """The campaign's measured molecules (canonical SMILES, mean value each)."""
 
-    ``min_size_share``: a candidate with fewer heavy atoms than this share of the smallest measured
-    molecule is out of domain too (None: size plays no part)."""
-
-    def __init__(
-        self, smiles: Sequence[str], values: Sequence[float], min_size_share: float | None = None
-    ) -> None:
+    def __init__(self, smiles: Sequence[str], values: Sequence[float]) -> None:
         self.smiles = list(smiles)
         self.values = list(values)
         self.fingerprints = morgan_fingerprints(self.smiles)
         self.domain_similarity = self._domain_similarity()
-        self.domain_min_heavy_atoms = self._domain_min_heavy_atoms(min_size_share)
         self._anchors: dict[TrustRule, TrustAnchor] = {}
-
-    def _domain_min_heavy_atoms(self, share: float | None) -> float:
-        """The fewest heavy atoms a candidate may have and stay in domain (0: no size rule, as for
-        fewer than three measured molecules)."""
-        if share is None or len(self.smiles) < 3:
-            return 0.0
-        return share * min(heavy_atoms(s) for s in self.smiles)
 
     def _domain_similarity(self) -> float:
         """The 10th percentile of each measured molecule's similarity to its nearest other one
@@ -112,13 +97,10 @@ class MeasuredSet:
                 self.smiles[i] if i >= 0 else None,
                 float(sim),
                 self.values[i] if i >= 0 else None,
-                bool(i >= 0 and (sim < self.domain_similarity or self._too_small(candidate))),
+                bool(i >= 0 and sim < self.domain_similarity),
             )
-            for candidate, i, sim in zip(candidates, index, similarity, strict=True)
+            for i, sim in zip(index, similarity, strict=True)
         ]
-
-    def _too_small(self, candidate: str) -> bool:
-        return bool(self.domain_min_heavy_atoms) and heavy_atoms(candidate) < self.domain_min_heavy_atoms
 
     def anchor(self, rule: TrustRule) -> TrustAnchor:
         """The scaffolds and series core of the measured molecules (computed once per rule)."""
@@ -177,12 +159,6 @@ def _core_pattern(core: str) -> Chem.Mol:
 def _contains(candidate: str, core: str) -> bool:
     mol = try_mol(candidate)
     return mol is not None and mol.HasSubstructMatch(_core_pattern(core))
-
-
-def heavy_atoms(smiles: str) -> int:
-    """Heavy atoms of a molecule (0 for a string that is none)."""
-    mol = try_mol(smiles)
-    return 0 if mol is None else mol.GetNumHeavyAtoms()
 
 
 def pessimistic_where_out_of_domain(

@@ -315,7 +315,7 @@ class JobOut(BaseModel):
 class CampaignSectionIn(Section):
     """The ``[campaign]`` table without ``model`` (the server's) and ``seed_data`` (use ``seed``)."""
 
-    NULL_MEANS_NONE = frozenset({"max_similarity", "trust_similarity", "trust_core", "domain_min_size"})
+    NULL_MEANS_NONE = frozenset({"max_similarity", "trust_similarity", "trust_core"})
 
     batch: int | None = Field(None, ge=1, le=1000)
     acquisition: Acquisition | None = None
@@ -332,12 +332,6 @@ class CampaignSectionIn(Section):
     trust_similarity: float | None = Field(None, gt=0, le=1, description="null: no trust region")
     trust_scaffold: bool | None = None
     trust_core: float | None = Field(None, gt=0, le=1, description="null: no series-core rule")
-    domain_min_size: float | None = Field(
-        None,
-        gt=0,
-        le=1,
-        description="share of the smallest measured molecule's heavy atoms; null: no size rule",
-    )
     constitution_filter: bool | None = Field(
         None, description="drop candidates that break the default constitution (on unless false)"
     )

@@ -68,6 +68,15 @@ def test_fine_tuning_on_random_spellings_is_reproducible_from_its_seed(tiny_lm):
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
 
 
+def test_held_out_nll_over_random_spellings_is_fixed_from_call_to_call(tiny_lm):
+    """Early stopping compares epochs on the same random spellings; a model that learned canonical
+    spellings only rates random ones as less likely."""
+    canonical = mean_nll(tiny_lm, SERIES, "fp32")
+    random_once, random_again = (mean_nll(tiny_lm, SERIES, "fp32", spellings=4) for _ in range(2))
+    assert random_once == random_again
+    assert random_once > canonical
+
+
 @pytest.mark.slow
 def test_weights_steer_what_is_learned(tiny_lm):
     favoured, ignored = SERIES[:5], SERIES[5:]
@@ -122,6 +131,7 @@ def test_finetune_command_writes_a_checkpoint_and_a_report(tiny_run, tmp_path):
     assert report["molecules"] == 11 and report["heldout_molecules"] == 2 and report["train_molecules"] == 9
     assert report["added_tokens"] == ["[13CH3]"] and "[13CH3]" in result.output
     assert report["randomized_spellings"] is False  # the tiny prior learned canonical spellings only
+    assert report["heldout_nll_spellings"] == "canonical"
     assert 1 <= report["epochs_run"] <= 3 and report["after"]["samples"] == 20
     assert report["heldout_nll_after"] <= report["heldout_nll_before"]
     tuned = checkpoint.load(out)

@@ -64,32 +64,40 @@ def extend_vocabulary(lm: LanguageModel, tokens: Sequence[str]) -> LanguageModel
 
 
 @torch.no_grad()
-def corpus_nll(model: GPT, corpus: TokenizedCorpus, amp) -> float:
-    """Mean negative log-likelihood (nats per molecule) of a corpus's canonical spellings."""
+def corpus_nll(model: GPT, corpus: TokenizedCorpus, amp, spellings: int = 0) -> float:
+    """Mean negative log-likelihood (nats per molecule) of a corpus's canonical spellings, or, with
+    ``spellings`` > 0, averaged over that many random spellings of each molecule (the same ones at
+    every call: they are drawn from a fixed seed)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    rng = np.random.default_rng(0)
+    passes = max(1, spellings)
     total = 0.0
-    for rows in np.array_split(np.arange(len(corpus)), max(1, len(corpus) // 256)):
-        batch = corpus.canonical_batch(rows).to(device)
-        with amp:
-            logits = model(batch[:, :-1])
-        total += F.cross_entropy(
-            logits.float().transpose(1, 2),
-            batch[:, 1:],
-            ignore_index=corpus.tokenizer.pad_id,
-            reduction="sum",
-        ).item()
+    for _ in range(passes):
+        for rows in np.array_split(np.arange(len(corpus)), max(1, len(corpus) // 256)):
+            batch = corpus.randomized_batch(rows, rng) if spellings else corpus.canonical_batch(rows)
+            batch = batch.to(device)
+            with amp:
+                logits = model(batch[:, :-1])
+            total += F.cross_entropy(
+                logits.float().transpose(1, 2),
+                batch[:, 1:],
+                ignore_index=corpus.tokenizer.pad_id,
+                reduction="sum",
+            ).item()
     model.train(was_training)
-    return total / len(corpus)
+    return total / (passes * len(corpus))
 
 
-def mean_nll(lm: LanguageModel, smiles: Sequence[str], precision: str = "auto") -> float:
-    """Mean negative log-likelihood (nats per molecule) of canonical ``smiles`` under ``lm``."""
+def mean_nll(lm: LanguageModel, smiles: Sequence[str], precision: str = "auto", spellings: int = 0) -> float:
+    """Mean negative log-likelihood (nats per molecule) of ``smiles`` under ``lm``: of their canonical
+    spellings, or averaged over ``spellings`` random spellings of each."""
     if not smiles:
         return float("nan")
     corpus = TokenizedCorpus(smiles, lm.tokenizer, lm.model.config.block_size)
-    return corpus_nll(lm.model, corpus, autocast(lm.device, resolve_precision(precision, lm.device)))
+    amp = autocast(lm.device, resolve_precision(precision, lm.device))
+    return corpus_nll(lm.model, corpus, amp, spellings)
 
 
 FIT_BATCH = 32

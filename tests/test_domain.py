@@ -145,6 +145,17 @@ def test_objective_penalises_out_of_domain_and_zeroes_outside_the_trust_region()
     assert 0 < open_region([FAR])[0] < near  # no trust region: scored, without the bonus
 
 
+def test_a_pessimistic_objective_scores_in_domain_molecules_below_their_mean():
+    measured = MeasuredSet(MEASURED, VALUES)
+    mean_only = _objective(FakeModel(), None, VALUES, kappa=0.0, measured=measured, trust=TrustRule(None))
+    pessimistic = _objective(FakeModel(), None, VALUES, kappa=-1.0, measured=measured, trust=TrustRule(None))
+    optimistic = _objective(FakeModel(), None, VALUES, kappa=1.0, measured=measured, trust=TrustRule(None))
+    near = [f([NEAR])[0] for f in (pessimistic, mean_only, optimistic)]
+    assert near[0] < near[1] < near[2]
+    # Out of domain, optimism and pessimism alike score mean - |κ|·std.
+    assert pessimistic([FAR]) == pytest.approx(optimistic([FAR]))
+
+
 def test_objective_zeroes_a_candidate_that_lacks_the_series_core():
     values = [1.0, 2.0, 3.0, 4.0]
     measured = MeasuredSet(PIPERIDINES, values)

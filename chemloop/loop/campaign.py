@@ -151,7 +151,7 @@ def propose(
         model,
         scorer,
         values,
-        settings.kappa,
+        settings.kappa if settings.rl_kappa is None else settings.rl_kappa,
         measured=measured,
         trust=settings.trust_rule(),
     )
@@ -341,9 +341,9 @@ def _objective(
     trust: TrustRule | None = None,
 ):
     """The RL score in [0, 1]: the reward model's mean + κ·std squashed between the measured
-    extremes, times the components' aggregate (which is 0 where a filter fails).
+    extremes, times the components' aggregate (which is 0 where a filter fails); κ < 0 is pessimistic.
 
-    With ``measured``, a molecule outside the reward model's applicability domain gets mean − κ·std
+    With ``measured``, a molecule outside the reward model's applicability domain gets mean − |κ|·std
     instead (no bonus for being far from the data), and one outside the trust region scores 0.
     """
     if model is None and (scorer is None or not scorer.config.weighted):
@@ -368,7 +368,7 @@ def _objective(
         if model is not None and valid:
             mean, std = model.predict(valid)
             for c, m, s in zip(valid, mean, std, strict=True):
-                estimate = m - kappa * s if c in outside_domain else m + kappa * s
+                estimate = m - abs(kappa) * s if c in outside_domain else m + kappa * s
                 parts[c] *= sigmoid(float(estimate), low, high)
         if scorer is not None and valid:
             for c, r in zip(valid, scorer(valid), strict=True):

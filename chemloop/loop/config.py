@@ -42,6 +42,13 @@ class CampaignSection(BaseModel):
         "ucb", description="how a batch is picked from the candidates' predicted mean and spread"
     )
     kappa: float = Field(1.0, ge=0, description="ucb: weight of the uncertainty; rl: exploration bonus")
+    rl_kappa: float | None = Field(
+        None,
+        ge=-10,
+        le=10,
+        description="weight of the reward model's uncertainty in propose's RL reward (mean + rl_kappa*std): "
+        "negative makes RL pessimistic, so it does not chase the model's blind spots; null: kappa",
+    )
     max_similarity: float | None = Field(0.7, gt=0, le=1, description="Tanimoto cap within a batch")
     candidates: int = Field(2000, ge=10, description="molecules generated per propose")
     # propose's own step count: its objective is a reward model, not an oracle budget to spend.

@@ -315,11 +315,12 @@ class JobOut(BaseModel):
 class CampaignSectionIn(Section):
     """The ``[campaign]`` table without ``model`` (the server's) and ``seed_data`` (use ``seed``)."""
 
-    NULL_MEANS_NONE = frozenset({"max_similarity", "trust_similarity", "trust_core"})
+    NULL_MEANS_NONE = frozenset({"max_similarity", "trust_similarity", "trust_core", "rl_kappa"})
 
     batch: int | None = Field(None, ge=1, le=1000)
     acquisition: Acquisition | None = None
     kappa: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    rl_kappa: float | None = Field(None, ge=-10, le=10, allow_inf_nan=False, description="null: kappa")
     max_similarity: float | None = Field(None, gt=0, le=1, description="null: no similarity cap")
     candidates: int | None = Field(None, ge=10, description="at most the server's max_samples")
     rl_steps: int | None = Field(None, ge=0, le=500)

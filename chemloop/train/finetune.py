@@ -34,7 +34,7 @@ from chemloop.model.generate import sample
 from chemloop.train.transfer import extend_vocabulary, fit, mean_nll, unknown_tokens
 
 MIN_MOLECULES = 10
-HELDOUT_SPELLINGS = 8  # random spellings of each held-out molecule its NLL is averaged over,
+HELDOUT_SPELLINGS = 8  # random spellings of each held-out molecule its NLL is averaged over;
 HELDOUT_STRINGS = 8000  # fewer when more molecules are held out (at least one each)
 REPORT = "finetune_report.json"
 
@@ -114,9 +114,9 @@ def finetune(config: FinetuneConfig, progress: Callable[[dict], None] | None = N
     base = extend_vocabulary(prior, added)
     randomize = prior.writes_random_spellings if config.randomize is None else config.randomize
     train, held_out = split(corpus.smiles, config.val_fraction, config.seed)
-    # The model learns, and writes, random spellings: judge it on them too. On one series the NLL of
-    # canonical spellings was lowest at epoch 8, that of 8 random spellings each at epoch 11, with
-    # the same validity and more samples on the series' core (0.43 against 0.38).
+    # The model learns, and writes, random spellings: judge it on them too. On the benzylpiperidinium
+    # series the canonical spellings' NLL turned at epoch 8; that of random spellings kept falling to
+    # epoch 16, with 50% of samples on the core against 33% (docs/benchmarks.md, fine-tuning).
     spellings = min(HELDOUT_SPELLINGS, max(1, HELDOUT_STRINGS // len(held_out))) if randomize else 0
     before = mean_nll(base, held_out, config.precision, spellings)
     best: dict[str, Any] = {"nll": before, "epoch": 0, "model": base}

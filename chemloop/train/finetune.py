@@ -34,8 +34,8 @@ from chemloop.model.generate import sample
 from chemloop.train.transfer import extend_vocabulary, fit, mean_nll, unknown_tokens
 
 MIN_MOLECULES = 10
-HELDOUT_SPELLINGS = 8  # random spellings of each held-out molecule its NLL is averaged over;
-HELDOUT_STRINGS = 8000  # fewer when more molecules are held out (at least one each)
+HELDOUT_SPELLINGS = 8  # random spellings of each held-out molecule its NLL is averaged over
+HELDOUT_STRINGS = 8000  # strings an epoch at most: beyond 1,000 held out, fewer spellings (1 at least)
 REPORT = "finetune_report.json"
 
 

@@ -8,17 +8,22 @@
 # whichever comes first; steps 0-2,750 ran with a 420-minute budget, 2,750-4,000 with a cosine to
 # 6,500 steps, the rest with this schedule (shortened so that the run ends on this CPU in a day).
 # From step 5,750: MAX_STEPS=12000 MAX_MINUTES=3000 LR=6e-4 NICE=19 (a restarted cosine, on idle cycles).
+# INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
+# optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail
 DATA=${DATA:-../shared/data/zinc250k.smi.gz}
 OUT=${OUT:-runs/zinc-prior}
-SAVED=${SAVED:-checkpoints/zinc-prior-training}  # the committed state of the run, when newer
+# The committed state of the run, used when newer than $OUT's.
+if [ -n "${INIT_FROM:-}" ]; then SAVED=${SAVED:-checkpoints/zinc-prior-continued}
+else SAVED=${SAVED:-checkpoints/zinc-prior-training}; fi
 step() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$1/trainer_state.json"; }
 if [ -f "$SAVED/trainer_state.json" ] && { [ ! -f "$OUT/trainer_state.json" ] || \
     [ "$(step "$SAVED")" -gt "$(step "$OUT")" ]; }; then
   mkdir -p "$OUT" && cp "$SAVED"/* "$OUT"/
 fi
 RESUME=""
-[ -f "$OUT/trainer_state.json" ] && RESUME="--resume"
+if [ -f "$OUT/trainer_state.json" ]; then RESUME="--resume"
+elif [ -n "${INIT_FROM:-}" ]; then RESUME="--init-from $INIT_FROM"; fi
 OMP_NUM_THREADS=${THREADS:-1} nice -n "${NICE:-10}" chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
   --batch-size 256 --max-steps "${MAX_STEPS:-4500}" --max-minutes "${MAX_MINUTES:-900}" \

@@ -139,8 +139,16 @@ def pretrain(
     ] = "auto",
     compile: Annotated[bool, typer.Option(help="torch.compile the model")] = False,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            help="start from this model (shipped name or folder): its weights, vocabulary and "
+            "architecture (--n-layer etc. ignored), a fresh optimizer"
+        ),
+    ] = None,
 ) -> None:
-    """Pretrain a SMILES GPT (MOSES by default). Under torchrun it trains with DDP."""
+    """Pretrain a SMILES GPT (MOSES by default), or continue one on a corpus (--init-from). Under
+    torchrun it trains with DDP."""
     from pydantic import ValidationError
 
     from chemloop.train.pretrain import PretrainConfig

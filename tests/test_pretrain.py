@@ -4,9 +4,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from chemloop.data.corpus import CorpusError, load_corpus
 from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
 from chemloop.train.pretrain import PretrainConfig, learning_rate, pretrain
 
 
@@ -151,3 +153,46 @@ def test_missing_file_and_unknown_format(tmp_path):
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(CorpusError, match="unknown corpus format '.xlsx'"):
         load_corpus(tmp_path / "data.xlsx")
+
+
+def test_init_from_starts_from_the_model_its_shape_and_an_extended_vocabulary(
+    tmp_path, tiny_run, moses_sample
+):
+    data = tmp_path / "more.smi"
+    data.write_text("\n".join([*moses_sample[:200], "CC[17OH]", "c1ccccc1C[17OH]"]) + "\n")
+    config = PretrainConfig(
+        data=str(data),
+        out=tmp_path / "more",
+        init_from=str(tiny_run),
+        max_steps=1,
+        lr=1e-12,
+        min_lr=0,
+        warmup_steps=0,
+        weight_decay=0,
+        batch_size=8,
+        val_size=10,
+        n_layer=4,
+        n_embd=128,  # flags ignored
+    )
+    with pytest.warns(UserWarning, match=r"\[17OH\]"):
+        pretrain(config)
+    base, continued = checkpoint.load(tiny_run), checkpoint.load(tmp_path / "more")
+    assert continued.tokenizer.tokens == [*base.tokenizer.tokens, "[17OH]"]  # old ids kept
+    assert continued.model.config.n_layer == base.model.config.n_layer
+    assert continued.metadata["init_from"] == str(tiny_run)
+    saved = json.loads((tmp_path / "more" / "pretrain_config.json").read_text())
+    assert (saved["n_layer"], saved["n_embd"]) == (base.model.config.n_layer, base.model.config.n_embd)
+    old, new = base.model.state_dict(), continued.model.state_dict()
+    rows = len(base.tokenizer)
+    for name, value in old.items():  # one step at lr 1e-12: the weights are the base's
+        grown = name in ("token_embedding.weight", "head.weight")  # a row more for [17OH]
+        torch.testing.assert_close(new[name][:rows] if grown else new[name], value)
+
+
+def test_init_from_an_int8_model_is_refused_by_name(tmp_path, tiny_run, smi_file):
+    from chemloop.compression.run import compress
+
+    int8 = compress(tiny_run, "int8", tmp_path / "int8", calibration=smi_file, calibration_molecules=16).out
+    config = PretrainConfig(data=str(smi_file), out=tmp_path / "run", init_from=str(int8))
+    with pytest.raises(ChemloopError, match="int8 model cannot be trained"):
+        pretrain(config)

@@ -10,6 +10,11 @@ On several GPUs (DDP; gloo on CPU-only machines):
 The run folder is itself a checkpoint (``model.safetensors``, ``config.json``,
 ``vocab.json``) plus the optimizer state, ``trainer_state.json`` and ``metrics.csv``;
 ``--resume`` continues it from the last saved step.
+
+``--init-from MODEL`` starts a new run from a trained model instead of random weights (continued
+pretraining: the shipped prior on an in-house library, or further epochs of its own corpus): its
+architecture and vocabulary, extended by any token of the corpus it lacks; a fresh optimizer and
+learning-rate schedule.
 """
 
 from __future__ import annotations
@@ -32,13 +37,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from chemloop.chem.tokenizer import COMMON_EXTRA_TOKENS, SmilesTokenizer
 from chemloop.data.batching import TokenizedCorpus
-from chemloop.data.corpus import is_held_out, load_corpus
+from chemloop.data.corpus import Corpus, is_held_out, load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
+from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
 from chemloop.model.optim_state import load_optimizer, save_optimizer
-from chemloop.train.transfer import corpus_nll
+from chemloop.train.transfer import corpus_nll, extend_vocabulary, unknown_tokens
 
 METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
 
@@ -84,6 +90,11 @@ class PretrainConfig(BaseModel):
     )
     compile: bool = Field(False, description="torch.compile the model (GPU)")
     resume: bool = Field(False, description="continue the run in `out`")
+    init_from: str | None = Field(
+        None,
+        description="start from this model's weights (a shipped name or a folder): its architecture "
+        "replaces n_layer/n_head/n_embd/block_size/dropout; a fresh optimizer and schedule",
+    )
 
 
 def learning_rate(step: int, config: PretrainConfig, elapsed_s: float = 0.0) -> float:
@@ -151,8 +162,8 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def _prepare_data(config: PretrainConfig, tokenizer: SmilesTokenizer | None):
-    """Training and held-out sets (split by a seeded hash, so the same on every rank and resume)."""
+def _split_corpus(config: PretrainConfig) -> tuple[list[str], list[str], Corpus]:
+    """Training and held-out molecules (split by a seeded hash, so the same on every rank and resume)."""
     corpus = load_corpus(
         config.data, column=config.column, skip_invalid=config.skip_invalid, standardize=config.standardize
     )
@@ -163,14 +174,15 @@ def _prepare_data(config: PretrainConfig, tokenizer: SmilesTokenizer | None):
         raise ChemloopError(f"{corpus.source}: too few molecules ({len(corpus)}) to hold some out and train")
     heldout_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if h]
     train_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if not h]
-    if tokenizer is None:
-        tokenizer = SmilesTokenizer.from_corpus(corpus.smiles, extra=COMMON_EXTRA_TOKENS)
-    return (
-        TokenizedCorpus(train_smiles, tokenizer, config.block_size),
-        TokenizedCorpus(heldout_smiles[: config.val_size], tokenizer, config.block_size),
-        heldout_smiles,
-        corpus,
-    )
+    return train_smiles, heldout_smiles, corpus
+
+
+def _starting_model(name: str, smiles: list[str], device: torch.device) -> LanguageModel:
+    """The model a run starts from (``init_from``), its vocabulary extended by the corpus' new tokens."""
+    start = checkpoint.load(name, device)
+    if any(step.get("method") == "int8" for step in start.compression):
+        raise ChemloopError(f"--init-from {name}: an int8 model cannot be trained; use its source model")
+    return extend_vocabulary(start, unknown_tokens(start.tokenizer, smiles))
 
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = None) -> Path:
@@ -189,18 +201,32 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
 
     torch.manual_seed(config.seed)
     saved = checkpoint.load(out, ddp.device) if resuming else None
-    train_set, val_set, heldout_smiles, corpus = _prepare_data(config, saved.tokenizer if saved else None)
-    tokenizer = train_set.tokenizer
+    train_smiles, heldout_smiles, corpus = _split_corpus(config)
+    start = None
+    if config.init_from and saved is None:
+        start = _starting_model(config.init_from, corpus.smiles, ddp.device)
+    if saved is not None or start is not None:  # the architecture is that model's
+        model = (saved or start).model
+        shape = model.config
+        config = config.model_copy(
+            update={k: getattr(shape, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "dropout")}
+        )
+        tokenizer = (saved or start).tokenizer
+    else:
+        tokenizer = SmilesTokenizer.from_corpus(corpus.smiles, extra=COMMON_EXTRA_TOKENS)
+        gpt_config = GPTConfig(
+            vocab_size=len(tokenizer),
+            block_size=config.block_size,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            n_embd=config.n_embd,
+            dropout=config.dropout,
+        )
+        model = GPT(gpt_config)
+    model = model.to(ddp.device)
+    train_set = TokenizedCorpus(train_smiles, tokenizer, config.block_size)
+    val_set = TokenizedCorpus(heldout_smiles[: config.val_size], tokenizer, config.block_size)
 
-    gpt_config = GPTConfig(
-        vocab_size=len(tokenizer),
-        block_size=config.block_size,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        n_embd=config.n_embd,
-        dropout=config.dropout,
-    )
-    model = GPT(gpt_config).to(ddp.device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -211,7 +237,6 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     )
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "tokens": 0, "elapsed_s": 0.0}
     if saved is not None:
-        model.load_state_dict(saved.model.state_dict())
         load_optimizer(optimizer, out)
         state = json.loads(state_file.read_text())
     elif ddp.main:
@@ -238,6 +263,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         "world_size": ddp.world,
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "batch_size_per_process": config.batch_size,
+        **({"init_from": config.init_from} if config.init_from else {}),
     }
 
     def save() -> None:

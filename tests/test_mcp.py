@@ -88,7 +88,9 @@ async def refused(session: ClientSession, tool: str, **arguments) -> str:
     return result.content[0].text
 
 
-async def wait_done(session: ClientSession, job_id: str, timeout: float = 90) -> dict:
+async def wait_done(session: ClientSession, job_id: str, timeout: float = 240) -> dict:
+    """The job's status once it ends, or after ``timeout`` s (a propose job takes ~20 s on the idle
+    2-core CPU and several times that beside other CPU-bound work)."""
     deadline = time.monotonic() + timeout
     while True:
         job = await call(session, "job_status", job_id=job_id, top=5)

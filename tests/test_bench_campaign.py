@@ -11,6 +11,7 @@ from chemloop.errors import ChemloopError
 
 TINY_CAMPAIGN = {"candidates": 100, "rl_steps": 1, "rl_batch_size": 16}
 TINY_REWARD = {"ensemble": 2, "hidden": 32, "epochs": 20, "cv_folds": 0}
+PROGRESS: list[str] = []  # what the module's run said
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def result():
         campaign=TINY_CAMPAIGN,
         reward=TINY_REWARD,
         run={"augment_rounds": 0},
+        progress=PROGRESS.append,
     )
 
 
@@ -49,6 +51,8 @@ def test_every_method_measures_the_same_budget_with_honest_counts(result):
         top = max(r["molecules"], key=lambda m: m["value"])
         assert r["best_in_top1"] == (top["score"] >= result["threshold"])
         assert all(0.0 <= m["score"] <= 1.0 for m in r["molecules"])
+    rounds = [line.strip().split(":")[0] for line in PROGRESS if "round" in line]
+    assert rounds == ["round 1/2", "round 2/2"]  # chemloop's rounds, as they end
     # The noise of a molecule is fixed: a molecule two methods measured reads the same value.
     values = {}
     for r in run["methods"].values():

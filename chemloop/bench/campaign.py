@@ -119,16 +119,29 @@ def write_values(path: Path, smiles: Sequence[str], values: Sequence[float]) -> 
     return path
 
 
-def run_chemloop(config: CampaignConfig, rounds: int, lab: Assay, folder: Path) -> list[list[str]]:
-    """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import."""
+def run_chemloop(
+    config: CampaignConfig,
+    rounds: int,
+    lab: Assay,
+    folder: Path,
+    say: Callable[[str], None] = lambda _: None,
+) -> list[list[str]]:
+    """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import.
+    ``say`` hears one line per round (a run takes tens of minutes on the 2-core CPU)."""
     factory = connect(f"sqlite:///{folder / 'campaign.db'}")
     init_campaign(factory, "bench", config)
     picks = []
     for number in range(1, rounds + 1):
+        start = time.perf_counter()
         proposed = propose(factory, "bench").smiles
-        results = write_values(folder / f"round{number}.csv", proposed, lab.measure(proposed))
+        values = lab.measure(proposed)
+        results = write_values(folder / f"round{number}.csv", proposed, values)
         import_results(factory, "bench", results)
         picks.append(proposed)
+        say(
+            f"  round {number}/{rounds}: {len(proposed)} measured, mean {np.mean(values):.3f}, "
+            f"best {max(values):.3f} ({time.perf_counter() - start:.0f} s)"
+        )
     return picks
 
 
@@ -263,7 +276,7 @@ def bench_campaign(
                 with tempfile.TemporaryDirectory() as folder:
                     seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
                     config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                    picks = run_chemloop(config, rounds, lab, Path(folder))
+                    picks = run_chemloop(config, rounds, lab, Path(folder), say)
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(
                     len(prior_pool), rounds * batch, replace=False

@@ -196,7 +196,7 @@ def bench_series_campaign(
             with tempfile.TemporaryDirectory() as folder:
                 seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, seed_values)
                 config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                picks = run_chemloop(config, rounds, lab, Path(folder))
+                picks = run_chemloop(config, rounds, lab, Path(folder), say)
             methods["chemloop"] = {
                 **_round_summary(picks, seed_best, lab, threshold),
                 "seconds": round(time.perf_counter() - start, 1),

@@ -129,6 +129,13 @@ def bench_campaign(
     resume: Annotated[
         bool, typer.Option(help="with --series: keep the runs already in --output and run only the rest")
     ] = False,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="keep each campaign's database here: run the same command again and a stopped "
+            "campaign continues from its last measured round"
+        ),
+    ] = None,
 ) -> None:
     """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
     with --series FILE, campaigns inside chemical series of that corpus beside random, greedy and
@@ -161,6 +168,7 @@ def bench_campaign(
             progress=console.print,
             on_run=lambda partial: _save(partial, output),
             resume=earlier,
+            work_dir=work_dir,
         )
         console.print(result["summary"])
         _save(result, output)
@@ -178,6 +186,7 @@ def bench_campaign(
         run=overrides.get("run", {}),
         score=overrides.get("score"),
         progress=console.print,
+        work_dir=work_dir,
     )
     console.print(format_table(result))
     _save(result, output)

@@ -111,3 +111,38 @@ def test_cli_runs_and_writes_json(tmp_path, monkeypatch):
     assert "0.100 0.600" in outcome.output and json.loads(out.read_text())["threshold"] == 0.5
     assert seen["campaign"] == {"candidates": 50, "rl_steps": 0} and seen["reward"] == {"ensemble": 2}
     assert seen["seeds"] == [0] and seen["task"] == "osimertinib_mpo"
+
+
+@pytest.mark.slow
+def test_a_kept_campaign_continues_from_its_last_measured_round(tmp_path, monkeypatch):
+    import chemloop.bench.campaign as module
+
+    options = {
+        "task": "osimertinib_mpo",
+        "batch": 3,
+        "seed_molecules": 5,
+        "reference_size": 200,
+        "campaign": TINY_CAMPAIGN,
+        "reward": TINY_REWARD,
+        "run": {"augment_rounds": 0},
+        "methods": ["chemloop"],
+        "work_dir": tmp_path,
+    }
+    first = bench_campaign(rounds=1, **options)["runs"][0]["methods"]["chemloop"]
+    proposed, real_propose, real_import = [], module.propose, module.import_results
+    monkeypatch.setattr(module, "propose", lambda *a, **k: proposed.append(1) or real_propose(*a, **k))
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # the session ends after round 2's propose, before its results
+
+    monkeypatch.setattr(module, "import_results", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        bench_campaign(rounds=2, **options)
+    assert len(proposed) == 1  # round 1 was kept, round 2 proposed
+    monkeypatch.setattr(module, "import_results", real_import)
+    second = bench_campaign(rounds=2, **options)["runs"][0]["methods"]["chemloop"]
+    assert len(proposed) == 1  # round 2's stored proposals were measured, not proposed again
+    assert [m for m in second["molecules"] if m["round"] == 1] == first["molecules"]
+    assert second["measured"] == 5 + 2 * 3 and second["seconds"] > first["seconds"] > 0
+    with pytest.raises(ChemloopError, match="other settings"):
+        bench_campaign(rounds=2, **{**options, "campaign": {**TINY_CAMPAIGN, "candidates": 120}})

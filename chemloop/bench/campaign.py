@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import tempfile
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +43,7 @@ from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
 from chemloop.loop.acquisition import select_batch
 from chemloop.loop.campaign import init_campaign, propose
+from chemloop.loop.campaign_reads import molecules, status, stored_config
 from chemloop.loop.config import CampaignConfig, CampaignSection, RewardSection
 from chemloop.loop.results import import_results
 from chemloop.loop.store import connect
@@ -127,22 +130,67 @@ def run_chemloop(
     say: Callable[[str], None] = lambda _: None,
 ) -> list[list[str]]:
     """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import.
-    ``say`` hears one line per round (a run takes tens of minutes on the 2-core CPU)."""
-    factory = connect(f"sqlite:///{folder / 'campaign.db'}")
-    init_campaign(factory, "bench", config)
+    ``say`` hears one line per round (a run takes tens of minutes on the 2-core CPU).
+
+    A folder that already holds the campaign (a stopped run kept in a work folder) continues after
+    its last measured round; a round proposed but not measured is measured, not proposed again."""
+    database, timing_file = folder / "campaign.db", folder / "round_seconds.json"
+    resuming = database.exists()
+    factory = connect(f"sqlite:///{database}")
+    seconds = json.loads(timing_file.read_text()) if timing_file.exists() else {}
+    if not resuming:
+        start = time.perf_counter()
+        init_campaign(factory, "bench", config)
+        seconds["0"] = time.perf_counter() - start  # the first reward model's fit
+    elif stored_config(factory, "bench") != config:
+        raise ChemloopError(f"{folder} holds a campaign with other settings; use another work folder")
+    proposed_by_round = _proposals(factory)
+    measured = {r["round"] for r in status(factory, "bench")["rounds"] if r["measured"]}
     picks = []
     for number in range(1, rounds + 1):
+        if number in measured:
+            picks.append(proposed_by_round[number])
+            continue
         start = time.perf_counter()
-        proposed = propose(factory, "bench").smiles
+        proposed = proposed_by_round.get(number) or propose(factory, "bench").smiles
         values = lab.measure(proposed)
-        results = write_values(folder / f"round{number}.csv", proposed, values)
-        import_results(factory, "bench", results)
+        import_results(factory, "bench", write_values(folder / f"round{number}.csv", proposed, values))
         picks.append(proposed)
+        seconds[str(number)] = seconds.get(str(number), 0.0) + time.perf_counter() - start
+        timing_file.write_text(json.dumps(seconds))
         say(
             f"  round {number}/{rounds}: {len(proposed)} measured, mean {np.mean(values):.3f}, "
-            f"best {max(values):.3f} ({time.perf_counter() - start:.0f} s)"
+            f"best {max(values):.3f} ({seconds[str(number)]:.0f} s)"
         )
     return picks
+
+
+def chemloop_seconds(folder: Path) -> float:
+    """Seconds the campaign took (its first fit and every round measured), over every run that worked
+    on it; a round stopped midway counts only as finished by the run that finished it."""
+    timing_file = folder / "round_seconds.json"
+    return sum(json.loads(timing_file.read_text()).values()) if timing_file.exists() else 0.0
+
+
+def _proposals(factory) -> dict[int, list[str]]:
+    """Each stored round's proposals, in rank order."""
+    rows = [m for m in molecules(factory, "bench") if m["rank"] is not None and m["round"] > 0]
+    by_round: dict[int, list[str]] = {}
+    for row in sorted(rows, key=lambda m: (m["round"], m["rank"])):
+        by_round.setdefault(row["round"], []).append(row["smiles"])
+    return by_round
+
+
+@contextmanager
+def campaign_folder(work_dir: Path | None, name: str) -> Iterator[Path]:
+    """``work_dir/name`` (kept, so a stopped campaign continues), or a temporary folder."""
+    if work_dir is None:
+        with tempfile.TemporaryDirectory() as folder:
+            yield Path(folder)
+        return
+    folder = Path(work_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
 
 
 def baseline_reward(settings: RewardSection, seed: int) -> RewardConfig:
@@ -221,6 +269,7 @@ def bench_campaign(
     methods: Sequence[str] = METHODS,
     progress: Callable[[str], None] | None = None,
     score: dict[str, Any] | None = None,
+    work_dir: Path | None = None,
 ) -> dict:
     """Simulate the campaign and its baselines for each seed; return a JSON-serializable dict.
 
@@ -229,6 +278,8 @@ def bench_campaign(
     ``score`` is a ``[score]`` table of constraints and terms beside the learned reward.
     ``pool_size`` is the size of the baselines' pools (prior samples, MOSES molecules);
     by default the campaign's ``candidates``, so every method chooses from as many molecules.
+    ``work_dir`` keeps each seed's campaign (``TASK_sSEED``): run again, a stopped one continues
+    from its last measured round (:func:`run_chemloop`).
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -273,10 +324,11 @@ def bench_campaign(
         for method in methods:
             start = time.perf_counter()
             if method == "chemloop":
-                with tempfile.TemporaryDirectory() as folder:
-                    seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, lab.measure(seed_smiles))
+                with campaign_folder(work_dir, f"{task}_s{seed}") as folder:
+                    seed_csv = write_values(folder / "seed.csv", seed_smiles, lab.measure(seed_smiles))
                     config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                    picks = run_chemloop(config, rounds, lab, Path(folder), say)
+                    picks = run_chemloop(config, rounds, lab, folder, say)
+                    start = time.perf_counter() - chemloop_seconds(folder)
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(
                     len(prior_pool), rounds * batch, replace=False

@@ -27,7 +27,6 @@ computable principle of the default constitution.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,7 +41,9 @@ from chemloop.bench.campaign import (
     TOP_PERCENTILE,
     baseline_reward,
     campaign_config,
+    campaign_folder,
     canonical_unique,
+    chemloop_seconds,
     run_chemloop,
     run_greedy,
     write_values,
@@ -136,12 +137,14 @@ def bench_series_campaign(
     progress: Callable[[str], None] | None = None,
     on_run: Callable[[dict], None] | None = None,
     resume: dict | None = None,
+    work_dir: Path | None = None,
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
     ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution).
     ``on_run`` gets the result so far after each run (``"complete": false``), so that a stopped
     benchmark keeps the runs it finished; ``resume``, such an earlier result of the same protocol
-    and settings, supplies the runs it holds, which are not run again."""
+    and settings, supplies the runs it holds, which are not run again; ``work_dir`` keeps each
+    campaign (``seriesI_sSEED``), so a run stopped midway continues from its last measured round."""
     say = progress or (lambda _: None)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
@@ -192,14 +195,14 @@ def bench_series_campaign(
             seed_values = lab.measure(seed_smiles)
             seed_best = max(seed_values)
             methods = {}
-            start = time.perf_counter()
-            with tempfile.TemporaryDirectory() as folder:
-                seed_csv = write_values(Path(folder) / "seed.csv", seed_smiles, seed_values)
+            with campaign_folder(work_dir, f"series{chosen_series.index(series)}_s{seed}") as folder:
+                seed_csv = write_values(folder / "seed.csv", seed_smiles, seed_values)
                 config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                picks = run_chemloop(config, rounds, lab, Path(folder), say)
+                picks = run_chemloop(config, rounds, lab, folder, say)
+                seconds = chemloop_seconds(folder)
             methods["chemloop"] = {
                 **_round_summary(picks, seed_best, lab, threshold),
-                "seconds": round(time.perf_counter() - start, 1),
+                "seconds": round(seconds, 1),
             }
             prior_pool = canonical_unique(
                 [m.canonical for m in sample(prior, settings.candidates, seed=seed).molecules if m.valid],

@@ -187,6 +187,8 @@ def test_init_from_starts_from_the_model_its_shape_and_an_extended_vocabulary(
     for name, value in old.items():  # one step at lr 1e-12: the weights are the base's
         grown = name in ("token_embedding.weight", "head.weight")  # a row more for [17OH]
         torch.testing.assert_close(new[name][:rows] if grown else new[name], value)
+    pretrain(config.model_copy(update={"init_from": None, "resume": True, "max_steps": 2}))
+    assert checkpoint.load(tmp_path / "more").metadata["init_from"] == str(tiny_run)  # kept on resume
 
 
 def test_init_from_an_int8_model_is_refused_by_name(tmp_path, tiny_run, smi_file):

@@ -263,8 +263,10 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         "world_size": ddp.world,
         "device": torch.cuda.get_device_name() if on_gpu else "cpu",
         "batch_size_per_process": config.batch_size,
-        **({"init_from": config.init_from} if config.init_from else {}),
     }
+    origin = saved.metadata.get("init_from") if saved is not None else config.init_from
+    if origin:  # kept through resumed runs, which do not name it again
+        metadata["init_from"] = origin
 
     def save() -> None:
         if ddp.main:

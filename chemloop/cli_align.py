@@ -46,6 +46,10 @@ def align_command(
         int,
         typer.Option(help="with --invalid-pairs: strings sampled per round only to find invalid ones"),
     ] = 0,
+    invalid_share: Annotated[
+        float | None,
+        typer.Option(help="with --invalid-pairs: share of each round's loss their pairs carry together"),
+    ] = None,
     beta: Annotated[float, typer.Option(help="pull towards the model (DPO's β; smaller: further)")] = 0.1,
     nll_weight: Annotated[
         float, typer.Option(help="add this times the preferred molecule's per-token NLL (DPO+NLL)")

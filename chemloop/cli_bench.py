@@ -428,6 +428,12 @@ def bench_align(
     invalid_samples: Annotated[
         int, typer.Option(min=0, help="with --invalid-pairs: strings sampled per round for invalid ones")
     ] = 0,
+    invalid_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=0.99, help="with --invalid-pairs: share of the loss their pairs carry together"
+        ),
+    ] = None,
     seed: int = 0,
     device: DeviceOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
@@ -452,6 +458,7 @@ def bench_align(
         dpo_rounds=dpo_rounds,
         invalid_pairs=invalid_pairs,
         invalid_samples=invalid_samples,
+        invalid_share=invalid_share,
         seed=seed,
         device=device,
         progress=console.print,

@@ -25,7 +25,7 @@ from chemloop.model import checkpoint
 from chemloop.model.likelihood import log_likelihood
 from chemloop.reward.model import RewardConfig
 from chemloop.rl.dpo import DPOSettings, dpo_loss, train_dpo
-from chemloop.rl.pairs import PairFileError, judged_sample_pairs, read_pair_file
+from chemloop.rl.pairs import JudgedPairs, PairFileError, judged_sample_pairs, read_pair_file
 
 HALOGENS = ("F", "Cl", "Br", "I")
 
@@ -160,6 +160,7 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
         rounds=2,
         invalid_pairs=True,
         invalid_samples=1500,
+        invalid_share=0.5,
         out=tmp_path / "online",
         epochs=1,
         samples=0,
@@ -173,6 +174,8 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
         chemloop.align(model=str(tiny_run), pairs="p.csv", rounds=2, out=tmp_path / "bad")
     with pytest.raises(ChemloopError, match="set invalid_pairs too"):
         chemloop.align(model=str(tiny_run), constitution="default", invalid_samples=40, out=tmp_path / "bad")
+    with pytest.raises(ChemloopError, match="set invalid_pairs too"):
+        chemloop.align(model=str(tiny_run), constitution="default", invalid_share=0.5, out=tmp_path / "bad")
 
     db = f"sqlite:///{tmp_path / 'c.db'}"
     factory = connect(db)
@@ -270,3 +273,14 @@ def test_more_samples_bring_more_invalid_strings_and_the_same_judged_pairs(tiny_
     assert many.pairs[: len(many.pairs) - many.invalid] == few.pairs[: len(few.pairs) - few.invalid]
     losers = [other for _, other in many.pairs[len(many.pairs) - many.invalid :]]
     assert len(losers) == len(set(losers)) and all(try_mol(s) is None for s in losers)
+
+
+def test_invalid_share_weighs_the_invalid_strings_pairs_together():
+    pairs = [("CCO", "CCN")] * 2 + [("CCO", "C1CC")] * 6
+    judged = JudgedPairs(pairs, judged=3, samples=50, pool=10, invalid=6)
+    weights = judged.weights(0.25)
+    assert weights is not None and weights[:2] == [1.0, 1.0]
+    assert sum(weights[2:]) / sum(weights) == pytest.approx(0.25)
+    assert judged.weights(None) is None  # unset: every pair weighs 1
+    only_judged = JudgedPairs([("CCO", "CCN")] * 2, judged=2, samples=50, pool=10)
+    assert only_judged.weights(0.5) is None

@@ -11,7 +11,7 @@ The protocol, for one model and seed:
    of ``pairs / R`` pairs judged on the model as it then is, the same judge budget. With
    ``invalid_pairs`` each sampled string that is no molecule loses a pair to a sampled molecule,
    beyond the judge's budget (the reward model of (b) reads molecules only, and RL scores such
-   strings 0 anyway).
+   strings 0 anyway); ``invalid_share`` sets the share of the loss those pairs carry together.
 3. (b) A preference reward model fitted on the same pairs, as a campaign fits one (an ensemble on
    fingerprints, :class:`~chemloop.reward.model.RewardModel`), then RL towards it for ``rl_steps``
    agent updates with the settings every face steers with (:func:`~chemloop.rl.settings.make_agent`).
@@ -70,6 +70,7 @@ def bench_align(
     dpo_rounds: int = 1,
     invalid_pairs: bool = False,
     invalid_samples: int = 0,
+    invalid_share: float | None = None,
     agent: AgentSettings | None = None,
     reward: RewardConfig | None = None,
     seed: int = 0,
@@ -102,7 +103,7 @@ def bench_align(
 
     started = time.perf_counter()
     if dpo_rounds == 1:
-        steps = [train_dpo(lm, judged.pairs, dpo)]
+        steps = [train_dpo(lm, judged.pairs, dpo, weights=judged.weights(invalid_share))]
         rounds_judged = [judged]
     else:
         online = online_dpo(
@@ -113,6 +114,7 @@ def bench_align(
             dpo,
             with_invalid=invalid_pairs,
             invalid_samples=invalid_samples,
+            invalid_share=invalid_share,
         )
         steps, rounds_judged = [r.result for r in online], [r.judged for r in online]
     dpo_s = time.perf_counter() - started
@@ -153,6 +155,7 @@ def bench_align(
         "dpo_rounds": dpo_rounds,
         "invalid_pairs": invalid_pairs,
         "invalid_samples": invalid_samples,
+        "invalid_share": invalid_share,
         "settings": {"dpo": dpo.model_dump(), "agent": agent.model_dump(), "reward": reward.model_dump()},
         "arms": arms,
         "targets": {name: _met(arms[name]) for name in ("dpo", "rm_rl")},

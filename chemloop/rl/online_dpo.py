@@ -37,6 +37,7 @@ def online_dpo(
     progress: Callable[[dict], None] | None = None,
     with_invalid: bool = False,
     invalid_samples: int = 0,
+    invalid_share: float | None = None,
 ) -> list[OnlineRound]:
     """``rounds`` rounds of judging ``num_pairs / rounds`` pairs of the current model's samples and
     aligning it to them with DPO (round r seeds its samples and its DPO with ``settings.seed + r``);
@@ -44,7 +45,9 @@ def online_dpo(
     as it was. ``progress`` gets each epoch's held-out metrics (with more than one round, the
     round's number under ``"round"``).
     ``with_invalid``: sampled strings that are no molecule join the pairs, as losers, from up to
-    ``invalid_samples`` strings a round (:func:`~chemloop.rl.pairs.judged_sample_pairs`)."""
+    ``invalid_samples`` strings a round (:func:`~chemloop.rl.pairs.judged_sample_pairs`), together
+    carrying ``invalid_share`` of each round's loss if set
+    (:meth:`~chemloop.rl.pairs.JudgedPairs.weights`)."""
     settings = settings or DPOSettings()
     if rounds < 1:
         raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
@@ -70,7 +73,13 @@ def online_dpo(
             if progress is not None:
                 progress({**row, "round": number} if rounds > 1 else row)
 
-        result = train_dpo(current, judged.pairs, settings.model_copy(update={"seed": seed}), progress=epoch)
+        result = train_dpo(
+            current,
+            judged.pairs,
+            settings.model_copy(update={"seed": seed}),
+            weights=judged.weights(invalid_share),
+            progress=epoch,
+        )
         done.append(OnlineRound(judged, result))
         current = result.model
     return done

@@ -104,6 +104,16 @@ class JudgedPairs:
     def ties(self) -> int:
         return self.judged - (len(self.pairs) - self.invalid)
 
+    def weights(self, invalid_share: float | None) -> list[float] | None:
+        """Pair weights under which the pairs lost by invalid strings carry ``invalid_share`` of the
+        loss together and the judged pairs the rest; None (every pair weighs 1) when unset or when
+        either kind is missing. Thousands of invalid strings would otherwise drown the judge's pairs."""
+        judged = len(self.pairs) - self.invalid
+        if invalid_share is None or not self.invalid or not judged:
+            return None
+        each_invalid = invalid_share * judged / ((1 - invalid_share) * self.invalid)
+        return [1.0] * judged + [each_invalid] * self.invalid  # the invalid strings' pairs come last
+
     def summary(self) -> dict:
         return {
             "decided": len(self.pairs),

@@ -82,6 +82,13 @@ class AlignConfig(DPOSettings):
         description="with invalid_pairs: strings sampled a round only to find invalid ones (0: only the "
         "samples the pairs are drawn from)",
     )
+    invalid_share: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="with invalid_pairs: the share of each round's loss that their pairs carry together "
+        "(unset: each pair weighs 1, so thousands of invalid strings outweigh the judged pairs)",
+    )
     samples: int = Field(1000, ge=0, description="molecules sampled for the report (0: none)")
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
 
@@ -94,6 +101,8 @@ class AlignConfig(DPOSettings):
             raise ValueError("rounds and invalid_pairs judge the model's own samples: give a constitution")
         if self.invalid_samples and not self.invalid_pairs:
             raise ValueError("invalid_samples samples strings for invalid pairs: set invalid_pairs too")
+        if self.invalid_share is not None and not self.invalid_pairs:
+            raise ValueError("invalid_share weighs the invalid pairs: set invalid_pairs too")
         return self
 
     def dpo_settings(self) -> DPOSettings:
@@ -232,6 +241,7 @@ def constitution_dpo(
         progress,
         with_invalid=config.invalid_pairs,
         invalid_samples=config.invalid_samples,
+        invalid_share=config.invalid_share,
     )
     summaries = [r.judged.summary() for r in rounds]
     if len(rounds) == 1:

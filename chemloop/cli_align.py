@@ -29,6 +29,13 @@ def align_command(
             help="a constitution TOML ('default': the shipped one); its judge decides sampled pairs"
         ),
     ] = None,
+    validity: Annotated[
+        bool,
+        typer.Option(
+            help="pairs of the model's own samples: each string that is no molecule loses to a valid "
+            "one (no judge; --invalid-samples strings a round)"
+        ),
+    ] = False,
     judge: Annotated[str, typer.Option(help="with --constitution: 'rule', or a judge command")] = "rule",
     num_pairs: Annotated[
         int, typer.Option(help="with --constitution: pairs to decide (ties dropped)")
@@ -44,7 +51,7 @@ def align_command(
     ] = False,
     invalid_samples: Annotated[
         int,
-        typer.Option(help="with --invalid-pairs: strings sampled per round only to find invalid ones"),
+        typer.Option(help="with --invalid-pairs or --validity: strings sampled per round for invalid ones"),
     ] = 0,
     invalid_share: Annotated[
         float | None,

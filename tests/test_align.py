@@ -25,7 +25,14 @@ from chemloop.model import checkpoint
 from chemloop.model.likelihood import log_likelihood
 from chemloop.reward.model import RewardConfig
 from chemloop.rl.dpo import DPOSettings, dpo_loss, train_dpo
-from chemloop.rl.pairs import JudgedPairs, PairFileError, judged_sample_pairs, read_pair_file
+from chemloop.rl.pairs import (
+    NOT_A_MOLECULE,
+    JudgedPairs,
+    PairFileError,
+    invalid_string_pairs,
+    judged_sample_pairs,
+    read_pair_file,
+)
 
 HALOGENS = ("F", "Cl", "Br", "I")
 
@@ -243,7 +250,6 @@ def test_online_dpo_judges_each_round_on_the_model_as_it_then_is(tiny_run, monke
 
 
 def test_sampled_strings_that_are_no_molecule_lose_their_pairs_without_the_judge(tiny_run):
-    from chemloop.rl.pairs import NOT_A_MOLECULE
 
     lm = checkpoint.load(str(tiny_run))
     asked = []
@@ -273,6 +279,37 @@ def test_more_samples_bring_more_invalid_strings_and_the_same_judged_pairs(tiny_
     assert many.pairs[: len(many.pairs) - many.invalid] == few.pairs[: len(few.pairs) - few.invalid]
     losers = [other for _, other in many.pairs[len(many.pairs) - many.invalid :]]
     assert len(losers) == len(set(losers)) and all(try_mol(s) is None for s in losers)
+
+
+def test_invalid_string_pairs_give_each_string_a_different_winner_of_the_same_draw(tiny_run):
+    lm = checkpoint.load(str(tiny_run))
+    judged = invalid_string_pairs(lm, 600, seed=0)
+    winners = [w for w, _ in judged.pairs]
+    losers = [other for _, other in judged.pairs]
+    assert judged.invalid == len(judged.pairs) > 0 and judged.judged == 0 and judged.ties == 0
+    assert len(set(winners)) == len(winners) and len(set(losers)) == len(losers)
+    assert all(try_mol(w) is not None for w in winners) and all(try_mol(s) is None for s in losers)
+    assert judged.by_principle == {NOT_A_MOLECULE: len(judged.pairs)} and judged.samples == 600
+
+
+def test_validity_alignment_needs_no_judge_and_names_its_source(tiny_run, tmp_path):
+    report = chemloop.align(
+        model=str(tiny_run),
+        validity=True,
+        invalid_samples=600,
+        rounds=2,
+        out=tmp_path / "v",
+        epochs=1,
+        samples=0,
+    )
+    source = report["source"]
+    assert source["kind"] == "validity" and len(source["rounds"]) == 2
+    assert source["decided"] == source["invalid"] > 0 and source["judged"] == 0
+    assert (tmp_path / "v" / "model.safetensors").exists()
+    with pytest.raises(ChemloopError, match="validity needs invalid_samples"):
+        chemloop.align(model=str(tiny_run), validity=True, out=tmp_path / "bad")
+    with pytest.raises(ChemloopError, match="exactly one source"):
+        chemloop.align(model=str(tiny_run), validity=True, constitution="default", out=tmp_path / "bad")
 
 
 def test_invalid_share_weighs_the_invalid_strings_pairs_together():

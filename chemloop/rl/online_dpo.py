@@ -17,7 +17,10 @@ from chemloop.constitution.judges import Judge
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, train_dpo
-from chemloop.rl.pairs import JudgedPairs, judged_sample_pairs
+from chemloop.rl.pairs import JudgedPairs, invalid_string_pairs, judged_sample_pairs
+
+# The pairs of one round: from the model as it now is, with the round's seed.
+PairDraw = Callable[[LanguageModel, int], JudgedPairs]
 
 
 @dataclass
@@ -56,16 +59,52 @@ def online_dpo(
         raise ChemloopError(
             f"{num_pairs} pairs over {rounds} rounds leave {per_round} a round; DPO needs {MIN_PAIRS}"
         )
+
+    def draw(current: LanguageModel, seed: int) -> JudgedPairs:
+        return judged_sample_pairs(
+            current, judge, per_round, seed=seed, with_invalid=with_invalid, invalid_samples=invalid_samples
+        )
+
+    return dpo_rounds(lm, draw, rounds, settings, progress, invalid_share)
+
+
+def validity_dpo(
+    lm: LanguageModel,
+    num_samples: int,
+    rounds: int,
+    settings: DPOSettings | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> list[OnlineRound]:
+    """``rounds`` rounds of DPO on the strings that are no molecule among ``num_samples`` of the
+    current model's samples, each losing to a different valid sample
+    (:func:`~chemloop.rl.pairs.invalid_string_pairs`): the model learns to write valid SMILES and is
+    told nothing else. No judge and no constitution."""
+    if rounds < 1:
+        raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
+    return dpo_rounds(
+        lm, lambda current, seed: invalid_string_pairs(current, num_samples, seed), rounds, settings, progress
+    )
+
+
+def dpo_rounds(
+    lm: LanguageModel,
+    draw: PairDraw,
+    rounds: int,
+    settings: DPOSettings | None = None,
+    progress: Callable[[dict], None] | None = None,
+    invalid_share: float | None = None,
+) -> list[OnlineRound]:
+    """Round r draws pairs of the current model with seed ``settings.seed + r`` and takes a DPO step
+    from it on them; ``lm`` is left as it was."""
+    settings = settings or DPOSettings()
     done: list[OnlineRound] = []
     current = lm
     for r in range(rounds):
         seed = settings.seed + r
-        judged = judged_sample_pairs(
-            current, judge, per_round, seed=seed, with_invalid=with_invalid, invalid_samples=invalid_samples
-        )
+        judged = draw(current, seed)
         if len(judged.pairs) < MIN_PAIRS:
             raise ChemloopError(
-                f"round {r + 1}: the judge decided {len(judged.pairs)} pair(s) of the model's samples; "
+                f"round {r + 1}: {len(judged.pairs)} pair(s) of the model's samples were decided; "
                 f"DPO needs {MIN_PAIRS}"
             )
 

@@ -217,3 +217,19 @@ def _draw(
             seen.add(key)
             chosen.append((pool[a], pool[b]))
     return chosen
+
+
+def invalid_string_pairs(lm: LanguageModel, num_samples: int, seed: int = 0) -> JudgedPairs:
+    """Pairs from ``num_samples`` strings of ``lm``: each distinct string that is no molecule loses to
+    a distinct valid molecule of the same draw, chosen at random (seeded). No judge: DPO on these
+    teaches the model to write molecules, and since every winner is a different one of its own
+    valid samples, no molecule is pushed up twice and the rest of what it writes stays in place."""
+    if num_samples < 1:
+        raise ChemloopError(f"the number of samples must be at least 1, not {num_samples}")
+    report = sample(lm, num_samples, seed=seed)
+    valid = list(dict.fromkeys(m.canonical for m in report.molecules if m.valid))
+    invalid = list(dict.fromkeys(m.smiles for m in report.molecules if not m.valid and m.smiles))
+    winners = random.Random(seed).sample(valid, min(len(valid), len(invalid)))
+    pairs = list(zip(winners, invalid, strict=False))  # a model writing mostly strings: fewer pairs
+    by_principle = {NOT_A_MOLECULE: len(pairs)} if pairs else {}
+    return JudgedPairs(pairs, 0, num_samples, len(valid), by_principle, invalid=len(pairs))

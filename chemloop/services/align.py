@@ -3,11 +3,14 @@
     chemloop align --model prior --pairs pairs.csv --out runs/aligned            # preferred,other
     chemloop align --model prior --campaign my-series --out runs/aligned         # its stored pairs
     chemloop align --model prior --constitution default --judge rule --num-pairs 1000 --out runs/aligned
+    chemloop align --model prior --validity --invalid-samples 8000 --rounds 3 --out runs/prior-valid
 
 The pairs come from one source: a CSV file, a campaign's stored preferences (a chemist's weigh 1,
 AI-judged ones the campaign's ``[reward] ai_pair_weight``), or a judge deciding pairs of the
 model's own samples under a constitution (ties dropped; with ``rounds`` > 1 judged afresh on the
-model as it moves, on-policy DPO). :func:`chemloop.rl.dpo.train_dpo` trains;
+model as it moves, on-policy DPO), or, with ``validity``, the model's own samples alone: each string
+that is no molecule loses to a different valid sample (no judge; the model learns to write valid
+SMILES and nothing else). :func:`chemloop.rl.dpo.train_dpo` trains;
 the run folder becomes a checkpoint (``--model DIR`` anywhere) with ``align_config.json`` and
 ``align_report.json``: pairs used, held-out preference accuracy before and after, validity of
 samples, and the KL divergence to the starting model estimated on the aligned model's samples.
@@ -30,22 +33,22 @@ from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
 from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, kl_estimate, train_dpo
-from chemloop.rl.online_dpo import online_dpo
+from chemloop.rl.online_dpo import OnlineRound, online_dpo, validity_dpo
 from chemloop.rl.pairs import read_pair_file
 
 REPORT, CONFIG = "align_report.json", "align_config.json"
 RULE_JUDGES = ("rule", "rules")
-SOURCES = ("pairs", "campaign", "constitution")
+SOURCES = ("pairs", "campaign", "constitution", "validity")
 
 
 def source_problem(options: dict[str, Any]) -> str | None:
     """Why ``options`` do not name exactly one source of pairs, or None."""
-    given = [k for k in SOURCES if options.get(k) is not None]
+    given = [k for k in SOURCES if options.get(k) not in (None, False)]
     if len(given) == 1:
         return None
     return (
-        "give exactly one source of pairs: pairs (a file), campaign, or constitution (with a judge); "
-        f"got {', '.join(given) or 'none'}"
+        "give exactly one source of pairs: pairs (a file), campaign, constitution (with a judge), or "
+        f"validity (the model's own invalid strings); got {', '.join(given) or 'none'}"
     )
 
 
@@ -62,6 +65,11 @@ class AlignConfig(DPOSettings):
     constitution: str | None = Field(
         None, description="a constitution TOML ('default': the shipped one) whose judge decides sampled pairs"
     )
+    validity: bool = Field(
+        False,
+        description="pairs of the model's own samples, each string that is no molecule losing to a "
+        "different valid one (invalid_samples strings a round; no judge)",
+    )
     judge: str = Field("rule", description="'rule' (the computable principles) or a judge command")
     num_pairs: int = Field(1000, ge=MIN_PAIRS, le=100_000, description="pairs to decide with --constitution")
     rounds: int = Field(
@@ -69,7 +77,8 @@ class AlignConfig(DPOSettings):
         ge=1,
         le=20,
         description="with --constitution: judge num_pairs / rounds pairs of the model as it then is, "
-        "rounds times, each a DPO step from it (on-policy DPO); 1: one offline step",
+        "rounds times, each a DPO step from it (on-policy DPO); 1: one offline step; with --validity: "
+        "rounds of pairs of fresh samples",
     )
     invalid_pairs: bool = Field(
         False,
@@ -97,6 +106,12 @@ class AlignConfig(DPOSettings):
         problem = source_problem(self.model_dump(include=set(SOURCES)))
         if problem is not None:
             raise ValueError(problem)
+        if self.validity:
+            if self.invalid_pairs or self.invalid_share is not None:
+                raise ValueError("validity pairs are all invalid strings: leave invalid_pairs unset")
+            if self.invalid_samples < 1:
+                raise ValueError("validity needs invalid_samples, the strings sampled a round (e.g. 8000)")
+            return self
         if self.constitution is None and (self.rounds > 1 or self.invalid_pairs):
             raise ValueError("rounds and invalid_pairs judge the model's own samples: give a constitution")
         if self.invalid_samples and not self.invalid_pairs:
@@ -120,6 +135,11 @@ def align(config: AlignConfig, progress: Callable[[dict], None] | None = None) -
     reference = checkpoint.load(config.model, pick_device(config.device))
     if config.constitution is not None:
         result, source = constitution_dpo(reference, config, progress)
+    elif config.validity:
+        rounds = validity_dpo(
+            reference, config.invalid_samples, config.rounds, config.dpo_settings(), progress
+        )
+        result, source = rounds[-1].result, rounds_source({"kind": "validity"}, rounds)
     else:
         pairs, weights, source = file_or_campaign_pairs(config)
         result = train_dpo(reference, pairs, config.dpo_settings(), weights=weights, progress=progress)
@@ -243,8 +263,13 @@ def constitution_dpo(
         invalid_samples=config.invalid_samples,
         invalid_share=config.invalid_share,
     )
+    return rounds[-1].result, rounds_source(source, rounds)
+
+
+def rounds_source(source: dict[str, Any], rounds: list[OnlineRound]) -> dict[str, Any]:
+    """``source`` with the pairs of the rounds: those of the one round, or the sums and each round."""
     summaries = [r.judged.summary() for r in rounds]
     if len(rounds) == 1:
-        return rounds[0].result, {**source, **summaries[0]}
+        return {**source, **summaries[0]}
     totals = {k: sum(s[k] for s in summaries) for k in ("decided", "judged", "ties", "invalid", "samples")}
-    return rounds[-1].result, {**source, **totals, "rounds": summaries}
+    return {**source, **totals, "rounds": summaries}

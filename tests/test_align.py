@@ -306,6 +306,10 @@ def test_validity_alignment_needs_no_judge_and_names_its_source(tiny_run, tmp_pa
     assert source["kind"] == "validity" and len(source["rounds"]) == 2
     assert source["decided"] == source["invalid"] > 0 and source["judged"] == 0
     assert (tmp_path / "v" / "model.safetensors").exists()
+    # The corpus and held-out split travel with the model, for `chemloop bench prior`.
+    assert (tmp_path / "v" / "pretrain_config.json").read_text() == (
+        tiny_run / "pretrain_config.json"
+    ).read_text()
     with pytest.raises(ChemloopError, match="validity needs invalid_samples"):
         chemloop.align(model=str(tiny_run), validity=True, out=tmp_path / "bad")
     with pytest.raises(ChemloopError, match="exactly one source"):

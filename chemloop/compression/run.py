@@ -10,7 +10,6 @@ so benchmarks find the split the model's corpus was held out by.
 from __future__ import annotations
 
 import csv
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,6 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.quantized import count_parameters, quantize_model
-
-COPIED_FILES = ("heldout.smi", "pretrain_config.json")
 
 
 @dataclass(frozen=True)
@@ -136,9 +133,7 @@ def compress(
         dtype=dtype,
         compression=[*lm.compression, record],
     )
-    for name in COPIED_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, out / name)
+    checkpoint.copy_corpus_records(source, out)
     if history:
         _write_rows(out / "distill_metrics.csv", history)
     return Compressed(out, record, metadata["parameters"], (out / checkpoint.WEIGHTS).stat().st_size)

@@ -8,6 +8,7 @@ name: ``"prior"`` (the default, trained on ZINC-250k; also ``"zinc"``) and ``"mo
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def save(
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     tokenizer.save(directory / VOCAB)
     return directory
+
+
+# A pretraining run's record of its corpus and held-out split; a model made from it (compressed,
+# aligned) keeps them, so ``chemloop bench prior`` measures it against the same held-out molecules.
+CORPUS_RECORDS = ("heldout.smi", "pretrain_config.json")
+
+
+def copy_corpus_records(source: str | Path, out: str | Path) -> None:
+    """Copy the corpus records of the model ``source`` (a folder or a shipped prior's name) to ``out``."""
+    folder = resolve(source)
+    for name in CORPUS_RECORDS:
+        if (folder / name).is_file():
+            shutil.copyfile(folder / name, Path(out) / name)
 
 
 def load(name_or_path: str | Path = DEFAULT_PRIOR, device: str | torch.device = "cpu") -> LanguageModel:

@@ -164,6 +164,7 @@ def align(config: AlignConfig, progress: Callable[[dict], None] | None = None) -
     kept = {k: report[k] for k in ("base_model", "pairs_used", "beta", "best_epoch")}
     metadata = {**result.model.metadata, "aligned": {**kept, "source": source["kind"]}}
     checkpoint.save(out, result.model.model, result.model.tokenizer, metadata)
+    checkpoint.copy_corpus_records(config.model, out)  # so `bench prior` measures it on the same split
     (out / CONFIG).write_text(config.model_dump_json(indent=2))
     (out / REPORT).write_text(json.dumps(report, indent=2))
     return report

@@ -6,6 +6,9 @@ probability that may flow to invalid strings. Iterative ("online") DPO (Xiong et
 Guo et al., arXiv:2402.04792) judges fresh pairs of the current model each round and takes one DPO
 step from it, the current model as that round's reference. The total number of judged pairs is
 the same as offline DPO's, split evenly over the rounds.
+
+:func:`validity_dpo` runs the same rounds without a judge: each string of the model's samples that
+is no molecule loses to one of its valid samples, so the model learns to write valid SMILES.
 """
 
 from __future__ import annotations

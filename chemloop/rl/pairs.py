@@ -221,9 +221,9 @@ def _draw(
 
 def invalid_string_pairs(lm: LanguageModel, num_samples: int, seed: int = 0) -> JudgedPairs:
     """Pairs from ``num_samples`` strings of ``lm``: each distinct string that is no molecule loses to
-    a distinct valid molecule of the same draw, chosen at random (seeded). No judge: DPO on these
-    teaches the model to write molecules, and since every winner is a different one of its own
-    valid samples, no molecule is pushed up twice and the rest of what it writes stays in place."""
+    a distinct valid molecule of the same draw, chosen at random (seeded), so no molecule is pushed
+    up twice. No judge. On the shipped prior this bought little validity at a large shift of its
+    distribution (docs/alignment.md, "Validity alone")."""
     if num_samples < 1:
         raise ChemloopError(f"the number of samples must be at least 1, not {num_samples}")
     report = sample(lm, num_samples, seed=seed)

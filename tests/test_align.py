@@ -205,6 +205,7 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
 def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
     from chemloop.bench.align import ARMS, bench_align
 
+    lines: list[str] = []
     result = bench_align(
         str(tiny_run),
         pairs=12,
@@ -213,7 +214,12 @@ def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
         dpo=DPOSettings(epochs=1),
         dpo_rounds=2,  # on-policy: 6 pairs a round
         reward=RewardConfig(kind="preferences", ensemble=2, hidden=16, epochs=3),
+        progress=lines.append,
     )
+    assert [line.split(",")[0] for line in lines if line.startswith("dpo: round")] == [
+        "dpo: round 1",
+        "dpo: round 2",
+    ]
     assert [r["pairs"]["decided"] <= 6 for r in result["arms"]["dpo"]["dpo"]] == [True, True]
     computable = {p.id for p in load_constitution().principles if p.computable}
     assert result["pairs"]["decided"] >= 2 and result["samples"] == 60

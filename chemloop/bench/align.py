@@ -101,9 +101,13 @@ def bench_align(
     arms: dict[str, dict[str, Any]] = {"prior": measure(lm, lm, rules, samples, seed, train_s=0.0)}
     say(_line("prior", arms["prior"]))
 
+    def epoch(row: dict) -> None:  # a long run shows where it is
+        where = f"round {row['round']}, " if "round" in row else ""
+        say(f"dpo: {where}epoch {row['epoch']}, held-out loss {row['heldout_loss']:.3f}")
+
     started = time.perf_counter()
     if dpo_rounds == 1:
-        steps = [train_dpo(lm, judged.pairs, dpo, weights=judged.weights(invalid_share))]
+        steps = [train_dpo(lm, judged.pairs, dpo, weights=judged.weights(invalid_share), progress=epoch)]
         rounds_judged = [judged]
     else:
         online = online_dpo(
@@ -112,6 +116,7 @@ def bench_align(
             pairs,
             dpo_rounds,
             dpo,
+            epoch,
             with_invalid=invalid_pairs,
             invalid_samples=invalid_samples,
             invalid_share=invalid_share,

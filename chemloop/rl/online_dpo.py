@@ -54,7 +54,6 @@ def online_dpo(
     ``invalid_samples`` strings a round (:func:`~chemloop.rl.pairs.judged_sample_pairs`), together
     carrying ``invalid_share`` of each round's loss if set
     (:meth:`~chemloop.rl.pairs.JudgedPairs.weights`)."""
-    settings = settings or DPOSettings()
     if rounds < 1:
         raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
     per_round = num_pairs // rounds
@@ -82,8 +81,6 @@ def validity_dpo(
     current model's samples, each losing to a different valid sample
     (:func:`~chemloop.rl.pairs.invalid_string_pairs`): the model learns to write valid SMILES and is
     told nothing else. No judge and no constitution."""
-    if rounds < 1:
-        raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
     return dpo_rounds(
         lm, lambda current, seed: invalid_string_pairs(current, num_samples, seed), rounds, settings, progress
     )
@@ -99,6 +96,8 @@ def dpo_rounds(
 ) -> list[OnlineRound]:
     """Round r draws pairs of the current model with seed ``settings.seed + r`` and takes a DPO step
     from it on them; ``lm`` is left as it was."""
+    if rounds < 1:
+        raise ChemloopError(f"the number of rounds must be at least 1, not {rounds}")
     settings = settings or DPOSettings()
     done: list[OnlineRound] = []
     current = lm

@@ -234,6 +234,10 @@ def bench_prior(
     num: Annotated[int, typer.Option(min=2, help="molecules sampled per model")] = 10_000,
     sample_seed: Annotated[int, typer.Option(help="seeds the samples, the floor and the spellings")] = 0,
     temperature: Annotated[float, typer.Option(min=0.05, max=5.0, help="sampling temperature")] = 1.0,
+    top_p: Annotated[
+        float,
+        typer.Option(min=0.01, max=1.0, help="nucleus sampling: top tokens holding this probability"),
+    ] = 1.0,
     compare: Annotated[
         list[str] | None, typer.Option(help="another model to measure against the same split (repeatable)")
     ] = None,
@@ -254,6 +258,7 @@ def bench_prior(
         num=num,
         sample_seed=sample_seed,
         temperature=temperature,
+        top_p=top_p,
         compare=compare or (),
         device=device,
         n_jobs=n_jobs,

@@ -406,11 +406,12 @@ def evaluate_model(
     num: int = 10_000,
     sample_seed: int = 0,
     temperature: float = 1.0,
+    top_p: float = 1.0,
     device: str = "cpu",
     train_set: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Sample ``num`` molecules, measure them and the spelling gap on held-out molecules."""
-    report = sample(lm, num, seed=sample_seed, temperature=temperature)
+    report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p)
     train_set = train_set if train_set is not None else frozenset(split.train)
     found = sample_metrics([m.smiles for m in report.molecules], train_set, reference, device)
     held = random.Random(sample_seed).sample(split.heldout, min(num, len(split.heldout)))
@@ -447,6 +448,7 @@ def bench_prior(
     num: int = 10_000,
     sample_seed: int = 0,
     temperature: float = 1.0,
+    top_p: float = 1.0,
     compare: Sequence[str | Path] = (),
     device: str = "auto",
     n_jobs: int = 2,
@@ -492,6 +494,7 @@ def bench_prior(
                     num=num,
                     sample_seed=sample_seed,
                     temperature=temperature,
+                    top_p=top_p,
                     device=fcd_device,
                     train_set=train_set,
                 ),
@@ -504,6 +507,7 @@ def bench_prior(
         "num": num,
         "sample_seed": sample_seed,
         "temperature": temperature,
+        "top_p": top_p,
         "split": split.describe(),
         "floor": {"fcd": _number(floor.fcd), "molecules": floor.molecules},
         "reference": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,6 +17,9 @@ from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
 from chemloop.cli_compress import compress_command
 from chemloop.cli_users import users_app
 from chemloop.errors import ChemloopError
+
+if TYPE_CHECKING:
+    from chemloop.model.generate import SampleReport
 
 app = typer.Typer(
     help="chemloop: AI-driven molecule design.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -99,6 +102,23 @@ def sample(
         console.print(f"withheld: {report.withheld} (the dual-use guard, docs/guard.md)")
     if output:
         console.print(f"wrote {output}")
+    else:
+        _show_some(report, num)
+
+
+SHOWN_WITHOUT_OUTPUT = 10
+
+
+def _show_some(report: SampleReport, num: int) -> None:
+    """Without --output, a few of the valid molecules drawn, so that a first run shows molecules."""
+    valid = [m for m in report.molecules if m.valid][:SHOWN_WITHOUT_OUTPUT]
+    if not valid:
+        return
+    table = Table("canonical SMILES", "NLL")
+    for molecule in valid:
+        table.add_row(molecule.canonical, f"{molecule.nll:.1f}")
+    console.print(table)
+    console.print(f"the first {len(valid)} valid molecules; --output FILE writes all {num} strings")
 
 
 @app.command()

@@ -78,6 +78,19 @@ def test_sample_writes_one_row_per_generated_string(tmp_path):
     assert all(float(r["nll"]) > 0 for r in rows)
 
 
+def test_sample_without_output_shows_molecules(monkeypatch):
+    """A first `chemloop sample` prints some of the molecules, not only their statistics."""
+    from rdkit import Chem
+
+    monkeypatch.setenv("COLUMNS", "200")  # whole SMILES on one table row
+    result = runner.invoke(app, ["sample", "--num", "12", "--seed", "0", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") == 3]
+    assert 1 <= len(rows) <= 10
+    assert all(Chem.MolFromSmiles(smiles) is not None for smiles in rows)
+    assert "--output FILE writes all 12 strings" in result.output
+
+
 def test_sample_from_a_missing_model_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["sample", "--model", str(tmp_path / "nowhere"), "--num", "5"])
     assert result.exit_code == 2

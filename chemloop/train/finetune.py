@@ -107,7 +107,7 @@ def finetune(config: FinetuneConfig, progress: Callable[[dict], None] | None = N
     corpus = load_corpus(config.data, column=config.column, standardize=True)
     if len(corpus) < MIN_MOLECULES:
         raise ChemloopError(
-            f"{corpus.source}: {len(corpus)} molecules; fine-tuning needs at least {MIN_MOLECULES}"
+            f"{corpus.source}: {len(corpus)} molecule(s); fine-tuning needs at least {MIN_MOLECULES}"
         )
     prior = checkpoint.load(config.model, pick_device(config.device))
     added = unknown_tokens(prior.tokenizer, corpus.smiles)

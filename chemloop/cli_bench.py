@@ -439,12 +439,16 @@ def bench_align(
             min=0.0, max=0.99, help="with --invalid-pairs: share of the loss their pairs carry together"
         ),
     ] = None,
+    fcd: Annotated[
+        bool, typer.Option(help="FCD of each arm's samples to the model's held-out split (needs its corpus)")
+    ] = True,
     seed: int = 0,
     device: DeviceOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
     """A constitution as the only feedback: DPO on rule-judged pairs of samples against a preference
-    reward model + RL on the same pairs; validity, violations, KL to the model and time of each."""
+    reward model + RL on the same pairs; validity, violations, KL to the model, FCD to its held-out
+    split and time of each."""
     from chemloop.bench.align import bench_align as run_bench
     from chemloop.bench.align import format_table
     from chemloop.config_files import validate
@@ -466,6 +470,7 @@ def bench_align(
         invalid_share=invalid_share,
         seed=seed,
         device=device,
+        fcd=fcd,
         progress=console.print,
     )
     console.print(format_table(result))

@@ -202,7 +202,7 @@ def test_align_from_a_constitution_and_from_a_campaign(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
+def test_bench_align_returns_every_field_with_tiny_settings(tiny_run, tmp_path):
     from chemloop.bench.align import ARMS, bench_align
 
     lines: list[str] = []
@@ -214,8 +214,10 @@ def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
         dpo=DPOSettings(epochs=1),
         dpo_rounds=2,  # on-policy: 6 pairs a round
         reward=RewardConfig(kind="preferences", ensemble=2, hidden=16, epochs=3),
+        cache_dir=tmp_path,
         progress=lines.append,
     )
+    assert any(line.startswith("FCD against ") for line in lines)  # the tiny run's own held-out split
     assert [line.split(",")[0] for line in lines if line.startswith("dpo: round")] == [
         "dpo: round 1",
         "dpo: round 2",
@@ -229,9 +231,35 @@ def test_bench_align_returns_every_field_with_tiny_settings(tiny_run):
         assert set(arm["per_principle"]) == computable
         assert arm["violating"] >= max(arm["per_principle"].values())  # any ≥ each one
         assert arm["kl_to_prior"] is not None and arm["train_seconds"] >= 0
+        assert (arm["fcd_to_heldout"] is None) == (round(arm["validity"] * 60) < 2)  # FCD needs 2 molecules
     assert result["arms"]["prior"]["kl_to_prior"] == 0.0
     assert set(result["targets"]) == {"dpo", "rm_rl"} and "violation_reduction" in result["arms"]["dpo"]
     assert result["arms"]["rm_rl"]["reward_model"]["last_step_score"] is not None
+
+
+def test_bench_align_says_why_it_measures_no_fcd(tmp_path):
+    from chemloop.bench.align import heldout_stats
+
+    folder = tmp_path / "model"
+    folder.mkdir()  # a checkpoint folder without pretrain_config.json: no held-out split recorded
+    said: list[str] = []
+    assert heldout_stats(folder, "cpu", tmp_path, said.append) is None
+    assert len(said) == 1 and said[0].startswith("FCD not measured:")
+    assert "records no held-out split" in said[0]
+
+
+def test_bench_align_measures_fcd_of_the_valid_samples(tiny_run, moses_sample, tmp_path, monkeypatch):
+    import chemloop.bench.align as bench
+    from chemloop.bench.prior_metrics import fcd_to
+    from chemloop.model.generate import Sampled, SampleReport
+
+    drawn = [Sampled(s, True, s, 20.0) for s in moses_sample[:30]] + [Sampled("C1CC", False, "", 9.0)]
+    monkeypatch.setattr(bench, "sample", lambda *args, **kwargs: SampleReport(drawn, 0.1, 0.1))
+    lm = checkpoint.load(str(tiny_run))
+    heldout = bench.heldout_stats(tiny_run, "cpu", tmp_path, lambda _: None)
+    arm = bench.measure(lm, lm, load_constitution(), 31, 0, 0.0, heldout)
+    assert arm["fcd_to_heldout"] == round(fcd_to(moses_sample[:30], heldout), 3) > 0
+    assert bench.measure(lm, lm, load_constitution(), 31, 0, 0.0, None)["fcd_to_heldout"] is None
 
 
 def test_online_dpo_judges_each_round_on_the_model_as_it_then_is(tiny_run, monkeypatch):

@@ -19,7 +19,8 @@ The protocol, for one model and seed:
    percentile of its predictions on the pairs' molecules (0 for an invalid or withheld string).
 4. For the model, (a) and (b): ``samples`` molecules (the same seed) give the validity, uniqueness,
    the share of valid samples violating any computable principle (and each one), the KL to the
-   model estimated on the samples, and the seconds spent training and measuring.
+   model estimated on the samples, the FCD of the valid samples to the model's held-out split
+   (where its corpus is found; ``fcd=False`` skips it), and the seconds spent training and measuring.
 
 The target: violations fall by at least 80% from the model's share, at validity ≥ 0.95.
 """
@@ -35,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from chemloop.bench.machine import describe
+from chemloop.bench.moses_metrics import ReferenceStats
+from chemloop.bench.prior_metrics import fcd_to, heldout_reference, load_split, split_options
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import try_canonical, try_mol
 from chemloop.constitution.judges import RuleJudge
@@ -75,12 +78,15 @@ def bench_align(
     reward: RewardConfig | None = None,
     seed: int = 0,
     device: str = "auto",
+    fcd: bool = True,
+    cache_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the protocol above; returns the arms' metrics, the pairs' summary and the targets."""
     say = progress or (lambda _: None)
     lm = checkpoint.load(model, pick_device(device))
     rules = load_constitution(constitution)
+    reference = heldout_stats(model, str(lm.device), cache_dir, say) if fcd else None
     dpo = (dpo or DPOSettings()).model_copy(update={"seed": seed})
     agent = agent or AgentSettings()
     reward = (reward or RewardConfig(kind="preferences")).model_copy(
@@ -98,7 +104,7 @@ def bench_align(
             f"the rule judge decided {len(judged.pairs)} pair(s); the benchmark needs at least 2"
         )
 
-    arms: dict[str, dict[str, Any]] = {"prior": measure(lm, lm, rules, samples, seed, train_s=0.0)}
+    arms: dict[str, dict[str, Any]] = {"prior": measure(lm, lm, rules, samples, seed, 0.0, reference)}
     say(_line("prior", arms["prior"]))
 
     def epoch(row: dict) -> None:  # a long run shows where it is
@@ -123,7 +129,7 @@ def bench_align(
         )
         steps, rounds_judged = [r.result for r in online], [r.judged for r in online]
     dpo_s = time.perf_counter() - started
-    arms["dpo"] = measure(steps[-1].model, lm, rules, samples, seed, train_s=dpo_s)
+    arms["dpo"] = measure(steps[-1].model, lm, rules, samples, seed, dpo_s, reference)
     arms["dpo"]["dpo"] = [
         {
             "pairs": pairs_judged.summary(),
@@ -141,7 +147,7 @@ def bench_align(
     molecule_pairs = [(w, other) for w, other in judged.pairs if try_mol(other) is not None]
     steered, fit = reward_model_rl(lm, molecule_pairs, reward, agent, rl_steps, seed)
     rl_s = time.perf_counter() - started
-    arms["rm_rl"] = measure(steered, lm, rules, samples, seed, train_s=rl_s)
+    arms["rm_rl"] = measure(steered, lm, rules, samples, seed, rl_s, reference)
     arms["rm_rl"]["reward_model"] = fit
     say(_line("rm_rl", arms["rm_rl"]))
 
@@ -237,31 +243,57 @@ def violation_shares(valid: list[str], rules: Constitution) -> tuple[float, dict
     return round(violating / n, 4), per
 
 
+def heldout_stats(
+    model: str | Path, device: str, cache_dir: str | Path | None, say: Progress
+) -> ReferenceStats | None:
+    """ChemNet statistics of ``model``'s held-out split; None (and why) where that cannot be read."""
+    try:
+        split = load_split(split_options(model))
+    except ChemloopError as error:
+        say(f"FCD not measured: {error}")
+        return None
+    say(f"FCD against {len(split.heldout)} held-out molecules of {Path(split.options.data).name}")
+    return heldout_reference(split, cache_dir=cache_dir, n_jobs=1, device=device)
+
+
 def measure(
-    model: LanguageModel, reference: LanguageModel, rules: Constitution, num: int, seed: int, train_s: float
+    model: LanguageModel,
+    prior: LanguageModel,
+    rules: Constitution,
+    num: int,
+    seed: int,
+    train_s: float,
+    heldout: ReferenceStats | None = None,
 ) -> dict[str, Any]:
-    """Validity, uniqueness, violation shares and KL to ``reference`` of ``num`` samples of ``model``."""
+    """Validity, uniqueness, violation shares, KL to ``prior`` and FCD to ``heldout`` (None
+    without it) of ``num`` samples of ``model``."""
     started = time.perf_counter()
     report = sample(model, num, seed=seed)
     valid = [m.canonical for m in report.molecules if m.valid]
     violating, per_principle = violation_shares(valid, rules)
-    kl = 0.0 if model is reference else kl_estimate(model, reference, [m.smiles for m in report.molecules])
+    kl = 0.0 if model is prior else kl_estimate(model, prior, [m.smiles for m in report.molecules])
+    distance = None if heldout is None else fcd_to(valid, heldout, str(model.device))
     return {
         "validity": round(report.validity, 4),
         "uniqueness": round(report.uniqueness, 4),
         "violating": violating,
         "per_principle": per_principle,
         "kl_to_prior": kl,
+        "fcd_to_heldout": None if distance is None or np.isnan(distance) else round(distance, 3),
         "train_seconds": round(train_s, 1),
         "measure_seconds": round(time.perf_counter() - started, 1),
     }
 
 
+def _number(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def _line(name: str, arm: dict[str, Any]) -> str:
-    kl = "-" if arm["kl_to_prior"] is None else f"{arm['kl_to_prior']:.2f}"
     return (
         f"{name}: validity {arm['validity']:.3f}, violating {arm['violating']:.3f}, "
-        f"uniqueness {arm['uniqueness']:.3f}, KL {kl}, {arm['train_seconds']:.0f} s training"
+        f"uniqueness {arm['uniqueness']:.3f}, KL {_number(arm['kl_to_prior'], 2)}, "
+        f"FCD {_number(arm.get('fcd_to_heldout'), 3)}, {arm['train_seconds']:.0f} s training"
     )
 
 
@@ -274,7 +306,7 @@ def format_table(result: dict[str, Any]):
         f"{result['samples']} samples per arm, seed {result['seed']}",
         caption=f"target: {result['target']}",
     )
-    for column in ("arm", "validity", "violating", "reduction", "unique", "KL", "train s", "target"):
+    for column in ("arm", "validity", "violating", "reduction", "unique", "KL", "FCD", "train s", "target"):
         table.add_column(column, justify="left" if column == "arm" else "right")
     for name in ARMS:
         arm = result["arms"][name]
@@ -285,7 +317,8 @@ def format_table(result: dict[str, Any]):
             f"{arm['violating']:.3f}",
             "-" if reduction is None else f"{reduction:.1%}",
             f"{arm['uniqueness']:.3f}",
-            "-" if arm["kl_to_prior"] is None else f"{arm['kl_to_prior']:.2f}",
+            _number(arm["kl_to_prior"], 2),
+            _number(arm.get("fcd_to_heldout"), 3),
             f"{arm['train_seconds']:.0f}",
             "-" if name == "prior" else ("met" if result["targets"][name] else "missed"),
         )

@@ -282,6 +282,19 @@ def fcd_to(smiles: Sequence[str], reference: ReferenceStats, device: str = "cpu"
     return frechet_distance(mu, sigma, reference.mu, reference.sigma)
 
 
+def heldout_reference(
+    split: Split, *, cache_dir: str | Path | None = None, n_jobs: int = 2, device: str = "cpu"
+) -> ReferenceStats:
+    """ChemNet statistics of ``split``'s held-out molecules, cached under ``cache_dir`` by content."""
+    o = split.options
+    name = f"heldout-{Path(o.data).name}-{o.holdout_fraction}-{o.seed}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return cached_reference_stats(
+            split.heldout, name, cache_dir=cache_dir or DEFAULT_CACHE_DIR, n_jobs=n_jobs, device=device
+        )
+
+
 @dataclass(frozen=True)
 class Floor:
     """FCD of a seeded sample of the training split to the held-out split: what a perfect
@@ -471,12 +484,7 @@ def bench_prior(
         raise ChemloopError(f"{options.data}: the split leaves too few molecules to measure against")
     fcd_device = str(lm.device)
     say(f"ChemNet statistics of {len(split.heldout)} held-out molecules")
-    name = f"heldout-{Path(options.data).name}-{options.holdout_fraction}-{options.seed}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        reference = cached_reference_stats(
-            split.heldout, name, cache_dir=cache_dir or DEFAULT_CACHE_DIR, n_jobs=n_jobs, device=fcd_device
-        )
+    reference = heldout_reference(split, cache_dir=cache_dir, n_jobs=n_jobs, device=fcd_device)
     say(f"floor: FCD of {min(num, len(split.train))} training molecules")
     floor = floor_fcd(split.train, reference, num, sample_seed, fcd_device)
     train_set = frozenset(split.train)

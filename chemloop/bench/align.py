@@ -285,15 +285,15 @@ def measure(
     }
 
 
-def _number(value: float | None, digits: int) -> str:
+def _shown(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _line(name: str, arm: dict[str, Any]) -> str:
     return (
         f"{name}: validity {arm['validity']:.3f}, violating {arm['violating']:.3f}, "
-        f"uniqueness {arm['uniqueness']:.3f}, KL {_number(arm['kl_to_prior'], 2)}, "
-        f"FCD {_number(arm.get('fcd_to_heldout'), 3)}, {arm['train_seconds']:.0f} s training"
+        f"uniqueness {arm['uniqueness']:.3f}, KL {_shown(arm['kl_to_prior'], 2)}, "
+        f"FCD {_shown(arm.get('fcd_to_heldout'), 3)}, {arm['train_seconds']:.0f} s training"
     )
 
 
@@ -317,8 +317,8 @@ def format_table(result: dict[str, Any]):
             f"{arm['violating']:.3f}",
             "-" if reduction is None else f"{reduction:.1%}",
             f"{arm['uniqueness']:.3f}",
-            _number(arm["kl_to_prior"], 2),
-            _number(arm.get("fcd_to_heldout"), 3),
+            _shown(arm["kl_to_prior"], 2),
+            _shown(arm.get("fcd_to_heldout"), 3),
             f"{arm['train_seconds']:.0f}",
             "-" if name == "prior" else ("met" if result["targets"][name] else "missed"),
         )

@@ -103,13 +103,13 @@ def sample(
     if output:
         console.print(f"wrote {output}")
     else:
-        _show_some(report, num)
+        _show_some(report)
 
 
 SHOWN_WITHOUT_OUTPUT = 10
 
 
-def _show_some(report: SampleReport, num: int) -> None:
+def _show_some(report: SampleReport) -> None:
     """Without --output, a few of the valid molecules drawn, so that a first run shows molecules."""
     valid = [m for m in report.molecules if m.valid][:SHOWN_WITHOUT_OUTPUT]
     if not valid:
@@ -118,7 +118,9 @@ def _show_some(report: SampleReport, num: int) -> None:
     for molecule in valid:
         table.add_row(molecule.canonical, f"{molecule.nll:.1f}")
     console.print(table)
-    console.print(f"the first {len(valid)} valid molecules; --output FILE writes all {num} strings")
+    console.print(
+        f"the first {len(valid)} valid molecules; --output FILE writes all {len(report.molecules)} strings"
+    )
 
 
 @app.command()

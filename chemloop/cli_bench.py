@@ -238,10 +238,6 @@ def bench_prior(
         float,
         typer.Option(min=0.01, max=1.0, help="nucleus sampling: top tokens holding this probability"),
     ] = 1.0,
-    syntax_mask: Annotated[
-        bool,
-        typer.Option(help="ban tokens that cannot continue a valid SMILES (off: the model's own strings)"),
-    ] = True,
     compare: Annotated[
         list[str] | None, typer.Option(help="another model to measure against the same split (repeatable)")
     ] = None,
@@ -263,7 +259,6 @@ def bench_prior(
         sample_seed=sample_seed,
         temperature=temperature,
         top_p=top_p,
-        syntax_mask=syntax_mask,
         compare=compare or (),
         device=device,
         n_jobs=n_jobs,

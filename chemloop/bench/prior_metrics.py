@@ -420,12 +420,11 @@ def evaluate_model(
     sample_seed: int = 0,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    syntax_mask: bool = True,
     device: str = "cpu",
     train_set: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """Sample ``num`` molecules, measure them and the spelling gap on held-out molecules."""
-    report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p, syntax_mask=syntax_mask)
+    report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p)
     train_set = train_set if train_set is not None else frozenset(split.train)
     found = sample_metrics([m.smiles for m in report.molecules], train_set, reference, device)
     held = random.Random(sample_seed).sample(split.heldout, min(num, len(split.heldout)))
@@ -463,7 +462,6 @@ def bench_prior(
     sample_seed: int = 0,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    syntax_mask: bool = True,
     compare: Sequence[str | Path] = (),
     device: str = "auto",
     n_jobs: int = 2,
@@ -505,7 +503,6 @@ def bench_prior(
                     sample_seed=sample_seed,
                     temperature=temperature,
                     top_p=top_p,
-                    syntax_mask=syntax_mask,
                     device=fcd_device,
                     train_set=train_set,
                 ),
@@ -519,7 +516,6 @@ def bench_prior(
         "sample_seed": sample_seed,
         "temperature": temperature,
         "top_p": top_p,
-        "syntax_mask": syntax_mask,
         "split": split.describe(),
         "floor": {"fcd": _number(floor.fcd), "molecules": floor.molecules},
         "reference": {

@@ -98,11 +98,8 @@ def sample(
     top_k: int = 0,
     top_p: float = 1.0,
     precision: str = "auto",
-    syntax_mask: bool = True,
 ) -> SampleReport:
     """Sample ``num`` SMILES strings in batches; the same seed gives the same strings.
-    ``syntax_mask`` bans tokens that cannot continue a valid SMILES (:mod:`chemloop.model.syntax`);
-    off, the strings are the model's own, for measuring it.
 
     ``precision`` ``auto`` runs the forward passes under bf16 autocast where the chip has bf16
     units (about twice the molecules per second on an AMX CPU, same validity); the strings then
@@ -123,7 +120,6 @@ def sample(
                 top_k=top_k,
                 top_p=top_p,
                 generator=generator,
-                syntax_mask=syntax_mask,
             )
         strings += [lm.tokenizer.decode(row) for row in ids.tolist()]
         nlls += nll.tolist()

@@ -20,7 +20,6 @@ from torch.nn import functional as F
 
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.model.gpt import GPT, KVCache
-from chemloop.model.syntax import SyntaxMask
 from chemloop.model.templates import TemplateRows
 
 COMPACT_AT_ALIVE = 0.75  # the share of a batch still running at which finished rows are dropped
@@ -60,13 +59,6 @@ def _prompt_table(prompts: Sequence[Sequence[int]], num: int, max_length: int) -
     return torch.tensor([len(p) + 1 for p in prompts], dtype=torch.long)
 
 
-def _within_syntax(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
-    """Ban the syntax mask's tokens, except in rows where nothing else would be left."""
-    masked = logits.masked_fill(banned, float("-inf"))
-    some_left = torch.isfinite(masked).any(dim=-1, keepdim=True)
-    return torch.where(some_left, masked, logits)
-
-
 @torch.no_grad()
 def sample_ids(
     model: GPT,
@@ -82,14 +74,11 @@ def sample_ids(
     prompts: Sequence[Sequence[int]] | None = None,
     banned_after_prompt: Sequence[int] = (),
     template: TemplateRows | None = None,
-    syntax_mask: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num`` token sequences, each continuing its prompt (token ids, no specials) if
     ``prompts`` is given; the first token after a prompt is neither ``<eos>`` nor one of
     ``banned_after_prompt``. With ``template`` instead of prompts, every token after ``<bos>`` is
-    one the template allows (:mod:`chemloop.model.templates`). With ``syntax_mask`` no token is
-    drawn that cannot continue the string into a valid SMILES (:mod:`chemloop.model.syntax`),
-    except where the template or prompt rules leave no other token.
+    one the template allows (:mod:`chemloop.model.templates`).
 
     Returns the ids (``num × max_length``, ``<pad>`` after ``<eos>``) and each sequence's
     negative log-likelihood under the model itself (temperature 1, no top-k/top-p), prompt
@@ -116,9 +105,6 @@ def sample_ids(
     nll = torch.zeros(num, device=device)
     cache = KVCache.for_model(model, num) if use_cache else None
     model_input = out[:, :first]
-    syntax = SyntaxMask(tokenizer, num, device) if syntax_mask else None
-    for position in range(1, first) if syntax else ():  # the shared prompt tokens, fed at once
-        syntax.advance(out[:, position])
     never = [tokenizer.pad_id, tokenizer.bos_id]  # special tokens that cannot follow <bos>
     after_prompt = [tokenizer.eos_id, *banned_after_prompt]  # a prompt gets a continuation
     for step in range(first, max_length):
@@ -136,16 +122,12 @@ def sample_ids(
         elif prompts is not None:
             just_after = (step == fixed[rows]).unsqueeze(-1)
             logits[:, after_prompt] = logits[:, after_prompt].masked_fill(just_after, float("-inf"))
-        if syntax is not None:
-            logits = _within_syntax(logits, syntax.banned())
         token = _pick(logits, uniform.to(device)[rows], temperature, top_k, top_p)
         token = torch.where(given, out[rows, step], token)
         if step == max_length - 1:  # no room left: end every sequence here
             token.fill_(tokenizer.eos_id)
         token = torch.where(alive, token, tokenizer.pad_id)
         out[rows, step] = token
-        if syntax is not None:
-            syntax.advance(token)
         token_logp = log_probs.gather(1, token.unsqueeze(-1)).squeeze(-1)
         nll[rows] -= torch.where(alive, token_logp, 0.0)
         alive &= token != tokenizer.eos_id
@@ -162,8 +144,6 @@ def sample_ids(
             cache.keep(keep)
             if template is not None:
                 template.keep(keep)
-            if syntax is not None:
-                syntax.keep(keep)
             rows, token, alive = rows[keep], token[keep], alive[keep]
         model_input = token.unsqueeze(-1)
     return out, nll

@@ -3,6 +3,7 @@ keep the log-likelihoods of fp32; pruning reaches its sparsity (structured pruni
 matrices); bad requests are refused naming what was wrong. Tiny random models, built here."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -284,3 +285,22 @@ def test_the_benchmark_measures_every_variant_side_by_side(tiny_checkpoint, tmp_
     assert all(len(row["valid_per_s_runs"]) == 2 and row["heldout_nll"] > 0 for row in rows.values())
     assert rows["int8"]["weights_mb"] < rows["fp32"]["weights_mb"]
     assert format_table(result).row_count == 3
+
+
+def test_variants_that_begin_alike_share_their_first_steps(tiny_checkpoint, tmp_path, monkeypatch):
+    import chemloop.bench.compress as bench
+
+    folder, _ = tiny_checkpoint
+    made = []  # (method, source folder, output folder) of each compression step run
+
+    def fake_compress(source, out, **options):
+        made.append((options["method"], Path(source), out))
+        out.mkdir(parents=True)
+        (out / checkpoint.WEIGHTS).write_bytes(b"")
+
+    monkeypatch.setattr(bench, "compress", fake_compress)
+    for variant in parse_variants("distill:3x256,distill:3x256+int8,mlp:0.5+int8,mlp:0.5"):
+        bench.build(folder, variant, tmp_path, calibration=None, distill_minutes=1, progress=lambda _: None)
+    # one student and one pruned model, each quantized after it from its own folder
+    assert [method for method, _, _ in made] == ["distill", "int8", "prune", "int8"]
+    assert made[1][1] == made[0][2] and made[3][1] == made[2][2]

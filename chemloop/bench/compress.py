@@ -124,8 +124,11 @@ def _fraction(value: str, label: str) -> float:
     return fraction
 
 
-def _folder_name(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", label)
+def _step_folder(steps: Sequence[dict]) -> str:
+    """A folder named by the steps that make it, so that variants that begin alike (``distill:3x256``
+    and ``distill:3x256+int8``) share the work: a student is trained once."""
+    spelled = "+".join("-".join(f"{value}" for value in step.values()) for step in steps)
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", spelled)
 
 
 def build(
@@ -142,7 +145,7 @@ def build(
         return variant.folder
     current = checkpoint.resolve(model)
     for index, step in enumerate(variant.steps):
-        out = work_dir / _folder_name(variant.label) / f"step{index + 1}-{step['method']}"
+        out = work_dir / _step_folder(variant.steps[: index + 1])
         if not (out / checkpoint.WEIGHTS).exists():
             progress(f"{variant.label}: {step['method']}")
             options = dict(step)

@@ -304,3 +304,13 @@ def test_variants_that_begin_alike_share_their_first_steps(tiny_checkpoint, tmp_
     # one student and one pruned model, each quantized after it from its own folder
     assert [method for method, _, _ in made] == ["distill", "int8", "prune", "int8"]
     assert made[1][1] == made[0][2] and made[3][1] == made[2][2]
+    # a student of another training time is another student
+    bench.build(
+        folder,
+        parse_variants("distill:3x256")[0],
+        tmp_path,
+        calibration=None,
+        distill_minutes=2,
+        progress=lambda _: None,
+    )
+    assert [method for method, _, _ in made] == ["distill", "int8", "prune", "int8", "distill"]

@@ -144,13 +144,12 @@ def build(
     if variant.folder is not None:
         return variant.folder
     current = checkpoint.resolve(model)
-    for index, step in enumerate(variant.steps):
-        out = work_dir / _step_folder(variant.steps[: index + 1])
+    # A student's training time is part of what it is: one of other minutes is not reused.
+    steps = [{**s, "max_minutes": distill_minutes} if s["method"] == "distill" else s for s in variant.steps]
+    for index, options in enumerate(steps):
+        out = work_dir / _step_folder(steps[: index + 1])
         if not (out / checkpoint.WEIGHTS).exists():
-            progress(f"{variant.label}: {step['method']}")
-            options = dict(step)
-            if step["method"] == "distill":
-                options["max_minutes"] = distill_minutes
+            progress(f"{variant.label}: {options['method']}")
             compress(current, out=out, calibration_set=calibration, progress=progress, **options)
         current = out
     return current

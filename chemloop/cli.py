@@ -13,7 +13,7 @@ from rich.table import Table
 from chemloop.cli_align import align_command
 from chemloop.cli_bench import bench_app
 from chemloop.cli_campaign import campaign_app
-from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
+from chemloop.cli_common import DeviceOption, ModelOption, SamplingPrecisionOption, console, user_errors
 from chemloop.cli_compress import compress_command
 from chemloop.cli_users import users_app
 from chemloop.errors import ChemloopError
@@ -60,10 +60,12 @@ def sample(
         typer.Option("--unique/--keep-repeats", help="under a prompt: draw again where a product repeats"),
     ] = True,
     device: DeviceOption = "auto",
+    precision: SamplingPrecisionOption = "auto",
 ) -> None:
     """Sample molecules from a model, or decorate a scaffold or link fragments with it; print
     validity, uniqueness, the share that contains the prompt, and throughput."""
     from chemloop.api import load_model, sample_to_csv
+    from chemloop.model.inference import resolve_sampling_precision
 
     if scaffold is not None and link is not None:
         raise ChemloopError("give --scaffold or --link, not both")
@@ -85,14 +87,16 @@ def sample(
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
+        precision=precision,
         **({"unique": unique} if prompted else {}),
     )
     summary = report.summary()
+    how = resolve_sampling_precision(precision, lm.device)
     contains = (
         "" if report.prompt is None else f"{summary['contains_prompt']:.3f} of the valid contain the prompt, "
     )
     console.print(
-        f"{summary['generated']} strings on {lm.device}: validity {summary['validity']:.3f}, "
+        f"{summary['generated']} strings on {lm.device} ({how}): validity {summary['validity']:.3f}, "
         f"uniqueness {summary['uniqueness']:.3f}, {contains}{summary['valid_per_s']:.0f} valid molecules/s "
         f"({summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from chemloop.cli_common import DeviceOption, ModelOption, console, user_errors
+from chemloop.cli_common import DeviceOption, ModelOption, SamplingPrecisionOption, console, user_errors
 from chemloop.config_files import read_toml
 from chemloop.errors import ChemloopError
 
@@ -200,7 +200,7 @@ def bench_sampling(
     batch_size: Annotated[int, typer.Option(min=1)] = 1024,
     repeats: Annotated[int, typer.Option(min=1, help="runs; the median is reported")] = 3,
     device: DeviceOption = "auto",
-    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
+    precision: SamplingPrecisionOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
     """Sampling throughput of a model: valid molecules per second (median of repeats)."""
@@ -243,6 +243,7 @@ def bench_prior(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
     device: DeviceOption = "auto",
+    precision: SamplingPrecisionOption = "auto",
     n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
 ) -> None:
     """A prior against the held-out split of its corpus: validity, novelty, FCD beside its floor,
@@ -261,6 +262,7 @@ def bench_prior(
         top_p=top_p,
         compare=compare or (),
         device=device,
+        precision=precision,
         n_jobs=n_jobs,
         progress=console.print,
     )
@@ -318,7 +320,7 @@ def bench_prompting(
     seed: int = 0,
     batch_size: Annotated[int, typer.Option(min=1)] = 1024,
     device: DeviceOption = "auto",
-    precision: Annotated[str, typer.Option(help="bf16, fp32 or auto (bf16 where the chip has it)")] = "auto",
+    precision: SamplingPrecisionOption = "auto",
     temperature: Annotated[float, typer.Option(min=0.05, help="temperature, prompted and not")] = 1.0,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:

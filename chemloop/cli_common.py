@@ -17,6 +17,10 @@ console = Console(markup=False)
 
 ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
 DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
+SamplingPrecisionOption = Annotated[
+    str,
+    typer.Option(help="fp32, bf16, int8 or auto (int8 on a CPU with a quantized engine, bf16 on a GPU)"),
+]
 
 
 def user_errors(command):

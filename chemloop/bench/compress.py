@@ -10,8 +10,9 @@ reported, so load on a shared machine falls on all variants alike.
 Variants are written ``name[:value][+int8]``:
 
 - ``fp32`` (the model as it is, computed in fp32 whatever ``precision`` says: the baseline of the
-  speed column), ``autocast`` (the model as it is at ``precision``: how ``chemloop sample`` runs
-  it), ``bf16``, ``int8`` (dynamic), ``int8-weight`` (weight-only: float compute);
+  speed column), ``autocast`` (the float model at ``precision``, bf16 where the chip has it;
+  ``chemloop sample`` runs ``int8`` by default, :mod:`chemloop.model.inference`), ``bf16``,
+  ``int8`` (dynamic), ``int8-weight`` (weight-only: float compute);
 - ``magnitude:S``, ``sparsegpt:S`` (unstructured, sparsity S);
 - ``mlp:S``, ``heads:S``, ``heads-mlp:S`` (structured: that share of MLP units / heads removed);
 - ``distill:SIZE`` (a student, e.g. ``distill:3x256``, trained for ``distill_minutes``);
@@ -280,6 +281,8 @@ def bench_compress(
     start = time.perf_counter()
     chosen = parse_variants(variants) + [Variant(str(p), (), checkpoint.resolve(p)) for p in include]
     source = checkpoint.load(model)
+    # The float variants' number format; int8 is a variant here, not a precision.
+    precision = resolve_precision(precision, source.device)
     molecules, cache_name = heldout(model, heldout_source)
     say(f"ChemNet statistics of {len(molecules)} held-out molecules")
     with warnings.catch_warnings():

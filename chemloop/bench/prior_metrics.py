@@ -50,6 +50,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
+from chemloop.model.inference import resolve_sampling_precision
 from chemloop.model.likelihood import log_likelihood
 
 DEFAULT_CACHE_DIR = Path("~/.cache/chemloop/heldout")
@@ -422,9 +423,10 @@ def evaluate_model(
     top_p: float = 1.0,
     device: str = "cpu",
     train_set: frozenset[str] | None = None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Sample ``num`` molecules, measure them and the spelling gap on held-out molecules."""
-    report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p)
+    report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p, precision=precision)
     train_set = train_set if train_set is not None else frozenset(split.train)
     found = sample_metrics([m.smiles for m in report.molecules], train_set, reference, device)
     held = random.Random(sample_seed).sample(split.heldout, min(num, len(split.heldout)))
@@ -464,11 +466,13 @@ def bench_prior(
     top_p: float = 1.0,
     compare: Sequence[str | Path] = (),
     device: str = "auto",
+    precision: str = "auto",
     n_jobs: int = 2,
     cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """The prior benchmark of ``model`` (and of each ``compare`` model) against one held-out split.
+    """The prior benchmark of ``model`` (and of each ``compare`` model) against one held-out split,
+    sampled in ``precision`` (``auto``: as ``chemloop sample`` does).
 
     The split defaults to the model's own (see :func:`split_options`). The held-out set's
     ChemNet statistics are cached under ``cache_dir`` by content, so a second model measured
@@ -505,6 +509,7 @@ def bench_prior(
                     top_p=top_p,
                     device=fcd_device,
                     train_set=train_set,
+                    precision=precision,
                 ),
             }
         )
@@ -512,6 +517,7 @@ def bench_prior(
     return {
         "benchmark": "prior",
         "machine": describe(lm.device),
+        "precision": resolve_sampling_precision(precision, lm.device),
         "num": num,
         "sample_seed": sample_seed,
         "temperature": temperature,

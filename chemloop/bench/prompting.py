@@ -56,8 +56,8 @@ from rdkit import Chem
 from chemloop.bench.machine import describe
 from chemloop.chem.prompts import PromptKind
 from chemloop.model.checkpoint import LanguageModel
-from chemloop.model.device import resolve_precision
 from chemloop.model.generate import SampleReport, sample
+from chemloop.model.inference import resolve_sampling_precision
 from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 
 
@@ -174,7 +174,7 @@ def bench_prompting(
         "model": label,
         "model_metadata": lm.metadata,
         "machine": describe(lm.device),
-        "precision": resolve_precision(precision, lm.device),
+        "precision": resolve_sampling_precision(precision, lm.device),
         "torch_threads": torch.get_num_threads(),
         "num": num,
         "seed": seed,

@@ -8,8 +8,8 @@ import torch
 
 from chemloop.bench.machine import describe
 from chemloop.model.checkpoint import LanguageModel
-from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
+from chemloop.model.inference import resolve_sampling_precision
 
 
 def sampling_throughput(
@@ -29,7 +29,7 @@ def sampling_throughput(
     ]
     return {
         "device": describe(lm.device),
-        "precision": resolve_precision(precision, lm.device),
+        "precision": resolve_sampling_precision(precision, lm.device),
         "torch_threads": torch.get_num_threads(),
         "num": num,
         "batch_size": batch_size,

@@ -15,8 +15,8 @@ from chemloop.chem.mol import try_parse_canonical
 from chemloop.chem.prompts import Prompt
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.model.checkpoint import LanguageModel
-from chemloop.model.device import autocast
 from chemloop.model.distinct_sampling import distinct_continuations
+from chemloop.model.inference import sampling_model
 from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
 from chemloop.model.templates import TemplateError, TemplateRows, encode_template
@@ -101,19 +101,20 @@ def sample(
 ) -> SampleReport:
     """Sample ``num`` SMILES strings in batches; the same seed gives the same strings.
 
-    ``precision`` ``auto`` runs the forward passes under bf16 autocast where the chip has bf16
-    units (about twice the molecules per second on an AMX CPU, same validity); the strings then
-    differ from ``fp32``'s for the same seed.
+    ``precision`` (``auto``, ``fp32``, ``bf16``, ``int8``) picks the number format of the forward
+    passes (:mod:`chemloop.model.inference`): ``auto`` is int8 on a CPU with PyTorch's quantized
+    engine, bf16 on a GPU. Each format gives its own strings for the same seed, and NLLs within a
+    few hundredths of a nat per token of fp32's.
     """
     device = lm.device
     generator = torch.Generator(device="cpu").manual_seed(seed)
     start = time.perf_counter()
     strings: list[str] = []
     nlls: list[float] = []
-    for first in range(0, num, batch_size):
-        with autocast(device, precision):
+    with sampling_model(lm, precision) as runner:
+        for first in range(0, num, batch_size):
             ids, nll = sample_ids(
-                lm.model,
+                runner.model,
                 lm.tokenizer,
                 min(batch_size, num - first),
                 temperature=temperature,
@@ -121,8 +122,8 @@ def sample(
                 top_p=top_p,
                 generator=generator,
             )
-        strings += [lm.tokenizer.decode(row) for row in ids.tolist()]
-        nlls += nll.tolist()
+            strings += [lm.tokenizer.decode(row) for row in ids.tolist()]
+            nlls += nll.tolist()
     if device.type == "cuda":
         torch.cuda.synchronize()
     sampled_at = time.perf_counter()
@@ -160,7 +161,8 @@ def continue_smiles(
 
     A prefix the vocabulary cannot encode, or one that leaves no room in the context, comes back
     unchanged with a NaN NLL: the caller sees a product without its continuation rather than an
-    error halfway through a batch. Run it under :func:`~chemloop.model.device.autocast` for bf16.
+    error halfway through a batch. Run it on the model
+    :func:`~chemloop.model.inference.sampling_model` gives for bf16 or int8.
     """
     block = lm.model.config.block_size
     encoded: list[list[int] | None] = []
@@ -272,7 +274,8 @@ def fill_templates(
     :mod:`chemloop.model.templates`), a string writing it with a fragment sampled at every point,
     and its NLL under the model; a fragment's first token is not one of ``banned_first``. A
     template the model cannot write comes back unchanged with a NaN NLL, as a prefix does in
-    :func:`continue_smiles`. Run it under :func:`~chemloop.model.device.autocast` for bf16."""
+    :func:`continue_smiles`. Run it on the model
+    :func:`~chemloop.model.inference.sampling_model` gives for bf16 or int8."""
     banned = [lm.tokenizer.index[t] for t in banned_first if t in lm.tokenizer.index]
     result = [(template, math.nan) for template in templates]
     encoded = {}

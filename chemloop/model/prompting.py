@@ -26,8 +26,8 @@ from chemloop.chem.mol import try_parse_canonical
 from chemloop.chem.prompts import Prompt, PromptError, PromptKind, PromptQuery, parse_prompt
 from chemloop.chem.tokenizer import SmilesTokenizer, TokenizerError, split_smiles
 from chemloop.model.checkpoint import LanguageModel
-from chemloop.model.device import autocast
 from chemloop.model.generate import Sampled, SampleReport, continue_smiles, fill_templates, string_nll
+from chemloop.model.inference import sampling_model
 from chemloop.model.prompt_rounds import OPENING_KEPT, decorate, hide_points, link
 
 SPELLINGS_CHECKED = 20  # random spellings of each fragment whose tokens must be in the vocabulary
@@ -114,7 +114,8 @@ def prompted_strings(
     did not write all of it: a linked fragment); ``sampling`` takes ``continue_smiles``' options
     (temperature, top_k, top_p, batch_size). With ``distinct`` the rows continuing the same
     spelling get continuations that are distinct molecules, none in ``exclude`` (canonical
-    SMILES), drawn without replacement. The caller picks the precision (autocast)."""
+    SMILES), drawn without replacement. The caller picks the number format
+    (:func:`~chemloop.model.inference.sampling_model`)."""
 
     def continue_fn(prefixes: list[str]) -> list[tuple[str, float]]:
         return continue_smiles(
@@ -186,9 +187,9 @@ def sample_with_prompt(
     options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "batch_size": batch_size}
 
     def draw(count: int) -> tuple[list[str], list[float]]:
-        with autocast(lm.device, precision):
+        with sampling_model(lm, precision) as runner:
             written = prompted_strings(
-                lm,
+                runner,
                 prompt,
                 count,
                 generator,
@@ -220,8 +221,8 @@ def sample_with_prompt(
             break
     sampled_at = time.perf_counter()
     unknown = [i for i, nll in enumerate(nlls) if math.isnan(nll)]  # strings the model did not write whole
-    with autocast(lm.device, precision):
-        for i, nll in zip(unknown, string_nll(lm, [strings[i] for i in unknown]), strict=True):
+    with sampling_model(lm, precision) as runner:
+        for i, nll in zip(unknown, string_nll(runner, [strings[i] for i in unknown]), strict=True):
             nlls[i] = nll
     molecules, withheld = _products(strings, nlls, parsed, prompt)
     return SampleReport(

@@ -203,18 +203,20 @@ def bench_sampling(
     precision: SamplingPrecisionOption = "auto",
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
-    """Sampling throughput of a model: valid molecules per second (median of repeats)."""
+    """Sampling throughput of a model: valid molecules per second (median of repeats); several
+    formats (--precision fp32,int8) are timed side by side."""
     from chemloop.api import load_model
     from chemloop.bench.sampling import sampling_throughput
 
     lm = load_model(model, device)
     result = sampling_throughput(lm, num=num, batch_size=batch_size, repeats=repeats, precision=precision)
-    console.print(
-        f"{result['device']}, {result['precision']}: "
-        f"median {result['median_valid_per_s']:.0f} valid molecules/s "
-        f"({result['median_molecules_per_s']:.0f} strings/s, validity {result['median_validity']:.3f}) "
-        f"over {repeats} runs of {num}, batch {batch_size}"
-    )
+    console.print(f"{result['device']}: {repeats} runs of {num} per format, interleaved, batch {batch_size}")
+    for name, row in result["precisions"].items():
+        ratio = "-" if row["ratio_to_first"] is None else f"{row['ratio_to_first']:.2f}x"
+        console.print(
+            f"{name}: median {row['median_valid_per_s']:.0f} valid molecules/s "
+            f"({row['median_molecules_per_s']:.0f} strings/s, validity {row['median_validity']:.3f}), {ratio}"
+        )
     _save(result, output)
 
 

@@ -5,6 +5,7 @@ after they change."""
 import pytest
 import torch
 
+from chemloop.bench.sampling import sampling_throughput
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample
@@ -76,3 +77,15 @@ def test_a_loaded_checkpoint_samples_in_the_format_asked(tiny_run):
         assert runner is lm
     with sampling_model(lm, "int8") as runner:
         assert _int8_layers(runner.model) > 0
+
+
+def test_bench_sampling_times_formats_side_by_side(tiny_lm):
+    result = sampling_throughput(tiny_lm, num=16, batch_size=8, repeats=2, precision="fp32,int8")
+    assert list(result["precisions"]) == ["fp32", "int8"]
+    assert result["precision"] == "fp32"
+    assert all(len(row["runs"]) == 2 for row in result["precisions"].values())
+
+
+def test_bench_sampling_refuses_one_format_named_twice(tiny_lm):
+    with pytest.raises(ChemloopError, match="name one format twice"):
+        sampling_throughput(tiny_lm, num=8, repeats=1, precision="int8,int8")

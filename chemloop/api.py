@@ -22,6 +22,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import SampleReport, sample
+from chemloop.model.inference import FLOAT
 from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def bench_moses(
         label, extra = Path(smiles_file).name, {}
     else:
         lm = load_model(model, device)
-        report = sample(lm, num, seed=seed)
+        report = sample(lm, num, seed=seed, precision=FLOAT)
         generated = [m.smiles for m in report.molecules]
         label, extra = str(model), {"sampling": report.summary(), "model_metadata": lm.metadata}
     if not generated:

@@ -245,7 +245,7 @@ def bench_prior(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
     device: DeviceOption = "auto",
-    precision: SamplingPrecisionOption = "auto",
+    precision: SamplingPrecisionOption = "float",
     n_jobs: Annotated[int, typer.Option(min=1, help="processes for RDKit work")] = 2,
 ) -> None:
     """A prior against the held-out split of its corpus: validity, novelty, FCD beside its floor,

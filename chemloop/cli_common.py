@@ -19,7 +19,10 @@ ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name o
 DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]
 SamplingPrecisionOption = Annotated[
     str,
-    typer.Option(help="fp32, bf16, int8 or auto (int8 on a CPU with a quantized engine, bf16 on a GPU)"),
+    typer.Option(
+        help="auto (int8 on a CPU with a quantized engine, bf16 on a GPU), int8, float (the weights: "
+        "bf16 where the chip has bf16 units, else fp32), fp32 or bf16"
+    ),
 ]
 
 

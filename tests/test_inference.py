@@ -8,6 +8,7 @@ import torch
 from chemloop.bench.sampling import sampling_throughput
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
+from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
 from chemloop.model.inference import int8_copy, resolve_sampling_precision, sampling_model
 from chemloop.model.likelihood import log_likelihood
@@ -29,6 +30,10 @@ def test_auto_samples_in_int8_on_a_cpu_with_the_quantized_engine():
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_an_explicit_precision_is_kept(precision):
     assert resolve_sampling_precision(precision, CPU) == precision
+
+
+def test_float_is_what_the_weights_run_in_without_int8():
+    assert resolve_sampling_precision("float", CPU) == resolve_precision("auto", CPU)
 
 
 def test_an_unknown_precision_is_refused_by_name():

@@ -47,6 +47,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.reward.data import PreferenceData
 from chemloop.reward.model import RewardConfig, RewardModel
 from chemloop.rl.dpo import DPOSettings, kl_estimate, train_dpo
@@ -268,7 +269,7 @@ def measure(
     """Validity, uniqueness, violation shares, KL to ``prior`` and FCD to ``heldout`` (None
     without it) of ``num`` samples of ``model``."""
     started = time.perf_counter()
-    report = sample(model, num, seed=seed)
+    report = sample(model, num, seed=seed, precision=FLOAT)
     valid = [m.canonical for m in report.molecules if m.valid]
     violating, per_principle = violation_shares(valid, rules)
     kl = 0.0 if model is prior else kl_estimate(model, prior, [m.smiles for m in report.molecules])

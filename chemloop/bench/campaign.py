@@ -49,6 +49,7 @@ from chemloop.loop.results import import_results
 from chemloop.loop.store import connect
 from chemloop.model import checkpoint
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.reward.data import ValueData
 from chemloop.reward.features import FeatureTable
 from chemloop.reward.model import RewardConfig, RewardModel
@@ -315,7 +316,7 @@ def bench_campaign(
         shuffled = [rest[i] for i in rng.permutation(len(rest))[: 2 * (seed_molecules + pool_size)]]
         seed_smiles = canonical_unique(shuffled)[:seed_molecules]
         screen_pool = canonical_unique(shuffled, set(seed_smiles))[:pool_size]
-        report = sample(prior, pool_size, seed=seed)
+        report = sample(prior, pool_size, seed=seed, precision=FLOAT)
         prior_pool = canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
         if len(prior_pool) < rounds * batch or len(screen_pool) < rounds * batch:
             raise ChemloopError(f"pools of {pool_size} molecules are too small for {rounds} × {batch} picks")

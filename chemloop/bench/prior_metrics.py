@@ -50,7 +50,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
-from chemloop.model.inference import resolve_sampling_precision
+from chemloop.model.inference import FLOAT, resolve_sampling_precision
 from chemloop.model.likelihood import log_likelihood
 
 DEFAULT_CACHE_DIR = Path("~/.cache/chemloop/heldout")
@@ -423,7 +423,7 @@ def evaluate_model(
     top_p: float = 1.0,
     device: str = "cpu",
     train_set: frozenset[str] | None = None,
-    precision: str = "auto",
+    precision: str = FLOAT,
 ) -> dict[str, Any]:
     """Sample ``num`` molecules, measure them and the spelling gap on held-out molecules."""
     report = sample(lm, num, seed=sample_seed, temperature=temperature, top_p=top_p, precision=precision)
@@ -466,13 +466,14 @@ def bench_prior(
     top_p: float = 1.0,
     compare: Sequence[str | Path] = (),
     device: str = "auto",
-    precision: str = "auto",
+    precision: str = FLOAT,
     n_jobs: int = 2,
     cache_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The prior benchmark of ``model`` (and of each ``compare`` model) against one held-out split,
-    sampled in ``precision`` (``auto``: as ``chemloop sample`` does).
+    sampled in ``precision`` (``float`` by default: the model's weights, comparable over time;
+    ``auto`` as ``chemloop sample`` does).
 
     The split defaults to the model's own (see :func:`split_options`). The held-out set's
     ChemNet statistics are cached under ``cache_dir`` by content, so a second model measured

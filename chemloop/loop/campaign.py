@@ -52,6 +52,7 @@ from chemloop.loop.store import (
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.model.prompting import sample_with_prompt
 from chemloop.rl.settings import make_agent
 from chemloop.score.scorer import Scorer
@@ -191,10 +192,10 @@ def propose(
     stages.step(SAMPLING, 0)
     steered = LanguageModel(agent.policy, prior.tokenizer)
     if agent.prompt is None:
-        report = sample(steered, settings.candidates, seed=settings.seed + round_number)
+        report = sample(steered, settings.candidates, seed=settings.seed + round_number, precision=FLOAT)
     else:  # a core to keep: candidates are written around it, and only those keeping it are kept
         report = sample_with_prompt(
-            steered, agent.prompt, settings.candidates, seed=settings.seed + round_number
+            steered, agent.prompt, settings.candidates, seed=settings.seed + round_number, precision=FLOAT
         )
     written = (m.canonical for m in report.molecules if m.valid and m.contains_prompt is not False)
     candidates = [c for c in dict.fromkeys(written) if c not in known]

@@ -23,6 +23,7 @@ from chemloop.constitution.judges import Judge
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.reward.data import FeedbackError, csv_file
 from chemloop.rl.dpo import MIN_PAIRS
 
@@ -152,7 +153,7 @@ def judged_sample_pairs(
         lm, pool_size if pool_size is not None else max(20, 2 * num_pairs), seed
     )
     if with_invalid and samples < invalid_samples:  # more strings, for their invalid ones only
-        extra = sample(lm, invalid_samples - samples, seed=seed + EXTRA_SEED_OFFSET)
+        extra = sample(lm, invalid_samples - samples, seed=seed + EXTRA_SEED_OFFSET, precision=FLOAT)
         known = set(invalid)
         more = dict.fromkeys(m.smiles for m in extra.molecules if not m.valid and m.smiles)
         invalid += [string for string in more if string not in known]
@@ -196,7 +197,7 @@ def _sample_pool(lm: LanguageModel, wanted: int, seed: int) -> tuple[list[str], 
     while len(pool) < wanted and drawn < MAX_DRAWS * wanted:
         rate = len(pool) / drawn if drawn else 1.0
         ask = min(MAX_DRAWS * wanted - drawn, math.ceil((wanted - len(pool)) / max(rate, 0.02)))
-        report = sample(lm, ask, seed=seed + rounds)
+        report = sample(lm, ask, seed=seed + rounds, precision=FLOAT)
         pool.update((m.canonical, None) for m in report.molecules if m.valid)
         invalid.update((m.smiles, None) for m in report.molecules if not m.valid and m.smiles)
         drawn, rounds = drawn + ask, rounds + 1
@@ -226,7 +227,7 @@ def invalid_string_pairs(lm: LanguageModel, num_samples: int, seed: int = 0) -> 
     distribution (docs/alignment.md, "Validity alone")."""
     if num_samples < 1:
         raise ChemloopError(f"the number of samples must be at least 1, not {num_samples}")
-    report = sample(lm, num_samples, seed=seed)
+    report = sample(lm, num_samples, seed=seed, precision=FLOAT)
     valid = list(dict.fromkeys(m.canonical for m in report.molecules if m.valid))
     invalid = list(dict.fromkeys(m.smiles for m in report.molecules if not m.valid and m.smiles))
     winners = random.Random(seed).sample(valid, min(len(valid), len(invalid)))

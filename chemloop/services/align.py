@@ -32,6 +32,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
 from chemloop.model.device import pick_device
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.rl.dpo import MIN_PAIRS, DPOResult, DPOSettings, kl_estimate, train_dpo
 from chemloop.rl.online_dpo import OnlineRound, online_dpo, validity_dpo
 from chemloop.rl.pairs import read_pair_file
@@ -175,8 +176,8 @@ def sample_report(aligned: LanguageModel, reference: LanguageModel, num: int, se
     estimated on the aligned model's samples (empty with ``num`` 0)."""
     if num == 0:
         return {}
-    before = sample(reference, num, seed=seed)
-    after = sample(aligned, num, seed=seed)
+    before = sample(reference, num, seed=seed, precision=FLOAT)
+    after = sample(aligned, num, seed=seed, precision=FLOAT)
     return {
         "samples": num,
         "validity_before": round(before.validity, 4),

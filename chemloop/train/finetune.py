@@ -31,6 +31,7 @@ from chemloop.model import checkpoint
 from chemloop.model.checkpoint import DEFAULT_PRIOR, LanguageModel
 from chemloop.model.device import PRECISIONS, pick_device
 from chemloop.model.generate import sample
+from chemloop.model.inference import FLOAT
 from chemloop.train.transfer import extend_vocabulary, fit, mean_nll, unknown_tokens
 
 MIN_MOLECULES = 10
@@ -80,7 +81,7 @@ def series_report(lm: LanguageModel, molecules: list[str], num: int, seed: int) 
     and the fraction containing the molecules' most common scaffold and ring system."""
     if num == 0:
         return {}
-    report = sample(lm, num, seed=seed)
+    report = sample(lm, num, seed=seed, precision=FLOAT)
     valid = [m.canonical for m in report.molecules if m.valid]
     _, similarity = nearest_neighbours(morgan_fingerprints(valid), morgan_fingerprints(molecules))
     core = SeriesCore(molecules)

@@ -82,8 +82,8 @@ class Recorder:
         self.fits.append({"lm": lm, "smiles": list(smiles), **kwargs})
         return lm
 
-    def sample(self, lm, n, seed):
-        self.samples.append({"lm": lm, "n": n, "seed": seed})
+    def sample(self, lm, n, seed, precision="auto"):
+        self.samples.append({"lm": lm, "n": n, "seed": seed, "precision": precision})
         return SimpleNamespace(
             molecules=[SimpleNamespace(valid=True, canonical=c, contains_prompt=None) for c in POOL]
         )
@@ -131,6 +131,7 @@ def test_rl_settings_reach_the_agent_and_generation(tmp_path, recorder):
     assert recorder.agents == [{"prior": recorder.prior, "settings": expected, "seed": 5 + 1}]
     assert len(recorder.steps) == 4 and all(s is recorder.steps[0] for s in recorder.steps)
     assert [(s["n"], s["seed"]) for s in recorder.samples] == [(40, 5 + 1)]  # candidates, round seed
+    assert recorder.samples[0]["precision"] == "float"  # the steered agent's own weights, not an int8 copy
     assert first.round == 1 and len(first.smiles) == 3
 
     # Without a reward model the agent is steered by the components alone (QED here), under the
@@ -283,7 +284,7 @@ def test_nothing_new_to_propose_is_an_error(tmp_path, recorder, monkeypatch):
     monkeypatch.setattr(
         recorder,
         "sample",
-        lambda lm, n, seed: SimpleNamespace(molecules=[SimpleNamespace(valid=False, canonical="")]),
+        lambda lm, n, seed, **_: SimpleNamespace(molecules=[SimpleNamespace(valid=False, canonical="")]),
     )
     monkeypatch.setattr(campaign_module, "sample", recorder.sample)
     with pytest.raises(ChemloopError, match="nothing proposed"):

@@ -96,9 +96,9 @@ def sample(
         "" if report.prompt is None else f"{summary['contains_prompt']:.3f} of the valid contain the prompt, "
     )
     console.print(
-        f"{summary['generated']} strings on {lm.device} ({how}): validity {summary['validity']:.3f}, "
+        f"{summary['generated']} strings on {lm.device}: validity {summary['validity']:.3f}, "
         f"uniqueness {summary['uniqueness']:.3f}, {contains}{summary['valid_per_s']:.0f} valid molecules/s "
-        f"({summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
+        f"({how}; {summary['sampling_s']:.1f} s sampling, {summary['total_s']:.1f} s with RDKit checks)"
     )
     if report.repeats:
         console.print(f"repeats drawn again: {report.repeats} (--keep-repeats keeps them)")

@@ -43,7 +43,8 @@ class CampaignSection(BaseModel):
     )
     kappa: float = Field(1.0, ge=0, description="ucb: weight of the uncertainty; rl: exploration bonus")
     # -1 turned an open campaign (osimertinib_mpo, seed 2) from 0 top-1% hits into 29: optimistic RL had
-    # chased the ensemble's blind spots (docs/benchmarks.md). Unset until measured on more tasks and seeds.
+    # chased the ensemble's blind spots. In the series benchmark (3 series x 3 seeds) it lowered the best
+    # in three runs and raised it in two, so it stays unset (docs/benchmarks.md, pessimistic RL).
     rl_kappa: float | None = Field(
         None,
         ge=-10,

@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from rl_step_time import qed  # the same scoring as the step-time benchmark beside this script
 
 from chemloop.bench.machine import describe
 from chemloop.model import checkpoint
@@ -46,13 +47,6 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    from rdkit.Chem import QED
-
-    from chemloop.chem.mol import try_mol
-
-    def qed(smiles: list[str]) -> list[float]:
-        return [0.0 if (mol := try_mol(s)) is None else QED.qed(mol) for s in smiles]
-
     lm = checkpoint.load(args.model)
     settings = AgentSettings(precision=args.precision)
     agent = make_agent(lm, settings, seed=0)

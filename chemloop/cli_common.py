@@ -20,8 +20,8 @@ DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:
 SamplingPrecisionOption = Annotated[
     str,
     typer.Option(
-        help="auto (int8 on a CPU with a quantized engine, bf16 on a GPU), int8, float (the weights: "
-        "bf16 where the chip has bf16 units, else fp32), fp32 or bf16"
+        help="auto (bf16 where the chip has bf16 units, else int8 on a CPU with a quantized engine), "
+        "int8, float (the weights: bf16 where the chip has bf16 units, else fp32), fp32 or bf16"
     ),
 ]
 

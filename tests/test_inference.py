@@ -1,13 +1,13 @@
-"""The number format a fixed model samples in: int8 by default on a CPU with a quantized engine,
-made as a copy (the float model is untouched), kept while the weights stay the same and remade
-after they change."""
+"""The number format a fixed model samples in: bf16 by default on a chip with bf16 units, else int8
+on a CPU with a quantized engine, made as a copy (the float model is untouched), kept while the
+weights stay the same and remade after they change."""
 
 import pytest
 import torch
 
 from chemloop.bench.sampling import sampling_throughput
 from chemloop.errors import ChemloopError
-from chemloop.model import checkpoint
+from chemloop.model import checkpoint, device
 from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
 from chemloop.model.inference import int8_copy, resolve_sampling_precision, sampling_model
@@ -23,8 +23,16 @@ def _int8_layers(model: torch.nn.Module) -> int:
 
 
 @pytest.mark.skipif(not dynamic_engine_available(), reason="this PyTorch build has no quantized engine")
-def test_auto_samples_in_int8_on_a_cpu_with_the_quantized_engine():
+def test_auto_samples_in_int8_on_a_cpu_without_bf16_units(monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_bf16_units", lambda: False)
     assert resolve_sampling_precision("auto", CPU) == "int8"
+    assert resolve_sampling_precision("float", CPU) == "fp32"
+
+
+def test_auto_samples_in_bf16_where_the_chip_has_bf16_units(monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_bf16_units", lambda: True)
+    assert resolve_sampling_precision("auto", CPU) == "bf16"
+    assert resolve_sampling_precision("auto", torch.device("cuda")) == "bf16"
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])

@@ -102,9 +102,10 @@ def sample(
     """Sample ``num`` SMILES strings in batches; the same seed gives the same strings.
 
     ``precision`` (``auto``, ``int8``, ``float``, ``fp32``, ``bf16``) picks the number format of the
-    forward passes (:mod:`chemloop.model.inference`): ``auto`` is int8 on a CPU with PyTorch's
-    quantized engine, bf16 on a GPU. Each format gives its own strings for the same seed; int8 NLLs
-    stay close to fp32's (held-out NLL of the default prior 32.23 against 32.19).
+    forward passes (:mod:`chemloop.model.inference`): ``auto`` is bf16 on a chip with bf16 units,
+    else int8 on a CPU with PyTorch's quantized engine. Each format gives its own strings for the
+    same seed; int8 NLLs stay close to fp32's (held-out NLL of the default prior 32.23 against
+    32.19).
     """
     device = lm.device
     generator = torch.Generator(device="cpu").manual_seed(seed)

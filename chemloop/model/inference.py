@@ -1,12 +1,14 @@
 """Which number format a fixed model samples in: its float weights (fp32, or bf16 autocast) or an
 int8 copy made on the fly.
 
-Sampling for users (``chemloop sample``, prompting, the HTTP API and MCP tools) runs in ``int8``
-dynamic by default where the CPU has PyTorch's quantized engine: on the default prior it gave
-validity 0.922 against fp32's 0.923 and FCD 0.695 against 0.714 at 1.27x the valid molecules/s on
-an AMD EPYC without AVX-512, and 2.27x against bf16's 1.76x on one with AVX-512 BF16 (``chemloop
-bench compress``; docs/compression.md). What samples a model in training, and the benchmarks of a
-model's quality, use its float weights (:data:`FLOAT`).
+Sampling for users (``chemloop sample``, prompting, the HTTP API and MCP tools) runs in the fastest
+format that lost nothing measurable on the chip at hand (``auto``): bf16 where the CPU has bf16
+units, else an int8 copy where it has PyTorch's quantized engine, else fp32. Measured side by side
+on the default prior, two threads, 10,000 molecules (``chemloop bench sampling --precision
+fp32,bf16,int8``; docs/compression.md): on an AMD EPYC with AVX-512 BF16, bf16 1.82x and int8 1.55x
+fp32's valid molecules/s; on one without AVX-512, int8 1.27x; validity 0.920-0.922 in every format.
+What samples a model in training, and the benchmarks of a model's quality, use its float weights
+(:data:`FLOAT`).
 """
 
 from __future__ import annotations
@@ -35,15 +37,21 @@ _int8_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def resolve_sampling_precision(precision: str, device: torch.device) -> str:
-    """``fp32``, ``bf16`` or ``int8``; ``auto`` is int8 on a CPU with the quantized engine, else
-    what ``float`` is: :func:`~chemloop.model.device.resolve_precision`'s pick (bf16 on a GPU)."""
+    """``fp32``, ``bf16`` or ``int8``. ``float`` is :func:`~chemloop.model.device.resolve_precision`'s
+    pick (bf16 on a GPU or a CPU with bf16 units, else fp32); ``auto`` is that pick where it is bf16,
+    else int8 on a CPU with the quantized engine, else fp32."""
     if precision not in SAMPLING_PRECISIONS:
         raise ChemloopError(
             f"unknown sampling precision {precision!r}; choose one of {', '.join(SAMPLING_PRECISIONS)}"
         )
-    if precision == "int8" or (precision == "auto" and device.type == "cpu" and dynamic_engine_available()):
+    if precision == "int8":
         return "int8"
-    return resolve_precision("auto" if precision == FLOAT else precision, device)
+    if precision in ("auto", FLOAT):
+        weights = resolve_precision("auto", device)
+        if precision == "auto" and weights == "fp32" and device.type == "cpu" and dynamic_engine_available():
+            return "int8"
+        return weights
+    return resolve_precision(precision, device)
 
 
 @contextmanager

@@ -8,7 +8,6 @@ emulated and slower, so ``auto`` picks it only where the hardware has it.
 
 from __future__ import annotations
 
-import ctypes
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from chemloop.errors import ChemloopError
+from chemloop.model.heap import return_freed_buffers_to_the_system
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -55,28 +55,5 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     if resolve_precision(precision, device) == "fp32":
         return nullcontext()
     if device.type == "cpu":
-        _return_freed_buffers_to_the_system()
+        return_freed_buffers_to_the_system()
     return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
-@cache
-def _return_freed_buffers_to_the_system() -> None:
-    """Serve buffers of 8 MiB and more from mmap, so freeing one gives its memory back.
-
-    bf16 work on the CPU allocates and frees buffers of many sizes (one per batch shape); glibc's
-    adaptive threshold moves such buffers into the heap, where they fragment: a training run grew
-    by gigabytes an hour (a tiny model, 600 steps: 0.4 -> 2.8 GB). A fixed threshold stops that. At
-    64 KiB every activation was mapped and unmapped, and the page faults cost a third of an RL run's
-    time; at 8 MiB (2026-12-04, AMD EPYC, one thread): 600 steps of that tiny model peak at 1.2 GB
-    (0.98 at 64 KiB) in 77% of the time, and 1,000 oracle calls of RL on the default prior run as
-    fast as with glibc's own threshold (108 s against 138 s at 64 KiB). Linux/glibc only.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    except (OSError, AttributeError):
-        pass
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-_MMAP_THRESHOLD_BYTES = 8 * 2**20

@@ -24,6 +24,7 @@ import torch
 from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import autocast, resolve_precision
+from chemloop.model.heap import keep_buffers_while_sampling
 from chemloop.model.quantized import Int8Linear, dynamic_engine_available, quantize_model
 
 SAMPLING_PRECISIONS = ("auto", "int8", "float", "fp32", "bf16")
@@ -58,12 +59,14 @@ def resolve_sampling_precision(precision: str, device: torch.device) -> str:
 def sampling_model(lm: LanguageModel, precision: str = "auto") -> Iterator[LanguageModel]:
     """``lm`` as it samples in ``precision``: itself under autocast, or its int8 copy."""
     resolved = resolve_sampling_precision(precision, lm.device)
-    if resolved != "int8":
-        with autocast(lm.device, resolved):
-            yield lm
-        return
-    with torch.no_grad():
-        yield int8_copy(lm)
+    # One heap policy for all the batches (sample_ids alone would set and undo it for each one).
+    with keep_buffers_while_sampling():
+        if resolved != "int8":
+            with autocast(lm.device, resolved):
+                yield lm
+            return
+        with torch.no_grad():
+            yield int8_copy(lm)
 
 
 def int8_copy(lm: LanguageModel) -> LanguageModel:

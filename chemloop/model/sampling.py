@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.model.gpt import GPT, KVCache
+from chemloop.model.heap import keep_buffers_while_sampling
 from chemloop.model.templates import TemplateRows
 
 COMPACT_AT_ALIVE = 0.75  # the share of a batch still running at which finished rows are dropped
@@ -60,6 +61,7 @@ def _prompt_table(prompts: Sequence[Sequence[int]], num: int, max_length: int) -
 
 
 @torch.no_grad()
+@keep_buffers_while_sampling()  # the KV cache's blocks are reused, not faulted in afresh
 def sample_ids(
     model: GPT,
     tokenizer: SmilesTokenizer,

@@ -12,9 +12,9 @@ before=$1 after=$2 rounds=${3:-3} precisions=${4:-fp32,bf16} out=${5:-runs/sampl
 root=$(git rev-parse --show-toplevel)
 python="$root/.venv/bin/python"
 mkdir -p "$out"
+trap 'for c in "$before" "$after"; do git -C "$root" worktree remove --force "$out/tree-$c" 2>/dev/null || true; done' EXIT
 for commit in "$before" "$after"; do
-    tree="$out/tree-$commit"
-    [ -d "$tree" ] || git -C "$root" worktree add --detach "$tree" "$commit" >/dev/null
+    git -C "$root" worktree add --force --detach "$out/tree-$commit" "$commit" >/dev/null
 done
 for round in $(seq 1 "$rounds"); do
     for commit in "$before" "$after"; do

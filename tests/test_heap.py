@@ -56,5 +56,13 @@ def test_sampling_a_model_runs_under_the_sampling_policy(glibc, tiny_lm):
 
     sample(tiny_lm, 8, seed=0, batch_size=4, precision="fp32")
     sets = [c for c in glibc.calls if c[:2] == ("mallopt", heap._M_MMAP_THRESHOLD)]
-    # Two batches under one policy: set once, undone once.
+    # Two batches under one policy: set once, undone once, the memory given back.
     assert [c[2] for c in sets] == [heap.SAMPLING_MMAP_THRESHOLD, heap.TRAINING_MMAP_THRESHOLD]
+    assert glibc.calls[-1] == ("malloc_trim", 0)
+
+
+def test_a_small_sampler_on_its_own_leaves_the_memory_to_glibc(glibc):
+    with heap.keep_buffers_while_sampling(give_back=False):
+        pass
+    assert ("malloc_trim", 0) not in glibc.calls
+    assert glibc.calls[-1] == ("mallopt", heap._M_TRIM_THRESHOLD, heap.GLIBC_TRIM_THRESHOLD)

@@ -2,10 +2,9 @@
 
 A buffer glibc serves by ``mmap``, or memory it gives back by trimming the top of the heap,
 costs a page fault per 4 KiB page the next time it is written. On the 2-core virtual machines
-measured here those faults are expensive: sampling 3 x 3,072 molecules from the default prior
-(bf16, two threads) took 2.7-3.3 million faults and 6-8 s of system time against 40-49 s of user
-time, mostly the KV cache (a fresh block of each layer's keys and values at every growth and
-every compaction) and activations freed to the top of the heap and trimmed.
+measured here those faults are expensive, and sampling made millions of them: a fresh block of
+each layer's keys and values at every growth and compaction of the KV cache, and activations
+freed to the top of the heap and trimmed.
 
 Two policies, one for each kind of work:
 
@@ -14,9 +13,10 @@ Two policies, one for each kind of work:
   heap (glibc's adaptive threshold let a training run grow by gigabytes an hour);
 - sampling (:func:`keep_buffers_while_sampling`): every buffer up to 1 GiB comes from the heap
   and the heap is not trimmed, so a sampler's same-sized buffers are reused without faults;
-  afterwards the training policy is back and the freed memory is returned (``malloc_trim``).
-  Same measurement: 0.2-0.4 million faults, under 1.1 s of system time, and 380-440 against
-  310-330 valid molecules/s (2026-12-06, AMD EPYC with AVX-512 BF16).
+  afterwards the training policy is back and, after a large job, the freed memory is returned
+  (``malloc_trim``).
+  Side by side (``bench/sampling_commits.sh``, docs/benchmarks.md): 1.17x the valid molecules/s
+  in fp32, 1.10x in bf16, 1.24x in int8 (2026-12-06, AMD EPYC with AVX-512 BF16, two threads).
 
 Linux with glibc only; elsewhere both are no-ops.
 """
@@ -79,9 +79,10 @@ def return_freed_buffers_to_the_system() -> None:
 
 
 @contextmanager
-def keep_buffers_while_sampling() -> Iterator[None]:
-    """Within: large buffers come from the heap and stay there. After: the training policy, and
-    the freed memory given back to the system."""
+def keep_buffers_while_sampling(give_back: bool = True) -> Iterator[None]:
+    """Within: large buffers come from the heap and stay there. After the outermost sampler: the
+    training policy again, and with ``give_back`` the freed memory returned to the system at once
+    (after a large sampling job; an RL step's small sampler leaves that to glibc's trimming)."""
     global _samplers
     with _lock:
         _samplers += 1
@@ -95,5 +96,5 @@ def keep_buffers_while_sampling() -> Iterator[None]:
             if _samplers == 0:
                 _set_thresholds(TRAINING_MMAP_THRESHOLD, GLIBC_TRIM_THRESHOLD)
                 libc = _glibc()
-                if libc is not None:
+                if give_back and libc is not None:
                     libc.malloc_trim(0)

@@ -61,7 +61,7 @@ def _prompt_table(prompts: Sequence[Sequence[int]], num: int, max_length: int) -
 
 
 @torch.no_grad()
-@keep_buffers_while_sampling()  # the KV cache's blocks are reused, not faulted in afresh
+@keep_buffers_while_sampling(give_back=False)  # the KV cache's blocks are reused, not faulted in afresh
 def sample_ids(
     model: GPT,
     tokenizer: SmilesTokenizer,

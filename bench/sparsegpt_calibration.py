@@ -5,9 +5,10 @@
 
 The prior learned random spellings and samples them; its training split is stored canonical.
 Each variant prunes a fresh copy of the prior with SparseGPT on 2,048 calibration molecules:
-``canonical`` (what `chemloop compress` uses), ``random`` (the same molecules, one random spelling
-each) and ``samples`` (the prior's own valid samples, as it spells them). Every model, the
-unpruned prior first, then samples ``--num`` molecules with the same seed in fp32.
+``canonical`` (what `chemloop compress` used until 2026-12-06), ``random`` (the same molecules,
+one random spelling each: what it uses now for a model trained on random spellings) and
+``samples`` (the prior's own valid samples, as it spells them). Every model, the unpruned prior
+first, then samples ``--num`` molecules with the same seed in fp32.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 from pathlib import Path
 
 from chemloop.bench.machine import describe
+from chemloop.chem.mol import canonical as to_canonical
 from chemloop.chem.mol import randomize
 from chemloop.compression.calibration import batches, calibration_smiles
 from chemloop.compression.prune import prune_sparsegpt
@@ -38,7 +40,9 @@ def main() -> None:
     args = parser.parse_args()
 
     lm = checkpoint.load(args.model)
-    canonical = calibration_smiles(args.model, lm, size=args.molecules, seed=args.seed)
+    # calibration_smiles spells them as the model writes; the first variant wants them canonical.
+    chosen = calibration_smiles(args.model, lm, size=args.molecules, seed=args.seed)
+    canonical = [to_canonical(s) for s in chosen]
     rng = random.Random(args.seed)
     own = sample(lm, 2 * args.molecules, seed=args.seed + 1, precision="fp32")
     spellings = {

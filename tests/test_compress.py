@@ -3,6 +3,7 @@ keep the log-likelihoods of fp32; pruning reaches its sparsity (structured pruni
 matrices); bad requests are refused naming what was wrong. Tiny random models, built here."""
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from chemloop.bench.compress import parse_variants
+from chemloop.chem.mol import canonical
 from chemloop.chem.tokenizer import SmilesTokenizer
 from chemloop.cli import app
 from chemloop.compression import CompressError, compress
+from chemloop.compression.calibration import calibration_smiles
 from chemloop.compression.prune import pruned_sparsity
 from chemloop.errors import ChemloopError
 from chemloop.model import GPT, GPTConfig, checkpoint, log_likelihood, sample_ids
@@ -314,3 +317,14 @@ def test_variants_that_begin_alike_share_their_first_steps(tiny_checkpoint, tmp_
         progress=lambda _: None,
     )
     assert [method for method, _, _ in made] == ["distill", "int8", "prune", "int8", "distill"]
+
+
+@pytest.mark.parametrize("random_spellings", [False, True])
+def test_calibration_molecules_are_spelled_as_the_model_writes(tiny_checkpoint, random_spellings):
+    folder, calibration = tiny_checkpoint
+    lm = checkpoint.load(folder)
+    lm = dataclasses.replace(lm, metadata={**lm.metadata, "randomized_smiles": random_spellings})
+    chosen = calibration_smiles(folder, lm, str(calibration), size=16, seed=0)
+    as_canonical = [canonical(s) for s in chosen]
+    assert set(as_canonical) == {canonical(s) for s in MOLECULES}  # the same molecules either way
+    assert (chosen != as_canonical) is random_spellings

@@ -4,12 +4,14 @@ Pruning with second-order information needs, for each linear layer, the Gram mat
 ``H = XᵀX / n`` of the inputs ``X`` the layer sees on real molecules. The molecules come from
 the model's own training split (never its held-out split, which the benchmark measures on):
 a seeded sample of the corpus its ``pretrain_config.json`` names, standardized as pretraining
-standardizes, with held-out molecules dropped by the same hash. Another corpus can be given.
+standardizes, with held-out molecules dropped by the same hash, spelled as the model writes.
+Another corpus can be given.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from chemloop.chem.mol import randomize
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.compression.options import CompressError
 from chemloop.data.corpus import is_held_out, load_corpus
@@ -54,7 +57,10 @@ def training_corpus(model: str | Path) -> tuple[str, float, int]:
 def calibration_smiles(
     model: str | Path, lm: LanguageModel, file: str | None = None, size: int = 2048, seed: int = 0
 ) -> list[str]:
-    """``size`` molecules the model can read: from ``file``, else its training split."""
+    """``size`` molecules the model can read, from ``file``, else its training split, spelled as the
+    model writes: one seeded random spelling each for a model trained on random spellings. With the
+    default prior, SparseGPT at 50% lost 0.0103 validity calibrated on random spellings against
+    0.0123 on canonical ones (``bench/sparsegpt_calibration.py``, docs/compression.md)."""
     fraction, split_seed = 0.0, 0
     if file is None:
         file, fraction, split_seed = training_corpus(model)
@@ -64,10 +70,19 @@ def calibration_smiles(
         file, skip_invalid=True, standardize=True, rows_sample=int(size * extra) + 64, sample_seed=seed
     )
     chosen = [s for s in corpus.smiles if not (fraction and is_held_out(s, fraction, split_seed))]
+    if lm.writes_random_spellings:
+        rng = random.Random(seed)
+        chosen = [_random_if_readable(lm, s, rng) for s in chosen]
     chosen = [s for s in chosen if _readable(lm, s)][:size]
     if len(chosen) < 16:
         raise CompressError(f"{file}: only {len(chosen)} molecules the model can read; calibration needs 16")
     return chosen
+
+
+def _random_if_readable(lm: LanguageModel, smiles: str, rng: random.Random) -> str:
+    """A random spelling, or ``smiles`` itself where that spelling holds a token the model lacks."""
+    spelled = randomize(smiles, rng)
+    return spelled if _readable(lm, spelled) else smiles
 
 
 def _readable(lm: LanguageModel, smiles: str) -> bool:

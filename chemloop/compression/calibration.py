@@ -70,10 +70,10 @@ def calibration_smiles(
         file, skip_invalid=True, standardize=True, rows_sample=int(size * extra) + 64, sample_seed=seed
     )
     chosen = [s for s in corpus.smiles if not (fraction and is_held_out(s, fraction, split_seed))]
-    if lm.writes_random_spellings:
+    chosen = [s for s in chosen if _readable(lm, s)][:size]
+    if lm.writes_random_spellings:  # only the molecules kept are respelled
         rng = random.Random(seed)
         chosen = [_random_if_readable(lm, s, rng) for s in chosen]
-    chosen = [s for s in chosen if _readable(lm, s)][:size]
     if len(chosen) < 16:
         raise CompressError(f"{file}: only {len(chosen)} molecules the model can read; calibration needs 16")
     return chosen

@@ -3,6 +3,7 @@ import torch
 
 from chemloop.model import GPT, GPTConfig, KVCache, checkpoint, log_likelihood, sample_ids
 from chemloop.model.checkpoint import CheckpointError
+from chemloop.model.gpt import _one_query_attention
 from chemloop.model.sampling import filter_logits
 
 
@@ -35,6 +36,18 @@ def test_a_growing_cache_with_rows_dropped_and_repeated_matches_full_forward():
     idx = idx[rows]
     stepwise = [model(idx[:, t : t + 1], cache) for t in range(20, 45)]
     torch.testing.assert_close(torch.cat(stepwise, dim=1), model(idx)[:, 20:], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_one_query_attention_ignores_the_unfilled_positions(dtype):
+    """Both paths (matrix products in fp32, fused attention in bf16) mask the cache's tail."""
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(3, 2, n, 8).to(dtype) for n in (1, 12, 12))
+    k[:, :, 7:], v[:, :, 7:] = 50.0, -50.0  # garbage where nothing was written yet
+    got = _one_query_attention(q, k, v, filled=7)
+    q, k, v = q.float(), k[:, :, :7].float(), v[:, :, :7].float()
+    want = torch.softmax(q @ k.transpose(-2, -1) / 8**0.5, dim=-1) @ v
+    torch.testing.assert_close(got.float(), want, atol=0.05, rtol=0.05)
 
 
 def test_context_longer_than_block_size_is_rejected(random_gpt):

@@ -127,7 +127,17 @@ class CausalSelfAttention(nn.Module):
 
 
 def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
-    """Attention of one new token over a cache block whose first ``filled`` positions are set."""
+    """Attention of one new token over a cache block whose first ``filled`` positions are set.
+
+    A bf16 block goes through PyTorch's fused attention, which read it 1.8x faster than
+    bf16 matrix products on an Intel Xeon with AMX (batch 1,024, one thread); in fp32 the two ran
+    alike and the products stay, as on the chips where they were measured fastest.
+    """
+    if q.dtype == torch.bfloat16:
+        mask = None
+        if filled < k.shape[2]:
+            mask = torch.arange(k.shape[2], device=k.device).lt(filled).unsqueeze(0)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     scores = (q @ k.transpose(-2, -1)).float() * q.shape[-1] ** -0.5
     if filled < k.shape[2]:
         scores[..., filled:] = float("-inf")

@@ -1,7 +1,8 @@
 import pytest
 import torch
+from torch.nn.attention import SDPBackend
 
-from chemloop.model import GPT, GPTConfig, KVCache, checkpoint, log_likelihood, sample_ids
+from chemloop.model import GPT, GPTConfig, KVCache, checkpoint, gpt, log_likelihood, sample_ids
 from chemloop.model.checkpoint import CheckpointError
 from chemloop.model.gpt import _one_query_attention
 from chemloop.model.sampling import filter_logits
@@ -48,6 +49,18 @@ def test_one_query_attention_ignores_the_unfilled_positions(dtype):
     q, k, v = q.float(), k[:, :, :7].float(), v[:, :, :7].float()
     want = torch.softmax(q @ k.transpose(-2, -1) / 8**0.5, dim=-1) @ v
     torch.testing.assert_close(got.float(), want, atol=0.05, rtol=0.05)
+
+
+def test_training_attention_kernels_give_the_same_gradients(random_gpt, monkeypatch):
+    """The kernel a CPU backward pass goes through changes its speed, not the gradients."""
+    idx = torch.randint(0, 20, (4, 12))
+    grads = []
+    for kernel in (SDPBackend.FLASH_ATTENTION, SDPBackend.MATH):
+        monkeypatch.setattr(gpt, "CPU_TRAINING_ATTENTION", kernel)
+        random_gpt.zero_grad()
+        random_gpt(idx).logsumexp(-1).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in random_gpt.parameters()]))
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
 
 
 def test_context_longer_than_block_size_is_rejected(random_gpt):

@@ -131,13 +131,14 @@ CPU_TRAINING_ATTENTION = SDPBackend.MATH  # bench/training_attention.py measures
 def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float) -> torch.Tensor:
     """Causal attention over whole sequences, for training, likelihoods and a prefill.
 
-    On a CPU, when gradients will flow, PyTorch's unfused (math) attention: the backward pass of
-    its fused CPU kernel took ten times its forward, half of a bf16 training step on an Intel Xeon
-    with AMX, where the math path's backward is ordinary matrix products (a training step 1.96x
-    faster in bf16, 1.18x in fp32). Without gradients the fused kernel's forward is the faster.
+    In bf16 on a CPU, when gradients will flow, PyTorch's unfused (math) attention: the backward
+    pass of its fused CPU kernel took ten times its forward, half of a bf16 training step on an
+    Intel Xeon with AMX, where the math path's backward is ordinary matrix products (a bf16
+    training step 1.5-1.7x faster). In fp32 neither path was consistently faster, and without
+    gradients the fused kernel's forward is the faster: both keep it.
     """
     causal = q.shape[2] > 1
-    if q.requires_grad and q.device.type == "cpu":
+    if q.requires_grad and q.device.type == "cpu" and q.dtype == torch.bfloat16:
         with sdpa_kernel(CPU_TRAINING_ATTENTION):
             return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)

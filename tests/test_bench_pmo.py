@@ -147,6 +147,12 @@ def test_results_of_split_benchmarks_merge_into_one_table():
     assert shared["summary"]["median1"]["mean"] == pytest.approx(0.2) and shared["seeds"] == 1
     with pytest.raises(ChemloopError, match="different settings"):
         merge_results([_result("qed", [0.9]), _result("median1", [0.3], lr=1e-3)])
+    by_alias, by_name = _result("qed", [0.9]), _result("median1", [0.3])
+    by_alias["run_settings"]["model"], by_name["run_settings"]["model"] = "zinc", "prior"
+    assert merge_results([by_alias, by_name])["sum"] == pytest.approx(1.2)  # one prior, two names
+    by_name["run_settings"]["model"] = "moses"
+    with pytest.raises(ChemloopError, match="different settings"):
+        merge_results([by_alias, by_name])
     with pytest.raises(ChemloopError, match="qed seed 0 more than once"):
         merge_results([_result("qed", [0.9, 0.7]), _result("qed", [0.9])])
     # A setting added since a result was written ran at its default there: same method.

@@ -206,9 +206,11 @@ def merge_result_files(paths: list[Path], complete_seeds: bool = False) -> dict:
 def _settings(result: dict) -> dict:
     """A result's optimizer settings with today's defaults filled in.
 
-    A setting added after a result was written is absent from it, and its default is what ran.
+    A setting added after a result was written is absent from it, and its default is what ran. A
+    model named by an alias (``zinc``) is named as the prior it stands for.
     """
-    return RunSection.model_validate(result["run_settings"]).model_dump()
+    settings = RunSection.model_validate(result["run_settings"]).model_dump()
+    return {**settings, "model": checkpoint.ALIASES.get(settings["model"], settings["model"])}
 
 
 def _result(runs: list[PmoRun], budget: int, seeds: int, settings: dict, machine: str | None = None) -> dict:

@@ -48,6 +48,38 @@ def test_resume_continues_from_the_saved_step(tmp_path, smi_file, tiny_model):
     assert tokens == sorted(tokens)  # the token count carried on
 
 
+def test_a_resumed_run_reads_its_saved_split_until_the_file_changes(tmp_path, moses_sample, monkeypatch):
+    from chemloop.train import corpus_split
+
+    data = tmp_path / "train.smi"
+    data.write_text("\n".join(moses_sample[:200]) + "\n")
+    config = PretrainConfig(
+        data=str(data),
+        out=tmp_path / "run",
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=64,
+        max_steps=2,
+        batch_size=16,
+        eval_interval=2,
+        val_size=10,
+    )
+    pretrain(config)
+    run = tmp_path / "run"
+    train, heldout = (run / "train.smi").read_text().split(), (run / "heldout.smi").read_text().split()
+    assert sorted(train + heldout) == sorted(set(load_corpus(data, standardize=True).smiles))
+    reads = []
+    monkeypatch.setattr(corpus_split, "load_corpus", lambda *a, **k: reads.append(a) or load_corpus(*a, **k))
+    resumed = config.model_copy(update={"resume": True})
+    pretrain(resumed.model_copy(update={"max_steps": 3}))
+    assert reads == []  # the saved split, not the corpus, was read
+    assert checkpoint.load(run).metadata["train_molecules"] == len(train)
+    data.write_text("\n".join(moses_sample[:150]) + "\n")  # the file changed: split it again
+    pretrain(resumed.model_copy(update={"max_steps": 4}))
+    assert len(reads) == 1 and len((run / "train.smi").read_text().split()) < len(train)
+
+
 def test_resume_without_a_run_is_an_error(tmp_path, smi_file, tiny_model):
     config = PretrainConfig(data=str(smi_file), out=tmp_path / "none", resume=True, **tiny_model)
     with pytest.raises(ChemloopError, match="no run to resume"):

@@ -37,13 +37,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from chemloop.chem.tokenizer import COMMON_EXTRA_TOKENS, SmilesTokenizer
 from chemloop.data.batching import TokenizedCorpus
-from chemloop.data.corpus import Corpus, is_held_out, load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
 from chemloop.model.optim_state import load_optimizer, save_optimizer
+from chemloop.train.corpus_split import save_split, split_corpus
 from chemloop.train.transfer import corpus_nll, extend_vocabulary, unknown_tokens
 
 METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
@@ -162,21 +162,6 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def _split_corpus(config: PretrainConfig) -> tuple[list[str], list[str], Corpus]:
-    """Training and held-out molecules (split by a seeded hash, so the same on every rank and resume)."""
-    corpus = load_corpus(
-        config.data, column=config.column, skip_invalid=config.skip_invalid, standardize=config.standardize
-    )
-    held = np.array([is_held_out(s, config.holdout_fraction, config.seed) for s in corpus.smiles])
-    if not held.any():  # a tiny corpus: hold out one molecule rather than none
-        held[0] = True
-    if held.all():
-        raise ChemloopError(f"{corpus.source}: too few molecules ({len(corpus)}) to hold some out and train")
-    heldout_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if h]
-    train_smiles = [s for s, h in zip(corpus.smiles, held, strict=True) if not h]
-    return train_smiles, heldout_smiles, corpus
-
-
 def _starting_model(name: str, smiles: list[str], device: torch.device) -> LanguageModel:
     """The model a run starts from (``init_from``), its vocabulary extended by the corpus' new tokens."""
     start = checkpoint.load(name, device)
@@ -201,7 +186,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
 
     torch.manual_seed(config.seed)
     saved = checkpoint.load(out, ddp.device) if resuming else None
-    train_smiles, heldout_smiles, corpus = _split_corpus(config)
+    train_smiles, heldout_smiles, corpus = split_corpus(config, out if resuming else None)
     start = None
     if config.init_from and saved is None:
         start = _starting_model(config.init_from, corpus.smiles, ddp.device)
@@ -242,9 +227,10 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     elif ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "pretrain_config.json").write_text(config.model_dump_json(indent=2))
-        (out / "heldout.smi").write_text("\n".join(heldout_smiles) + "\n")
         with (out / "metrics.csv").open("w", newline="") as f:
             csv.writer(f).writerow(METRICS_FIELDS)
+    if ddp.main:  # a resumed run that lacks it (or whose corpus changed) keeps it from now on
+        save_split(out, config, train_smiles, heldout_smiles, corpus)
 
     train_model = torch.compile(model) if config.compile else model
     if ddp.enabled:

@@ -112,10 +112,10 @@ class AgentSettings(BaseModel):
         description="ga: parents are drawn from the memory with weight 1 / (k·N + rank), k this value and N "
         "the memory's size; smaller favours the top molecules more",
     )
-    # fp32 until perindopril_mpo is measured over seeds too: a bf16 step is ~1.5x faster, and on
-    # zaleplon_mpo bf16 scored higher in 2 of 3 seed pairs (+0.045 on average).
+    # bf16 where the CPU has the units: a step ~1.5x faster, and PMO's tuning tasks scored alike
+    # (bf16 higher in 3 of 5 seed pairs against fp32, +0.027 on average; docs/benchmarks.md).
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "fp32",
+        "auto",
         description="number format of the agent's forward passes (sampling, likelihoods): bf16 runs matrix "
         "products in bfloat16 (weights, gradients and optimizer state stay float32); auto: bf16 on a GPU "
         "or a CPU with bf16 units (AMX, AVX-512 BF16), else fp32",

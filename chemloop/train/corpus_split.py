@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from chemloop.data.corpus import Corpus, is_held_out, load_corpus
 from chemloop.errors import ChemloopError
 
+if TYPE_CHECKING:
+    from chemloop.train.pretrain import PretrainConfig
+
 TRAIN_FILE, HELDOUT_FILE, RECORD_FILE = "train.smi", "heldout.smi", "split.json"
 
 
-def split_corpus(config, run_folder: Path | None = None) -> tuple[list[str], list[str], Corpus]:
+def split_corpus(
+    config: PretrainConfig, run_folder: Path | None = None
+) -> tuple[list[str], list[str], Corpus]:
     """Training and held-out molecules of ``config.data`` (a seeded hash decides, so every rank and
     every resume agrees), read from ``run_folder`` where it holds this corpus' split."""
-    saved = _saved_record(run_folder) if run_folder is not None else None
-    if saved is not None and {k: saved.get(k) for k in _record(config)} == _record(config):
+    if run_folder is not None and holds_split(run_folder, config):
+        saved = json.loads((run_folder / RECORD_FILE).read_text())
         train, heldout = (_read(run_folder / name) for name in (TRAIN_FILE, HELDOUT_FILE))
         return train, heldout, Corpus(train + heldout, source=saved["source"], duplicates=saved["duplicates"])
     corpus = load_corpus(
@@ -39,7 +45,9 @@ def split_corpus(config, run_folder: Path | None = None) -> tuple[list[str], lis
     return train, heldout, corpus
 
 
-def save_split(run_folder: Path, config, train: list[str], heldout: list[str], corpus: Corpus) -> None:
+def save_split(
+    run_folder: Path, config: PretrainConfig, train: list[str], heldout: list[str], corpus: Corpus
+) -> None:
     """Write the split and the record of where it came from into ``run_folder``."""
     for name, smiles in ((TRAIN_FILE, train), (HELDOUT_FILE, heldout)):
         (run_folder / name).write_text("\n".join(smiles) + "\n")
@@ -47,7 +55,7 @@ def save_split(run_folder: Path, config, train: list[str], heldout: list[str], c
     (run_folder / RECORD_FILE).write_text(json.dumps(record, indent=2))
 
 
-def _record(config) -> dict:
+def _record(config: PretrainConfig) -> dict:
     """What the split depends on: the file as it is now and the options that read and split it."""
     record = {
         "data": str(config.data),
@@ -61,11 +69,13 @@ def _record(config) -> dict:
     return record
 
 
-def _saved_record(run_folder: Path) -> dict | None:
-    """The record in ``run_folder``, if it and the split it describes are there."""
+def holds_split(run_folder: Path, config: PretrainConfig) -> bool:
+    """Whether ``run_folder`` holds the split of ``config``'s corpus file as it is now."""
     if not all((run_folder / name).is_file() for name in (TRAIN_FILE, HELDOUT_FILE, RECORD_FILE)):
-        return None
-    return json.loads((run_folder / RECORD_FILE).read_text())
+        return False
+    saved = json.loads((run_folder / RECORD_FILE).read_text())
+    record = _record(config)
+    return {k: saved.get(k) for k in record} == record
 
 
 def _read(path: Path) -> list[str]:

@@ -43,7 +43,7 @@ from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import PRECISIONS, autocast, pick_device, resolve_precision
 from chemloop.model.gpt import GPT, GPTConfig
 from chemloop.model.optim_state import load_optimizer, save_optimizer
-from chemloop.train.corpus_split import save_split, split_corpus
+from chemloop.train.corpus_split import holds_split, save_split, split_corpus
 from chemloop.train.transfer import corpus_nll, extend_vocabulary, unknown_tokens
 
 METRICS_FIELDS = ["step", "epoch", "tokens", "train_loss", "val_nll", "lr", "tokens_per_s", "elapsed_s"]
@@ -229,7 +229,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
         (out / "pretrain_config.json").write_text(config.model_dump_json(indent=2))
         with (out / "metrics.csv").open("w", newline="") as f:
             csv.writer(f).writerow(METRICS_FIELDS)
-    if ddp.main:  # a resumed run that lacks it (or whose corpus changed) keeps it from now on
+    if ddp.main and not holds_split(out, config):  # new, resumed without one, or the file changed
         save_split(out, config, train_smiles, heldout_smiles, corpus)
 
     train_model = torch.compile(model) if config.compile else model

@@ -364,13 +364,13 @@ KindOption = Annotated[
 def _reward_config(**options):
     from pydantic import ValidationError
 
+    from chemloop.config_files import validation_problems
     from chemloop.reward.model import RewardConfig
 
     try:
         return RewardConfig(**options)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid reward model options: {problems}") from None
+        raise ChemloopError(f"invalid reward model options: {validation_problems(err)}") from None
 
 
 @reward_app.command("fit")

@@ -30,5 +30,20 @@ def validate(model: type[Model], data: dict, source: str) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid {source}: {problems}") from None
+        raise ChemloopError(f"invalid {source}: {validation_problems(err)}") from None
+
+
+def validation_problems(err: ValidationError, empty_key: str = "") -> str:
+    """Every bad key of ``err`` by its dotted path (``empty_key`` for the whole input), with its
+    problem; a key that may take one of several types gets one entry, its problems joined by "or"."""
+    problems: dict[str, list[str]] = {}
+    for e in err.errors():
+        key = ".".join(str(part) for part in e["loc"] if not _is_union_member(part)) or empty_key
+        problems.setdefault(key, []).append(e["msg"])
+    return "; ".join(f"{key}: {' or '.join(msgs)}" for key, msgs in problems.items())
+
+
+def _is_union_member(part: object) -> bool:
+    """Whether a part of pydantic's error location names a member of a union (``constrained-float``,
+    ``literal['auto']``) rather than a key: keys are identifiers or list positions."""
+    return isinstance(part, str) and not part.isidentifier()

@@ -171,6 +171,28 @@ def test_example_campaign_config_is_valid():
     assert all(c.filter for c in config.score.components)  # constraints; the reward model is the objective
 
 
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (
+            'rl_kappa = "hot"',
+            "campaign.rl_kappa: Input should be a valid number, unable to parse string as a number"
+            " or Input should be 'auto'",
+        ),
+        (
+            "rl_kappa = -20",
+            "campaign.rl_kappa: Input should be greater than or equal to -10 or Input should be 'auto'",
+        ),
+        ("batch = 0", "campaign.batch: Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_bad_campaign_key_is_named_once_whatever_types_it_takes(tmp_path, line, named):
+    (tmp_path / "campaign.toml").write_text(f"[campaign]\n{line}\n")
+    with pytest.raises(ChemloopError) as err:
+        load_campaign_config(tmp_path / "campaign.toml")
+    assert str(err.value).endswith(f"campaign.toml: {named}")
+
+
 @pytest.mark.slow
 def test_preferences_and_ratings_are_stored_and_feed_the_next_fit(campaign_setup):
     factory, name, tmp = campaign_setup

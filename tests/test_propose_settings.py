@@ -265,7 +265,7 @@ class LengthModel:
 def test_kappa_reaches_the_rl_objective_and_the_acquisition(tmp_path, recorder, monkeypatch, kappa):
     # No measurements yet (a model fitted on preferences, say): the squashing range is [0, 1].
     factory, _ = new_campaign(
-        tmp_path, campaign={**SETTINGS["campaign"], "kappa": kappa, "acquisition": "ucb"}
+        tmp_path, campaign={**SETTINGS["campaign"], "kappa": kappa, "rl_kappa": None, "acquisition": "ucb"}
     )
     monkeypatch.setattr(reward_store, "latest", lambda session, campaign_id: LengthModel())
     proposed = propose(factory, "c")
@@ -277,6 +277,30 @@ def test_kappa_reaches_the_rl_objective_and_the_acquisition(tmp_path, recorder, 
     assert proposed.priority == pytest.approx([len(s) / 100 + kappa * 0.05 for s in longest])
     assert proposed.predicted_mean == pytest.approx([len(s) / 100 for s in longest])
     assert proposed.predicted_std == pytest.approx([0.05] * 3)
+
+
+OPEN_SET = ["CCO", "CCCO", "Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "OC1CCCCC1"]
+SERIES_SET = [f"{r}c1ccc(CN2CCCCC2)cc1" for r in ("", "C", "O", "Cl", "N")]  # one two-ring core
+
+
+@pytest.mark.parametrize(
+    ("measured", "rl_kappa", "weight"),
+    [(OPEN_SET, "auto", -1.0), (SERIES_SET, "auto", 1.0), (OPEN_SET, 0.5, 0.5), (OPEN_SET, None, 1.0)],
+)
+def test_rl_is_pessimistic_in_an_open_campaign_and_optimistic_in_a_series(
+    tmp_path, recorder, monkeypatch, measured, rl_kappa, weight
+):
+    seed = tmp_path / "seed.csv"
+    first = canonical(measured[0])  # measured: inside the trust region and the domain
+    values = [len(first) / 100 + 0.02 * (i - 2) for i in range(len(measured))]  # the squashing range
+    seed.write_text("smiles,value\n" + "".join(f"{s},{v}\n" for s, v in zip(measured, values, strict=True)))
+    campaign = {**SETTINGS["campaign"], "seed_data": str(seed), "kappa": 1.0, "rl_kappa": rl_kappa}
+    factory, _ = new_campaign(tmp_path, campaign=campaign, reward={"ensemble": 2, "hidden": 8, "epochs": 2})
+    monkeypatch.setattr(reward_store, "latest", lambda session, campaign_id: LengthModel())
+    propose(factory, "c")
+    objective = recorder.steps[0]
+    expected = sigmoid(len(first) / 100 + weight * 0.05, min(values), max(values))
+    assert objective([first]) == [pytest.approx(expected)]
 
 
 def test_nothing_new_to_propose_is_an_error(tmp_path, recorder, monkeypatch):

@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from chemloop.chem.mol import to_mol, try_canonical
+from chemloop.config_files import validation_problems
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
 from chemloop.loop.acquisition import select_batch
@@ -292,8 +293,7 @@ def bench_campaign(
     try:  # validates the overrides before any work
         probe = campaign_config(batch, 0, Path("seed.csv"), campaign, reward, run, score)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid campaign settings: {problems}") from None
+        raise ChemloopError(f"invalid campaign settings: {validation_problems(err)}") from None
     settings, reward_settings = probe.campaign, probe.reward
     pool_size = pool_size or settings.candidates
 

@@ -152,7 +152,7 @@ def propose(
         model,
         scorer,
         values,
-        settings.kappa if settings.rl_kappa is None else settings.rl_kappa,
+        settings.rl_uncertainty_weight(measured.smiles if measured else []),
         measured=measured,
         trust=settings.trust_rule(),
     )

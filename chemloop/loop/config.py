@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chemloop.chem.series import series_core
 from chemloop.config_files import read_toml, validate
 from chemloop.constitution.principles import default_constitution
 from chemloop.loop.acquisition import Acquisition
@@ -31,6 +32,8 @@ from chemloop.loop.domain import TrustRule
 from chemloop.rl.settings import AgentSettings
 from chemloop.score.config import ComponentConfig, ScoreConfig
 
+SERIES_CORE_SHARE = 0.5  # the share of measured molecules on one core that makes them a series
+OPEN_CAMPAIGN_RL_KAPPA = -1.0  # [campaign] rl_kappa = "auto" without a series core: pessimistic RL
 CONSTITUTION_FILTER = ComponentConfig(type="constitution", filter=True, params={"mode": "filter"})
 
 
@@ -42,15 +45,16 @@ class CampaignSection(BaseModel):
         "ucb", description="how a batch is picked from the candidates' predicted mean and spread"
     )
     kappa: float = Field(1.0, ge=0, description="ucb: weight of the uncertainty; rl: exploration bonus")
-    # -1 turned an open campaign (osimertinib_mpo, seed 2) from 0 top-1% hits into 29: optimistic RL had
-    # chased the ensemble's blind spots. In the series benchmark (3 series x 3 seeds) it lowered the best
-    # in three runs and raised it in two, so it stays unset (docs/benchmarks.md, pessimistic RL).
-    rl_kappa: float | None = Field(
-        None,
-        ge=-10,
-        le=10,
+    # Over 3 open-campaign tasks x 3 seeds, -1 gave 424 top-1% hits against 397 and reached 2x screening in
+    # 8 runs of 9 against 6 (osimertinib_mpo seed 2: 29 against 0; optimistic RL had chased the ensemble's
+    # blind spots); inside a series it lowered the best in three runs of nine and raised it in two
+    # (docs/benchmarks.md, pessimistic RL). "auto" applies each where it was measured better.
+    rl_kappa: Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)] | Literal["auto"] | None = Field(
+        "auto",
         description="weight of the reward model's uncertainty in propose's RL reward (mean + rl_kappa*std): "
-        "negative makes RL pessimistic, so it does not chase the model's blind spots; null: kappa",
+        "negative makes RL pessimistic, so it does not chase the model's blind spots; 'auto': "
+        f"{OPEN_CAMPAIGN_RL_KAPPA:g} while the measured molecules share no series core (an open campaign; "
+        "a scaffold in trust_core of them, half if that is null), kappa inside a series; null: kappa",
     )
     max_similarity: float | None = Field(0.7, gt=0, le=1, description="Tanimoto cap within a batch")
     candidates: int = Field(2000, ge=10, description="molecules generated per propose")
@@ -108,7 +112,7 @@ class CampaignSection(BaseModel):
         True, description="trust region: a candidate on a measured molecule's Murcko scaffold stays in it"
     )
     trust_core: float | None = Field(
-        0.5,
+        SERIES_CORE_SHARE,
         gt=0,
         le=1,
         description="trust region: when at least this share of the measured molecules contain one Murcko "
@@ -129,6 +133,15 @@ class CampaignSection(BaseModel):
 
     def trust_rule(self) -> TrustRule:
         return TrustRule(self.trust_similarity, self.trust_scaffold, self.trust_core)
+
+    def rl_uncertainty_weight(self, measured: Sequence[str]) -> float:
+        """κ of propose's RL reward for a campaign that has measured ``measured``."""
+        if self.rl_kappa is None:
+            return self.kappa
+        if self.rl_kappa != "auto":
+            return self.rl_kappa
+        in_series = series_core(measured, self.trust_core or SERIES_CORE_SHARE) is not None
+        return self.kappa if in_series else OPEN_CAMPAIGN_RL_KAPPA
 
 
 class RewardSection(BaseModel):

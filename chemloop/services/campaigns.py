@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from chemloop.chem.prompts import PromptError, parse_prompt
 from chemloop.chem.user_input import WITHHELD_PROBLEM
-from chemloop.config_files import validate
+from chemloop.config_files import validate, validation_problems
 from chemloop.dock.poses import pose_path
 from chemloop.errors import ChemloopError
 from chemloop.jobs import ACTIVE, Job, JobConflictError
@@ -181,8 +181,7 @@ def config_from_tables(
     try:
         request = schemas.CampaignCreate.model_validate({**data, "name": name, "core": core})
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ChemloopError(f"invalid campaign config: {problems}") from None
+        raise ChemloopError(f"invalid campaign config: {validation_problems(err)}") from None
     return campaign_config(request, settings)
 
 

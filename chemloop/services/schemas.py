@@ -320,7 +320,9 @@ class CampaignSectionIn(Section):
     batch: int | None = Field(None, ge=1, le=1000)
     acquisition: Acquisition | None = None
     kappa: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
-    rl_kappa: float | None = Field(None, ge=-10, le=10, allow_inf_nan=False, description="null: kappa")
+    rl_kappa: Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)] | Literal["auto"] | None = Field(
+        None, description="'auto': -1 in an open campaign, kappa in a series; null: kappa"
+    )
     max_similarity: float | None = Field(None, gt=0, le=1, description="null: no similarity cap")
     candidates: int | None = Field(None, ge=10, description="at most the server's max_samples")
     rl_steps: int | None = Field(None, ge=0, le=500)

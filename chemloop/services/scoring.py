@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chemloop.config_files import validation_problems
 from chemloop.errors import ChemloopError
 from chemloop.score.config import PLUGIN_TYPES, ScoreConfig
 from chemloop.score.registry import get_component
@@ -68,10 +69,7 @@ def score_config(
     try:
         config = ScoreConfig(components=tables)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'components'}: {e['msg']}" for e in err.errors()
-        )
-        raise ChemloopError(f"invalid scoring components: {problems}") from None
+        raise ChemloopError(f"invalid scoring components: {validation_problems(err, 'components')}") from None
     for c in config.components:
         if c.type not in PLUGIN_TYPES and not allow_slow and get_component(c.type).slow:
             raise ChemloopError(

@@ -383,10 +383,20 @@ def bench_compress(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="seeds the samples, the NLL set and calibration")] = 0,
+    rl_tasks: Annotated[
+        str,
+        typer.Option(
+            help="comma-separated PMO tasks (e.g. zaleplon_mpo,perindopril_mpo): AUC top-10 of RL runs "
+            "starting from each float variant (hours: runs are kept in --work-dir and resumed)"
+        ),
+    ] = "",
+    rl_seeds: Annotated[int, typer.Option(min=1, help="RL runs per task and variant")] = 3,
+    rl_budget: Annotated[int, typer.Option(min=1, help="oracle calls per RL run")] = 10_000,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
     """Compressed variants of a model side by side: weights size, validity, unique@10k, FCD to the
-    held-out split, held-out NLL, and valid molecules/s (median of interleaved rounds)."""
+    held-out split, held-out NLL, valid molecules/s (median of interleaved rounds), and with
+    --rl-tasks the PMO AUC of RL runs starting from each variant."""
     from chemloop.bench.compress import bench_compress as run_bench
     from chemloop.bench.compress import format_table
 
@@ -406,6 +416,9 @@ def bench_compress(
         work_dir=work_dir,
         heldout_source=heldout,
         calibration_source=calibration,
+        rl_tasks=[t.strip() for t in rl_tasks.split(",") if t.strip()],
+        rl_seeds=rl_seeds,
+        rl_budget=rl_budget,
         progress=console.print,
     )
     console.print(format_table(result))

@@ -4,6 +4,7 @@ matrices); bad requests are refused naming what was wrong. Tiny random models, b
 
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -288,6 +289,53 @@ def test_the_benchmark_measures_every_variant_side_by_side(tiny_checkpoint, tmp_
     assert all(len(row["valid_per_s_runs"]) == 2 and row["heldout_nll"] > 0 for row in rows.values())
     assert rows["int8"]["weights_mb"] < rows["fp32"]["weights_mb"]
     assert format_table(result).row_count == 3
+
+
+@pytest.mark.slow
+def test_rl_runs_start_from_each_float_variant_and_not_from_int8(tiny_checkpoint, tmp_path):
+    from chemloop.bench.compress import INT8_DOES_NOT_TRAIN, bench_compress, format_table
+
+    folder, calibration = tiny_checkpoint
+    heldout = tmp_path / "heldout.smi"
+    heldout.write_text("\n".join(MOLECULES) + "\n")
+    options = {
+        "variants": "fp32,mlp:0.5,int8",
+        "num": 16,
+        "nll_molecules": 8,
+        "speed_num": 16,
+        "repeats": 1,
+        "batch_size": 16,
+        "calibration_molecules": 16,
+        "calibration_source": str(calibration),
+        "heldout_source": str(heldout),
+        "work_dir": tmp_path / "variants",
+        "cache_dir": tmp_path / "cache",
+        "rl_tasks": ["qed"],
+        "rl_seeds": 2,
+        "rl_budget": 40,
+    }
+    result = bench_compress(folder, **options)
+    rows = result["variants"]
+    for label in ("fp32", "mlp:0.5"):
+        qed = rows[label]["rl"]["tasks"]["qed"]
+        assert len(qed["runs"]) == 2 and all(0 <= auc <= 1 for auc in qed["runs"])
+    assert rows["int8"]["rl"] == {"skipped": INT8_DOES_NOT_TRAIN}
+    pruned_runs = tmp_path / "variants" / "rl" / "mlp_0.5"
+    started_from = json.loads((pruned_runs / "qed-seed0" / "config.json").read_text())["run"]["model"]
+    assert started_from == rows["mlp:0.5"]["folder"]
+    assert format_table(result).columns[-1].header == "AUC qed"
+    # Run again on the same work folder: the finished RL runs are read back, not rerun.
+    rerun = bench_compress(folder, **options)
+    assert rerun["variants"]["mlp:0.5"]["rl"]["tasks"] == rows["mlp:0.5"]["rl"]["tasks"]
+
+
+def test_an_unknown_rl_task_is_named_before_any_work(tiny_checkpoint, tmp_path):
+    from chemloop.bench.compress import bench_compress
+
+    folder, _ = tiny_checkpoint
+    with pytest.raises(ChemloopError, match="no_such_task"):
+        bench_compress(folder, variants="fp32", rl_tasks=["no_such_task"], work_dir=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
 
 
 def test_variants_that_begin_alike_share_their_first_steps(tiny_checkpoint, tmp_path, monkeypatch):

@@ -18,7 +18,12 @@ Variants are written ``name[:value][+int8]``:
 - ``distill:SIZE`` (a student, e.g. ``distill:3x256``, trained for ``distill_minutes``);
 - ``+int8`` after any of them quantizes the result as well (e.g. ``mlp:0.5+int8``).
 
-Not measured here: PMO tuning-task AUC with a variant as the sampling model of an RL run.
+With ``rl_tasks``, each float variant is also the model of PMO runs on those tasks (PMO's protocol,
+``chemloop bench pmo``'s settings): the agent starts from it, samples from it and is kept close to
+it, and the AUC top-10 over ``rl_seeds`` seeds says whether RL loses anything by starting there.
+An int8 variant has no such row: int8 weights do not train, and an RL run's agent samples its own
+float weights (sampling is an eighth of an RL step, so an int8 copy remade every step would save
+about 3% of a run; docs/compression.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from chemloop.bench.moses_metrics import (
     canonical_or_none,
     unique_at_k,
 )
+from chemloop.bench.pmo import run_task
 from chemloop.bench.prior_metrics import DEFAULT_CACHE_DIR, HELDOUT_FILE, fcd_to, load_split, split_options
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.compression import compress
@@ -56,6 +62,7 @@ from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
 from chemloop.model.likelihood import log_likelihood
 from chemloop.model.quantized import count_parameters
+from chemloop.score.oracles.pmo import oracle
 
 DEFAULT_VARIANTS = (
     "fp32,autocast,bf16,int8,int8-weight,magnitude:0.5,sparsegpt:0.5,mlp:0.25,mlp:0.5,mlp:0.5+int8"
@@ -246,6 +253,41 @@ def speed(
     }
 
 
+INT8_DOES_NOT_TRAIN = "int8 weights do not train; an RL run's agent samples its own float weights"
+
+
+def rl_auc(
+    path: Path,
+    lm: LanguageModel,
+    precision: str,
+    *,
+    tasks: Sequence[str],
+    seeds: int,
+    budget: int,
+    runs_dir: Path,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """AUC top-10 of PMO runs whose agent starts from the checkpoint at ``path`` (computed in
+    ``precision``), per task over ``seeds`` seeds; finished runs in ``runs_dir`` are read, not rerun."""
+    if any(step.get("method") == "int8" for step in lm.compression):
+        return {"skipped": INT8_DOES_NOT_TRAIN}
+    by_task = {}
+    for task in tasks:
+        runs = []
+        for seed in range(seeds):
+            progress(f"{path.name}: PMO {task}, seed {seed}, {budget} calls")
+            settings = {"model": str(path), "precision": precision}
+            runs.append(run_task(task, seed, budget, runs_dir / f"{task}-seed{seed}", settings))
+        aucs = [r.auc_top10 for r in runs]
+        by_task[task] = {
+            "mean": round(statistics.fmean(aucs), 4),
+            "std": round(statistics.stdev(aucs), 4) if len(aucs) > 1 else 0.0,
+            "runs": [round(a, 4) for a in aucs],
+            "seconds": round(statistics.fmean(r.seconds for r in runs), 1),
+        }
+    return {"tasks": by_task, "budget": budget}
+
+
 def _kernels(lm: LanguageModel) -> str:
     found = sorted({m.kernel for m in lm.model.modules() if hasattr(m, "kernel")})
     return ", ".join(found) if found else "float"
@@ -274,11 +316,16 @@ def bench_compress(
     heldout_source: str | None = None,
     cache_dir: str | Path | None = None,
     n_jobs: int = 2,
+    rl_tasks: Sequence[str] = (),
+    rl_seeds: int = 3,
+    rl_budget: int = 10_000,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Build and measure every variant of ``model`` (see the module docstring); one result dict."""
     say = progress or (lambda _: None)
     start = time.perf_counter()
+    for task in rl_tasks:
+        oracle(task)  # an unknown task fails here, before the variants are built
     chosen = parse_variants(variants) + [Variant(str(p), (), checkpoint.resolve(p)) for p in include]
     source = checkpoint.load(model)
     # The float variants' number format; int8 is a variant here, not a precision.
@@ -301,6 +348,7 @@ def bench_compress(
     with tempfile.TemporaryDirectory(prefix="chemloop-compress-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
         loaded: dict[str, tuple[LanguageModel, str]] = {}
+        paths: dict[str, Path] = {}
         rows: dict[str, dict[str, Any]] = {}
         for variant in chosen:
             path = build(
@@ -321,9 +369,21 @@ def bench_compress(
                 "precision": resolve_precision(computed_in, source.device),
                 **measured,
             }
-            loaded[variant.label] = (lm, computed_in)
+            loaded[variant.label], paths[variant.label] = (lm, computed_in), path
         say(f"timing: {repeats} rounds of {speed_num} molecules per variant")
         timed = speed(loaded, num=speed_num, batch_size=batch_size, repeats=repeats)
+        for variant in chosen if rl_tasks else ():  # last: hours, where the rest takes minutes
+            lm, computed_in = loaded[variant.label]
+            rows[variant.label]["rl"] = rl_auc(
+                checkpoint.resolve(paths[variant.label]),
+                lm,
+                resolve_precision(computed_in, source.device),
+                tasks=rl_tasks,
+                seeds=rl_seeds,
+                budget=rl_budget,
+                runs_dir=folder / "rl" / _step_folder([{"label": variant.label}]),
+                progress=say,
+            )
     baseline = timed[chosen[0].label]["median_valid_per_s"]
     for label, row in rows.items():
         row.update(timed[label])
@@ -344,7 +404,8 @@ def bench_compress(
         "nll_molecules": len(nll_set),
         "heldout_molecules": len(molecules),
         "variants": rows,
-        "not_measured": "PMO tuning-task AUC with a variant as the RL run's sampling model",
+        "rl_tasks": list(rl_tasks),
+        "rl_seeds": rl_seeds if rl_tasks else 0,
         "seconds": round(time.perf_counter() - start, 1),
     }
 
@@ -361,7 +422,12 @@ def format_table(result: dict[str, Any]) -> Any:
     table.add_column("variant", no_wrap=True)
     for column in ("computed in", "MB", "params", "valid", "uniq@10k", "FCD", "NLL", "valid/s", "speed-up"):
         table.add_column(column, justify="right", no_wrap=True)
+    tasks = result.get("rl_tasks", [])
+    for task in tasks:
+        table.add_column(f"AUC {task}", justify="right", no_wrap=True)
     for label, row in result["variants"].items():
+        rl = row.get("rl", {}).get("tasks", {})
+        auc = [f"{rl[t]['mean']:.3f} ± {rl[t]['std']:.3f}" if t in rl else "-" for t in tasks]
         table.add_row(
             label,
             row.get("precision", result["precision"]),
@@ -373,6 +439,7 @@ def format_table(result: dict[str, Any]) -> Any:
             _cell(row["heldout_nll"], 2),
             f"{row['median_valid_per_s']:.0f}",
             _cell(row["speedup"], 2),
+            *auc,
         )
     return table
 

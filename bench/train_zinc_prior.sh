@@ -7,8 +7,9 @@
 # The learning rate follows a cosine to --max-steps (4,500 steps, ~4.9 epochs) or --max-minutes,
 # whichever comes first; steps 0-2,750 ran with a 420-minute budget, 2,750-4,000 with a cosine to
 # 6,500 steps, the rest with this schedule (shortened so that the run ends on this CPU in a day).
-# From the shipped step 5,750: INIT_FROM=prior OUT=runs/zinc-prior-continued MAX_STEPS=6000 LR=6e-4 (a restarted
-# cosine over 6,000 more steps; its state in checkpoints/zinc-prior-continued).
+# From the shipped step 5,750: INIT_FROM=prior OUT=runs/zinc-prior-continued MAX_STEPS=3000 LR=6e-4 (a restarted
+# cosine, over 6,000 more steps until its step 1,000, then shortened to 3,000 so that it ends in about
+# 7 hours of one core of a CPU without bf16 units; its state in checkpoints/zinc-prior-continued).
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail

@@ -4,8 +4,9 @@ A run's seed fixes the prior's first samples, so two settings on the same (task,
 alike and differ only by what the setting changes; comparing them pair by pair removes the
 seed-to-seed spread that a table of means would carry. Prints per pair the AUC top-10 of
 each, the difference, the calls used, what stopped each run and its wall time, then the
-mean difference. With ``--spread`` (results holding several seeds per task) it also prints
-how large a sum of differences seed-to-seed spread alone gives, to read the sum against.
+mean difference and how often the new setting was higher (with a two-sided sign test). With
+``--spread`` (results holding several seeds per task) it also prints how large a sum of
+differences seed-to-seed spread alone gives, to read the sum against.
 
     python bench/pmo_paired.py --base bench/results/pmo_default_seed0_A.json ... \\
         --new bench/results/pmo_barrier_seed0.json ... [--output paired.json] \\
@@ -42,6 +43,16 @@ def seed_spread(paths: list[Path], tasks: list[str]) -> float:
     return math.sqrt(sum(2 * spreads.get(task, typical) ** 2 for task in tasks))
 
 
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: how often a fair coin splits ``wins + losses`` pairs at least as
+    unevenly (ties left out), so a setting that changes nothing reads p near 1."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -75,12 +86,20 @@ def main() -> None:
             f"{b['seconds']:,.0f} / {n['seconds']:,.0f} |"
         )
     deltas = [r["delta"] for r in rows]
-    wins = sum(d > 0 for d in deltas)
+    wins, losses = sum(d > 0 for d in deltas), sum(d < 0 for d in deltas)
+    p_sign = sign_test(wins, losses)
     print(
         f"{len(rows)} pairs: mean Δ {statistics.fmean(deltas):+.4f}, sum Δ {sum(deltas):+.3f}, "
-        f"new higher in {wins}, lower in {sum(d < 0 for d in deltas)}"
+        f"new higher in {wins}, lower in {losses} (two-sided sign test p = {p_sign:.3g})"
     )
-    result = {"changed": changed, "base": [str(p) for p in args.base], "new": [str(p) for p in args.new]}
+    result = {
+        "changed": changed,
+        "base": [str(p) for p in args.base],
+        "new": [str(p) for p in args.new],
+        "higher": wins,
+        "lower": losses,
+        "sign_test_p": p_sign,
+    }
     if args.spread:
         result["seed_spread_of_sum"] = seed_spread(args.spread, [r["task"] for r in rows])
         print(f"seed-to-seed spread alone gives a sum Δ of ±{result['seed_spread_of_sum']:.3f} (one sd)")

@@ -198,6 +198,22 @@ def _bench_script(name: str):
     return module
 
 
+def test_sign_test_of_paired_runs_by_hand():
+    """bench/pmo_paired.py: two-sided exact sign test over the pairs that differ."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "pmo_paired", Path(__file__).parents[1] / "bench/pmo_paired.py"
+    )
+    paired = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired)
+    assert paired.sign_test(7, 0) == pytest.approx(2 / 2**7)  # all seven higher
+    assert paired.sign_test(2, 8) == pytest.approx(2 * (1 + 10 + 45) / 2**10)  # symmetric
+    assert paired.sign_test(8, 2) == paired.sign_test(2, 8)
+    assert paired.sign_test(5, 5) == 1.0 and paired.sign_test(0, 0) == 1.0
+
+
 def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
     """bench/pmo_table.py --exclude-from-sum: the sums, ours and REINVENT's, skip the same tasks."""
     from chemloop.bench.pmo import merge_results

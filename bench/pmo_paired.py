@@ -24,9 +24,23 @@ from pathlib import Path
 from chemloop.bench.pmo import merge_result_files
 
 
-def _runs(paths: list[Path]) -> tuple[dict[tuple[str, int], dict], dict]:
-    merged = merge_result_files(paths)
-    return {(r["task"], r["seed"]): r for r in merged["runs"]}, merged["run_settings"]
+def _runs(paths: list[Path]) -> dict[tuple[str, int], tuple[dict, dict]]:
+    """Each (task, seed) run of the files with the settings it ran under: a pair's two runs must
+    differ only in what is compared, while pairs may differ among themselves (e.g. the precision
+    of the chip each pair ran on)."""
+    runs: dict[tuple[str, int], tuple[dict, dict]] = {}
+    for path in paths:
+        merged = merge_result_files([path])
+        for run in merged["runs"]:
+            key = (run["task"], run["seed"])
+            if key in runs:
+                raise SystemExit(f"{run['task']} seed {run['seed']} is in more than one file")
+            runs[key] = (run, merged["run_settings"])
+    return runs
+
+
+def _changes(base: dict, new: dict) -> dict:
+    return {k: (base.get(k), new.get(k)) for k in sorted(set(base) | set(new)) if base.get(k) != new.get(k)}
 
 
 def seed_spread(paths: list[Path], tasks: list[str]) -> float:
@@ -64,20 +78,23 @@ def main() -> None:
         "--spread", nargs="+", type=Path, help="results with several seeds per task (the seed-to-seed spread)"
     )
     args = parser.parse_args()
-    base, base_settings = _runs(args.base)
-    new, new_settings = _runs(args.new)
+    base, new = _runs(args.base), _runs(args.new)
     pairs = sorted(set(base) & set(new))
     if not pairs:
         raise SystemExit("no (task, seed) run is in both --base and --new")
-    changed = {
-        k: (base_settings[k], new_settings[k]) for k in base_settings if base_settings[k] != new_settings[k]
-    }
+    changes = [_changes(base[pair][1], new[pair][1]) for pair in pairs]
+    changed = {k: v for k, v in changes[0].items() if all(c.get(k) == v for c in changes)}
+    if any(c != changed for c in changes):
+        raise SystemExit(f"the pairs change different settings: {changes}")
+    between = sorted(k for k in base[pairs[0]][1] if len({json.dumps(base[p][1].get(k)) for p in pairs}) > 1)
     print(f"settings changed (base -> new): {changed}")
+    if between:
+        print(f"settings that differ between pairs (alike within each): {', '.join(between)}")
     print("| task | seed | base AUC | new AUC | Δ | calls base / new | stopped base / new | s base / new |")
     print("|---|---|---|---|---|---|---|---|")
     rows = []
     for task, seed in pairs:
-        b, n = base[task, seed], new[task, seed]
+        b, n = base[task, seed][0], new[task, seed][0]
         delta = n["auc_top10"] - b["auc_top10"]
         rows.append({"task": task, "seed": seed, "base": b, "new": n, "delta": delta})
         print(
@@ -94,6 +111,7 @@ def main() -> None:
     )
     result = {
         "changed": changed,
+        "differ_between_pairs": between,
         "base": [str(p) for p in args.base],
         "new": [str(p) for p in args.new],
         "higher": wins,

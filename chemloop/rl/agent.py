@@ -39,6 +39,7 @@ from chemloop.rl.diversity import ScaffoldDiversityFilter, scaffold_of
 from chemloop.rl.ga import GraphGA
 from chemloop.rl.losses import reinforce_kl_loss, reinvent_loss
 from chemloop.rl.memory import ReplayMemory
+from chemloop.rl.screen import NeighbourScreen
 
 # One score per SMILES; None for a molecule left unscored (no oracle budget left).
 ScoreFunction = Callable[[Sequence[str]], Sequence[float | None]]
@@ -84,6 +85,7 @@ class Agent:
         diversity: ScaffoldDiversityFilter | None = None,
         ga: GraphGA | None = None,
         ga_share: float = 0.0,
+        screen: NeighbourScreen | None = None,
         prompt: Prompt | None = None,
         precision: str = "fp32",
         seed: int = 0,
@@ -106,6 +108,7 @@ class Agent:
         self.memory = memory if memory is not None else ReplayMemory(randomize=randomize, seed=seed)
         self.diversity = diversity
         self.ga, self.ga_share = ga, ga_share
+        self.screen = screen
         # Canonical SMILES scored so far: GA offspring already scored are dropped before scoring.
         self._scored: set[str] = set()
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=lr)
@@ -136,9 +139,15 @@ class Agent:
         batch is learned from once, as REINVENT does (Augmented Memory's PMO code keeps repeats).
         With a GA, ``ga_share`` of the batch is GA offspring of the memory instead of samples: they
         follow the samples into scoring and every update, spelled as the model writes (canonical).
+        With a screen (``chemloop.rl.screen``) the agent samples several batches and the new molecules
+        scored are those of them with the best nearest-neighbour estimate of the score.
         """
         wanted = self._offspring_count()
-        rows = self._sample(self.batch_size - wanted)
+        own = self.batch_size - wanted
+        rows = self._sample(own * self.screen.factor if self.screen else own)
+        if self.screen is not None:
+            kept = self.screen.choose([try_canonical(self.tokenizer.decode(row)) for row in rows], own)
+            rows = [rows[i] for i in kept]
         smiles = [self.tokenizer.decode(row) for row in rows]
         sampled = len(rows)
         for child, ids in self._offspring(wanted, smiles):
@@ -156,6 +165,8 @@ class Agent:
         canonical = [try_canonical(s) for s in smiles]
         if self.ga is not None:
             self._scored.update(c for c in canonical if c is not None)
+        if self.screen is not None:
+            self.screen.remember(canonical, scores)
         rewarded = self.diversity(canonical, scores) if self.diversity else scores
         self._remember(canonical, scores, rewarded)
 
@@ -332,6 +343,7 @@ class Agent:
             "diversity": dict(self.diversity.buckets) if self.diversity else None,
             "ga": self.ga.state() if self.ga else None,
             "scored": sorted(self._scored) if self.ga else None,
+            "screen": self.screen.state() if self.screen else None,
         }
         (directory / "agent_state.json").write_text(json.dumps(state))
 
@@ -347,3 +359,5 @@ class Agent:
         if self.ga is not None and state.get("ga") is not None:  # states before the GA have no key
             self.ga.load_state(state["ga"])
             self._scored = set(state["scored"])
+        if self.screen is not None and state.get("screen") is not None:
+            self.screen.load_state(state["screen"])

@@ -271,6 +271,9 @@ class RunIn(Section):
     )
     ga_mutation_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     ga_rank_coefficient: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    screen_factor: int | None = Field(
+        None, ge=1, le=8, description="samples per molecule scored, screened by a nearest-neighbour estimate"
+    )
     prompt: RunPromptIn | None = Field(None, description="every molecule the agent writes keeps this prompt")
 
 

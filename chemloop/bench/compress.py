@@ -49,7 +49,7 @@ from chemloop.bench.moses_metrics import (
     canonical_or_none,
     unique_at_k,
 )
-from chemloop.bench.pmo import run_task
+from chemloop.bench.pmo import run_task, summarize
 from chemloop.bench.prior_metrics import DEFAULT_CACHE_DIR, HELDOUT_FILE, fcd_to, load_split, split_options
 from chemloop.chem.tokenizer import TokenizerError
 from chemloop.compression import compress
@@ -271,20 +271,21 @@ def rl_auc(
     ``precision``), per task over ``seeds`` seeds; finished runs in ``runs_dir`` are read, not rerun."""
     if any(step.get("method") == "int8" for step in lm.compression):
         return {"skipped": INT8_DOES_NOT_TRAIN}
-    by_task = {}
+    runs = []
     for task in tasks:
-        runs = []
         for seed in range(seeds):
             progress(f"{path.name}: PMO {task}, seed {seed}, {budget} calls")
             settings = {"model": str(path), "precision": precision}
             runs.append(run_task(task, seed, budget, runs_dir / f"{task}-seed{seed}", settings))
-        aucs = [r.auc_top10 for r in runs]
-        by_task[task] = {
-            "mean": round(statistics.fmean(aucs), 4),
-            "std": round(statistics.stdev(aucs), 4) if len(aucs) > 1 else 0.0,
-            "runs": [round(a, 4) for a in aucs],
-            "seconds": round(statistics.fmean(r.seconds for r in runs), 1),
+    by_task = {
+        task: {
+            "mean": round(summary["mean"], 4),
+            "std": round(summary["std"], 4),
+            "runs": [round(r.auc_top10, 4) for r in runs if r.task == task],
+            "seconds": round(summary["seconds"], 1),
         }
+        for task, summary in summarize(runs).items()
+    }
     return {"tasks": by_task, "budget": budget}
 
 

@@ -41,9 +41,14 @@ def test_resume_continues_from_the_saved_step(tmp_path, smi_file, tiny_model):
     pretrain(config)
     with pytest.raises(ChemloopError, match="already holds a run"):
         pretrain(config)
+    # A stopped run may have logged steps after its last saved state; a resume runs them again.
+    with (tmp_path / "run" / "metrics.csv").open("a") as handle:
+        handle.write("11,0,1,1.0,,0.001,1,1.0\n")
     pretrain(config.model_copy(update={"max_steps": 20, "resume": True}))
     rows = read_metrics(tmp_path / "run")
     assert [int(r["step"]) for r in rows if r["val_nll"]] == [5, 10, 15, 20]
+    steps = [int(r["step"]) for r in rows]
+    assert steps == sorted(set(steps))  # each step logged once
     tokens = [int(r["tokens"]) for r in rows]
     assert tokens == sorted(tokens)  # the token count carried on
 

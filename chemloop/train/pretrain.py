@@ -112,6 +112,17 @@ def learning_rate(step: int, config: PretrainConfig, elapsed_s: float = 0.0) -> 
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Rows a stopped run logged after its last saved state are run again on resume: drop them, so
+    that each step is logged once."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= step]
+    if len(kept) < len(lines):
+        path.write_text("\n".join(kept) + "\n")
+
+
 def language_model_loss(model: torch.nn.Module, batch: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Mean next-token cross-entropy over the non-pad tokens of ``batch``."""
     logits = model(batch[:, :-1])
@@ -224,6 +235,8 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     if saved is not None:
         load_optimizer(optimizer, out)
         state = json.loads(state_file.read_text())
+        if ddp.main:
+            _drop_metrics_after(out / "metrics.csv", state["step"])
     elif ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "pretrain_config.json").write_text(config.model_dump_json(indent=2))

@@ -83,7 +83,7 @@ def main() -> None:
     if not pairs:
         raise SystemExit("no (task, seed) run is in both --base and --new")
     changes = [_changes(base[pair][1], new[pair][1]) for pair in pairs]
-    changed = {k: v for k, v in changes[0].items() if all(c.get(k) == v for c in changes)}
+    changed = changes[0]
     if any(c != changed for c in changes):
         raise SystemExit(f"the pairs change different settings: {changes}")
     between = sorted(k for k in base[pairs[0]][1] if len({json.dumps(base[p][1].get(k)) for p in pairs}) > 1)

@@ -135,8 +135,11 @@ def _fraction(value: str, label: str) -> float:
 def _step_folder(steps: Sequence[dict]) -> str:
     """A folder named by the steps that make it, so that variants that begin alike (``distill:3x256``
     and ``distill:3x256+int8``) share the work: a student is trained once."""
-    spelled = "+".join("-".join(f"{value}" for value in step.values()) for step in steps)
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", spelled)
+    return _folder_name("+".join("-".join(f"{value}" for value in step.values()) for step in steps))
+
+
+def _folder_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text)
 
 
 def build(
@@ -382,7 +385,7 @@ def bench_compress(
                 tasks=rl_tasks,
                 seeds=rl_seeds,
                 budget=rl_budget,
-                runs_dir=folder / "rl" / _step_folder([{"label": variant.label}]),
+                runs_dir=folder / "rl" / _folder_name(variant.label),
                 progress=say,
             )
     baseline = timed[chosen[0].label]["median_valid_per_s"]

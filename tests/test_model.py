@@ -39,9 +39,11 @@ def test_a_growing_cache_with_rows_dropped_and_repeated_matches_full_forward():
     torch.testing.assert_close(torch.cat(stepwise, dim=1), model(idx)[:, 20:], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("amx", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_one_query_attention_ignores_the_unfilled_positions(dtype):
-    """Both paths (matrix products in fp32, fused attention in bf16) mask the cache's tail."""
+def test_one_query_attention_ignores_the_unfilled_positions(dtype, amx, monkeypatch):
+    """Both paths (matrix products; fused attention in bf16 on a CPU with AMX) mask the cache's tail."""
+    monkeypatch.setattr("chemloop.model.gpt.cpu_has_amx", lambda: amx)
     torch.manual_seed(2)
     q, k, v = (torch.randn(3, 2, n, 8).to(dtype) for n in (1, 12, 12))
     k[:, :, 7:], v[:, :, 7:] = 50.0, -50.0  # garbage where nothing was written yet

@@ -30,13 +30,22 @@ def pick_device(name: str) -> torch.device:
 
 
 @cache
+def _cpu_flags() -> str:
+    """The CPU's feature flags as Linux lists them ("" where /proc/cpuinfo cannot be read)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_has_bf16_units() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16 flags, Linux)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return "amx_bf16" in _cpu_flags() or "avx512_bf16" in _cpu_flags()
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tile units (Intel Xeon since Sapphire Rapids), not only AVX-512 BF16."""
+    return "amx_bf16" in _cpu_flags()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -17,6 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from chemloop.model.device import cpu_has_amx
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -147,11 +149,12 @@ def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout
 def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
     """Attention of one new token over a cache block whose first ``filled`` positions are set.
 
-    A bf16 block goes through PyTorch's fused attention, which read it 1.8x faster than
-    bf16 matrix products on an Intel Xeon with AMX (batch 1,024, one thread); in fp32 the two ran
-    alike and the products stay, as on the chips where they were measured fastest.
+    On a CPU with AMX a bf16 block goes through PyTorch's fused attention, which read it 1.8x
+    faster than bf16 matrix products on an Intel Xeon (batch 1,024, one thread); on an AMD EPYC
+    with AVX-512 BF16 but no AMX the fused kernel took 6x as long as the products
+    (``bench/one_query_attention.py``). In fp32 the products ran as fast or faster everywhere.
     """
-    if q.dtype == torch.bfloat16:
+    if q.dtype == torch.bfloat16 and (q.device.type != "cpu" or cpu_has_amx()):
         mask = None
         if filled < k.shape[2]:
             mask = torch.arange(k.shape[2], device=k.device).lt(filled).unsqueeze(0)

@@ -9,7 +9,9 @@
 # 6,500 steps, the rest with this schedule (shortened so that the run ends on this CPU in a day).
 # From the shipped step 5,750: INIT_FROM=prior OUT=runs/zinc-prior-continued MAX_STEPS=3000 LR=6e-4 (a restarted
 # cosine, over 6,000 more steps until its step 1,000, then shortened to 3,000 so that it ends in about
-# 7 hours of one core of a CPU without bf16 units; its state in checkpoints/zinc-prior-continued).
+# 7 hours of one core of a CPU without bf16 units). It ended at step 3,000 (held-out NLL 32.09) and was
+# not shipped: its samples lie further from ZINC-250k (FCD, MW; docs/benchmarks.md); weights in
+# checkpoints/zinc-prior-8750.
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail

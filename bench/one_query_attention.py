@@ -1,8 +1,9 @@
 """One new token's attention over a KV-cache block, the two ways sampling can compute it.
 
 PyTorch's fused attention (``scaled_dot_product_attention`` with a mask over the unfilled tail)
-against batched matrix products and a softmax, at the shapes of sampling the default prior
-(batch 1,024, 4 heads of 64, a 48-position block with 40 filled), in bf16 and fp32, one thread.
+against batched matrix products and a softmax (the two functions of ``chemloop.model.gpt``), at
+the shapes of sampling the default prior (batch 1,024, 4 heads of 64, a 48-position block with 40
+filled), in bf16 and fp32, one thread.
 Which is faster depends on the chip; ``chemloop.model.gpt._one_query_attention`` picks by it.
 
     OMP_NUM_THREADS=1 python bench/one_query_attention.py [--output FILE]
@@ -17,20 +18,9 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from chemloop.bench.machine import describe
-
-
-def fused(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
-    mask = torch.arange(k.shape[2]).lt(filled).unsqueeze(0)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-
-
-def products(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
-    scores = (q @ k.transpose(-2, -1)).float() * q.shape[-1] ** -0.5
-    scores[..., filled:] = float("-inf")
-    return torch.softmax(scores, dim=-1).to(v.dtype) @ v
+from chemloop.model.gpt import fused_one_query_attention, one_query_attention_by_products
 
 
 def milliseconds(kernel, args: tuple, calls: int, rounds: int) -> float:
@@ -59,8 +49,8 @@ def main() -> None:
     for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
         q, k, v = (torch.randn(args.batch, 4, n, 64, dtype=dtype) for n in (1, args.capacity, args.capacity))
         shape = (q, k, v, args.filled)
-        fused_ms = milliseconds(fused, shape, args.calls, args.rounds)
-        products_ms = milliseconds(products, shape, args.calls, args.rounds)
+        fused_ms = milliseconds(fused_one_query_attention, shape, args.calls, args.rounds)
+        products_ms = milliseconds(one_query_attention_by_products, shape, args.calls, args.rounds)
         rows[name] = {
             "fused_ms": round(fused_ms, 3),
             "products_ms": round(products_ms, 3),

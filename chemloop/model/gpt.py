@@ -151,14 +151,26 @@ def _one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, fill
 
     On a CPU with AMX a bf16 block goes through PyTorch's fused attention, which read it 1.8x
     faster than bf16 matrix products on an Intel Xeon (batch 1,024, one thread); on an AMD EPYC
-    with AVX-512 BF16 but no AMX the fused kernel took 6x as long as the products
+    with AVX-512 BF16 but no AMX the fused kernel took 6.5x as long as the products
     (``bench/one_query_attention.py``). In fp32 the products ran as fast or faster everywhere.
     """
     if q.dtype == torch.bfloat16 and (q.device.type != "cpu" or cpu_has_amx()):
-        mask = None
-        if filled < k.shape[2]:
-            mask = torch.arange(k.shape[2], device=k.device).lt(filled).unsqueeze(0)
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return fused_one_query_attention(q, k, v, filled)
+    return one_query_attention_by_products(q, k, v, filled)
+
+
+def fused_one_query_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int) -> torch.Tensor:
+    """PyTorch's fused attention with the block's unfilled tail masked."""
+    mask = None
+    if filled < k.shape[2]:
+        mask = torch.arange(k.shape[2], device=k.device).lt(filled).unsqueeze(0)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def one_query_attention_by_products(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, filled: int
+) -> torch.Tensor:
+    """Batched matrix products and a float32 softmax, the unfilled tail set to -inf."""
     scores = (q @ k.transpose(-2, -1)).float() * q.shape[-1] ** -0.5
     if filled < k.shape[2]:
         scores[..., filled:] = float("-inf")

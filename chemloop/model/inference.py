@@ -5,9 +5,9 @@ Sampling for users (``chemloop sample``, prompting, the HTTP API and MCP tools) 
 format that lost nothing measurable on the chip at hand (``auto``): bf16 where the CPU has bf16
 units, else an int8 copy where it has PyTorch's quantized engine, else fp32. Measured side by side
 on the default prior, two threads, 10,000 molecules (``chemloop bench sampling --precision
-fp32,bf16,int8``; docs/compression.md): on an AMD EPYC with AVX-512 BF16, bf16 1.82x and int8 1.55x
-fp32's valid molecules/s (a tie, 394 each, once sampling kept its buffers in the heap); on one
-without AVX-512, int8 1.27x; validity 0.920-0.922 in every format.
+fp32,bf16,int8``; docs/compression.md): on an AMD EPYC with AVX-512 BF16, bf16 1.57x and int8 1.62x
+fp32's valid molecules/s (396 and 411: within the noise of one run, so the weights themselves win);
+on one without AVX-512, int8 1.27x; validity 0.920-0.922 in every format.
 What samples a model in training, and the benchmarks of a model's quality, use its float weights
 (:data:`FLOAT`).
 """

@@ -38,11 +38,13 @@ def _cpu_flags() -> str:
         return ""
 
 
+@cache
 def cpu_has_bf16_units() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16 flags, Linux)."""
     return "amx_bf16" in _cpu_flags() or "avx512_bf16" in _cpu_flags()
 
 
+@cache  # asked for every layer of every sampled token: the flags are searched once
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tile units (Intel Xeon since Sapphire Rapids), not only AVX-512 BF16."""
     return "amx_bf16" in _cpu_flags()

@@ -37,9 +37,9 @@ def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monke
     runs, started = tmp_path / "runs", []
     real = pmo.optimize
 
-    def counted(config, folder):
+    def counted(config, folder, resume=False):
         started.append(config.run.seed)
-        return real(config, folder)
+        return real(config, folder, resume=resume)
 
     monkeypatch.setattr(pmo, "optimize", counted)
     first = pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
@@ -53,9 +53,29 @@ def test_more_seeds_on_the_same_runs_dir_reuse_the_finished_runs(tmp_path, monke
     assert started == [0, 1, 2] and pmo.merge_results([earlier, later])["summary"]["qed"]["seeds"] == 3
     with pytest.raises(ChemloopError, match="other settings"):
         pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs, run={"lr": 1e-3})
-    (runs / "qed" / "seed0" / "summary.json").unlink()  # as if killed mid-run
-    with pytest.raises(ChemloopError, match="unfinished run"):
-        pmo.bench_pmo(["qed"], budget=30, seeds=1, runs_dir=runs)
+    assert not reread["resumed"]
+
+
+@pytest.mark.slow
+def test_a_run_stopped_part_way_resumes_where_it_stopped(tmp_path):
+    from chemloop.bench import pmo
+
+    runs = tmp_path / "runs"
+    folder = runs / "qed" / "seed0"
+    # As if killed after its first saved state: the config names a budget of 60, the log holds 30.
+    config = pmo.pmo_config("qed", 60, 0)
+    pmo.optimize(config.model_copy(update={"run": config.run.model_copy(update={"budget": 30})}), folder)
+    (folder / "summary.json").unlink()
+    (folder / "config.json").write_text(config.model_dump_json())
+    logged = (folder / "oracle_calls.csv").read_text().splitlines()
+    result = pmo.bench_pmo(["qed"], budget=60, seeds=1, runs_dir=runs)
+    run = result["runs"][0]
+    assert run["resumed"] and run["oracle_calls"] == 60
+    assert (folder / "oracle_calls.csv").read_text().splitlines()[: len(logged)] == logged  # kept, not rerun
+    (folder / "config.json").write_text(pmo.pmo_config("qed", 60, 1).model_dump_json())  # another run's
+    (folder / "summary.json").unlink()
+    with pytest.raises(ChemloopError, match="other settings"):
+        pmo.bench_pmo(["qed"], budget=60, seeds=1, runs_dir=runs)
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ class PmoRun:
     finished_early: bool
     stopped_by: str  # budget, plateau, patience, ...: see chemloop.rl.run
     seconds: float
+    resumed: bool = False  # continued after a stop: ``seconds`` counts from the resume only
 
 
 # Result files record how the isomer term was scored. Files without the field were written while
@@ -68,12 +69,15 @@ def pmo_config(task: str, budget: int, seed: int, run: dict[str, Any] | None = N
 def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any] | None = None) -> PmoRun:
     """One benchmark run in ``folder``; a finished run with the same config there is read, not rerun.
 
-    So ``--seeds 3`` after ``--seeds 1`` on the same ``--runs-dir`` runs only seeds 1 and 2.
+    So ``--seeds 3`` after ``--seeds 1`` on the same ``--runs-dir`` runs only seeds 1 and 2, and
+    a run that was stopped part-way (a killed process, a restarted machine) resumes from its last
+    saved state, as ``chemloop optimize --resume`` does.
     """
     oracle(task)  # an unknown task or a missing extra fails here, before any work
     config = pmo_config(task, budget, seed, run)
-    if not _finished(folder, config):
-        optimize(config, folder)
+    state = _run_state(folder, config)
+    if state != "finished":
+        optimize(config, folder, resume=state == "unfinished")
     # The run's own clock, so a fresh run and a reread one report the same seconds.
     summary = json.loads((folder / "summary.json").read_text())
     seconds = summary.get("seconds_this_invocation", summary.get("seconds_this_session"))  # older name
@@ -90,19 +94,21 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         finished_early=finished_early,
         stopped_by=summary.get("stopped_by", "unknown"),  # runs before commit 6acf96f did not record it
         seconds=seconds,
+        resumed=summary.get("resumed", False),
     )
 
 
-def _finished(folder: Path, config: OptimizeConfig) -> bool:
-    """True for a finished run of ``config`` in ``folder``; raises for any other run there."""
-    if not folder.exists() or not any(folder.iterdir()):
-        return False
-    if not (folder / "summary.json").exists():
-        raise ChemloopError(f"{folder} holds an unfinished run; remove it or choose another --runs-dir")
+def _run_state(folder: Path, config: OptimizeConfig) -> str:
+    """``new``, ``unfinished`` or ``finished`` for a run of ``config`` in ``folder``.
+
+    Raises for a run of other settings there: it is someone's result, never overwritten.
+    """
+    if not (folder / "config.json").exists():  # nothing, or killed before its first step
+        return "new"
     stored = parse_config(json.loads((folder / "config.json").read_text()), str(folder / "config.json"))
     if stored != config:
         raise ChemloopError(f"{folder} holds a run with other settings; choose another --runs-dir")
-    return True
+    return "finished" if (folder / "summary.json").exists() else "unfinished"
 
 
 @functools.cache

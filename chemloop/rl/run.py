@@ -217,6 +217,7 @@ def optimize(
         "last_step_validity": steps[-1].validity if steps else None,
         # Wall time of this invocation: a resumed run counts only the time since it resumed.
         "seconds_this_invocation": round(time.perf_counter() - started, 1),
+        "resumed": resume,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)

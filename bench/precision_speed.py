@@ -46,7 +46,7 @@ def main() -> None:
     from chemloop.model.device import autocast
     from chemloop.model.generate import sample
     from chemloop.model.gpt import GPT, GPTConfig
-    from chemloop.train.pretrain import language_model_loss
+    from chemloop.train.pretrain import summed_token_nll, tokens_per_batch
     from chemloop.train.transfer import corpus_nll
 
     corpus = load_corpus(args.data, standardize=True)
@@ -57,6 +57,7 @@ def main() -> None:
     tokenizer = SmilesTokenizer.from_corpus(chosen, extra=COMMON_EXTRA_TOKENS)
     train_set = TokenizedCorpus(train, tokenizer, 128)
     val_set = TokenizedCorpus(held[:2000], tokenizer, 128)
+    loss_scale = tokens_per_batch(train_set, args.batch_size)
     batches = []
     epoch = 0
     while len(batches) < args.steps:  # the same random spellings for every variant
@@ -83,7 +84,7 @@ def main() -> None:
             if step == WARM_UP:  # timed from here: torch.compile compiles in the first steps
                 tokens, start = 0, time.perf_counter()
             with amp:
-                loss = language_model_loss(step_model, batch, tokenizer.pad_id)
+                loss = summed_token_nll(step_model, batch, tokenizer.pad_id) / loss_scale
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

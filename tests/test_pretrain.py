@@ -235,3 +235,42 @@ def test_init_from_an_int8_model_is_refused_by_name(tmp_path, tiny_run, smi_file
     config = PretrainConfig(data=str(smi_file), out=tmp_path / "run", init_from=str(int8))
     with pytest.raises(ChemloopError, match="int8 model cannot be trained"):
         pretrain(config)
+
+
+@pytest.mark.slow
+def test_long_and_short_molecules_are_learned_as_often_as_the_corpus_has_them(tmp_path):
+    """Batches group molecules of similar length; a loss averaged within each batch would weigh
+    a 4-atom chain's tokens 4x a 20-atom chain's and teach the model to stop early (the corpus
+    reweighted by 1/length: here ~20% long samples instead of half)."""
+    import random
+
+    from rdkit import Chem
+
+    from chemloop.model.generate import sample
+
+    rng = random.Random(0)
+    chains = {size: set() for size in (4, 20)}
+    for size, found in chains.items():
+        while len(found) < 30:  # distinct molecules: the corpus drops duplicates
+            found.add(Chem.CanonSmiles("C" + "".join(rng.choice("CNOS") for _ in range(size - 1))))
+    data = tmp_path / "chains.smi"
+    data.write_text("\n".join(sorted(chains[4] | chains[20])) + "\n")
+    config = PretrainConfig(
+        data=str(data),
+        out=tmp_path / "run",
+        max_steps=300,
+        batch_size=8,  # every batch one length: the corpus fits one length-sorted bucket
+        lr=3e-3,
+        warmup_steps=5,
+        eval_interval=300,
+        val_size=4,
+        randomize=False,
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+    )
+    lm = checkpoint.load(pretrain(config))
+    drawn = sample(lm, 400, seed=0, precision="fp32").molecules
+    long = sum(sum(m.smiles.count(atom) for atom in "CNOS") > 10 for m in drawn)
+    assert 0.35 < long / len(drawn) < 0.65

@@ -123,10 +123,22 @@ def _drop_metrics_after(path: Path, step: int) -> None:
         path.write_text("\n".join(kept) + "\n")
 
 
-def language_model_loss(model: torch.nn.Module, batch: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Mean next-token cross-entropy over the non-pad tokens of ``batch``."""
+def summed_token_nll(model: torch.nn.Module, batch: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Next-token cross-entropy summed over the non-pad tokens of ``batch``.
+
+    Training divides it by a fixed token count (:func:`tokens_per_batch`), not by the batch's own:
+    batches group molecules of similar length, and a per-batch mean gives every molecule the same
+    weight whatever its length. Maximum likelihood so weighted learns the corpus reweighted by
+    1/length: a prior trained that way wrote strings 6% shorter than its corpus (a mean of 40.2
+    tokens against 42.7; the 1/length-weighted corpus has 40.8).
+    """
     logits = model(batch[:, :-1])
-    return F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:], ignore_index=pad_id)
+    return F.cross_entropy(logits.float().transpose(1, 2), batch[:, 1:], ignore_index=pad_id, reduction="sum")
+
+
+def tokens_per_batch(corpus: TokenizedCorpus, batch_size: int) -> float:
+    """The predicted tokens of an average batch: ``batch_size`` molecules of the corpus's mean length."""
+    return batch_size * max(1.0, float(corpus.lengths.mean()) - 1)  # <bos> is never predicted
 
 
 class _Distributed:
@@ -222,6 +234,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     model = model.to(ddp.device)
     train_set = TokenizedCorpus(train_smiles, tokenizer, config.block_size)
     val_set = TokenizedCorpus(heldout_smiles[: config.val_size], tokenizer, config.block_size)
+    loss_scale = tokens_per_batch(train_set, config.batch_size)
 
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -289,13 +302,14 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
                 group["lr"] = lr
             batch = batch.to(ddp.device, non_blocking=True)
             with amp:
-                loss = language_model_loss(train_model, batch, tokenizer.pad_id)
+                summed = summed_token_nll(train_model, batch, tokenizer.pad_id)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (summed / loss_scale).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
 
-            batch_tokens = int((batch[:, 1:] != tokenizer.pad_id).sum()) * ddp.world
+            own_tokens = int((batch[:, 1:] != tokenizer.pad_id).sum())
+            batch_tokens = own_tokens * ddp.world
             state["step"] += 1
             state["batch_in_epoch"] = index + 1
             state["tokens"] += batch_tokens
@@ -305,7 +319,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
                 "step": state["step"],
                 "epoch": state["epoch"],
                 "tokens": state["tokens"],
-                "train_loss": round(loss.item(), 5),
+                "train_loss": round(summed.item() / max(1, own_tokens), 5),  # nats per token
                 "val_nll": "",
                 "lr": f"{lr:.3e}",
                 "tokens_per_s": round(window_tokens / max(1e-9, time.perf_counter() - window_start)),

@@ -12,6 +12,10 @@
 # 7 hours of one core of a CPU without bf16 units). It ended at step 3,000 (held-out NLL 32.09) and was
 # not shipped: its samples lie further from ZINC-250k (FCD, MW; docs/benchmarks.md); weights in
 # checkpoints/zinc-prior-8750.
+# With the loss that weighs every token alike (commit 887804f; before it, the prior learned the
+# corpus reweighted by 1/length and wrote molecules too small): INIT_FROM=checkpoints/zinc-prior-8750
+# OUT=runs/zinc-prior-lenfix SAVED=checkpoints/zinc-prior-lenfix MAX_STEPS=1500 MAX_MINUTES=100 LR=3e-4
+# MIN_LR=3e-5 WARMUP=100 SEED=1.
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail
@@ -31,5 +35,5 @@ elif [ -n "${INIT_FROM:-}" ]; then RESUME="--init-from $INIT_FROM"; fi
 OMP_NUM_THREADS=${THREADS:-1} nice -n "${NICE:-10}" chemloop pretrain --data "$DATA" --out "$OUT" $RESUME \
   --n-layer 6 --n-head 4 --n-embd 256 --block-size 128 \
   --batch-size 256 --max-steps "${MAX_STEPS:-4500}" --max-minutes "${MAX_MINUTES:-900}" \
-  --lr "${LR:-1.5e-3}" --min-lr 1e-4 --warmup-steps 500 --eval-interval 250 \
-  --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed 0
+  --lr "${LR:-1.5e-3}" --min-lr "${MIN_LR:-1e-4}" --warmup-steps "${WARMUP:-500}" --eval-interval 250 \
+  --holdout-fraction 0.05 --val-size 2000 --randomize --precision "${PRECISION:-auto}" --seed "${SEED:-0}"

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 from chemloop.bench.pmo_auc import top_k_auc
 from chemloop.cli import app
 from chemloop.errors import ChemloopError
+from chemloop.model import checkpoint
 
 runner = CliRunner()
 
@@ -72,8 +73,18 @@ def test_a_run_stopped_part_way_resumes_where_it_stopped(tmp_path):
     run = result["runs"][0]
     assert run["resumed"] and run["oracle_calls"] == 60
     assert (folder / "oracle_calls.csv").read_text().splitlines()[: len(logged)] == logged  # kept, not rerun
-    (folder / "config.json").write_text(pmo.pmo_config("qed", 60, 1).model_dump_json())  # another run's
+    assert run["model_weights"] == checkpoint.weights_digest("prior")
+    # A newer chemloop may ship other weights under the same name: such a run is not reread...
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "model_weights_sha256": "0" * 16}))
+    with pytest.raises(ChemloopError, match="other weights of model 'prior'"):
+        pmo.bench_pmo(["qed"], budget=60, seeds=1, runs_dir=runs)
+    # ...nor resumed
     (folder / "summary.json").unlink()
+    (folder / "model_weights.json").write_text(json.dumps({"model": "prior", "sha256": "0" * 16}))
+    with pytest.raises(ChemloopError, match="started with other weights"):
+        pmo.bench_pmo(["qed"], budget=60, seeds=1, runs_dir=runs)
+    (folder / "config.json").write_text(pmo.pmo_config("qed", 60, 1).model_dump_json())  # another run's
     with pytest.raises(ChemloopError, match="other settings"):
         pmo.bench_pmo(["qed"], budget=60, seeds=1, runs_dir=runs)
 

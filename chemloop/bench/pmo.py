@@ -48,6 +48,7 @@ class PmoRun:
     stopped_by: str  # budget, plateau, patience, ...: see chemloop.rl.run
     seconds: float
     resumed: bool = False  # continued after a stop: ``seconds`` counts from the resume only
+    model_weights: str = ""  # sha256 (16 digits) of the model's weights; empty in runs before 2026-12-06
 
 
 # Result files record how the isomer term was scored. Files without the field were written while
@@ -95,20 +96,30 @@ def run_task(task: str, seed: int, budget: int, folder: Path, run: dict[str, Any
         stopped_by=summary.get("stopped_by", "unknown"),  # runs before commit 6acf96f did not record it
         seconds=seconds,
         resumed=summary.get("resumed", False),
+        model_weights=summary.get("model_weights_sha256", ""),
     )
 
 
 def _run_state(folder: Path, config: OptimizeConfig) -> str:
     """``new``, ``unfinished`` or ``finished`` for a run of ``config`` in ``folder``.
 
-    Raises for a run of other settings there: it is someone's result, never overwritten.
+    Raises for a run of other settings, or of other weights behind the same model name (a newer
+    shipped prior): it is someone's result, never overwritten nor counted as this one.
     """
     if not (folder / "config.json").exists():  # nothing, or killed before its first step
         return "new"
     stored = parse_config(json.loads((folder / "config.json").read_text()), str(folder / "config.json"))
     if stored != config:
         raise ChemloopError(f"{folder} holds a run with other settings; choose another --runs-dir")
-    return "finished" if (folder / "summary.json").exists() else "unfinished"
+    if not (folder / "summary.json").exists():
+        return "unfinished"  # a resume checks the model's weights itself
+    recorded = json.loads((folder / "summary.json").read_text()).get("model_weights_sha256")
+    if recorded and recorded != checkpoint.weights_digest(config.run.model):
+        raise ChemloopError(
+            f"{folder} holds a run made with other weights of model {config.run.model!r}; "
+            "choose another --runs-dir"
+        )
+    return "finished"
 
 
 @functools.cache

@@ -7,6 +7,7 @@ name: ``"prior"`` (the default, trained on ZINC-250k; also ``"zinc"``) and ``"mo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -64,6 +65,16 @@ def resolve(name_or_path: str | Path) -> Path:
     raise CheckpointError(
         f"no checkpoint folder at {str(name_or_path)!r} (shipped priors: {', '.join(known) or 'none'})"
     )
+
+
+def weights_digest(name_or_path: str | Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a checkpoint's weights file: which weights a name
+    such as ``"prior"`` stood for when a run used it (a newer chemloop may ship other ones)."""
+    digest = hashlib.sha256()
+    with (resolve(name_or_path) / WEIGHTS).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def save(

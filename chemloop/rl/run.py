@@ -5,7 +5,8 @@
 
 Writes ``oracle_calls.csv`` (one row per unique oracle call, in order, appended as the
 run goes), ``steps.csv``, ``top.csv``, ``report.html``, ``summary.json``, the config used,
-the agent checkpoint, and ``state/`` (agent, optimizer, memory: what a resume needs).
+the agent checkpoint, ``model_weights.json`` (which weights the model's name stood for: a resume
+with others is refused), and ``state/`` (agent, optimizer, memory: what a resume needs).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ STOPPING_KEYS = {
 # PMO's REINVENT baseline stops a run whose 100 best scores stay the same for 5 steps once
 # 1,000 molecules are scored (Gao et al. 2022, mol_opt); `plateau` is that rule.
 PLATEAU_TOP = 100
+WEIGHTS_RECORD = "model_weights.json"  # which weights the run's model name stood for at its start
 PLATEAU_AFTER_CALLS = 1_000
 
 
@@ -152,8 +154,9 @@ def optimize(
     if config is None:
         raise ChemloopError("optimize needs a config (or --resume of an existing run)")
     output.mkdir(parents=True, exist_ok=True)
-    (output / "config.json").write_text(config.model_dump_json(indent=2))
     run = config.run
+    weights = _check_weights(output, run.model, resume)
+    (output / "config.json").write_text(config.model_dump_json(indent=2))
     scorer = Scorer(config.score, budget=run.budget)
     log = OracleLog(output / "oracle_calls.csv", [c.label for c in config.score.components])
     agent = _make_agent(run)
@@ -218,6 +221,7 @@ def optimize(
         # Wall time of this invocation: a resumed run counts only the time since it resumed.
         "seconds_this_invocation": round(time.perf_counter() - started, 1),
         "resumed": resume,
+        "model_weights_sha256": weights,
     }
     (output / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(output)
@@ -259,6 +263,23 @@ def _sources(calls: list, report: StepReport) -> list[str]:
 
 def _make_agent(run: RunSection) -> Agent:
     return make_agent(checkpoint.load(run.model), run, run.seed)
+
+
+def _check_weights(output: Path, model: str, resume: bool) -> str:
+    """The digest of the run's model weights, recorded at its start; a resume with other weights
+    behind the same name (a newer shipped prior) is refused: the run would mix two models."""
+    digest = checkpoint.weights_digest(model)
+    record = output / WEIGHTS_RECORD
+    if resume and record.exists():
+        started = json.loads(record.read_text())["sha256"]
+        if started != digest:
+            raise ChemloopError(
+                f"{output} was started with other weights of model {model!r} (sha256 {started}, "
+                f"now {digest}); it cannot be resumed with these"
+            )
+    else:
+        record.write_text(json.dumps({"model": model, "sha256": digest}, indent=2))
+    return digest
 
 
 def _save_state(agent: Agent, output: Path) -> None:

@@ -14,8 +14,8 @@
 # checkpoints/zinc-prior-8750.
 # With the loss that weighs every token alike (commit 887804f; before it, the prior learned the
 # corpus reweighted by 1/length and wrote molecules too small): INIT_FROM=checkpoints/zinc-prior-8750
-# OUT=runs/zinc-prior-lenfix SAVED=checkpoints/zinc-prior-lenfix MAX_STEPS=1500 MAX_MINUTES=100 LR=3e-4
-# MIN_LR=3e-5 WARMUP=100 SEED=1.
+# OUT=runs/zinc-prior-lenfix SAVED=checkpoints/zinc-prior-lenfix MAX_STEPS=1500 MAX_MINUTES=80 LR=3e-4
+# MIN_LR=3e-5 WARMUP=100 (SEED also picks the held-out split: keep the starting model's).
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail

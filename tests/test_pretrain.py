@@ -274,3 +274,10 @@ def test_long_and_short_molecules_are_learned_as_often_as_the_corpus_has_them(tm
     drawn = sample(lm, 400, seed=0, precision="fp32").molecules
     long = sum(sum(m.smiles.count(atom) for atom in "CNOS") > 10 for m in drawn)
     assert 0.35 < long / len(drawn) < 0.65
+
+
+def test_init_from_on_the_same_corpus_split_another_way_is_refused(tmp_path, tiny_run, smi_file):
+    config = PretrainConfig(data=str(smi_file), out=tmp_path / "run", init_from=str(tiny_run), seed=1)
+    with pytest.raises(ChemloopError, match="seed 0; continue with the same"):
+        pretrain(config)
+    assert not (tmp_path / "run" / "trainer_state.json").exists()

@@ -83,7 +83,9 @@ class PretrainConfig(BaseModel):
     )
     val_size: int = Field(2000, ge=1, description="held-out molecules whose NLL is reported during training")
     eval_interval: int = Field(250, ge=1, description="steps between validation and checkpoint")
-    seed: int = 0
+    seed: int = Field(
+        0, description="seeds the held-out split, the initial weights and the order of the batches"
+    )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
     precision: Literal[PRECISIONS] = Field(
         "auto", description="'bf16' autocast, 'fp32', or 'auto': bf16 on a GPU or a CPU with bf16 units (AMX)"
@@ -185,12 +187,31 @@ class _Distributed:
             dist.destroy_process_group()
 
 
-def _starting_model(name: str, smiles: list[str], device: torch.device) -> LanguageModel:
+def _starting_model(config: PretrainConfig, smiles: list[str], device: torch.device) -> LanguageModel:
     """The model a run starts from (``init_from``), its vocabulary extended by the corpus' new tokens."""
+    name = config.init_from
+    _check_same_split(config, checkpoint.resolve(name) / "pretrain_config.json")
     start = checkpoint.load(name, device)
     if any(step.get("method") == "int8" for step in start.compression):
         raise ChemloopError(f"--init-from {name}: an int8 model cannot be trained; use its source model")
     return extend_vocabulary(start, unknown_tokens(start.tokenizer, smiles))
+
+
+def _check_same_split(config: PretrainConfig, start_config: Path) -> None:
+    """Refuse to go on training a model on its own corpus split another way: the new held-out set
+    would hold molecules it trained on, and every held-out figure would flatter it."""
+    if not start_config.is_file():
+        return
+    earlier = json.loads(start_config.read_text())
+    if Path(str(earlier.get("data", ""))).name != Path(config.data).name:
+        return  # another corpus: its split is its own
+    then = (earlier.get("holdout_fraction", 0.05), earlier.get("seed", 0))
+    if then != (config.holdout_fraction, config.seed):
+        raise ChemloopError(
+            f"--init-from {config.init_from} was trained on {config.data} with holdout_fraction "
+            f"{then[0]} and seed {then[1]}; continue with the same (not {config.holdout_fraction} and "
+            f"{config.seed}), or its held-out molecules would include ones it trained on"
+        )
 
 
 def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = None) -> Path:
@@ -212,7 +233,7 @@ def pretrain(config: PretrainConfig, progress: Callable[[dict], None] | None = N
     train_smiles, heldout_smiles, corpus = split_corpus(config, out if resuming else None)
     start = None
     if config.init_from and saved is None:
-        start = _starting_model(config.init_from, corpus.smiles, ddp.device)
+        start = _starting_model(config, corpus.smiles, ddp.device)
     if saved is not None or start is not None:  # the architecture is that model's
         model = (saved or start).model
         shape = model.config

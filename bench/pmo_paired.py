@@ -57,6 +57,17 @@ def seed_spread(paths: list[Path], tasks: list[str]) -> float:
     return math.sqrt(sum(2 * spreads.get(task, typical) ** 2 for task in tasks))
 
 
+def pairs_of_other_weights(base: dict, new: dict, pairs: list[tuple[str, int]]) -> list[str]:
+    """The pairs whose two runs recorded different model weights: one name (``prior``) may stand
+    for other weights in another release. Runs from before the record was kept pass."""
+    mixed = []
+    for task, seed in pairs:
+        weights = {base[task, seed][0].get("model_weights"), new[task, seed][0].get("model_weights")}
+        if len(weights - {"", None}) > 1:
+            mixed.append(f"{task} seed {seed}")
+    return mixed
+
+
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided exact sign test: how often a fair coin splits ``wins + losses`` pairs at least as
     unevenly (ties left out), so a setting that changes nothing reads p near 1."""
@@ -86,6 +97,9 @@ def main() -> None:
     changed = changes[0]
     if any(c != changed for c in changes):
         raise SystemExit(f"the pairs change different settings: {changes}")
+    mixed = pairs_of_other_weights(base, new, pairs)
+    if mixed:
+        raise SystemExit(f"the two runs of {', '.join(mixed)} used other weights of the model")
     between = sorted(k for k in base[pairs[0]][1] if len({json.dumps(base[p][1].get(k)) for p in pairs}) > 1)
     print(f"settings changed (base -> new): {changed}")
     if between:

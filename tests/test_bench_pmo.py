@@ -245,6 +245,20 @@ def test_sign_test_of_paired_runs_by_hand():
     assert paired.sign_test(5, 5) == 1.0 and paired.sign_test(0, 0) == 1.0
 
 
+def test_paired_runs_of_other_weights_are_named():
+    paired = _bench_script("pmo_paired")
+    run = {"task": "qed", "seed": 0}
+    base = {
+        ("qed", 0): ({**run, "model_weights": "a" * 16}, {}),
+        ("drd2", 0): ({**run, "model_weights": ""}, {}),
+    }
+    new = {
+        ("qed", 0): ({**run, "model_weights": "b" * 16}, {}),
+        ("drd2", 0): ({**run, "model_weights": "b"}, {}),
+    }
+    assert paired.pairs_of_other_weights(base, new, [("qed", 0), ("drd2", 0)]) == ["qed seed 0"]
+
+
 def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
     """bench/pmo_table.py --exclude-from-sum: the sums, ours and REINVENT's, skip the same tasks."""
     from chemloop.bench.pmo import merge_results

@@ -45,8 +45,8 @@ STOPPING_KEYS = {
 # PMO's REINVENT baseline stops a run whose 100 best scores stay the same for 5 steps once
 # 1,000 molecules are scored (Gao et al. 2022, mol_opt); `plateau` is that rule.
 PLATEAU_TOP = 100
-WEIGHTS_RECORD = "model_weights.json"  # which weights the run's model name stood for at its start
 PLATEAU_AFTER_CALLS = 1_000
+WEIGHTS_RECORD = "model_weights.json"  # which weights the run's model name stood for at its start
 
 
 class RunSection(AgentSettings):

@@ -303,3 +303,14 @@ def test_pmo_config_records_the_spelling_the_prior_implies(tiny_run):
 
     assert pmo_config("qed", 100, 0, {"model": str(tiny_run)}).run.randomize is False
     assert pmo_config("qed", 100, 0, {"model": str(tiny_run), "randomize": True}).run.randomize is True
+
+
+def test_calls_to_reach_is_the_first_call_whose_top10_mean_clears_the_value():
+    """bench/pmo_compare.py --reach: the top-10 mean counts only once ten molecules are scored."""
+    compare = _bench_script("pmo_compare")
+    scores = [1.0] * 9 + [0.0, 0.5, 1.0]
+    assert compare.calls_to_reach(scores, 0.9) == 10  # nine 1.0s and a 0.0: mean 0.9
+    assert compare.calls_to_reach(scores, 0.95) == 11  # the 0.0 replaced by 0.5
+    assert compare.calls_to_reach(scores, 1.0) == 12
+    assert compare.calls_to_reach(scores, 1.01) is None
+    assert compare.calls_to_reach([1.0] * 5, 0.1) is None  # fewer than ten scores: no top-10 mean

@@ -136,7 +136,9 @@ def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout
     In bf16 on a CPU, when gradients will flow, PyTorch's unfused (math) attention: the backward
     pass of its fused CPU kernel took ten times its forward, half of a bf16 training step on an
     Intel Xeon with AMX, where the math path's backward is ordinary matrix products (a bf16
-    training step 1.5-1.7x faster). In fp32 neither path was consistently faster, and without
+    training step 1.5-1.7x faster; on an AMD EPYC with AVX-512 BF16 but no AMX, at the RL update's
+    16 rows, 1.19x: ``bench/results/training_attention_b16_zen4.json``). In fp32 neither path was
+    consistently faster, and without
     gradients the fused kernel's forward is the faster: both keep it.
     """
     causal = q.shape[2] > 1

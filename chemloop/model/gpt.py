@@ -138,8 +138,7 @@ def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout
     Intel Xeon with AMX, where the math path's backward is ordinary matrix products (a bf16
     training step 1.5-1.7x faster; on an AMD EPYC with AVX-512 BF16 but no AMX, at the RL update's
     16 rows, 1.19x: ``bench/results/training_attention_b16_zen4.json``). In fp32 neither path was
-    consistently faster, and without
-    gradients the fused kernel's forward is the faster: both keep it.
+    consistently faster, and without gradients the fused kernel's forward is the faster: both keep it.
     """
     causal = q.shape[2] > 1
     if q.requires_grad and q.device.type == "cpu" and q.dtype == torch.bfloat16:

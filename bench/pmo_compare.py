@@ -19,6 +19,7 @@ import csv
 import heapq
 import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 from chemloop.bench.machine import describe
@@ -39,7 +40,7 @@ def calls_to_reach(scores: list[float], value: float, k: int = 10) -> int | None
     return None
 
 
-def compare(folder: Path, points: list[int], reach: list[float] = ()) -> dict:
+def compare(folder: Path, points: list[int], reach: Sequence[float] = ()) -> dict:
     scores = read_scores(folder / "oracle_calls.csv")
     with (folder / "steps.csv").open() as handle:
         steps = list(csv.DictReader(handle))

@@ -16,6 +16,9 @@
 # corpus reweighted by 1/length and wrote molecules too small): INIT_FROM=checkpoints/zinc-prior-8750
 # OUT=runs/zinc-prior-lenfix SAVED=checkpoints/zinc-prior-lenfix MAX_STEPS=1500 MAX_MINUTES=80 LR=3e-4
 # MIN_LR=3e-5 WARMUP=100 (SEED also picks the held-out split: keep the starting model's).
+# On from those shipped weights, a restarted cosine over 5,000 steps: INIT_FROM=prior
+# OUT=runs/zinc-prior-lenfix2 SAVED=checkpoints/zinc-prior-lenfix2 MAX_STEPS=5000 MAX_MINUTES=900
+# LR=3e-4 MIN_LR=1e-5 WARMUP=100.
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail

@@ -25,8 +25,8 @@ from chemloop.model import checkpoint
 
 # How each shipped prior is reproduced (the training script, then ship_prior.py).
 REPRODUCE = {
-    "prior": "`bash bench/train_zinc_prior.sh`, the two continuations its header names, then "
-    "`python bench/ship_prior.py runs/zinc-prior-lenfix`",
+    "prior": "`bash bench/train_zinc_prior.sh`, then the header's first two continuations "
+    "(to runs/zinc-prior-lenfix), then `python bench/ship_prior.py runs/zinc-prior-lenfix`",
     "zinc": "`bash bench/train_zinc_prior.sh`, then `python bench/ship_prior.py runs/zinc-prior --name zinc`",
     "moses": "`bash bench/train_cpu_prior.sh`, then `python bench/ship_prior.py runs/prior-cpu --name moses`",
 }

@@ -164,8 +164,8 @@ def reference() -> str:
         "",
         f"The agent's keys (`{agent_keys[0]}` to `{agent_keys[-1]}`) and their defaults are the same in "
         "`chemloop bench pmo` and in a campaign's `[run]`: the settings measured on the PMO benchmark "
-        "([benchmarks/pmo.md](benchmarks/pmo.md)). GA-guided exploration (`ga_share` above 0) is off "
-        "until measured.",
+        "([benchmarks/pmo.md](benchmarks/pmo.md)). A quarter of each batch is graph-GA offspring "
+        "of the memory (`ga_share`); 0 turns it off.",
         "",
         model_table(RunSection, first=("budget", "max_steps", "seed", "model")),
         "",

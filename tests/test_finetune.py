@@ -5,6 +5,9 @@ writes a checkpoint with its report."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -109,6 +112,26 @@ def test_new_tokens_extend_the_vocabulary_and_keep_old_ids(tiny_lm):
         warnings.simplefilter("ignore")
         tuned = fit(extended, stereo, epochs=2, randomize=False)
     assert torch.isfinite(log_likelihood(tuned.model, tuned.tokenizer, stereo)).all()
+
+
+def test_a_tie_between_ring_systems_is_broken_the_same_way_in_every_process():
+    # Every phenylpyrazole carries one benzene and one pyrazole: a tie that string hashing, which
+    # differs per process, must not decide.
+    code = (
+        "from chemloop.chem.series import SeriesCore; "
+        "print(SeriesCore(['c1ccc(-n2cccn2)cc1', 'Cc1ccc(-n2cccn2)cc1', 'Cc1cc(C)n(-c2ccccc2)n1']).ring_system)"
+    )
+    chosen = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(6)
+    }
+    assert chosen == {"c1ccccc1"}, chosen
 
 
 def test_series_helpers_on_a_hand_made_set():

@@ -100,7 +100,9 @@ class SeriesCore:
     def __init__(self, smiles: Sequence[str]) -> None:
         mols = [m for m in (try_mol(s) for s in smiles) if m is not None]
         scaffold = most_common([murcko_scaffold(m) for m in mols])
-        systems = most_common([s for m in mols for s in set(ring_systems(m))])
+        # Each system once per molecule, in ring_systems' sorted order: a set's order would change
+        # with the process's string hashing and break ties (a phenylpyrazole's two rings) at random.
+        systems = most_common([s for m in mols for s in dict.fromkeys(ring_systems(m))])
         self.scaffold = scaffold[0] if scaffold else None
         self.ring_system = systems[0] if systems else None
         self._scaffold = Chem.MolFromSmiles(self.scaffold) if self.scaffold else None

@@ -213,7 +213,7 @@ def finetune(
     model: Annotated[str, typer.Option(help="the prior to start from: a shipped name or a folder")] = "prior",
     column: Annotated[str | None, typer.Option(help="SMILES column of a CSV file")] = None,
     epochs: Annotated[int, typer.Option(help="most epochs (early stopping usually ends sooner)")] = 30,
-    patience: Annotated[int, typer.Option(help="epochs without a better held-out NLL before stopping")] = 5,
+    patience: Annotated[int, typer.Option(help="epochs without a better held-out NLL before stopping")] = 10,
     max_minutes: Annotated[float | None, typer.Option(help="stop after this (best epoch kept)")] = None,
     val_fraction: Annotated[float, typer.Option(help="molecules held out for early stopping")] = 0.1,
     lr: float = 1e-4,

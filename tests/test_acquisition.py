@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from chemloop.loop.acquisition import acquisition_values, expected_improvement, select_batch
+from chemloop.loop.acquisition import acquisition_values, expected_improvement, select_batch, select_in_parts
 
 MEAN = [0.9, 0.5, 0.7, 0.1]
 STD = [0.0, 0.4, 0.05, 0.0]
@@ -43,3 +43,16 @@ def test_select_batch_skips_close_analogues_and_tops_up():
     assert select_batch(smiles, priority, k=2, max_similarity=0.5) == [0, 2]  # 1 is an analogue of 0
     # asking for all four: the analogue comes last, as a top-up
     assert select_batch(smiles, priority, k=4, max_similarity=0.5) == [0, 2, 3, 1]
+
+
+def test_select_in_parts_takes_its_share_from_the_first_part_and_makes_up_a_short_one():
+    smiles = ["CCO", "CCCO", "CCCCO", "c1ccccc1", "c1ccncc1", "C1CCCCC1", "CN"]
+    priority = [0.9, 0.8, 0.7, 0.3, 0.2, float("-inf"), 0.1]
+    first = [False, False, False, True, True, True, False]
+    # half of four from the first part, though the others rank higher
+    assert select_in_parts(smiles, priority, first, k=4, share=0.5, max_similarity=None) == [3, 4, 0, 1]
+    assert select_in_parts(smiles, priority, first, k=4, share=0.0, max_similarity=None) == [0, 1, 2, 6]
+    # the first part has two candidates inside the trust region: the rest come from the other part,
+    # and one outside (-inf) only once every finite one is taken
+    assert select_in_parts(smiles, priority, first, k=4, share=1.0, max_similarity=None) == [3, 4, 0, 1]
+    assert select_in_parts(smiles, priority, first, k=7, share=0.5, max_similarity=None)[-1] == 5

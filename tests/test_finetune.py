@@ -118,8 +118,8 @@ def test_a_tie_between_ring_systems_is_broken_the_same_way_in_every_process():
     # Every phenylpyrazole carries one benzene and one pyrazole: a tie that string hashing, which
     # differs per process, must not decide.
     code = (
-        "from chemloop.chem.series import SeriesCore; "
-        "print(SeriesCore(['c1ccc(-n2cccn2)cc1', 'Cc1ccc(-n2cccn2)cc1', 'Cc1cc(C)n(-c2ccccc2)n1']).ring_system)"
+        "from chemloop.chem.series import SeriesCore; print(SeriesCore(["
+        "'c1ccc(-n2cccn2)cc1', 'Cc1ccc(-n2cccn2)cc1', 'Cc1cc(C)n(-c2ccccc2)n1']).ring_system)"
     )
     chosen = {
         subprocess.run(

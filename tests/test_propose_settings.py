@@ -279,6 +279,35 @@ def test_kappa_reaches_the_rl_objective_and_the_acquisition(tmp_path, recorder, 
     assert proposed.predicted_std == pytest.approx([0.05] * 3)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_explore_share_of_the_batch_comes_from_the_fine_tuned_priors_own_samples(
+    tmp_path, recorder, monkeypatch, share
+):
+    # The steered agent writes the short half of the pool, the prior the long half, and the model
+    # prefers long SMILES: with no share the prior is not sampled and every pick is the agent's;
+    # with half, two of four are the prior's best-predicted.
+    agent_pool, prior_pool = sorted(POOL, key=len)[:5], sorted(POOL, key=len)[5:]
+
+    def sample(lm, n, seed, precision="auto"):
+        recorder.samples.append({"lm": lm, "n": n, "seed": seed})
+        pool = prior_pool if lm is recorder.prior else agent_pool
+        return SimpleNamespace(
+            molecules=[SimpleNamespace(valid=True, canonical=c, contains_prompt=None) for c in pool]
+        )
+
+    monkeypatch.setattr(campaign_module, "sample", sample)
+    monkeypatch.setattr(reward_store, "latest", lambda session, campaign_id: LengthModel())
+    campaign = {**SETTINGS["campaign"], "batch": 4, "explore_share": share}
+    factory, _ = new_campaign(tmp_path, campaign=campaign)
+    proposed = propose(factory, "c")
+    from_prior = [s for s in proposed.smiles if s in {canonical(p) for p in prior_pool}]
+    assert len(proposed.smiles) == 4 and len(from_prior) == round(share * 4)
+    assert [r["lm"] is recorder.prior for r in recorder.samples] == ([False, True] if share else [False])
+    if share:  # the prior's part is its best-predicted (longest) samples
+        longest = sorted((canonical(p) for p in prior_pool), key=len, reverse=True)[:2]
+        assert sorted(from_prior) == sorted(longest)
+
+
 OPEN_SET = ["CCO", "CCCO", "Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "OC1CCCCC1"]
 SERIES_SET = [f"{r}c1ccc(CN2CCCCC2)cc1" for r in ("", "C", "O", "Cl", "N")]  # one two-ring core
 

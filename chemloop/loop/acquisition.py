@@ -99,3 +99,29 @@ def select_batch(
             return chosen
     rest = [i for i in order if i not in set(chosen)]
     return chosen + rest[: k - len(chosen)]
+
+
+def select_in_parts(
+    smiles: Sequence[str],
+    priority: Sequence[float],
+    in_first_part: Sequence[bool],
+    k: int,
+    share: float,
+    max_similarity: float | None = 0.7,
+) -> list[int]:
+    """A batch of ``k`` in two parts: ``round(share·k)`` by :func:`select_batch` among the candidates
+    marked ``in_first_part``, the rest among the others, each part only from candidates with a finite
+    priority (-inf: outside the trust region). A short part is made up from the other part, then
+    from the rest in priority order (the -inf ones in the order given)."""
+
+    def pick(group: list[int], wanted: int) -> list[int]:
+        if wanted < 1 or not group:
+            return []
+        texts, values = [smiles[i] for i in group], [priority[i] for i in group]
+        return [group[j] for j in select_batch(texts, values, wanted, max_similarity)]
+
+    finite = [i for i, p in enumerate(priority) if p > -math.inf]
+    chosen = pick([i for i in finite if in_first_part[i]], round(share * k))
+    chosen += pick([i for i in finite if not in_first_part[i]], k - len(chosen))
+    taken = set(chosen)
+    return chosen + pick([i for i in range(len(smiles)) if i not in taken], k - len(chosen))

@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import canonical, try_canonical, try_mol
+from chemloop.chem.prompts import Prompt
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.constitution.principles import default_constitution
 from chemloop.errors import ChemloopError
 from chemloop.loop import agent_carry, people, reward_store
-from chemloop.loop.acquisition import acquisition_values, select_batch
+from chemloop.loop.acquisition import acquisition_values, select_in_parts
 from chemloop.loop.assay import Assay, campaign_assay, store_assay
 from chemloop.loop.campaign_reads import campaign_censored, campaign_measurements
 from chemloop.loop.config import CampaignConfig, CampaignSection
@@ -191,14 +192,14 @@ def propose(
     agent.policy.eval()
     stages.step(SAMPLING, 0)
     steered = LanguageModel(agent.policy, prior.tokenizer)
-    if agent.prompt is None:
-        report = sample(steered, settings.candidates, seed=settings.seed + round_number, precision=FLOAT)
-    else:  # a core to keep: candidates are written around it, and only those keeping it are kept
-        report = sample_with_prompt(
-            steered, agent.prompt, settings.candidates, seed=settings.seed + round_number, precision=FLOAT
-        )
-    written = (m.canonical for m in report.molecules if m.valid and m.contains_prompt is not False)
-    candidates = [c for c in dict.fromkeys(written) if c not in known]
+    seed = settings.seed + round_number
+    written = dict.fromkeys(_written(steered, agent.prompt, settings.candidates, seed))
+    # Exploration candidates: the fine-tuned prior's own samples, before RL steered it.
+    explore = set()
+    if settings.explore_share > 0 and model is not None:
+        explore = set(_written(prior, agent.prompt, settings.candidates, seed)) - set(written)
+        written.update(dict.fromkeys(sorted(explore)))
+    candidates = [c for c in written if c not in known]
     if scorer is not None:  # constraints: drop what the components score 0 (filters, hard limits)
         candidates = [r.canonical for r in scorer(candidates) if r.score > 0]
     explanations = measured.explain(candidates) if measured is not None else [_UNEXPLAINED] * len(candidates)
@@ -239,7 +240,10 @@ def propose(
         priority = np.array([r.score for r in scorer(candidates)]) if weighted else np.zeros(len(candidates))
     # Inside the trust region first; any fill-up from outside comes after them, nearest first.
     ranked = np.where(inside, priority, -np.inf)
-    chosen = select_batch(candidates, list(ranked), k=k, max_similarity=settings.max_similarity)
+    from_prior = [c in explore for c in candidates]
+    chosen = select_in_parts(
+        candidates, list(ranked), from_prior, k, settings.explore_share, settings.max_similarity
+    )
 
     result = Proposed(
         round=round_number,
@@ -290,6 +294,16 @@ def propose(
         _write_proposals(Path(output), result)
     stages.step(CHOOSING, 1)
     return result
+
+
+def _written(lm: LanguageModel, prompt: Prompt | None, num: int, seed: int) -> list[str]:
+    """Canonical SMILES of ``lm``'s valid samples; under a prompt (a core to keep), written around
+    it and only those that keep it."""
+    if prompt is None:
+        report = sample(lm, num, seed=seed, precision=FLOAT)
+    else:
+        report = sample_with_prompt(lm, prompt, num, seed=seed, precision=FLOAT)
+    return [m.canonical for m in report.molecules if m.valid and m.contains_prompt is not False]
 
 
 # Stages of a propose as progress reports name them, and rough seconds per unit of their work on two

@@ -334,6 +334,7 @@ class CampaignSectionIn(Section):
     finetune_epochs: int | None = Field(None, ge=0, le=100)
     finetune_min_steps: int | None = Field(None, ge=0, le=10_000)
     carry_agent: bool | None = None
+    explore_share: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     inception: bool | None = None
     trust_similarity: float | None = Field(None, gt=0, le=1, description="null: no trust region")
     trust_scaffold: bool | None = None

@@ -51,7 +51,10 @@ def test_select_in_parts_takes_its_share_from_the_first_part_and_makes_up_a_shor
     first = [False, False, False, True, True, True, False]
     # half of four from the first part, though the others rank higher
     assert select_in_parts(smiles, priority, first, k=4, share=0.5, max_similarity=None) == [3, 4, 0, 1]
-    assert select_in_parts(smiles, priority, first, k=4, share=0.0, max_similarity=None) == [0, 1, 2, 6]
+    # no share: select_batch over every candidate
+    assert select_in_parts(smiles, priority, first, k=4, share=0.0, max_similarity=0.5) == select_batch(
+        smiles, priority, k=4, max_similarity=0.5
+    )
     # the first part has two candidates inside the trust region: the rest come from the other part,
     # and one outside (-inf) only once every finite one is taken
     assert select_in_parts(smiles, priority, first, k=4, share=1.0, max_similarity=None) == [3, 4, 0, 1]

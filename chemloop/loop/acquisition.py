@@ -112,7 +112,11 @@ def select_in_parts(
     """A batch of ``k`` in two parts: ``round(share·k)`` by :func:`select_batch` among the candidates
     marked ``in_first_part``, the rest among the others, each part only from candidates with a finite
     priority (-inf: outside the trust region). A short part is made up from the other part, then
-    from the rest in priority order (the -inf ones in the order given)."""
+    from the rest in priority order (the -inf ones in the order given). With no first part this is
+    :func:`select_batch` itself."""
+    wanted = round(share * k) if any(in_first_part) else 0
+    if wanted < 1:
+        return select_batch(smiles, priority, k, max_similarity)
 
     def pick(group: list[int], wanted: int) -> list[int]:
         if wanted < 1 or not group:
@@ -121,7 +125,7 @@ def select_in_parts(
         return [group[j] for j in select_batch(texts, values, wanted, max_similarity)]
 
     finite = [i for i, p in enumerate(priority) if p > -math.inf]
-    chosen = pick([i for i in finite if in_first_part[i]], round(share * k))
+    chosen = pick([i for i in finite if in_first_part[i]], wanted)
     chosen += pick([i for i in finite if not in_first_part[i]], k - len(chosen))
     taken = set(chosen)
     return chosen + pick([i for i in range(len(smiles)) if i not in taken], k - len(chosen))

@@ -134,8 +134,8 @@ def test_ga_share_zero_is_the_agent_without_a_ga(monkeypatch):
     (asked_a, loss_a, weights_a), (asked_b, loss_b, weights_b) = run(None), run(GraphGA(seed=0))
     assert asked_a == asked_b and loss_a == loss_b
     assert all(torch.equal(a, b) for a, b in zip(weights_a, weights_b, strict=True))
-    plain = make_agent(lm, AgentSettings(), seed=0)
-    assert plain.ga is None  # the default: no GA
+    assert make_agent(lm, AgentSettings(ga_share=0.0), seed=0).ga is None  # off: no GA at all
+    assert make_agent(lm, AgentSettings(), seed=0).ga is not None  # the default since 2026-12-06
 
 
 def test_the_ga_state_survives_a_save_and_load(tmp_path, monkeypatch):

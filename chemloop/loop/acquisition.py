@@ -118,11 +118,11 @@ def select_in_parts(
     if wanted < 1:
         return select_batch(smiles, priority, k, max_similarity)
 
-    def pick(group: list[int], wanted: int) -> list[int]:
-        if wanted < 1 or not group:
+    def pick(group: list[int], n: int) -> list[int]:
+        if n < 1 or not group:
             return []
         texts, values = [smiles[i] for i in group], [priority[i] for i in group]
-        return [group[j] for j in select_batch(texts, values, wanted, max_similarity)]
+        return [group[j] for j in select_batch(texts, values, n, max_similarity)]
 
     finite = [i for i, p in enumerate(priority) if p > -math.inf]
     chosen = pick([i for i in finite if in_first_part[i]], wanted)

@@ -197,7 +197,7 @@ def propose(
     # Exploration candidates: the fine-tuned prior's own samples, before RL steered it.
     explore = set()
     if settings.explore_share > 0 and model is not None:
-        explore = set(_written(prior, agent.prompt, settings.candidates, seed)) - set(written)
+        explore = set(_written(prior, agent.prompt, settings.candidates, seed)) - written.keys()
         written.update(dict.fromkeys(sorted(explore)))
     candidates = [c for c in written if c not in known]
     if scorer is not None:  # constraints: drop what the components score 0 (filters, hard limits)

@@ -104,7 +104,7 @@ def test_a_kill_mid_propose_stores_nothing_and_the_next_propose_works(campaign_s
         raise KeyboardInterrupt  # as if the process died while choosing the batch
 
     with monkeypatch.context() as patch:
-        patch.setattr(campaign, "select_batch", killed)
+        patch.setattr(campaign, "select_in_parts", killed)
         with pytest.raises(KeyboardInterrupt):
             campaign.propose(factory, name, output=tmp / "lost.csv")
     assert campaign_reads.status(factory, name)["rounds"] == [] and not (tmp / "lost.csv").exists()

@@ -1,0 +1,77 @@
+# Every measurement the docs report for the default prior with the default settings, as a queue of
+# resumable jobs that any number of workers share (one per core on the 2-core CPU):
+#
+#     bash bench/sweep.sh TAG &  bash bench/sweep.sh TAG &     # two workers, one thread each
+#     bash bench/sweep.sh TAG --list                           # what is done, running, waiting
+#
+# Results go to bench/results/sweep_TAG/, runs and logs to runs/sweep-TAG/. A worker takes the next
+# job no worker holds (a lock folder per job) and marks it done when its command succeeds; a job
+# killed midway keeps its lock: remove runs/sweep-TAG/locks/JOB and start a worker again, and the
+# job resumes (bench pmo and bench campaign keep their finished runs and rounds). The order puts the
+# long PMO runs first, one task-seed a job, then campaigns, fine-tuning and compression; the last
+# job gathers the PMO table from the finished runs.
+set -u
+TAG=${1:?usage: bash bench/sweep.sh TAG [--list]}
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONUNBUFFERED=1
+OUT=bench/results/sweep_$TAG
+RUNS=runs/sweep-$TAG
+ZINC=../shared/data/zinc250k.smi.gz
+mkdir -p "$OUT" "$RUNS/locks" "$RUNS/done" "$RUNS/logs"
+
+job_list() {  # one line a job: NAME COMMAND...
+    local task seed
+    for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
+        for seed in 0 1 2; do
+            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
+                "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
+        done
+    done
+    for task in osimertinib_mpo fexofenadine_mpo ranolazine_mpo; do
+        for seed in 0 1 2; do
+            echo "campaign_${task}_s$seed chemloop bench campaign --task $task --rounds 6 --batch 12" \
+                "--seed $seed --work-dir $RUNS/campaign-$task-s$seed --output $OUT/campaign_open_${task}_s$seed.json"
+        done
+    done
+    for seed in 0 1 2; do
+        echo "series_s$seed chemloop bench campaign --series $ZINC --series-count 3 --rounds 3 --batch 12" \
+            "--seed-molecules 12 --seed $seed --resume --output $OUT/campaign_series_s$seed.json"
+    done
+    echo "finetune python bench/finetune_series.py --model prior --out $OUT/finetune_series.json"
+    echo "prior chemloop bench prior --model prior --num 10000 --sample-seed 0 --compare moses --output $OUT/prior.json"
+    echo "sampling chemloop bench sampling --model prior --num 10000 --repeats 3" \
+        "--precision fp32,bf16,int8 --output $OUT/sampling.json"
+    echo "pmo_qed_time chemloop bench pmo --tasks qed --seeds 1 --settings bench/pmo_settings/no_plateau.toml" \
+        "--runs-dir $RUNS/pmo-time --output $OUT/pmo_qed_10k_time.json"
+    echo "compress chemloop bench compress --model prior --num 10000" \
+        "--variants fp32,bf16,int8,sparsegpt:0.5,mlp:0.25,distill:3x256 --distill-minutes 60" \
+        "--rl-tasks zaleplon_mpo,perindopril_mpo --work-dir $RUNS/compress --output $OUT/compress.json"
+    echo "pmo_table chemloop bench pmo --tasks all --seeds 3 --runs-dir $RUNS/pmo --output $OUT/pmo.json"
+}
+
+if [ "${2:-}" = "--list" ]; then
+    job_list | while read -r name _; do
+        if [ -e "$RUNS/done/$name" ]; then echo "done     $name"
+        elif [ -d "$RUNS/locks/$name" ]; then echo "running  $name"
+        else echo "waiting  $name"; fi
+    done
+    exit 0
+fi
+
+job_list | while read -r name command; do
+    [ -e "$RUNS/done/$name" ] && continue
+    mkdir "$RUNS/locks/$name" 2>/dev/null || continue
+    # The PMO table waits for every PMO job, done by this worker or another.
+    if [ "$name" = pmo_table ] && [ "$(ls "$RUNS/done" | grep -c '^pmo_.*_s[012]$')" -lt "$(job_list | grep -c '^pmo_.*_s[012] ')" ]; then
+        rmdir "$RUNS/locks/$name"
+        continue
+    fi
+    echo "$(date -u +%FT%TZ) start $name" >> "$RUNS/sweep.log"
+    if nice -n 5 $command > "$RUNS/logs/$name.log" 2>&1 < /dev/null; then
+        touch "$RUNS/done/$name"
+        echo "$(date -u +%FT%TZ) done  $name" >> "$RUNS/sweep.log"
+    else
+        echo "$(date -u +%FT%TZ) FAIL  $name (exit $?, see $RUNS/logs/$name.log)" >> "$RUNS/sweep.log"
+    fi
+    rmdir "$RUNS/locks/$name"
+done

@@ -1,7 +1,9 @@
 """Time of an RL step (sample, score QED, the update and its augmentation rounds) with the agent's
-likelihoods in one padded batch against batches of similar length, side by side.
+likelihoods in one padded batch against batches of similar length (of each ``--rows`` size), side by
+side.
 
-    OMP_NUM_THREADS=1 python bench/rl_step_time.py --steps 12 --output bench/results/rl_step_time.json
+    OMP_NUM_THREADS=1 python bench/rl_step_time.py --steps 12 [--rows 8,16,32] \
+        --output bench/results/rl_step_time.json
 
 Two agents with the default settings start from the same prior and seed; their steps alternate,
 so load on a shared machine falls on both alike, and the median step time of each is reported
@@ -21,7 +23,7 @@ from rdkit.Chem import QED
 
 from chemloop.chem.mol import try_mol
 from chemloop.model import checkpoint
-from chemloop.model.likelihood import pad_batch, sequence_log_likelihood
+from chemloop.model.likelihood import log_likelihood_by_length, pad_batch, sequence_log_likelihood
 from chemloop.rl.settings import AgentSettings, make_agent
 
 WARM_UP = 2
@@ -38,18 +40,34 @@ def one_padded_batch(agent, model, sequences):
     return sequence_log_likelihood(model, ids, pad)
 
 
+def by_length(agent, rows: int):
+    """The agent's likelihood in batches of similar length, ``rows`` rows a batch."""
+
+    def log_likelihood(model, sequences):
+        return log_likelihood_by_length(
+            model, sequences, agent.tokenizer.pad_id, rows_per_batch=rows, device=agent.device
+        )
+
+    return log_likelihood
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="prior")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--rows", default="16", help="comma-separated rows per length batch")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     lm = checkpoint.load(args.model)
     settings = AgentSettings(precision=args.precision)
-    agents = {name: make_agent(lm, settings, seed=0) for name in ("one padded batch", "by length")}
-    padded = agents["one padded batch"]
+    padded = make_agent(lm, settings, seed=0)
     padded._log_likelihood = lambda model, sequences: one_padded_batch(padded, model, sequences)
+    agents = {"one padded batch": padded}
+    for rows in (int(r) for r in args.rows.split(",")):
+        agent = make_agent(lm, settings, seed=0)
+        agent._log_likelihood = by_length(agent, rows)
+        agents[f"by length, {rows} rows"] = agent
     times: dict[str, list[float]] = {name: [] for name in agents}
     for _ in range(args.steps):
         for name, agent in agents.items():
@@ -64,7 +82,7 @@ def main() -> None:
         "steps": args.steps,
         "batch_size": settings.batch_size,
         "median_step_seconds": {k: round(v, 3) for k, v in medians.items()},
-        "speedup": round(medians["one padded batch"] / medians["by length"], 3),
+        "speedup": {k: round(medians["one padded batch"] / v, 3) for k, v in medians.items()},
         "step_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
     }
     print(json.dumps({k: v for k, v in result.items() if k != "step_seconds"}, indent=1))

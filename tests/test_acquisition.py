@@ -59,3 +59,12 @@ def test_select_in_parts_takes_its_share_from_the_first_part_and_makes_up_a_shor
     # and one outside (-inf) only once every finite one is taken
     assert select_in_parts(smiles, priority, first, k=4, share=1.0, max_similarity=None) == [3, 4, 0, 1]
     assert select_in_parts(smiles, priority, first, k=7, share=0.5, max_similarity=None)[-1] == 5
+
+
+def test_the_diversity_rule_of_select_in_parts_holds_across_its_parts():
+    smiles = ["CCCCCCCCO", "CCCCCCCCCO", "c1ccccc1N", "C1CCNCC1"]
+    priority = [0.9, 0.8, 0.7, 0.6]
+    first = [True, False, False, False]
+    # 1 is an analogue of 0, which the first part took: the second part passes over it
+    assert select_in_parts(smiles, priority, first, k=3, share=0.34, max_similarity=0.5) == [0, 2, 3]
+    assert select_batch(smiles[1:], priority[1:], k=1, max_similarity=0.5, taken=[smiles[0]]) == [1]

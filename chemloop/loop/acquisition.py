@@ -70,9 +70,11 @@ def select_batch(
     priority: Sequence[float],
     k: int = 12,
     max_similarity: float | None = 0.7,
+    taken: Sequence[str] = (),
 ) -> list[int]:
     """Indices of ``k`` candidates in priority order, none with ECFP4 Tanimoto above
-    ``max_similarity`` to one chosen before it (``None``: no diversity rule).
+    ``max_similarity`` to one chosen before it or to a molecule of ``taken`` (already in the batch;
+    ``None``: no diversity rule).
 
     If the rule leaves fewer than ``k``, the batch is topped up with the highest-priority
     rest, so a round never comes out short while candidates remain.
@@ -88,7 +90,7 @@ def select_batch(
         return order[:k]
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     chosen: list[int] = []
-    chosen_fps = []
+    chosen_fps = [generator.GetFingerprint(to_mol(t, "batch molecule")) for t in taken]
     for i in order:
         fp = generator.GetFingerprint(to_mol(smiles[i], "candidate"))
         if chosen_fps and max(DataStructs.BulkTanimotoSimilarity(fp, chosen_fps)) > max_similarity:
@@ -112,8 +114,8 @@ def select_in_parts(
     """A batch of ``k`` in two parts: ``round(share·k)`` by :func:`select_batch` among the candidates
     marked ``in_first_part``, the rest among the others, each part only from candidates with a finite
     priority (-inf: outside the trust region). A short part is made up from the other part, then
-    from the rest in priority order (the -inf ones in the order given). With no first part this is
-    :func:`select_batch` itself."""
+    from the rest in priority order (the -inf ones in the order given); the diversity rule holds
+    across the parts. With no first part this is :func:`select_batch` itself."""
     wanted = round(share * k) if any(in_first_part) else 0
     if wanted < 1:
         return select_batch(smiles, priority, k, max_similarity)
@@ -122,10 +124,12 @@ def select_in_parts(
         if n < 1 or not group:
             return []
         texts, values = [smiles[i] for i in group], [priority[i] for i in group]
-        return [group[j] for j in select_batch(texts, values, n, max_similarity)]
+        in_batch = [smiles[i] for i in chosen]
+        return [group[j] for j in select_batch(texts, values, n, max_similarity, in_batch)]
 
+    chosen: list[int] = []
     finite = [i for i, p in enumerate(priority) if p > -math.inf]
-    chosen = pick([i for i in finite if in_first_part[i]], wanted)
+    chosen += pick([i for i in finite if in_first_part[i]], wanted)
     chosen += pick([i for i in finite if not in_first_part[i]], k - len(chosen))
     taken = set(chosen)
     return chosen + pick([i for i in range(len(smiles)) if i not in taken], k - len(chosen))

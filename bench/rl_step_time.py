@@ -5,9 +5,9 @@ side.
     OMP_NUM_THREADS=1 python bench/rl_step_time.py --steps 12 [--rows 8,16,32] \
         --output bench/results/rl_step_time.json
 
-Two agents with the default settings start from the same prior and seed; their steps alternate,
-so load on a shared machine falls on both alike, and the median step time of each is reported
-(the first two steps of each are warm-up and not counted).
+One agent per variant, each with the default settings from the same prior and seed; their steps
+alternate, so load on a shared machine falls on all alike, and the median step time of each is
+reported (the first two steps of each are warm-up and not counted).
 """
 
 from __future__ import annotations

@@ -120,6 +120,8 @@ def select_in_parts(
     if wanted < 1:
         return select_batch(smiles, priority, k, max_similarity)
 
+    chosen: list[int] = []
+
     def pick(group: list[int], n: int) -> list[int]:
         if n < 1 or not group:
             return []
@@ -127,7 +129,6 @@ def select_in_parts(
         in_batch = [smiles[i] for i in chosen]
         return [group[j] for j in select_batch(texts, values, n, max_similarity, in_batch)]
 
-    chosen: list[int] = []
     finite = [i for i, p in enumerate(priority) if p > -math.inf]
     chosen += pick([i for i in finite if in_first_part[i]], wanted)
     chosen += pick([i for i in finite if not in_first_part[i]], k - len(chosen))

@@ -71,7 +71,8 @@ job_list | while read -r name command; do
         touch "$RUNS/done/$name"
         echo "$(date -u +%FT%TZ) done  $name" >> "$RUNS/sweep.log"
     else
-        echo "$(date -u +%FT%TZ) FAIL  $name (exit $?, see $RUNS/logs/$name.log)" >> "$RUNS/sweep.log"
+        status=$?
+        echo "$(date -u +%FT%TZ) FAIL  $name (exit $status, see $RUNS/logs/$name.log)" >> "$RUNS/sweep.log"
     fi
     rmdir "$RUNS/locks/$name"
 done

@@ -73,8 +73,8 @@ def select_batch(
     taken: Sequence[str] = (),
 ) -> list[int]:
     """Indices of ``k`` candidates in priority order, none with ECFP4 Tanimoto above
-    ``max_similarity`` to one chosen before it or to a molecule of ``taken`` (already in the batch;
-    ``None``: no diversity rule).
+    ``max_similarity`` to one chosen before it or to a molecule of ``taken`` (those already in the
+    batch); ``max_similarity=None``: no diversity rule.
 
     If the rule leaves fewer than ``k``, the batch is topped up with the highest-priority
     rest, so a round never comes out short while candidates remain.

@@ -25,8 +25,8 @@ from chemloop.model import checkpoint
 
 # How each shipped prior is reproduced (the training script, then ship_prior.py).
 REPRODUCE = {
-    "prior": "`bash bench/train_zinc_prior.sh`, then the header's first two continuations "
-    "(to runs/zinc-prior-lenfix), then `python bench/ship_prior.py runs/zinc-prior-lenfix`",
+    "prior": "`bash bench/train_zinc_prior.sh`, then the header's three continuations "
+    "(to runs/zinc-prior-lenfix2), then `python bench/ship_prior.py runs/zinc-prior-lenfix2`",
     "zinc": "`bash bench/train_zinc_prior.sh`, then `python bench/ship_prior.py runs/zinc-prior --name zinc`",
     "moses": "`bash bench/train_cpu_prior.sh`, then `python bench/ship_prior.py runs/prior-cpu --name moses`",
 }
@@ -137,6 +137,24 @@ def training_lines(name: str, folder: Path) -> list[str]:
     ]
 
 
+def sampling_lines(name: str, path: str, result: dict) -> list[str]:
+    """One line per number format of a `chemloop bench sampling` file (formats run in turn share one)."""
+    formats = result.get("precisions") or {result.get("precision", "fp32"): result}
+    command = (
+        f"chemloop bench sampling --model {name} --num {result['num']} "
+        f"--batch-size {result['batch_size']} --repeats {result['repeats']} --precision {','.join(formats)}"
+    )
+    if result.get("torch_threads"):
+        command = f"OMP_NUM_THREADS={result['torch_threads']} {command}"
+    together = ", run in turn" if len(formats) > 1 else ""
+    return [
+        f"- {result['device']}, {precision}: median **{figures['median_valid_per_s']:.0f} valid "
+        f"molecules/s** ({figures['median_molecules_per_s']:.0f} strings/s) over {result['repeats']} runs "
+        f"of {result['num']:,}{together}, batch {result['batch_size']} (`{path}`; command: `{command}`)."
+        for precision, figures in formats.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=checkpoint.DEFAULT_PRIOR, help="the shipped prior's name")
@@ -190,21 +208,7 @@ def main() -> None:
     if args.sampling_json:
         lines += ["", "## Sampling throughput", ""]
     for path in args.sampling_json:
-        result = json.loads(Path(path).read_text())
-        command = (
-            f"chemloop bench sampling --model {args.name} --num {result['num']} "
-            f"--batch-size {result['batch_size']} --repeats {result['repeats']} "
-            f"--precision {result.get('precision', 'fp32')}"
-        )
-        if result.get("torch_threads"):
-            command = f"OMP_NUM_THREADS={result['torch_threads']} {command}"
-
-        lines.append(
-            f"- {result['device']}, {result.get('precision', 'fp32')}: median "
-            f"**{result['median_valid_per_s']:.0f} valid molecules/s** "
-            f"({result['median_molecules_per_s']:.0f} strings/s) over {result['repeats']} runs of "
-            f"{result['num']:,}, batch {result['batch_size']} (`{path}`; command: `{command}`)."
-        )
+        lines += sampling_lines(args.name, path, json.loads(Path(path).read_text()))
     (folder / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -5,11 +5,13 @@
 #     bash bench/sweep.sh TAG --list                           # what is done, running, waiting
 #
 # Results go to bench/results/sweep_TAG/, runs and logs to runs/sweep-TAG/. A worker takes the next
-# job no worker holds (a lock folder per job) and marks it done when its command succeeds; a job
+# job no worker holds (a lock folder per job) and whose output file is not there yet (commit the
+# results, and a sweep goes on from them on another machine); a job
 # killed midway keeps its lock: remove runs/sweep-TAG/locks/JOB and start a worker again, and the
-# job resumes (bench pmo and bench campaign keep their finished runs and rounds). The order puts the
-# long PMO runs first, one task-seed a job, then campaigns, fine-tuning and compression; the last
-# job gathers the PMO table from the finished runs.
+# job resumes (bench pmo and bench campaign keep their finished runs and rounds). The order puts
+# fine-tuning and the prior's own figures first, then the campaigns, then the PMO runs (one
+# task-seed a job), sampling speed and compression; the last job gathers the PMO table from the
+# PMO jobs' files.
 set -u
 TAG=${1:?usage: bash bench/sweep.sh TAG [--list]}
 cd "$(dirname "$0")/.."
@@ -21,12 +23,8 @@ mkdir -p "$OUT" "$RUNS/locks" "$RUNS/done" "$RUNS/logs"
 
 job_list() {  # one line a job: NAME COMMAND...
     local task seed
-    for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
-        for seed in 0 1 2; do
-            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
-                "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
-        done
-    done
+    echo "finetune python bench/finetune_series.py --model prior --out $OUT/finetune_series.json"
+    echo "prior chemloop bench prior --model prior --num 10000 --sample-seed 0 --compare moses --output $OUT/prior.json"
     for task in osimertinib_mpo fexofenadine_mpo ranolazine_mpo; do
         for seed in 0 1 2; do
             echo "campaign_${task}_s$seed chemloop bench campaign --task $task --rounds 6 --batch 12" \
@@ -37,8 +35,12 @@ job_list() {  # one line a job: NAME COMMAND...
         echo "series_s$seed chemloop bench campaign --series $ZINC --series-count 3 --rounds 3 --batch 12" \
             "--seed-molecules 12 --seed $seed --resume --output $OUT/campaign_series_s$seed.json"
     done
-    echo "finetune python bench/finetune_series.py --model prior --out $OUT/finetune_series.json"
-    echo "prior chemloop bench prior --model prior --num 10000 --sample-seed 0 --compare moses --output $OUT/prior.json"
+    for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
+        for seed in 0 1 2; do
+            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
+                "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
+        done
+    done
     echo "sampling chemloop bench sampling --model prior --num 10000 --repeats 3" \
         "--precision fp32,bf16,int8 --output $OUT/sampling.json"
     echo "pmo_qed_time chemloop bench pmo --tasks qed --seeds 1 --settings bench/pmo_settings/no_plateau.toml" \
@@ -46,12 +48,19 @@ job_list() {  # one line a job: NAME COMMAND...
     echo "compress chemloop bench compress --model prior --num 10000" \
         "--variants fp32,bf16,int8,sparsegpt:0.5,mlp:0.25,distill:3x256 --distill-minutes 60" \
         "--rl-tasks zaleplon_mpo,perindopril_mpo --work-dir $RUNS/compress --output $OUT/compress.json"
-    echo "pmo_table chemloop bench pmo --tasks all --seeds 3 --runs-dir $RUNS/pmo --output $OUT/pmo.json"
+    echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json"
+}
+
+# A job is done when its output file is there: committed results count on any machine.
+is_done() {  # NAME COMMAND...
+    local name=$1 output
+    output=$(echo "$*" | grep -oE -- '--(output|out) [^ ]+' | tail -1 | cut -d' ' -f2)
+    [ -e "$RUNS/done/$name" ] || { [ -n "$output" ] && [ -e "$output" ]; }
 }
 
 if [ "${2:-}" = "--list" ]; then
-    job_list | while read -r name _; do
-        if [ -e "$RUNS/done/$name" ]; then echo "done     $name"
+    job_list | while read -r name command; do
+        if is_done "$name" "$command"; then echo "done     $name"
         elif [ -d "$RUNS/locks/$name" ]; then echo "running  $name"
         else echo "waiting  $name"; fi
     done
@@ -59,10 +68,10 @@ if [ "${2:-}" = "--list" ]; then
 fi
 
 job_list | while read -r name command; do
-    [ -e "$RUNS/done/$name" ] && continue
+    is_done "$name" "$command" && continue
     mkdir "$RUNS/locks/$name" 2>/dev/null || continue
     # The PMO table waits for every PMO job, done by this worker or another.
-    if [ "$name" = pmo_table ] && [ "$(ls "$RUNS/done" | grep -c '^pmo_.*_s[012]$')" -lt "$(job_list | grep -c '^pmo_.*_s[012] ')" ]; then
+    if [ "$name" = pmo_table ] && [ "$(ls "$OUT" | grep -c '^pmo_.*_s[012].json$')" -lt "$(job_list | grep -c '^pmo_.*_s[012] ')" ]; then
         rmdir "$RUNS/locks/$name"
         continue
     fi

@@ -18,7 +18,8 @@
 # MIN_LR=3e-5 WARMUP=100 (SEED also picks the held-out split: keep the starting model's).
 # On from those shipped weights, a restarted cosine over 5,000 steps: INIT_FROM=prior
 # OUT=runs/zinc-prior-lenfix2 SAVED=checkpoints/zinc-prior-lenfix2 MAX_STEPS=5000 MAX_MINUTES=900
-# LR=3e-4 MIN_LR=1e-5 WARMUP=100.
+# LR=3e-4 MIN_LR=1e-5 WARMUP=100 (`prior` was then the lenfix weights, commit 70e1aa9; since
+# 2026-12-07 it is this run's result, so to repeat it set INIT_FROM to a copy of the lenfix weights).
 # INIT_FROM=prior OUT=runs/zinc-prior-continued starts a new run from the shipped weights (a fresh
 # optimizer; their own optimizer state was not kept) where $OUT holds no run yet.
 set -euo pipefail

@@ -47,7 +47,16 @@ job_list() {  # one line a job: NAME COMMAND...
         "--runs-dir $RUNS/pmo-time --output $OUT/pmo_qed_10k_time.json"
     echo "compress chemloop bench compress --model prior --num 10000" \
         "--variants fp32,bf16,int8,sparsegpt:0.5,mlp:0.25,distill:3x256 --distill-minutes 60" \
-        "--rl-tasks zaleplon_mpo,perindopril_mpo --work-dir $RUNS/compress --output $OUT/compress.json"
+        "--work-dir $RUNS/compress --output $OUT/compress.json"
+    # The RL column of the compression table, one run a job (the fp32/bf16 row: the PMO jobs above).
+    for variant in sparsegpt:0.5 mlp:0.25; do
+        for task in zaleplon_mpo perindopril_mpo; do
+            for seed in 0 1 2; do
+                echo "rl_${variant/:/}_${task}_s$seed bash bench/pmo_compressed.sh $variant $task $seed" \
+                    "$RUNS/variants $RUNS/pmo-compressed --output $OUT/rl_${variant/:/}_${task}_s$seed.json"
+            done
+        done
+    done
     echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json"
 }
 

@@ -9,9 +9,9 @@
 # results, and a sweep goes on from them on another machine); a job
 # killed midway keeps its lock: remove runs/sweep-TAG/locks/JOB and start a worker again, and the
 # job resumes (bench pmo and bench campaign keep their finished runs and rounds). The order puts
-# fine-tuning and the prior's own figures first, then the campaigns, then the PMO runs (one
-# task-seed a job), sampling speed and compression; the last job gathers the PMO table from the
-# PMO jobs' files.
+# fine-tuning and the prior's own figures first, then the campaigns, then PMO's two tuning tasks and
+# the compression table with its RL column, then the other PMO runs (one task-seed a job) and
+# sampling speed; the last job gathers the PMO table from the PMO jobs' files.
 set -u
 TAG=${1:?usage: bash bench/sweep.sh TAG [--list]}
 cd "$(dirname "$0")/.."
@@ -35,16 +35,12 @@ job_list() {  # one line a job: NAME COMMAND...
         echo "series_s$seed chemloop bench campaign --series $ZINC --series-count 3 --rounds 3 --batch 12" \
             "--seed-molecules 12 --seed $seed --resume --output $OUT/campaign_series_s$seed.json"
     done
-    for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
+    for task in zaleplon_mpo perindopril_mpo; do  # PMO's tuning tasks: also the compression table's fp32 row
         for seed in 0 1 2; do
             echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
                 "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
         done
     done
-    echo "sampling chemloop bench sampling --model prior --num 10000 --repeats 3" \
-        "--precision fp32,bf16,int8 --output $OUT/sampling.json"
-    echo "pmo_qed_time chemloop bench pmo --tasks qed --seeds 1 --settings bench/pmo_settings/no_plateau.toml" \
-        "--runs-dir $RUNS/pmo-time --output $OUT/pmo_qed_10k_time.json"
     echo "compress chemloop bench compress --model prior --num 10000" \
         "--variants fp32,bf16,int8,sparsegpt:0.5,mlp:0.25,distill:3x256 --distill-minutes 60" \
         "--work-dir $RUNS/compress --output $OUT/compress.json"
@@ -57,6 +53,17 @@ job_list() {  # one line a job: NAME COMMAND...
             done
         done
     done
+    for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
+        case $task in zaleplon_mpo|perindopril_mpo) continue ;; esac  # queued above
+        for seed in 0 1 2; do
+            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
+                "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
+        done
+    done
+    echo "sampling chemloop bench sampling --model prior --num 10000 --repeats 3" \
+        "--precision fp32,bf16,int8 --output $OUT/sampling.json"
+    echo "pmo_qed_time chemloop bench pmo --tasks qed --seeds 1 --settings bench/pmo_settings/no_plateau.toml" \
+        "--runs-dir $RUNS/pmo-time --output $OUT/pmo_qed_10k_time.json"
     echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json"
 }
 

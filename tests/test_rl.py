@@ -167,6 +167,28 @@ def test_unique_batch_scores_and_learns_from_a_repeated_sequence_once(monkeypatc
     assert seen == (["CCO", "c1ccccc1"] if unique else ["CCO", "CCO", "c1ccccc1", "CCO"])
 
 
+def test_a_batch_cut_by_the_budget_reports_the_validity_of_all_its_samples(monkeypatch):
+    """Invalid strings cost no oracle call, so a batch the budget cuts scores all of them and only
+    the first valid ones: validity over the scored strings alone would read 1/3 here."""
+    import chemloop.rl.agent as agent_module
+
+    lm = checkpoint.load("prior")
+    strings = ["CCO", "C1CC", "c1ccccc1", "CC("]
+    batch = torch.full((4, 12), lm.tokenizer.pad_id)
+    for i, smiles in enumerate(strings):
+        row = lm.tokenizer.encode(smiles)
+        batch[i, : len(row)] = torch.tensor(row)
+    monkeypatch.setattr(agent_module, "sample_ids", lambda *args, **kwargs: (batch, None))
+    agent = Agent(lm, batch_size=4, replay=0, augment_rounds=0, seed=0)
+
+    def one_call_left(smiles: list[str]) -> list[float | None]:
+        return [0.5, float("nan"), None, float("nan")]  # CCO takes the last call, benzene is cut
+
+    report = agent.step(one_call_left)
+    assert report.validity == 0.5
+    assert report.mean_score == pytest.approx(0.5 / 3)  # over the scored strings, invalid ones as 0
+
+
 def test_a_bf16_agent_runs_its_forward_passes_in_bf16_and_keeps_float32_weights(tiny_lm):
     smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
     rows = [tiny_lm.tokenizer.encode(s) for s in smiles]

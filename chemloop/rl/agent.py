@@ -55,7 +55,8 @@ def _without_padding(row: list[int], pad_id: int) -> list[int]:
 
 @dataclass
 class StepReport:
-    """One step; score and validity are over the agent's own samples, not the GA's offspring."""
+    """One step, of the agent's own samples (not the GA's offspring): score over those scored,
+    validity over all of them."""
 
     step: int
     mean_score: float
@@ -158,11 +159,15 @@ class Agent:
         if not scored:  # nothing could be scored: no update, no step
             return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
         on_policy = sum(1 for i in scored if i < sampled)  # the agent's samples come first
+        canonical = [try_canonical(s) for s in smiles]
+        # Over every sample: where the budget runs out, the invalid ones (free to score) are all
+        # scored and the valid ones only until then, so the scored ones would understate validity.
+        validity = sum(c is not None for c in canonical[:sampled]) / sampled if sampled else math.nan
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
             rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]
+            canonical = [canonical[i] for i in scored]
         raw = [float(returned[i]) for i in scored]
         scores = [0.0 if math.isnan(s) else s for s in raw]
-        canonical = [try_canonical(s) for s in smiles]
         if self.ga is not None:
             self._scored.update(c for c in canonical if c is not None)
         if self.screen is not None:
@@ -183,12 +188,13 @@ class Agent:
                 self._update([i for i, _ in kept], [r for _, r in kept], augment_replay)
         self.steps += 1
         own = scores[:on_policy] or scores  # only offspring were scored: report on them
-        own_canonical = canonical[:on_policy] or canonical
+        if not sampled:
+            validity = sum(c is not None for c in canonical) / len(canonical)
         return StepReport(
             self.steps,
             sum(own) / len(own),
             max(own),
-            sum(c is not None for c in own_canonical) / len(own_canonical),
+            validity,
             loss,
             offspring=[c for c in canonical[on_policy:] if c is not None],
         )

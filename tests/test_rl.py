@@ -167,9 +167,9 @@ def test_unique_batch_scores_and_learns_from_a_repeated_sequence_once(monkeypatc
     assert seen == (["CCO", "c1ccccc1"] if unique else ["CCO", "CCO", "c1ccccc1", "CCO"])
 
 
-def test_a_batch_cut_by_the_budget_reports_the_validity_of_all_its_samples(monkeypatch):
+def test_a_batch_cut_by_the_budget_reports_on_the_samples_before_the_cut(monkeypatch):
     """Invalid strings cost no oracle call, so a batch the budget cuts scores all of them and only
-    the first valid ones: validity over the scored strings alone would read 1/3 here."""
+    the first valid ones: over the scored strings, validity would read 1/3 here and the mean 0.5/3."""
     import chemloop.rl.agent as agent_module
 
     lm = checkpoint.load("prior")
@@ -185,8 +185,8 @@ def test_a_batch_cut_by_the_budget_reports_the_validity_of_all_its_samples(monke
         return [0.5, float("nan"), None, float("nan")]  # CCO takes the last call, benzene is cut
 
     report = agent.step(one_call_left)
-    assert report.validity == 0.5
-    assert report.mean_score == pytest.approx(0.5 / 3)  # over the scored strings, invalid ones as 0
+    assert report.validity == 0.5  # CCO and C1CC, the samples before the first one left unscored
+    assert report.mean_score == pytest.approx(0.25) and report.best_score == 0.5
 
 
 def test_a_bf16_agent_runs_its_forward_passes_in_bf16_and_keeps_float32_weights(tiny_lm):

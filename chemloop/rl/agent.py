@@ -53,10 +53,14 @@ def _without_padding(row: list[int], pad_id: int) -> list[int]:
     return row[:end]
 
 
+def _zero_if_nan(score: float) -> float:
+    """A scorer's value as a reward: NaN (no molecule, or one it cannot score) counts as 0."""
+    return 0.0 if math.isnan(score) else float(score)
+
+
 @dataclass
 class StepReport:
-    """One step, of the agent's own samples (not the GA's offspring): score over those scored,
-    validity over all of them."""
+    """One step, over the agent's own samples (not the GA's offspring) that the budget paid for."""
 
     step: int
     mean_score: float
@@ -160,14 +164,16 @@ class Agent:
             return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
         on_policy = sum(1 for i in scored if i < sampled)  # the agent's samples come first
         canonical = [try_canonical(s) for s in smiles]
-        # Over every sample: where the budget runs out, the invalid ones (free to score) are all
-        # scored and the valid ones only until then, so the scored ones would understate validity.
-        validity = sum(c is not None for c in canonical[:sampled]) / sampled if sampled else math.nan
+        # The report covers the samples before the first the budget left unscored: past it only the
+        # invalid strings (free to score) were scored, which would pull validity and mean score down.
+        paid = next((i for i in range(sampled) if returned[i] is None), sampled)
+        reported = list(range(paid)) or scored  # only offspring were scored: report on them
+        report_scores = [_zero_if_nan(returned[i]) for i in reported]
+        validity = sum(canonical[i] is not None for i in reported) / len(reported)
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
             rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]
             canonical = [canonical[i] for i in scored]
-        raw = [float(returned[i]) for i in scored]
-        scores = [0.0 if math.isnan(s) else s for s in raw]
+        scores = [_zero_if_nan(returned[i]) for i in scored]
         if self.ga is not None:
             self._scored.update(c for c in canonical if c is not None)
         if self.screen is not None:
@@ -187,13 +193,10 @@ class Agent:
             if kept:
                 self._update([i for i, _ in kept], [r for _, r in kept], augment_replay)
         self.steps += 1
-        own = scores[:on_policy] or scores  # only offspring were scored: report on them
-        if not sampled:
-            validity = sum(c is not None for c in canonical) / len(canonical)
         return StepReport(
             self.steps,
-            sum(own) / len(own),
-            max(own),
+            sum(report_scores) / len(report_scores),
+            max(report_scores),
             validity,
             loss,
             offspring=[c for c in canonical[on_policy:] if c is not None],

@@ -167,13 +167,13 @@ def test_unique_batch_scores_and_learns_from_a_repeated_sequence_once(monkeypatc
     assert seen == (["CCO", "c1ccccc1"] if unique else ["CCO", "CCO", "c1ccccc1", "CCO"])
 
 
-def test_a_batch_cut_by_the_budget_reports_on_the_samples_before_the_cut(monkeypatch):
+def test_a_batch_cut_by_the_budget_reports_validity_of_all_and_scores_before_the_cut(monkeypatch):
     """Invalid strings cost no oracle call, so a batch the budget cuts scores all of them and only
     the first valid ones: over the scored strings, validity would read 1/3 here and the mean 0.5/3."""
     import chemloop.rl.agent as agent_module
 
     lm = checkpoint.load("prior")
-    strings = ["CCO", "C1CC", "c1ccccc1", "CC("]
+    strings = ["CCO", "C1CC", "c1ccccc1", "CCN"]
     batch = torch.full((4, 12), lm.tokenizer.pad_id)
     for i, smiles in enumerate(strings):
         row = lm.tokenizer.encode(smiles)
@@ -182,11 +182,11 @@ def test_a_batch_cut_by_the_budget_reports_on_the_samples_before_the_cut(monkeyp
     agent = Agent(lm, batch_size=4, replay=0, augment_rounds=0, seed=0)
 
     def one_call_left(smiles: list[str]) -> list[float | None]:
-        return [0.5, float("nan"), None, float("nan")]  # CCO takes the last call, benzene is cut
+        return [0.5, float("nan"), None, None]  # CCO takes the last call, benzene and CCN are cut
 
     report = agent.step(one_call_left)
-    assert report.validity == 0.5  # CCO and C1CC, the samples before the first one left unscored
-    assert report.mean_score == pytest.approx(0.25) and report.best_score == 0.5
+    assert report.validity == 0.75  # every sample: only C1CC is no molecule
+    assert report.mean_score == pytest.approx(0.25) and report.best_score == 0.5  # CCO and C1CC
 
 
 def test_a_bf16_agent_runs_its_forward_passes_in_bf16_and_keeps_float32_weights(tiny_lm):

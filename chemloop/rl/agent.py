@@ -60,7 +60,8 @@ def _zero_if_nan(score: float) -> float:
 
 @dataclass
 class StepReport:
-    """One step, over the agent's own samples (not the GA's offspring) that the budget paid for."""
+    """One step, over the agent's own samples (not the GA's offspring): validity over all of them, the
+    scores over those before the first one the budget left unscored."""
 
     step: int
     mean_score: float
@@ -164,12 +165,13 @@ class Agent:
             return StepReport(self.steps, math.nan, math.nan, math.nan, math.nan)
         on_policy = sum(1 for i in scored if i < sampled)  # the agent's samples come first
         canonical = [try_canonical(s) for s in smiles]
-        # The report covers the samples before the first the budget left unscored: past it only the
-        # invalid strings (free to score) were scored, which would pull validity and mean score down.
+        # Where the budget ran out inside the batch, past the first sample it left unscored only the
+        # invalid strings (free to score) were scored: the mean score covers the samples before it,
+        # validity every sample (it needs no score).
         paid = next((i for i in range(sampled) if returned[i] is None), sampled)
-        reported = list(range(paid)) or scored  # only offspring were scored: report on them
-        report_scores = [_zero_if_nan(returned[i]) for i in reported]
-        validity = sum(canonical[i] is not None for i in reported) / len(reported)
+        own = list(range(sampled)) or scored  # only offspring were sampled: report on them
+        report_scores = [_zero_if_nan(returned[i]) for i in own[:paid] or scored]
+        validity = sum(canonical[i] is not None for i in own) / len(own)
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
             rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]
             canonical = [canonical[i] for i in scored]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from sampling_checks import assert_cached_sampling_agrees
 from typer.testing import CliRunner
 
 from chemloop.bench.compress import parse_variants
@@ -182,12 +183,7 @@ def test_structured_pruning_shrinks_the_matrices(tiny_checkpoint, tmp_path):
     assert block.mlp.down.weight.shape == (32, 64)
     assert result.parameters < checkpoint.load(folder).model.num_parameters()
     # A pruned model's cached sampling (rows dropped from the cache as they end) matches uncached.
-    runs = [
-        sample_ids(lm.model, lm.tokenizer, 16, generator=torch.Generator().manual_seed(1), use_cache=cached)
-        for cached in (True, False)
-    ]
-    assert torch.equal(runs[0][0], runs[1][0])
-    torch.testing.assert_close(runs[0][1], runs[1][1], atol=1e-4, rtol=1e-4)
+    assert_cached_sampling_agrees(lm.model, lm.tokenizer, 16, seed=1)
 
 
 def test_an_int8_model_of_a_structurally_pruned_one_loads(tiny_checkpoint, tmp_path):

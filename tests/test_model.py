@@ -1,5 +1,6 @@
 import pytest
 import torch
+from sampling_checks import assert_cached_sampling_agrees
 from torch.nn.attention import SDPBackend
 
 from chemloop.model import GPT, GPTConfig, KVCache, checkpoint, gpt, log_likelihood, sample_ids
@@ -78,14 +79,7 @@ def test_context_longer_than_block_size_is_rejected(random_gpt):
 
 @pytest.mark.slow
 def test_kv_cache_sampling_matches_uncached_sampling(tiny_lm):
-    def run(use_cache):
-        generator = torch.Generator().manual_seed(7)
-        return sample_ids(tiny_lm.model, tiny_lm.tokenizer, 64, generator=generator, use_cache=use_cache)
-
-    ids_cached, nll_cached = run(True)
-    ids_plain, nll_plain = run(False)
-    assert torch.equal(ids_cached, ids_plain)
-    torch.testing.assert_close(nll_cached, nll_plain, atol=1e-4, rtol=1e-4)
+    assert_cached_sampling_agrees(tiny_lm.model, tiny_lm.tokenizer, 64, seed=7)
 
 
 @pytest.mark.slow

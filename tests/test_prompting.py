@@ -8,6 +8,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from rdkit import Chem
+from sampling_checks import assert_cached_sampling_agrees
 from typer.testing import CliRunner
 
 from chemloop.chem.prompts import PromptError, PromptQuery, parse_prompt
@@ -122,22 +123,9 @@ def test_prefix_sampling_keeps_each_prompt_and_agrees_with_and_without_the_cache
     prompts = [[5, 6, 7], [8], [9, 10, 11, 12, 13], [5, 6, 7]]
     banned = [14, 15]
 
-    def run(use_cache):
-        generator = torch.Generator().manual_seed(1)
-        return sample_ids(
-            random_gpt,
-            tokenizer,
-            len(prompts),
-            generator=generator,
-            use_cache=use_cache,
-            prompts=prompts,
-            banned_after_prompt=banned,
-        )
-
-    ids, nll = run(True)
-    plain_ids, plain_nll = run(False)
-    assert torch.equal(ids, plain_ids)
-    torch.testing.assert_close(nll, plain_nll, atol=1e-4, rtol=1e-4)
+    ids = assert_cached_sampling_agrees(
+        random_gpt, tokenizer, len(prompts), seed=1, prompts=prompts, banned_after_prompt=banned
+    )
     for row, prompt in zip(ids.tolist(), prompts, strict=True):
         assert row[1 : 1 + len(prompt)] == prompt
         assert row[1 + len(prompt)] not in (tokenizer.eos_id, *banned)  # a prompt gets a continuation

@@ -35,6 +35,7 @@ def test_every_method_measures_the_same_budget_with_honest_counts(result):
     assert 0.0 <= result["threshold"] <= 1.0 and result["reference_size"] == 200
     assert result["run_settings"]["augment_rounds"] == 0  # the [run] table reached the agent settings
     json.dumps(result)  # serializable as it is
+    assert "cores" in result["machine"]  # where it ran, for the docs
     (run,) = result["runs"]
     seed = set(run["seed_molecules"])
     assert len(seed) == 5

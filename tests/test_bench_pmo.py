@@ -278,10 +278,11 @@ def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
 def test_machine_description_names_cpu_and_cores():
     import os
 
-    from chemloop.bench.machine import cpu_name, describe
+    from chemloop.bench.machine import bf16_units, cpu_name, describe
 
     text = describe()
     assert cpu_name() in text and f"{os.cpu_count()} cores" in text and "Python" in text
+    assert f"({bf16_units()})" in text and bf16_units() in ("AMX", "AVX-512 BF16", "no bf16 units")
 
 
 def test_isomer_runs_of_files_before_the_published_form_are_read_as_corrected():

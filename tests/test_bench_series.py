@@ -77,6 +77,7 @@ def test_series_protocol_runs_the_real_campaign(corpus, monkeypatch):
     result = bench_series_campaign(str(corpus), on_run=partial.append, **settings)
     [run] = result["runs"]
     assert [p["complete"] for p in partial] == [False] and result["complete"]
+    assert "cores" in result["machine"]
     assert partial[0]["runs"] == result["runs"]  # what a stopped benchmark would have kept
     assert [c["type"] for c in result["constraints"]["components"]] == ["constitution"]
     assert run["methods"]["chemloop"]["violating"] == 0.0 == result["summary"]["chemloop"]["violating"]

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import ValidationError
 
+from chemloop.bench.machine import describe
 from chemloop.chem.mol import to_mol, try_canonical
 from chemloop.config_files import validation_problems
 from chemloop.data.corpus import load_moses
@@ -368,6 +369,7 @@ def bench_campaign(
         "runs": runs,
         "summary": _mean_over_seeds(runs, methods),
         "seconds": round(time.perf_counter() - started, 1),
+        "machine": describe(),
     }
 
 

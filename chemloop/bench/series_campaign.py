@@ -48,6 +48,7 @@ from chemloop.bench.campaign import (
     run_greedy,
     write_values,
 )
+from chemloop.bench.machine import describe
 from chemloop.bench.series import Series, read_corpus, series_of
 from chemloop.chem.mol import to_mol, try_mol
 from chemloop.chem.series import morgan_fingerprints
@@ -181,6 +182,7 @@ def bench_series_campaign(
             "summary": {"runs": len(runs), **{m: _mean_summary(runs, m) for m in SERIES_METHODS}},
             "seconds": round(time.perf_counter() - started, 1),
             "complete": complete,
+            "machine": describe(),
         }
 
     finished = _finished_runs(resume, protocol) if resume is not None else {}

@@ -67,11 +67,13 @@ job_list() {  # one line a job: NAME COMMAND...
     echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json"
 }
 
-# A job is done when its output file is there: committed results count on any machine.
+# A job is done when its output file is there and complete (a series benchmark writes its file after
+# each series, marked "complete": false until the last): committed results count on any machine.
 is_done() {  # NAME COMMAND...
     local name=$1 output
     output=$(echo "$*" | grep -oE -- '--(output|out) [^ ]+' | tail -1 | cut -d' ' -f2)
-    [ -e "$RUNS/done/$name" ] || { [ -n "$output" ] && [ -e "$output" ]; }
+    [ -e "$RUNS/done/$name" ] && return 0
+    [ -n "$output" ] && [ -e "$output" ] && ! grep -q '"complete": false' "$output"
 }
 
 if [ "${2:-}" = "--list" ]; then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from chemloop.model.likelihood import sequence_log_likelihood
 from chemloop.model.sampling import sample_ids
 
 
@@ -23,10 +24,7 @@ def assert_cached_sampling_agrees(model, tokenizer, num: int, seed: int, **optio
     ids, nll = run(True)
     plain_ids, plain_nll = run(False)
     with torch.no_grad():
-        logp = torch.log_softmax(model(ids[:, :-1]).float(), dim=-1)
-    targets = ids[:, 1:]
-    token_logp = logp.gather(2, targets.unsqueeze(-1)).squeeze(-1)
-    forward_nll = -(token_logp * (targets != tokenizer.pad_id)).sum(dim=1)
+        forward_nll = -sequence_log_likelihood(model, ids, tokenizer.pad_id)
     torch.testing.assert_close(nll, forward_nll, atol=1e-4, rtol=1e-4)
 
     same = (ids == plain_ids).all(dim=1)

@@ -37,3 +37,27 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path):
     script = tmp_path / "stale.py"
     script.write_text("def main():\n    from chemloop.train.pretrain import no_such_function\n")
     assert _chemloop_imports(script) == [("chemloop.train.pretrain", "no_such_function")]
+
+
+def test_the_open_campaign_table_adds_baseline_columns_and_leaves_out_an_empty_base():
+    spec = importlib.util.spec_from_file_location("open_campaign_table", BENCH / "open_campaign_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def arm(hits, best):
+        return {"top1_hits": hits, "best_measured": best}
+
+    new = {
+        ("qed", 0): {
+            "chemloop": arm(8, 0.9),
+            "random": arm(1, 0.5),
+            "greedy": arm(3, 0.7),
+            "screen": arm(4, 0.8),
+        }
+    }
+    plain = script.table({}, new)
+    assert plain[0] == "| task, seed | new: hits, best | screening: hits, best | new vs screening |"
+    assert plain[2] == "| qed, 0 | 8, 0.900 | 4, 0.800 | 2.0× |"
+    wide = script.table({("qed", 0): {"chemloop": arm(6, 0.85)}}, new, baselines=True)
+    assert wide[2] == "| qed, 0 | 8, 0.900 | 6, 0.850 | 1, 0.500 | 3, 0.700 | 4, 0.800 | 2.0× |"
+    assert wide[1].count("---") == 7 and wide[-1] == "qed: hits 8 new, 6 base, 4 screening"

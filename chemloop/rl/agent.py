@@ -169,8 +169,8 @@ class Agent:
         # invalid strings (free to score) were scored: the mean score covers the samples before it,
         # validity every sample (it needs no score).
         paid = next((i for i in range(sampled) if returned[i] is None), sampled)
-        own = list(range(sampled)) or scored  # only offspring were sampled: report on them
-        report_scores = [_zero_if_nan(returned[i]) for i in own[:paid] or scored]
+        report_scores = [_zero_if_nan(returned[i]) for i in range(paid) or scored]
+        own = range(sampled) or scored  # only offspring were sampled: report on them
         validity = sum(canonical[i] is not None for i in own) / len(own)
         if len(scored) < len(returned):  # the budget ran out inside this batch: learn from the rest
             rows, smiles = [rows[i] for i in scored], [smiles[i] for i in scored]

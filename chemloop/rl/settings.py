@@ -96,7 +96,8 @@ class AgentSettings(BaseModel):
     diversity_bucket: int | None = Field(None, ge=1, description="scaffold bucket size; none disables")
     # 0.25 since 2026-12-06: higher PMO AUC in 18 of the 19 paired runs that differed (two priors,
     # 16 tasks, seed 0; three tuning-task seeds; lower on drd2 by 0.010) and a higher make-run
-    # top-10 on 3 of 3 seeds (docs/benchmarks/pmo.md, GA row).
+    # top-10 on 3 of 3 seeds (docs/benchmarks/pmo.md, GA row). 0.5 and 0.75 were no better beyond seed
+    # noise on the tuning tasks with the prior shipped 2026-12-07 (the same table).
     ga_share: float = Field(
         0.25,
         ge=0,

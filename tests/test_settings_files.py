@@ -21,13 +21,18 @@ def _as_written(value):
     return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
 
 
+def assert_reaches(section, table: dict) -> None:
+    """Every key of a TOML table reaches the parsed config ``section`` with the value written."""
+    for key, value in table.items():
+        assert _as_written(getattr(section, key)) == value, key
+
+
 @pytest.mark.parametrize("path", PMO_SETTINGS, ids=lambda p: p.name)
 def test_pmo_settings_file_is_a_valid_run_table(path):
     table = read_toml(path, "settings")
     assert set(table) == {"run"}, f"{path.name}: bench pmo reads only [run]"
     config = pmo_config("qed", budget=100, seed=0, run=table["run"])
-    for key, value in table["run"].items():  # every setting reaches the run as written
-        assert _as_written(getattr(config.run, key)) == value, key
+    assert_reaches(config.run, table["run"])
 
 
 @pytest.mark.parametrize("path", CAMPAIGN_SETTINGS, ids=lambda p: p.name)
@@ -43,10 +48,8 @@ def test_campaign_settings_file_is_valid(path, tmp_path):
         table.get("run"),
         table.get("score"),
     )
-    for key, value in table.get("campaign", {}).items():
-        assert _as_written(getattr(config.campaign, key)) == value, key
-    for key, value in table.get("run", {}).items():
-        assert _as_written(getattr(config.run, key)) == value, key
+    assert_reaches(config.campaign, table.get("campaign", {}))
+    assert_reaches(config.run, table.get("run", {}))
 
 
 def test_settings_files_are_found():

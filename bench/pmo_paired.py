@@ -58,10 +58,13 @@ def seed_spread(paths: list[Path], tasks: list[str]) -> float:
 
 
 def pairs_of_other_weights(base: dict, new: dict, pairs: list[tuple[str, int]]) -> list[str]:
-    """The pairs whose two runs recorded different model weights: one name (``prior``) may stand
-    for other weights in another release. Runs from before the record was kept pass."""
+    """The pairs whose two runs name the same model but recorded different weights: one name
+    (``prior``) may stand for other weights in another release. Pairs that compare two models
+    (``model`` differs, as for a compressed copy) and runs from before the record was kept pass."""
     mixed = []
     for task, seed in pairs:
+        if base[task, seed][1].get("model") != new[task, seed][1].get("model"):
+            continue
         weights = {base[task, seed][0].get("model_weights"), new[task, seed][0].get("model_weights")}
         if len(weights - {"", None}) > 1:
             mixed.append(f"{task} seed {seed}")

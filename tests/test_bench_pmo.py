@@ -257,6 +257,10 @@ def test_paired_runs_of_other_weights_are_named():
         ("drd2", 0): ({**run, "model_weights": "b"}, {}),
     }
     assert paired.pairs_of_other_weights(base, new, [("qed", 0), ("drd2", 0)]) == ["qed seed 0"]
+    # A pair that compares two models (a compressed copy against the prior) differs by design.
+    base[("qed", 0)] = (base[("qed", 0)][0], {"model": "prior"})
+    new[("qed", 0)] = (new[("qed", 0)][0], {"model": "runs/prior-sparsegpt-0.5"})
+    assert paired.pairs_of_other_weights(base, new, [("qed", 0), ("drd2", 0)]) == []
 
 
 def test_pmo_table_leaves_marked_tasks_out_of_both_sums():

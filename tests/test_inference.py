@@ -7,14 +7,12 @@ import torch
 
 from chemloop.bench.sampling import sampling_throughput
 from chemloop.errors import ChemloopError
-from chemloop.model import checkpoint, device, quantized
+from chemloop.model import checkpoint, device
 from chemloop.model.device import resolve_precision
 from chemloop.model.generate import sample
-from chemloop.model.gpt import KVCache
 from chemloop.model.inference import int8_copy, resolve_sampling_precision, sampling_model
-from chemloop.model.likelihood import log_likelihood, sequence_log_likelihood
+from chemloop.model.likelihood import log_likelihood
 from chemloop.model.quantized import Int8Linear, dynamic_engine_available
-from chemloop.model.sampling import sample_ids
 
 CPU = torch.device("cpu")
 MOLECULES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(CC)CC", "O=C(O)c1ccccc1"]
@@ -76,25 +74,6 @@ def test_int8_likelihoods_follow_fp32_within_two_percent(tiny_lm):
     with sampling_model(tiny_lm, "int8") as runner:
         int8 = log_likelihood(runner.model, runner.tokenizer, MOLECULES)
     assert torch.allclose(int8, fp32, rtol=0.02)
-
-
-@pytest.mark.parametrize("avx512, dtype", [(True, torch.bfloat16), (False, torch.float32)])
-def test_an_int8_copy_keeps_its_kv_cache_in_bf16_on_a_cpu_with_avx512(tiny_lm, monkeypatch, avx512, dtype):
-    monkeypatch.setattr(quantized, "cpu_has_avx512", lambda: avx512)
-    copy = int8_copy(tiny_lm)
-    assert KVCache.for_model(copy.model, 2).keys[0].dtype == dtype
-    assert KVCache.for_model(tiny_lm.model, 2).keys[0].dtype == torch.float32  # the float model's own
-
-
-def test_sampling_over_a_bf16_cache_reports_the_nll_the_model_gives_its_strings(tiny_lm, monkeypatch):
-    monkeypatch.setattr(quantized, "cpu_has_avx512", lambda: True)
-    model = int8_copy(tiny_lm).model
-    generator = torch.Generator().manual_seed(0)
-    ids, nll = sample_ids(model, tiny_lm.tokenizer, 32, generator=generator)
-    # Scored again without a cache: whole sequences, float32 attention, the same int8 layers.
-    with torch.no_grad():
-        rescored = -sequence_log_likelihood(model, ids, tiny_lm.tokenizer.pad_id)
-    torch.testing.assert_close(nll, rescored, rtol=0.01, atol=0.05)
 
 
 def test_the_default_prior_samples_valid_molecules_in_int8_with_a_seed():

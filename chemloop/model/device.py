@@ -44,12 +44,6 @@ def cpu_has_bf16_units() -> bool:
     return "amx_bf16" in _cpu_flags() or "avx512_bf16" in _cpu_flags()
 
 
-@cache
-def cpu_has_avx512() -> bool:
-    """Whether this CPU has AVX-512 (its byte and word instructions, which bf16 conversion uses)."""
-    return "avx512bw" in _cpu_flags()
-
-
 @cache  # asked for every layer of every sampled token: the flags are searched once
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tile units (Intel Xeon since Sapphire Rapids), not only AVX-512 BF16."""

@@ -68,13 +68,10 @@ class KVCache:
     @classmethod
     def for_model(cls, model: GPT, batch_size: int) -> KVCache:
         """A cache for ``model``'s sampling: under bf16 autocast the keys and values come out in
-        bf16, so they are kept so, with no casts; a model that names a ``kv_cache_dtype`` (an int8
-        copy, :mod:`chemloop.model.quantized`) keeps them in that on a CPU."""
+        bf16, so they are kept so, with no casts."""
         device = next(model.parameters()).device
         autocast_on = torch.is_autocast_enabled(device.type)
         dtype = torch.get_autocast_dtype(device.type) if autocast_on else next(model.parameters()).dtype
-        if model.kv_cache_dtype is not None and device.type == "cpu" and not autocast_on:
-            dtype = model.kv_cache_dtype
         return cls(model.config, batch_size, device, dtype)
 
     def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,8 +118,8 @@ class CausalSelfAttention(nn.Module):
         if cache is not None and cache.length > 0:
             if T > 1:
                 raise ValueError("a KV cache takes either a prefill or one token at a time")
-            k, v = cache.write(layer, k, v)  # in the cache's dtype
-            y = _one_query_attention(q.to(k.dtype), k, v, filled=cache.length + 1).to(q.dtype)
+            k, v = cache.write(layer, k, v)
+            y = _one_query_attention(q, k, v, filled=cache.length + 1)
         else:
             if cache is not None:  # a prefill: ordinary causal attention, keys and values kept
                 cache.write(layer, k, v)
@@ -206,10 +203,6 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    # The dtype sampling keeps keys and values in on a CPU; None: the activations' own. Set on int8
-    # copies where bf16 blocks attend faster than float32 ones (chemloop.model.quantized).
-    kv_cache_dtype: torch.dtype | None = None
-
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config

@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from chemloop.errors import ChemloopError
-from chemloop.model.device import cpu_has_avx512
 
 SCHEMES = ("dynamic", "weight_only")
 INT8_SUFFIX, SCALE_SUFFIX = ".weight_int8", ".weight_scale"
@@ -138,7 +137,6 @@ def quantize_model(model: nn.Module, scheme: str = "dynamic") -> nn.Module:
     """Replace every block's linear layer in place by an :class:`Int8Linear` (weights quantized)."""
     for name in int8_layer_names(model):
         _replace(model, name, Int8Linear.from_linear(model.get_submodule(name), scheme))
-    _pick_cache_dtype(model)
     return model
 
 
@@ -153,21 +151,7 @@ def int8_skeleton(model: nn.Module, scheme: str, names: list[str]) -> nn.Module:
 def prepare_all(model: nn.Module) -> list[str]:
     """Build every int8 layer's kernel where its buffers now are; the distinct kernels in use."""
     kernels = {m.prepare().kernel for m in model.modules() if isinstance(m, Int8Linear)}
-    _pick_cache_dtype(model)
     return sorted(kernels)
-
-
-def _pick_cache_dtype(model: nn.Module) -> None:
-    """bf16 keys and values for sampling an int8 model on a CPU with AVX-512.
-
-    Attending over the KV cache reads the whole cache each token and is bound by memory: bf16
-    blocks halve what is read and copied. One new token's attention by products over a bf16 block
-    took 0.77x the time of a float32 one on an Intel Xeon with AVX-512 and no bf16 units, 0.61x on an
-    AMD EPYC with AVX-512 BF16 (``bench/one_query_attention.py``); int8 sampling on the former ran
-    1.14x faster with it. Elsewhere (AVX2) unmeasured: float32 stays.
-    """
-    if any(isinstance(m, Int8Linear) for m in model.modules()) and cpu_has_avx512():
-        model.kv_cache_dtype = torch.bfloat16
 
 
 def _replace(model: nn.Module, name: str, module: nn.Module) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Annotated
 
 import typer
@@ -11,9 +12,17 @@ from rich.markup import escape
 
 from chemloop.errors import ChemloopError
 
-# Markup off: what we print (paths, SMILES, messages) is text, and "[...]" in it must
-# survive; the one styled line below turns markup on for itself.
-console = Console(markup=False)
+LOG_WIDTH = 200
+
+
+def make_console(terminal: bool) -> Console:
+    """Markup off: what we print (paths, SMILES, messages) is text, and "[...]" in it must survive;
+    the one styled line below turns markup on for itself. Outside a terminal (a log file, CI) rich
+    would fit tables into 80 columns and cut their numbers to "0.…": they get room there."""
+    return Console(markup=False, width=None if terminal else LOG_WIDTH)
+
+
+console = make_console(terminal=sys.stdout.isatty())
 
 ModelOption = Annotated[str, typer.Option(help="checkpoint folder, or the name of a shipped prior")]
 DeviceOption = Annotated[str, typer.Option(help="'auto', 'cpu', 'cuda' or 'cuda:N'")]

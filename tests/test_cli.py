@@ -109,3 +109,20 @@ def test_pretrain_rejects_an_impossible_option(tmp_path):
     result = runner.invoke(app, ["pretrain", "--n-layer", "0", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "n_layer" in result.output
+
+
+def test_tables_keep_their_numbers_outside_a_terminal():
+    """Printed to a log file or CI, a ten-column table is not squeezed into 80 columns and cut to "…"."""
+    from rich.table import Table
+
+    from chemloop.cli_common import make_console
+
+    table = Table()
+    for i in range(10):
+        table.add_column(f"column {i}", no_wrap=True)
+    table.add_row(*["0.1235"] * 10)
+    console = make_console(terminal=False)
+    with console.capture() as captured:
+        console.print(table)
+    assert "…" not in captured.get()
+    assert captured.get().count("0.1235") == 10

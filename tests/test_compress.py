@@ -168,6 +168,25 @@ def test_sparsegpt_keeps_a_layer_closer_to_its_output_than_magnitude():
     assert error(second_order) < 0.6 * error(magnitude_prune(weight, 0.5))
 
 
+@pytest.mark.parametrize("sequential", [False, True])
+def test_sparsegpt_prunes_each_sublayer_to_its_own_share(tiny_checkpoint, sequential):
+    from chemloop.compression.calibration import batches
+    from chemloop.compression.prune import prune_sparsegpt
+
+    folder, _ = tiny_checkpoint
+    lm = checkpoint.load(folder)
+    shares = {"attn.qkv": 0.3, "attn.proj": 0.3, "mlp.up": 0.6, "mlp.down": 0.6}
+    prune_sparsegpt(lm.model, shares, batches(lm, MOLECULES), sequential=sequential)
+    for block in lm.model.blocks:
+        for name, share in shares.items():
+            weight = block.get_submodule(name).weight
+            assert (weight == 0).float().mean().item() == pytest.approx(share, abs=0.01), name
+    # d² + 3d² of attention at 0.3, 8d² of MLP at 0.6: 0.5 overall.
+    assert pruned_sparsity(lm.model) == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ValueError, match="mlp.gate"):
+        prune_sparsegpt(lm.model, {"mlp.gate": 0.5}, batches(lm, MOLECULES))
+
+
 def test_structured_pruning_shrinks_the_matrices(tiny_checkpoint, tmp_path):
     folder, calibration = tiny_checkpoint
     result = _compress(

@@ -12,7 +12,7 @@ this shrinks a compressed file, not the time to sample. Structured pruning
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -31,20 +31,34 @@ def prune_magnitude(model: GPT, sparsity: float) -> dict:
 @torch.no_grad()
 def prune_sparsegpt(
     model: GPT,
-    sparsity: float,
+    sparsity: float | Mapping[str, float],
     data: Sequence[Batch],
     progress: Callable[[str], None] | None = None,
+    sequential: bool = False,
 ) -> dict:
-    """SparseGPT on every block's linear layers, calibrated on ``data`` (layer-wise, in order)."""
+    """SparseGPT on every block's linear layers, calibrated on ``data`` (layer-wise, in order).
+
+    Each block's four sublayers are pruned on the inputs the unpruned block gives them, or, with
+    ``sequential``, one after the other, each on the inputs of the block as pruned so far (the
+    reference implementation's "true sequential" order). ``sparsity`` is one share for all, or a
+    share per sublayer name (``"attn.qkv"``, ``"attn.proj"``, ``"mlp.up"``, ``"mlp.down"``; 0 where
+    a name is missing)."""
     say = progress or (lambda _: None)
     hidden = embed(model, data)
     names = ("attn.qkv", "attn.proj", "mlp.up", "mlp.down")
+    share = dict(sparsity) if isinstance(sparsity, Mapping) else dict.fromkeys(names, sparsity)
+    unknown = set(share) - set(names)
+    if unknown:
+        raise ValueError(f"no sublayer named {sorted(unknown)}: one of {names}")
+    names = tuple(name for name in names if share.get(name, 0.0) > 0)
+    groups = [(name,) for name in names] if sequential else [names] if names else []
     tokens = int(sum(int(b.mask.sum()) for b in data))
     for layer in range(model.config.n_layer):
-        grams = input_grams(model, layer, names, data, hidden)
-        for name in names:
-            linear = model.blocks[layer].get_submodule(name)
-            linear.weight.copy_(sparsegpt_prune(linear.weight, grams[name], sparsity))
+        for group in groups:
+            grams = input_grams(model, layer, group, data, hidden)
+            for name in group:
+                linear = model.blocks[layer].get_submodule(name)
+                linear.weight.copy_(sparsegpt_prune(linear.weight, grams[name], share[name]))
         say(f"block {layer + 1}/{model.config.n_layer} pruned ({tokens} calibration tokens)")
         hidden = run_block(model, layer, hidden)
     return {"achieved_sparsity": round(pruned_sparsity(model), 4), "calibration_tokens": tokens}

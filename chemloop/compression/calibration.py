@@ -174,8 +174,12 @@ def input_grams(
     return {name: gram.mean() for name, gram in grams.items()}
 
 
+# The linear layers of a block that pruning touches, in forward order.
+SUBLAYERS = ("attn.qkv", "attn.proj", "mlp.up", "mlp.down")
+
+
 def block_linears(model: GPT) -> Iterator[tuple[int, str, nn.Linear]]:
     """Every (block index, sublayer name, layer) that pruning touches, in forward order."""
     for layer, block in enumerate(model.blocks):
-        for name in ("attn.qkv", "attn.proj", "mlp.up", "mlp.down"):
+        for name in SUBLAYERS:
             yield layer, name, block.get_submodule(name)

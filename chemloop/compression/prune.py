@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-from chemloop.compression.calibration import Batch, block_linears, embed, input_grams, run_block
+from chemloop.compression.calibration import SUBLAYERS, Batch, block_linears, embed, input_grams, run_block
 from chemloop.compression.sparsegpt import magnitude_prune, sparsegpt_prune, sparsity_of
 from chemloop.model.gpt import GPT
 
@@ -45,12 +45,11 @@ def prune_sparsegpt(
     a name is missing)."""
     say = progress or (lambda _: None)
     hidden = embed(model, data)
-    names = ("attn.qkv", "attn.proj", "mlp.up", "mlp.down")
-    share = dict(sparsity) if isinstance(sparsity, Mapping) else dict.fromkeys(names, sparsity)
-    unknown = set(share) - set(names)
+    share = dict(sparsity) if isinstance(sparsity, Mapping) else dict.fromkeys(SUBLAYERS, sparsity)
+    unknown = set(share) - set(SUBLAYERS)
     if unknown:
-        raise ValueError(f"no sublayer named {sorted(unknown)}: one of {names}")
-    names = tuple(name for name in names if share.get(name, 0.0) > 0)
+        raise ValueError(f"no sublayer named {sorted(unknown)}: one of {SUBLAYERS}")
+    names = tuple(name for name in SUBLAYERS if share.get(name, 0.0) > 0)
     groups = [(name,) for name in names] if sequential else [names] if names else []
     tokens = int(sum(int(b.mask.sum()) for b in data))
     for layer in range(model.config.n_layer):

@@ -6,12 +6,16 @@ top-10 beside published REINVENT, with the sum over the tasks run.
 
     python bench/pmo_table.py bench/results/pmo_default_seeds012_A.json \\
         bench/results/pmo_default_seeds012_B.json [--complete-seeds] [--markdown] \\
-        [--exclude-from-sum TASK,TASK] [--output merged.json]
+        [--exclude-from-sum TASK,TASK] [--beside earlier.json --beside-label "MOSES prior"] \\
+        [--output merged.json]
 
 ``--complete-seeds`` keeps only the seeds every task has reached; ``--markdown`` also prints
 the table as docs/benchmarks/pmo.md shows it (with oracle calls used and what stopped the
 runs); ``--exclude-from-sum`` marks tasks that cannot be compared with the published runs
-(scored differently) and prints the sums, ours and REINVENT's, over the other tasks.
+(scored differently) and prints the sums, ours and REINVENT's, over the other tasks;
+``--beside`` adds a column of earlier runs (a file this script wrote with ``--output``, e.g. the
+same benchmark from another prior) with our difference to them. The tasks whose mean falls below
+REINVENT's published mean by more than its published standard deviation are listed.
 """
 
 from __future__ import annotations
@@ -33,14 +37,19 @@ from chemloop.bench.pmo_reference import (
 )
 
 
-def markdown_table(merged: dict, excluded: frozenset[str] = frozenset()) -> str:
-    """Per task: our mean ± std, published REINVENT, the difference, calls used, s/run, stops.
+def markdown_table(
+    merged: dict, excluded: frozenset[str] = frozenset(), beside: dict | None = None, beside_label: str = ""
+) -> str:
+    """Per task: our mean ± std, published REINVENT, the difference, calls used, s/run, stops; with
+    ``beside`` (a merged table of earlier runs) also their mean ± std and our difference to them.
 
     Tasks in ``excluded`` are marked † and have no difference; the sum row leaves them out.
     """
+    other = beside["summary"] if beside else None
+    extra = f" {beside_label} | Δ {beside_label} |" if other is not None else ""
     lines = [
-        "| task | chemloop | REINVENT (published) | Δ | calls used (mean) | stopped by | s/run |",
-        "|---|---|---|---|---|---|---|",
+        f"| task | chemloop | REINVENT (published) | Δ |{extra} calls used (mean) | stopped by | s/run |",
+        "|---|---|---|---|" + ("---|---|" if other is not None else "") + "---|---|---|",
     ]
     rows = compare(merged["summary"])
     for task, row, mean, std, delta in rows:
@@ -51,15 +60,31 @@ def markdown_table(merged: dict, excluded: frozenset[str] = frozenset()) -> str:
         )
         bold = "**" if abs(delta) > max(std, row["std"], 0.01) else ""
         shown = "—" if task in excluded else f"{bold}{delta:+.3f}{bold}"
+        cells = ""
+        if other is not None:
+            earlier = other.get(task)
+            cells = (
+                f" {earlier['mean']:.3f} ± {earlier['std']:.3f} | {row['mean'] - earlier['mean']:+.3f} |"
+                if earlier
+                else " — | — |"
+            )
         lines.append(
             f"| {task}{' †' if task in excluded else ''} | {row['mean']:.3f} ± {row['std']:.3f} | "
-            f"{mean:.3f} ± {std:.3f} | {shown} | {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
+            f"{mean:.3f} ± {std:.3f} | {shown} |{cells} {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
         )
     kept = comparable_sums(merged["summary"], excluded)
     label = f"sum, {kept['tasks']} tasks" + (" without †" if excluded else "")
+    cells = ""
+    if other is not None:
+        tasks = [t for t in merged["summary"] if t not in excluded]
+        if all(t in other for t in tasks):
+            earlier_sum = sum(other[t]["mean"] for t in tasks)
+            cells = f" **{earlier_sum:.3f}** | **{kept['chemloop'] - earlier_sum:+.3f}** |"
+        else:
+            cells = " — | — |"
     lines.append(
         f"| **{label}** | **{kept['chemloop']:.3f}** | **{kept['reinvent']:.3f}** "
-        f"| **{kept['chemloop'] - kept['reinvent']:+.3f}** | | | |"
+        f"| **{kept['chemloop'] - kept['reinvent']:+.3f}** |{cells} | | |"
     )
     if len(merged["summary"]) == len(REINVENT) and not excluded:
         lines.append(
@@ -67,6 +92,11 @@ def markdown_table(merged: dict, excluded: frozenset[str] = frozenset()) -> str:
             f"Augmented Memory {AUGMENTED_MEMORY_SUM_ALL}."
         )
     return "\n".join(lines)
+
+
+def below_reinvent(summary: dict[str, dict[str, float]], excluded: frozenset[str] = frozenset()) -> list[str]:
+    """Tasks whose mean is below REINVENT's published mean by more than its published std."""
+    return [task for task, _, _, std, delta in compare(summary) if task not in excluded and delta < -std]
 
 
 def comparable_sums(summary: dict[str, dict[str, float]], excluded: frozenset[str]) -> dict:
@@ -97,6 +127,8 @@ def main() -> None:
         metavar="TASKS",
         help="comma-separated tasks not comparable with the published runs: marked, and left out of the sums",
     )
+    parser.add_argument("--beside", type=Path, help="a table this script wrote (--output) of earlier runs")
+    parser.add_argument("--beside-label", default="earlier runs", help="its column's name")
     args = parser.parse_args()
     excluded = frozenset(t.strip() for t in args.exclude_from_sum.split(",") if t.strip())
     merged = merge_result_files(args.results, args.complete_seeds)
@@ -113,8 +145,14 @@ def main() -> None:
             f"chemloop {kept['chemloop']:.3f}, REINVENT {kept['reinvent']:.3f} "
             f"(Δ {kept['chemloop'] - kept['reinvent']:+.3f})"
         )
+    below = below_reinvent(merged["summary"], excluded)
+    print(
+        "below REINVENT's published mean by more than its std: "
+        + (", ".join(f"{t} ({merged['summary'][t]['mean']:.3f})" for t in below) or "none")
+    )
     if args.markdown:
-        print(markdown_table(merged, excluded))
+        beside = json.loads(args.beside.read_text()) if args.beside else None
+        print(markdown_table(merged, excluded, beside, args.beside_label))
     if args.output:
         args.output.write_text(json.dumps(merged, indent=2) + "\n")
 

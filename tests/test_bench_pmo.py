@@ -279,6 +279,32 @@ def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
         table.comparable_sums(merged["summary"], frozenset({"jnk3"}))
 
 
+def test_pmo_table_sets_earlier_runs_beside_and_names_tasks_below_reinvent():
+    """bench/pmo_table.py --beside: a column of earlier runs, our difference to them and their sum;
+    a task counts as below REINVENT when it falls short by more than REINVENT's published std."""
+    from chemloop.bench.pmo import merge_results
+    from chemloop.bench.pmo_reference import REINVENT
+
+    table = _bench_script("pmo_table")
+    qed_mean, qed_std = REINVENT["qed"]
+    drd2_mean, drd2_std = REINVENT["drd2"]
+    merged = merge_results(
+        [_result("qed", [qed_mean - 2 * qed_std - 0.01]), _result("drd2", [drd2_mean - 0.5 * drd2_std])]
+    )
+    assert table.below_reinvent(merged["summary"]) == ["qed"]
+    assert table.below_reinvent(merged["summary"], frozenset({"qed"})) == []
+    earlier = merge_results([_result("qed", [0.5, 0.7]), _result("drd2", [0.25])])
+    markdown = table.markdown_table(merged, beside=earlier, beside_label="MOSES prior")
+    assert "| MOSES prior | Δ MOSES prior |" in markdown
+    qed_row = next(line for line in markdown.splitlines() if line.startswith("| qed |"))
+    ours = merged["summary"]["qed"]["mean"]
+    assert f"| 0.600 ± 0.141 | {ours - 0.6:+.3f} |" in qed_row
+    total = ours + merged["summary"]["drd2"]["mean"]
+    assert f"| **0.850** | **{total - 0.85:+.3f}** |" in markdown.splitlines()[-1]
+    only_qed = merge_results([_result("qed", [0.6])])
+    assert "| — | — |" in table.markdown_table(merged, beside=only_qed, beside_label="x")
+
+
 def test_machine_description_names_cpu_and_cores():
     import os
 

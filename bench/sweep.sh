@@ -64,7 +64,8 @@ job_list() {  # one line a job: NAME COMMAND...
         "--precision fp32,bf16,int8 --output $OUT/sampling.json"
     echo "pmo_qed_time chemloop bench pmo --tasks qed --seeds 1 --settings bench/pmo_settings/no_plateau.toml" \
         "--runs-dir $RUNS/pmo-time --output $OUT/pmo_qed_10k_time.json"
-    echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json"
+    echo "pmo_table python bench/pmo_table.py $OUT/pmo_*_s[012].json --markdown --output $OUT/pmo.json" \
+        "--beside bench/results/pmo_default_published_isomers_seeds012.json --beside-label moses"
 }
 
 # A job is done when its output file is there and complete (a series benchmark writes its file after

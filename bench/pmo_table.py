@@ -60,14 +60,7 @@ def markdown_table(
         )
         bold = "**" if abs(delta) > max(std, row["std"], 0.01) else ""
         shown = "—" if task in excluded else f"{bold}{delta:+.3f}{bold}"
-        cells = ""
-        if other is not None:
-            earlier = other.get(task)
-            cells = (
-                f" {earlier['mean']:.3f} ± {earlier['std']:.3f} | {row['mean'] - earlier['mean']:+.3f} |"
-                if earlier
-                else " — | — |"
-            )
+        cells = "" if other is None else _beside_cells(other.get(task), row["mean"])
         lines.append(
             f"| {task}{' †' if task in excluded else ''} | {row['mean']:.3f} ± {row['std']:.3f} | "
             f"{mean:.3f} ± {std:.3f} | {shown} |{cells} {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
@@ -77,11 +70,10 @@ def markdown_table(
     cells = ""
     if other is not None:
         tasks = [t for t in merged["summary"] if t not in excluded]
-        if all(t in other for t in tasks):
-            earlier_sum = sum(other[t]["mean"] for t in tasks)
+        earlier_sum = sum(other[t]["mean"] for t in tasks) if all(t in other for t in tasks) else None
+        cells = " — | — |"
+        if earlier_sum is not None:
             cells = f" **{earlier_sum:.3f}** | **{kept['chemloop'] - earlier_sum:+.3f}** |"
-        else:
-            cells = " — | — |"
     lines.append(
         f"| **{label}** | **{kept['chemloop']:.3f}** | **{kept['reinvent']:.3f}** "
         f"| **{kept['chemloop'] - kept['reinvent']:+.3f}** |{cells} | | |"
@@ -92,6 +84,13 @@ def markdown_table(
             f"Augmented Memory {AUGMENTED_MEMORY_SUM_ALL}."
         )
     return "\n".join(lines)
+
+
+def _beside_cells(earlier: dict | None, ours: float) -> str:
+    """An earlier run's mean ± std and our difference to it, or dashes where it has no such task."""
+    if earlier is None:
+        return " — | — |"
+    return f" {earlier['mean']:.3f} ± {earlier['std']:.3f} | {ours - earlier['mean']:+.3f} |"
 
 
 def below_reinvent(summary: dict[str, dict[str, float]], excluded: frozenset[str] = frozenset()) -> list[str]:
@@ -130,6 +129,8 @@ def main() -> None:
     parser.add_argument("--beside", type=Path, help="a table this script wrote (--output) of earlier runs")
     parser.add_argument("--beside-label", default="earlier runs", help="its column's name")
     args = parser.parse_args()
+    if args.beside is not None and not (args.markdown and args.beside.is_file()):
+        parser.error(f"--beside needs --markdown and an existing file: {args.beside}")
     excluded = frozenset(t.strip() for t in args.exclude_from_sum.split(",") if t.strip())
     merged = merge_result_files(args.results, args.complete_seeds)
     merged["sources"] = [str(p) for p in args.results]

@@ -13,7 +13,14 @@ from rich.table import Table
 from chemloop.cli_align import align_command
 from chemloop.cli_bench import bench_app
 from chemloop.cli_campaign import campaign_app
-from chemloop.cli_common import DeviceOption, ModelOption, SamplingPrecisionOption, console, user_errors
+from chemloop.cli_common import (
+    DeviceOption,
+    ModelOption,
+    SamplingPrecisionOption,
+    console,
+    one_line_command_lists,
+    user_errors,
+)
 from chemloop.cli_compress import compress_command
 from chemloop.cli_users import users_app
 from chemloop.errors import ChemloopError
@@ -450,6 +457,8 @@ def reward_predict(
     skipped = f"; {len(corpus.skipped)} invalid rows left out" if corpus.skipped else ""
     console.print(f"{len(corpus)} predictions ({reward.config.kind} model) in {output}{skipped}")
 
+
+one_line_command_lists(app)  # last: every command above is registered
 
 if __name__ == "__main__":  # `torchrun -m chemloop.cli pretrain ...`
     app()

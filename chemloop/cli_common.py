@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from typing import Annotated
 
@@ -48,3 +49,16 @@ def user_errors(command):
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def one_line_command_lists(app: typer.Typer) -> None:
+    """Give each command of ``app`` and of its groups, recursively, a one-line ``short_help``: its
+    docstring's first paragraph with the line breaks joined. Typer's rich help prints a docstring's
+    line breaks as they are in the lists of commands, which cut sentences in the middle."""
+    for info in app.registered_commands:
+        if info.short_help is None:
+            first = (info.help or inspect.getdoc(info.callback) or "").split("\n\n")[0]
+            info.short_help = " ".join(first.split())
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            one_line_command_lists(group.typer_instance)

@@ -126,3 +126,20 @@ def test_tables_keep_their_numbers_outside_a_terminal():
         console.print(table)
     assert "…" not in captured.get()
     assert captured.get().count("0.1235") == 10
+
+
+def test_command_lists_print_each_description_unbroken():
+    """A command's docstring wraps at 100 characters; in `chemloop --help` its first paragraph reads
+    as one sentence, wrapped by the terminal only (no line break in the middle of it)."""
+    result = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "400"}, terminal_width=400)
+    assert result.exit_code == 0
+    lines = [line for line in result.output.splitlines() if "Compressed variants of a model" in line]
+    assert len(lines) == 1 and "starting from each variant." in lines[0]
+
+    def commands(typer_app):
+        for info in typer_app.registered_commands:
+            yield info
+        for group in typer_app.registered_groups:
+            yield from commands(group.typer_instance)
+
+    assert all("\n" not in info.short_help for info in commands(app))

@@ -137,8 +137,7 @@ def test_command_lists_print_each_description_unbroken():
     assert len(lines) == 1 and "starting from each variant." in lines[0]
 
     def commands(typer_app):
-        for info in typer_app.registered_commands:
-            yield info
+        yield from typer_app.registered_commands
         for group in typer_app.registered_groups:
             yield from commands(group.typer_instance)
 

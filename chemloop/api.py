@@ -74,6 +74,9 @@ def link(lm: LanguageModel, fragments: str, num: int, **options) -> SampleReport
     return sample_with_prompt(lm, prepare_prompt(lm, fragments, "link"), num, **options)
 
 
+SMILES_SUFFIXES = (".smi", ".smiles")
+
+
 def sample_to_csv(
     lm: LanguageModel,
     num: int,
@@ -85,7 +88,8 @@ def sample_to_csv(
 ) -> SampleReport:
     """Sample ``num`` strings, decorating ``scaffold`` or linking ``fragments`` if one is given; if
     ``output`` is given, write ``smiles,valid,canonical,nll`` rows (and ``prompt,contains_prompt``
-    under a prompt)."""
+    under a prompt), or, to a ``.smi`` file, the valid molecules' canonical SMILES, each once, one a
+    line (a file that ``pretrain``, ``finetune`` and every other corpus reader takes)."""
     if scaffold is not None and fragments is not None:
         raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
     if scaffold is not None:
@@ -97,6 +101,10 @@ def sample_to_csv(
     if output is not None:
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
+        if output.suffix in SMILES_SUFFIXES:
+            valid = dict.fromkeys(m.canonical for m in report.molecules if m.valid)
+            output.write_text("".join(f"{smiles}\n" for smiles in valid))
+            return report
         prompted = report.prompt is not None
         with output.open("w", newline="") as handle:
             writer = csv.writer(handle)

@@ -47,7 +47,11 @@ app.command("align")(align_command)
 def sample(
     num: Annotated[int, typer.Option(min=1, help="how many strings to generate")] = 1000,
     output: Annotated[
-        Path | None, typer.Option(help="CSV file: smiles, valid, canonical, nll (+ prompt, contains_prompt)")
+        Path | None,
+        typer.Option(
+            help="CSV file: smiles, valid, canonical, nll (+ prompt, contains_prompt); a .smi file: the "
+            "valid molecules' canonical SMILES, each once"
+        ),
     ] = None,
     scaffold: Annotated[
         str | None,

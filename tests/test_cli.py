@@ -78,6 +78,22 @@ def test_sample_writes_one_row_per_generated_string(tmp_path):
     assert all(float(r["nll"]) > 0 for r in rows)
 
 
+def test_sample_to_a_smi_file_writes_molecules_a_corpus_reader_takes(tmp_path):
+    """`--output x.smi` is a SMILES file (not CSV under a .smi name): pretrain and finetune read it."""
+    from chemloop.chem.mol import canonical
+    from chemloop.data.corpus import load_corpus
+
+    output = tmp_path / "samples.smi"
+    result = runner.invoke(
+        app, ["sample", "--num", "40", "--seed", "0", "--output", str(output), "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = output.read_text().splitlines()
+    assert lines and len(set(lines)) == len(lines)
+    assert all(canonical(smiles) == smiles for smiles in lines)
+    assert load_corpus(output).smiles == lines
+
+
 def test_sample_without_output_shows_molecules(monkeypatch):
     """A first `chemloop sample` prints some of the molecules, not only their statistics."""
     from rdkit import Chem

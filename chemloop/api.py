@@ -13,15 +13,16 @@ import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from chemloop.chem.sdf import sd_text
 from chemloop.compression import Compressed
 from chemloop.data.corpus import load_corpus
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.device import pick_device
-from chemloop.model.generate import SampleReport, sample
+from chemloop.model.generate import Sampled, SampleReport, sample
 from chemloop.model.inference import FLOAT
 from chemloop.model.prompting import prepare_prompt, sample_with_prompt
 
@@ -77,6 +78,14 @@ def link(lm: LanguageModel, fragments: str, num: int, **options) -> SampleReport
 SMILES_SUFFIXES = (".smi", ".smiles")
 
 
+def _items(molecule: Sampled) -> dict[str, Any]:
+    """An SD record's data items for a sampled molecule: its NLL, and its prompt where it had one."""
+    items: dict[str, Any] = {"nll": "" if math.isnan(molecule.nll) else molecule.nll}
+    if molecule.prompt is not None:
+        items |= {"prompt": molecule.prompt, "contains_prompt": int(bool(molecule.contains_prompt))}
+    return items
+
+
 def sample_to_csv(
     lm: LanguageModel,
     num: int,
@@ -88,8 +97,10 @@ def sample_to_csv(
 ) -> SampleReport:
     """Sample ``num`` strings, decorating ``scaffold`` or linking ``fragments`` if one is given; if
     ``output`` is given, write ``smiles,valid,canonical,nll`` rows (and ``prompt,contains_prompt``
-    under a prompt), or, to a ``.smi`` file, the valid molecules' canonical SMILES, each once, one a
-    line (a file that ``pretrain``, ``finetune`` and every other corpus reader takes)."""
+    under a prompt); to a ``.smi`` file, the valid molecules' canonical SMILES, each once, one a
+    line (a file that ``pretrain``, ``finetune`` and every other corpus reader takes); to an ``.sdf``
+    file, the same molecules with 2D coordinates, each named by the number of the string it came
+    from and carrying its NLL (and prompt)."""
     if scaffold is not None and fragments is not None:
         raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
     if scaffold is not None:
@@ -101,9 +112,16 @@ def sample_to_csv(
     if output is not None:
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
+        # Each valid molecule once, with the number of the first string that wrote it.
+        valid = {}
+        for number, m in enumerate(report.molecules, start=1):
+            if m.valid and m.canonical not in valid:
+                valid[m.canonical] = (number, m)
         if output.suffix in SMILES_SUFFIXES:
-            valid = dict.fromkeys(m.canonical for m in report.molecules if m.valid)
             output.write_text("".join(f"{smiles}\n" for smiles in valid))
+            return report
+        if output.suffix == ".sdf":
+            output.write_text(sd_text((f"sample {n}", smiles, _items(m)) for smiles, (n, m) in valid.items()))
             return report
         prompted = report.prompt is not None
         with output.open("w", newline="") as handle:

@@ -50,7 +50,7 @@ def sample(
         Path | None,
         typer.Option(
             help="CSV file: smiles, valid, canonical, nll (+ prompt, contains_prompt); a .smi file: the "
-            "valid molecules' canonical SMILES, each once"
+            "valid molecules' canonical SMILES, each once; an .sdf file: those molecules in 2D with their NLL"
         ),
     ] = None,
     scaffold: Annotated[

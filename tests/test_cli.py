@@ -94,6 +94,23 @@ def test_sample_to_a_smi_file_writes_molecules_a_corpus_reader_takes(tmp_path):
     assert load_corpus(output).smiles == lines
 
 
+def test_sample_to_an_sdf_file_writes_each_valid_molecule_once_in_2d(tmp_path):
+    from rdkit import Chem
+
+    from chemloop.chem.mol import canonical
+
+    smi, sdf = tmp_path / "samples.smi", tmp_path / "samples.sdf"
+    for output in (smi, sdf):
+        command = ["sample", "--num", "40", "--seed", "0", "--output", str(output), "--device", "cpu"]
+        assert runner.invoke(app, command).exit_code == 0
+    records = list(Chem.SDMolSupplier(str(sdf)))
+    assert [canonical(Chem.MolToSmiles(m)) for m in records] == smi.read_text().splitlines()
+    for mol in records:
+        assert mol.GetProp("_Name").startswith("sample ") and float(mol.GetProp("nll")) > 0
+        positions = mol.GetConformer().GetPositions()
+        assert not mol.GetConformer().Is3D() and abs(positions[:, :2]).max() > 0  # laid out, not all at 0
+
+
 def test_sample_without_output_shows_molecules(monkeypatch):
     """A first `chemloop sample` prints some of the molecules, not only their statistics."""
     from rdkit import Chem

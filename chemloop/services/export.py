@@ -15,11 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rdkit import Chem
-
-from chemloop.chem.depict import layout
 from chemloop.chem.guard import is_withheld
 from chemloop.chem.mol import try_mol
+from chemloop.chem.sdf import sd_text
 from chemloop.errors import ChemloopError
 from chemloop.loop.assay import Assay
 from chemloop.loop.assay import campaign_assay as stored_assay
@@ -138,19 +136,9 @@ def to_csv(rows: Iterable[dict[str, Any]]) -> str:
 
 
 def to_sdf(rows: Iterable[dict[str, Any]]) -> str:
-    """An SD file (RDKit's SDWriter) with 2D coordinates; each record is named by the molecule's id
-    and carries every other column as a data item (blank ones left out, as SD files do)."""
-    buffer = io.StringIO()
-    writer = Chem.SDWriter(buffer)
-    for row in rows:
-        mol = layout(Chem.MolFromSmiles(row["smiles"]))
-        mol.SetProp("_Name", str(row["id"]))
-        for column in COLUMNS:
-            if row[column] != "":
-                mol.SetProp(column, str(row[column]))
-        writer.write(mol)
-    writer.close()
-    return buffer.getvalue()
+    """An SD file with 2D coordinates; each record is named by the molecule's id and carries every
+    column as a data item (blank ones left out, as SD files do)."""
+    return sd_text((str(row["id"]), row["smiles"], {c: row[c] for c in COLUMNS}) for row in rows)
 
 
 def _filename(name: str, round_: int | None, fmt: str) -> str:

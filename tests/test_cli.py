@@ -78,33 +78,25 @@ def test_sample_writes_one_row_per_generated_string(tmp_path):
     assert all(float(r["nll"]) > 0 for r in rows)
 
 
-def test_sample_to_a_smi_file_writes_molecules_a_corpus_reader_takes(tmp_path):
-    """`--output x.smi` is a SMILES file (not CSV under a .smi name): pretrain and finetune read it."""
-    from chemloop.chem.mol import canonical
-    from chemloop.data.corpus import load_corpus
-
-    output = tmp_path / "samples.smi"
-    result = runner.invoke(
-        app, ["sample", "--num", "40", "--seed", "0", "--output", str(output), "--device", "cpu"]
-    )
-    assert result.exit_code == 0, result.output
-    lines = output.read_text().splitlines()
-    assert lines and len(set(lines)) == len(lines)
-    assert all(canonical(smiles) == smiles for smiles in lines)
-    assert load_corpus(output).smiles == lines
-
-
-def test_sample_to_an_sdf_file_writes_each_valid_molecule_once_in_2d(tmp_path):
+def test_sample_writes_smi_and_sdf_files_of_each_valid_molecule_once(tmp_path):
+    """`--output x.smi` is a SMILES file (not CSV under a .smi name) that pretrain and finetune read;
+    `--output x.sdf` holds the same molecules laid out in 2D, each with its NLL."""
     from rdkit import Chem
 
     from chemloop.chem.mol import canonical
+    from chemloop.data.corpus import load_corpus
 
     smi, sdf = tmp_path / "samples.smi", tmp_path / "samples.sdf"
     for output in (smi, sdf):
         command = ["sample", "--num", "40", "--seed", "0", "--output", str(output), "--device", "cpu"]
-        assert runner.invoke(app, command).exit_code == 0
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+    lines = smi.read_text().splitlines()
+    assert lines and len(set(lines)) == len(lines)
+    assert all(canonical(smiles) == smiles for smiles in lines)
+    assert load_corpus(smi).smiles == lines
     records = list(Chem.SDMolSupplier(str(sdf)))
-    assert [canonical(Chem.MolToSmiles(m)) for m in records] == smi.read_text().splitlines()
+    assert [canonical(Chem.MolToSmiles(m)) for m in records] == lines
     for mol in records:
         assert mol.GetProp("_Name").startswith("sample ") and float(mol.GetProp("nll")) > 0
         positions = mol.GetConformer().GetPositions()

@@ -75,17 +75,6 @@ def link(lm: LanguageModel, fragments: str, num: int, **options) -> SampleReport
     return sample_with_prompt(lm, prepare_prompt(lm, fragments, "link"), num, **options)
 
 
-SMILES_SUFFIXES = (".smi", ".smiles")
-
-
-def _items(molecule: Sampled) -> dict[str, Any]:
-    """An SD record's data items for a sampled molecule: its NLL, and its prompt where it had one."""
-    items: dict[str, Any] = {"nll": "" if math.isnan(molecule.nll) else molecule.nll}
-    if molecule.prompt is not None:
-        items |= {"prompt": molecule.prompt, "contains_prompt": int(bool(molecule.contains_prompt))}
-    return items
-
-
 def sample_to_csv(
     lm: LanguageModel,
     num: int,
@@ -96,11 +85,9 @@ def sample_to_csv(
     **options,
 ) -> SampleReport:
     """Sample ``num`` strings, decorating ``scaffold`` or linking ``fragments`` if one is given; if
-    ``output`` is given, write ``smiles,valid,canonical,nll`` rows (and ``prompt,contains_prompt``
-    under a prompt); to a ``.smi`` file, the valid molecules' canonical SMILES, each once, one a
-    line (a file that ``pretrain``, ``finetune`` and every other corpus reader takes); to an ``.sdf``
-    file, the same molecules with 2D coordinates, each named by the number of the string it came
-    from and carrying its NLL (and prompt)."""
+    ``output`` is given, write them there: ``smiles,valid,canonical,nll`` rows (and
+    ``prompt,contains_prompt`` under a prompt), or the valid molecules alone to a ``.smi`` or
+    ``.sdf`` file (:func:`_write_samples`)."""
     if scaffold is not None and fragments is not None:
         raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
     if scaffold is not None:
@@ -110,29 +97,47 @@ def sample_to_csv(
     else:
         report = sample(lm, num, **options)
     if output is not None:
-        output = Path(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        # Each valid molecule once, with the number of the first string that wrote it.
-        valid = {}
-        for number, m in enumerate(report.molecules, start=1):
-            if m.valid and m.canonical not in valid:
-                valid[m.canonical] = (number, m)
-        if output.suffix in SMILES_SUFFIXES:
-            output.write_text("".join(f"{smiles}\n" for smiles in valid))
-            return report
-        if output.suffix == ".sdf":
-            output.write_text(sd_text((f"sample {n}", smiles, _items(m)) for smiles, (n, m) in valid.items()))
-            return report
-        prompted = report.prompt is not None
-        with output.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["smiles", "valid", "canonical", "nll"] + (["prompt", "contains_prompt"] if prompted else [])
-            )
-            for m in report.molecules:
-                row = [m.smiles, int(m.valid), m.canonical, "" if math.isnan(m.nll) else m.nll]
-                writer.writerow(row + ([m.prompt, int(bool(m.contains_prompt))] if prompted else []))
+        _write_samples(report, Path(output))
     return report
+
+
+SMILES_SUFFIXES = (".smi", ".smiles")
+
+
+def _write_samples(report: SampleReport, output: Path) -> None:
+    """``report`` as the file ``output`` names by its suffix: .smi (canonical SMILES of the valid
+    molecules, each once: a file that ``pretrain``, ``finetune`` and every corpus reader takes),
+    .sdf (the same in 2D, each named by the number of the string it came from, with its NLL and
+    prompt) or CSV (every string, a row)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    suffix = output.suffix.lower()
+    if suffix in SMILES_SUFFIXES or suffix == ".sdf":
+        first = {}  # each valid molecule once, with the number of the first string that wrote it
+        for number, m in enumerate(report.molecules, start=1):
+            if m.valid and m.canonical not in first:
+                first[m.canonical] = (number, m)
+        if suffix == ".sdf":
+            output.write_text(sd_text((f"sample {n}", smiles, _items(m)) for smiles, (n, m) in first.items()))
+        else:
+            output.write_text("".join(f"{smiles}\n" for smiles in first))
+        return
+    prompted = report.prompt is not None
+    with output.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["smiles", "valid", "canonical", "nll"] + (["prompt", "contains_prompt"] if prompted else [])
+        )
+        for m in report.molecules:
+            row = [m.smiles, int(m.valid), m.canonical, "" if math.isnan(m.nll) else m.nll]
+            writer.writerow(row + ([m.prompt, int(bool(m.contains_prompt))] if prompted else []))
+
+
+def _items(molecule: Sampled) -> dict[str, Any]:
+    """An SD record's data items for a sampled molecule: its NLL, and its prompt where it had one."""
+    items: dict[str, Any] = {"nll": "" if math.isnan(molecule.nll) else molecule.nll}
+    if molecule.prompt is not None:
+        items |= {"prompt": molecule.prompt, "contains_prompt": int(bool(molecule.contains_prompt))}
+    return items
 
 
 def bench_moses(

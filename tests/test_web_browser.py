@@ -235,3 +235,35 @@ def test_browser_upload_with_chosen_columns_stores_the_good_rows(live, tmp_path)
             )
             == 1
         )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_browser_molecules_table_shows_every_column_in_a_laptop_window(live, tmp_path):
+    """At 1280 px the molecules table, drug-sized SMILES and predictions included, fits the page:
+    its last column (alerts) is in view without scrolling sideways."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, factory = live
+    init_campaign(
+        factory,
+        "wide",
+        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", SEED))}}),
+    )
+    drug_sized = [  # proposals of a real campaign: long SMILES, two-decimal predictions
+        ("COc1ccc(NC(=O)c2ccccc2C(=O)Nc2ccc(C)cc2C)c(OC)c1", 0.35, 0.02),
+        ("Cc1ccc(OCC(=O)Nc2cccc(NC(=O)COc3ccc(C)cc3C)c2)c(C)c1", 0.36, 0.01),
+        ("CCNC(=O)c1cccc(NC(=O)c2ccccc2NC(=O)COc2ccc(C)cc2C)c1", 0.31, 0.02),
+    ]
+    add_round(factory, "wide", rows=drug_sized)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(10_000)
+        page.goto(base + "/sign-in?next=/campaigns/wide/molecules")
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + "/campaigns/wide/molecules")
+        region = page.get_by_role("region", name="Molecules table (scrolls sideways)")
+        client, scroll = region.evaluate("element => [element.clientWidth, element.scrollWidth]")
+        browser.close()
+    assert scroll <= client, f"the table is {scroll} px wide in a {client}-px page"

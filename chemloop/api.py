@@ -13,11 +13,11 @@ import csv
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chemloop.chem.sdf import sd_text
 from chemloop.compression import Compressed
-from chemloop.data.corpus import load_corpus
+from chemloop.data.corpus import SMILES_SUFFIXES, format_suffix, load_corpus, open_text
 from chemloop.errors import ChemloopError
 from chemloop.model import checkpoint
 from chemloop.model.checkpoint import LanguageModel
@@ -86,10 +86,12 @@ def sample_to_csv(
 ) -> SampleReport:
     """Sample ``num`` strings, decorating ``scaffold`` or linking ``fragments`` if one is given; if
     ``output`` is given, write them there: ``smiles,valid,canonical,nll`` rows (and
-    ``prompt,contains_prompt`` under a prompt), or the valid molecules alone to a ``.smi`` or
-    ``.sdf`` file (:func:`_write_samples`)."""
+    ``prompt,contains_prompt`` under a prompt) to a ``.csv``, or the valid molecules alone to a
+    ``.smi`` or ``.sdf`` file, each gzipped under a final ``.gz`` (:func:`_write_samples`)."""
     if scaffold is not None and fragments is not None:
         raise ChemloopError("give a scaffold to decorate or fragments to link, not both")
+    if output is not None:
+        sample_file_format(Path(output))  # a name we cannot write fails before the sampling
     if scaffold is not None:
         report = decorate(lm, scaffold, num, **options)
     elif fragments is not None:
@@ -101,35 +103,50 @@ def sample_to_csv(
     return report
 
 
-SMILES_SUFFIXES = (".smi", ".smiles")
+def sample_file_format(output: Path) -> str:
+    """``csv``, ``smi`` or ``sdf``: what a sample file is written as, by its extension (before a
+    final ``.gz``), the extensions the corpus readers take back."""
+    suffix = format_suffix(output)
+    if suffix in (".csv", ".sdf"):
+        return suffix[1:]
+    if suffix in SMILES_SUFFIXES:
+        return "smi"
+    raise ChemloopError(
+        f"cannot write samples to {output}: name a .csv, .smi (.smiles, .txt) or .sdf file, gzipped "
+        "under a final .gz or not"
+    )
 
 
 def _write_samples(report: SampleReport, output: Path) -> None:
-    """``report`` as the file ``output`` names by its suffix: .smi (canonical SMILES of the valid
-    molecules, each once: a file that ``pretrain``, ``finetune`` and every corpus reader takes),
-    .sdf (the same in 2D, each named by the number of the string it came from, with its NLL and
-    prompt) or CSV (every string, a row)."""
+    """``report`` as the file ``output`` names (:func:`sample_file_format`): .smi (canonical SMILES
+    of the valid molecules, each once: a file that ``pretrain``, ``finetune`` and every corpus
+    reader takes), .sdf (the same in 2D, each named by the number of the string it came from, with
+    its NLL and prompt) or .csv (every string, a row); gzipped under a final .gz."""
+    kind = sample_file_format(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    suffix = output.suffix.lower()
-    if suffix in SMILES_SUFFIXES or suffix == ".sdf":
+    with open_text(output, "w") as handle:
+        if kind == "csv":
+            _write_csv(report, handle)
+            return
         first = {}  # each valid molecule once, with the number of the first string that wrote it
         for number, m in enumerate(report.molecules, start=1):
             if m.valid and m.canonical not in first:
                 first[m.canonical] = (number, m)
-        if suffix == ".sdf":
-            output.write_text(sd_text((f"sample {n}", smiles, _items(m)) for smiles, (n, m) in first.items()))
+        if kind == "sdf":
+            handle.write(sd_text((f"sample {n}", smiles, _items(m)) for smiles, (n, m) in first.items()))
         else:
-            output.write_text("".join(f"{smiles}\n" for smiles in first))
-        return
+            handle.write("".join(f"{smiles}\n" for smiles in first))
+
+
+def _write_csv(report: SampleReport, handle: TextIO) -> None:
     prompted = report.prompt is not None
-    with output.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["smiles", "valid", "canonical", "nll"] + (["prompt", "contains_prompt"] if prompted else [])
-        )
-        for m in report.molecules:
-            row = [m.smiles, int(m.valid), m.canonical, "" if math.isnan(m.nll) else m.nll]
-            writer.writerow(row + ([m.prompt, int(bool(m.contains_prompt))] if prompted else []))
+    writer = csv.writer(handle)
+    writer.writerow(
+        ["smiles", "valid", "canonical", "nll"] + (["prompt", "contains_prompt"] if prompted else [])
+    )
+    for m in report.molecules:
+        row = [m.smiles, int(m.valid), m.canonical, "" if math.isnan(m.nll) else m.nll]
+        writer.writerow(row + ([m.prompt, int(bool(m.contains_prompt))] if prompted else []))
 
 
 def _items(molecule: Sampled) -> dict[str, Any]:

@@ -49,8 +49,9 @@ def sample(
     output: Annotated[
         Path | None,
         typer.Option(
-            help="CSV file: smiles, valid, canonical, nll (+ prompt, contains_prompt); a .smi file: the "
-            "valid molecules' canonical SMILES, each once; an .sdf file: those molecules in 2D with their NLL"
+            help="a .csv file: smiles, valid, canonical, nll (+ prompt, contains_prompt); a .smi file: the "
+            "valid molecules' canonical SMILES, each once; an .sdf file: those molecules in 2D with their "
+            "NLL; gzipped under a final .gz"
         ),
     ] = None,
     scaffold: Annotated[

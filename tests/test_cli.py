@@ -103,6 +103,46 @@ def test_sample_writes_smi_and_sdf_files_of_each_valid_molecule_once(tmp_path):
         assert not mol.GetConformer().Is3D() and abs(positions[:, :2]).max() > 0  # laid out, not all at 0
 
 
+def test_sample_writes_gzipped_files_and_refuses_a_name_it_cannot_write(tmp_path, monkeypatch):
+    """A final .gz gzips any of the three formats (the corpus readers take them back); another
+    extension is an error that names the file, before any sampling."""
+    import gzip
+
+    from chemloop import api
+    from chemloop.chem.mol import canonical
+    from chemloop.data.corpus import load_corpus
+
+    for name in ("samples.smi.gz", "samples.CSV.gz", "samples.sdf.gz"):
+        command = [
+            "sample",
+            "--num",
+            "30",
+            "--seed",
+            "0",
+            "--output",
+            str(tmp_path / name),
+            "--device",
+            "cpu",
+        ]
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        with gzip.open(tmp_path / name, "rt") as handle:
+            assert handle.read(1)
+    smi = load_corpus(tmp_path / "samples.smi.gz").smiles
+    assert smi and load_corpus(tmp_path / "samples.sdf.gz").smiles == smi
+    written = load_corpus(tmp_path / "samples.CSV.gz", skip_invalid=True).smiles  # as sampled, every string
+    assert {canonical(s) for s in written} == set(smi)
+
+    def never(*args, **kwargs):
+        raise AssertionError("sampled for a file it cannot write")
+
+    monkeypatch.setattr(api, "sample", never)
+    result = runner.invoke(app, ["sample", "--num", "5", "--output", str(tmp_path / "samples.xyz")])
+    assert result.exit_code == 2
+    assert "samples.xyz" in result.output and ".smi" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "samples.xyz").exists()
+
+
 def test_sample_without_output_shows_molecules(monkeypatch):
     """A first `chemloop sample` prints some of the molecules, not only their statistics."""
     from rdkit import Chem

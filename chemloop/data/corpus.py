@@ -18,6 +18,7 @@ import importlib.util
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from rdkit import Chem
 from rdkit.Chem.MolStandardize import rdMolStandardize
@@ -26,6 +27,7 @@ from chemloop.chem.mol import try_mol
 from chemloop.errors import ChemloopError
 
 MOSES_SPLITS = ("train", "test", "test_scaffolds")
+SMILES_SUFFIXES = (".smi", ".smiles", ".txt")  # a SMILES per line (and an optional name)
 
 
 class CorpusError(ChemloopError, ValueError):
@@ -128,18 +130,28 @@ def is_held_out(smiles: str, fraction: float, seed: int = 0) -> bool:
     return int.from_bytes(digest[:8], "big") < fraction * 2**64
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")
+def open_text(path: Path, mode: str = "r") -> TextIO:
+    """A text file to read (``r``) or write (``w``), through gzip where its name ends in ``.gz``."""
+    return gzip.open(path, mode + "t", newline="") if is_gzipped(path) else path.open(mode, newline="")
+
+
+def is_gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def format_suffix(path: Path) -> str:
+    """The extension that names a file's format, in lower case: the one before a final ``.gz``, if any."""
+    return Path(path.name.lower().removesuffix(".gz")).suffix
 
 
 def _read_rows(path: Path, column: str | None) -> list[tuple[str, str]]:
     """(location, SMILES) pairs of a file, by its extension (before a final ``.gz``)."""
-    suffix = Path(path.stem).suffix if path.suffix == ".gz" else path.suffix
+    suffix = format_suffix(path)
     if suffix in (".csv", ".tsv"):
         return _read_table(path, column, delimiter="\t" if suffix == ".tsv" else ",")
     if suffix == ".sdf":
         return _read_sdf(path)
-    if suffix in (".smi", ".txt", ".smiles"):
+    if suffix in SMILES_SUFFIXES:
         if column is not None:
             raise CorpusError(f"{path}: a .smi file has no columns; drop the column option")
         return _read_smi(path)
@@ -150,7 +162,7 @@ def _read_rows(path: Path, column: str | None) -> list[tuple[str, str]]:
 
 def _read_smi(path: Path) -> list[tuple[str, str]]:
     rows = []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
@@ -162,7 +174,7 @@ def _read_smi(path: Path) -> list[tuple[str, str]]:
 
 
 def _read_table(path: Path, column: str | None, delimiter: str) -> list[tuple[str, str]]:
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         header = reader.fieldnames or []
         if not header:
@@ -177,7 +189,7 @@ def _read_table(path: Path, column: str | None, delimiter: str) -> list[tuple[st
 
 def _read_sdf(path: Path) -> list[tuple[str, str]]:
     rows = []
-    with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as handle:
+    with gzip.open(path) if is_gzipped(path) else path.open("rb") as handle:
         for number, mol in enumerate(Chem.ForwardSDMolSupplier(handle), start=1):
             rows.append((f"record {number}", Chem.MolToSmiles(mol) if mol is not None else ""))
     return rows

@@ -3,7 +3,7 @@
     chemloop bench prior --model prior --compare moses --num 10000 --output bench/results/prior_zinc.json
     chemloop bench sampling --model prior --output bench/results/prior_sampling_cpu.json
     python bench/model_card.py --name prior --prior-json bench/results/prior_zinc.json \
-        --sampling-json bench/results/prior_sampling_cpu.json [--note "..."]
+        --sampling-json bench/results/prior_sampling_cpu.json [--pmo-json PMO_TABLE.json] [--note "..."]
 
     chemloop bench moses --model moses --num 30000 --output bench/results/prior_moses.json
     python bench/model_card.py --name moses --moses-json bench/results/prior_moses.json \
@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from chemloop.bench.moses_reference import METRIC_KEYS, PUBLISHED
+from chemloop.bench.pmo_reference import REINVENT, REINVENT_SUM_ALL
 from chemloop.model import checkpoint
 
 # How each shipped prior is reproduced (the training script, then ship_prior.py).
@@ -155,6 +156,36 @@ def sampling_lines(name: str, path: str, result: dict) -> list[str]:
     ]
 
 
+def pmo_lines(path: str, result: dict) -> list[str]:
+    """The PMO runs of the prior with the default settings (a `bench/pmo_table.py --output` file):
+    the sum beside REINVENT's published one over the same tasks, then task by task."""
+    summary = result["summary"]
+    tasks = (
+        f"all {len(REINVENT)} tasks" if len(summary) == len(REINVENT) else f"{len(summary)} of the 23 tasks"
+    )
+    ours, theirs = result["sum"], result["reinvent_sum_same_tasks"]
+    published = f" ({REINVENT_SUM_ALL} as the paper states it)" if len(summary) == len(REINVENT) else ""
+    rows = [
+        f"| {task} | {figures['mean']:.3f} ± {figures['std']:.3f}"
+        + (f" ({figures['seeds']} of {result['seeds']} seeds)" if figures["seeds"] < result["seeds"] else "")
+        + f" | {REINVENT[task][0]:.3f} ± {REINVENT[task][1]:.3f} |"
+        for task, figures in summary.items()
+    ]
+    return [
+        "",
+        "## Steered by RL (PMO)",
+        "",
+        "PMO's protocol (Gao et al. 2022: 10,000 oracle calls, AUC of the top-10 mean) with "
+        f"`chemloop optimize`'s default settings, {result['seeds']} seeds, on {result['machine']} (`chemloop bench pmo`, joined by "
+        f"`bench/pmo_table.py` into `{path}`; commands in docs/benchmarks/pmo.md). Over {tasks}: sum "
+        f"**{ours:.3f}** against published REINVENT's {theirs:.3f}{published}.",
+        "",
+        "| task | this prior | REINVENT (published) |",
+        "|---|---|---|",
+        *rows,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=checkpoint.DEFAULT_PRIOR, help="the shipped prior's name")
@@ -163,6 +194,7 @@ def main() -> None:
     parser.add_argument(
         "--sampling-json", action="append", default=[], help="`chemloop bench sampling` results"
     )
+    parser.add_argument("--pmo-json", help="PMO runs of the prior joined by bench/pmo_table.py --output")
     parser.add_argument("--note", action="append", default=[], help="a provenance line the run cannot record")
     args = parser.parse_args()
     folder = checkpoint.resolve(args.name)
@@ -205,6 +237,8 @@ def main() -> None:
             "",
             unmet_line([k for k, (op, b) in TARGETS.items() if not _met(moses["metrics"][k], op, b)]),
         ]
+    if args.pmo_json:
+        lines += pmo_lines(args.pmo_json, json.loads(Path(args.pmo_json).read_text()))
     if args.sampling_json:
         lines += ["", "## Sampling throughput", ""]
     for path in args.sampling_json:

@@ -176,7 +176,8 @@ def pmo_lines(path: str, result: dict) -> list[str]:
         "## Steered by RL (PMO)",
         "",
         "PMO's protocol (Gao et al. 2022: 10,000 oracle calls, AUC of the top-10 mean) with "
-        f"`chemloop optimize`'s default settings, {result['seeds']} seeds, on {result['machine']} (`chemloop bench pmo`, joined by "
+        f"`chemloop optimize`'s default settings, {result['seeds']} seeds, on {result['machine']} "
+        "(`chemloop bench pmo`, joined by "
         f"`bench/pmo_table.py` into `{path}`; commands in docs/benchmarks/pmo.md). Over {tasks}: sum "
         f"**{ours:.3f}** against published REINVENT's {theirs:.3f}{published}.",
         "",

@@ -39,6 +39,24 @@ BROWSER_ARGS = [
 ]
 
 
+def signed_in_page(browser, base: str, key: str, landing: str = "/", **page_options):
+    """A page of ``browser`` signed in with ``key``, on ``landing`` (where sign-in sends it)."""
+    page = browser.new_page(**page_options)
+    page.set_default_timeout(10_000)
+    page.goto(base + "/sign-in" + ("" if landing == "/" else f"?next={landing}"))
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + landing)
+    return page
+
+
+def seeded_campaign(factory, name: str, tmp_path: Path, rows=None) -> None:
+    """A campaign with the four seed results and one proposed round (``rows``: web_support's by default)."""
+    seed = seed_csv(tmp_path / f"{name}-seed.csv", SEED)
+    init_campaign(factory, name, CampaignConfig.model_validate({"campaign": {"seed_data": str(seed)}}))
+    add_round(factory, name, **({} if rows is None else {"rows": rows}))
+
+
 @pytest.fixture
 def live(tmp_path):
     """(base URL, factory): the whole app under uvicorn on a free 127.0.0.1 port, in a thread."""
@@ -55,13 +73,7 @@ def test_browser_review_session(live, tmp_path):
     seed = seed_csv(tmp_path / "seed.csv", SEED)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-
-        page.goto(base + "/sign-in")
-        page.get_by_label("API key").fill(KEY)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/")
+        page = signed_in_page(browser, base, KEY)
 
         page.get_by_label("Name", exact=True).fill("browser")
         page.get_by_label("Molecules per round").fill("6")
@@ -144,21 +156,11 @@ def test_browser_undo_takes_back_the_last_pair(live, tmp_path):
     back on screen to decide again, and the counter follows."""
     sync_api = pytest.importorskip("playwright.sync_api")
     base, factory = live
-    init_campaign(
-        factory,
-        "undo",
-        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", SEED))}}),
-    )
-    add_round(factory, "undo")
+    seeded_campaign(factory, "undo", tmp_path)
     key = add_user(factory, "hana")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(base + "/sign-in?next=/campaigns/undo/review")
-        page.get_by_label("API key").fill(key)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/campaigns/undo/review")
+        page = signed_in_page(browser, base, key, "/campaigns/undo/review")
         assert page.get_by_text("Signed in as hana").is_visible()
         review, counter = page.locator("#review"), page.locator("#review-count")
 
@@ -199,14 +201,7 @@ def test_browser_upload_with_chosen_columns_stores_the_good_rows(live, tmp_path)
     results.write_text("structure,readout\nO=C1C=CC(=O)C=C1,<4\nnot-a-smiles,5\nCCCCCCCC,6.1\n")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        page.goto(base + "/sign-in")
-        page.get_by_label("API key").fill(KEY)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/")
-
-        page.goto(base + "/campaigns/lab/upload")
+        page = signed_in_page(browser, base, KEY, "/campaigns/lab/upload")
         page.get_by_label("Results CSV").set_input_files(str(results))
         page.get_by_role("button", name="Preview", exact=True).click()
         page.get_by_label("SMILES column").select_option("structure")
@@ -244,25 +239,16 @@ def test_browser_molecules_table_shows_every_column_in_a_laptop_window(live, tmp
     its last column (alerts) is in view without scrolling sideways."""
     sync_api = pytest.importorskip("playwright.sync_api")
     base, factory = live
-    init_campaign(
-        factory,
-        "wide",
-        CampaignConfig.model_validate({"campaign": {"seed_data": str(seed_csv(tmp_path / "s.csv", SEED))}}),
-    )
     drug_sized = [  # proposals of a real campaign: long SMILES, two-decimal predictions
         ("COc1ccc(NC(=O)c2ccccc2C(=O)Nc2ccc(C)cc2C)c(OC)c1", 0.35, 0.02),
         ("Cc1ccc(OCC(=O)Nc2cccc(NC(=O)COc3ccc(C)cc3C)c2)c(C)c1", 0.36, 0.01),
         ("CCNC(=O)c1cccc(NC(=O)c2ccccc2NC(=O)COc2ccc(C)cc2C)c1", 0.31, 0.02),
     ]
-    add_round(factory, "wide", rows=drug_sized)
+    seeded_campaign(factory, "wide", tmp_path, rows=drug_sized)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(10_000)
-        page.goto(base + "/sign-in?next=/campaigns/wide/molecules")
-        page.get_by_label("API key").fill(KEY)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(base + "/campaigns/wide/molecules")
+        viewport = {"width": 1280, "height": 800}
+        page = signed_in_page(browser, base, KEY, "/campaigns/wide/molecules", viewport=viewport)
         region = page.get_by_role("region", name="Molecules table (scrolls sideways)")
         client, scroll = region.evaluate("element => [element.clientWidth, element.scrollWidth]")
         browser.close()

@@ -46,6 +46,23 @@ def test_cache_and_budget_count_unique_canonical_molecules():
     assert [c.canonical for c in scorer.calls] == ["CCO", "c1ccccc1", "CCN"]
 
 
+def test_neutralize_scores_a_charge_state_as_its_neutral_molecule(tmp_path):
+    """A phenolate and a carboxylate score as the phenol and the acid, so writing the charge gains
+    nothing; each form is still its own stored, counted call, and plugins get the neutral SMILES."""
+    plugin = tmp_path / "seen.py"
+    plugin.write_text("def score(smiles):\n    return [0.0 if '-' in s else 1.0 for s in smiles]\n")
+    seen = {"type": "python", "path": str(plugin), "function": "score", "weight": 0}
+    components = [{"type": "clogp"}, seen]
+    charged, neutral = "[O-]c1ccc(CC(=O)[O-])cc1", "Oc1ccc(CC(=O)O)cc1"
+    as_written = Scorer(config(*components))([charged, neutral])
+    assert as_written[0].raw["clogp"] != pytest.approx(as_written[1].raw["clogp"])
+    assert as_written[0].raw["seen"] == 0.0
+    scorer = Scorer(ScoreConfig(components=components, neutralize=True))
+    first, second = scorer([charged, neutral])
+    assert first.raw == pytest.approx(second.raw) and first.raw["seen"] == 1.0
+    assert [c.canonical for c in scorer.calls] == [Chem.CanonSmiles(charged), Chem.CanonSmiles(neutral)]
+
+
 def test_python_plugin_file(tmp_path):
     plugin = tmp_path / "my_objective.py"
     plugin.write_text("def score(smiles):\n    return [min(1.0, len(s) / 10) for s in smiles]\n")

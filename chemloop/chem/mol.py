@@ -13,6 +13,7 @@ import random
 
 import numpy as np
 from rdkit import Chem, RDLogger
+from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from chemloop.errors import ChemloopError
 
@@ -82,6 +83,13 @@ def try_canonical(smiles: str) -> str | None:
     (see :func:`try_parse_canonical`)."""
     parsed = try_parse_canonical(smiles)
     return None if parsed is None else parsed[1]
+
+
+def neutral_form(mol: Chem.Mol) -> Chem.Mol:
+    """A copy of ``mol`` with the charges that protonation makes undone (RDKit's ``Uncharger``):
+    carboxylates, phenolates and ammoniums written neutral; a nitro group, a quaternary nitrogen and
+    the counter-charge that balances it stay."""
+    return rdMolStandardize.Uncharger().uncharge(Chem.Mol(mol))
 
 
 def random_spelling(smiles: MolLike, seed: int) -> str:

@@ -96,6 +96,12 @@ class ScoreConfig(BaseModel):
     aggregate: Literal["geometric", "arithmetic"] = Field(
         "geometric", description="how the transformed scores combine: weighted geometric or arithmetic mean"
     )
+    neutralize: bool = Field(
+        False,
+        description="components score each molecule's neutral form (carboxylates, phenolates, ammoniums "
+        "uncharged), so that the protonation state a model writes (ZINC's pH-7 forms) gains nothing; "
+        "molecules are still stored and counted as written. Off: scored as written, as PMO does",
+    )
 
     @property
     def weighted(self) -> bool:

@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rdkit import Chem
+
 from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import try_parse_canonical
+from chemloop.chem.mol import neutral_form, try_parse_canonical
 from chemloop.errors import ChemloopError
 from chemloop.score.aggregate import weighted_arithmetic_mean, weighted_geometric_mean
 from chemloop.score.config import ComponentConfig, ScoreConfig
@@ -124,7 +126,11 @@ class Scorer:
         if not canonical:
             return []
         components = self.config.components
-        raw = {c.label: self._raw(c, canonical, mols) for c in components}
+        seen = canonical  # what the components score; the molecules stay stored as written
+        if self.config.neutralize:
+            mols = [neutral_form(m) for m in mols]
+            seen = [Chem.MolToSmiles(m) for m in mols]
+        raw = {c.label: self._raw(c, seen, mols) for c in components}
         combine = (
             weighted_geometric_mean if self.config.aggregate == "geometric" else weighted_arithmetic_mean
         )

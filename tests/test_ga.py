@@ -173,6 +173,27 @@ def test_an_optimize_run_counts_ga_offspring_in_the_budget_and_logs_their_source
     assert "Where the molecules came from" in report and "GA offspring" in report
 
 
+def test_the_source_chart_draws_bars_from_its_own_zero_line():
+    """Each bar stands on the x axis and a share of 1 reaches the top tick: bars and axes share a scale."""
+    import re
+
+    from chemloop.rl.report import _source_svg
+
+    svg = _source_svg(["agent"] * 150 + ["ga"] * 50)  # twenty windows of ten: 15 without GA, 5 all GA
+    axis_y = float(re.search(r'<line x1="[\d.]+" y1="([\d.]+)" x2="[\d.]+" y2="\1"', svg).group(1))
+    top_y = (
+        min(float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end">1\.00', svg)) - 4
+    )
+    bars = [
+        tuple(map(float, b))
+        for b in re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg)
+    ]
+    assert len(bars) == 20 and all(y + height == pytest.approx(axis_y) for y, height in bars)
+    assert bars[-1][0] == pytest.approx(top_y)  # the all-GA window reaches the 1.00 tick
+    height = float(re.search(r'<svg width="\d+" height="(\d+)"', svg).group(1))
+    assert axis_y < height  # the axis and its labels inside the picture
+
+
 def test_a_log_without_the_source_column_is_read_and_continued_as_it_was(tmp_path):
     from chemloop.score.scorer import Scored
 

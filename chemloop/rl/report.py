@@ -137,7 +137,7 @@ def _source_svg(sources: list[str], width: int = WIDTH, height: int = 200) -> st
     return (
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="Share of GA offspring per window of oracle calls">'
-        f"{_axes(len(sources), 'share of GA offspring', 'oracle calls')}{bars}</svg>"
+        f"{_axes(len(sources), 'share of GA offspring', 'oracle calls', width, height)}{bars}</svg>"
     )
 
 

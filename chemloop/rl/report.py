@@ -107,7 +107,7 @@ def _curve_svg(scores: list[float], width: int = WIDTH, height: int = HEIGHT) ->
     return (
         f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="Score against oracle calls: best so far and mean of the top 10">'
-        f"{_axes(len(scores), 'score (0–1)', 'oracle calls')}"
+        f"{_axes(len(scores), 'score (0–1)', 'oracle calls', width, height)}"
         f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{points(best)}"/>'
         f'<polyline fill="none" stroke="#ff7f0e" stroke-width="2" points="{points(top)}"/></svg>'
         '<p class="legend"><span style="background:#1f77b4"></span>best so far'

@@ -62,7 +62,7 @@ def _number(value: Any, digits: int = 3) -> str:
     return _e(value)
 
 
-def _axes(x_max: int, y_label: str, x_label: str, width: int = WIDTH, height: int = HEIGHT) -> str:
+def _axes(x_max: int, y_label: str, x_label: str, width: int, height: int) -> str:
     """Axis lines, ticks every quarter, and both axis titles of a plot with x from 1 to ``x_max`` and
     y from 0 to 1."""
     bottom, right = height - BOTTOM, width - RIGHT

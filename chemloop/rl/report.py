@@ -19,7 +19,7 @@ from chemloop.chem.mol import try_mol
 from chemloop.rl.oracle_log import read_scores, read_sources
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 12, 44  # room for tick labels and axis titles
+LEFT, RIGHT, TOP, BOTTOM = 56, 28, 12, 44  # room for tick labels (the last, "10,000", centred on the end) and axis titles
 DRAWING = (250, 190)  # pixels of each top molecule's drawing
 
 STYLE = """

@@ -19,7 +19,8 @@ from chemloop.chem.mol import try_mol
 from chemloop.rl.oracle_log import read_scores, read_sources
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 28, 12, 44  # room for tick labels (the last, "10,000", centred on the end) and axis titles
+# Room for tick labels (the last, "10,000", centred on the right end) and the axis titles.
+LEFT, RIGHT, TOP, BOTTOM = 56, 28, 12, 44
 DRAWING = (250, 190)  # pixels of each top molecule's drawing
 
 STYLE = """

@@ -181,8 +181,9 @@ def test_a_chemists_round_end_to_end(tmp_path):
         # The ">8" molecule is surely the best tested: it heads the table, written as measured.
         best = page.locator("section[aria-labelledby=tested-title] tbody tr").first
         assert (
-            best.locator("td").nth(0).inner_text() == proposed[4]
-            and best.locator("td").nth(2).inner_text() == f">8 {UNIT}"
+            best.locator("td").nth(1).inner_text() == proposed[4]  # after its drawing
+            and best.locator("td").nth(3).inner_text() == f">8 {UNIT}"
+            and best.get_by_role("img", name=f"Structure of {proposed[4]}").is_visible()
         )
         shot(page, "dashboard-results-in")
 

@@ -299,3 +299,37 @@ def test_concurrent_imports_of_the_same_results_store_them_once(campaign_setup):
         )
     assert sorted(a["imported"] for a in answers) == [0, 0, 0, 0, 0, 2]
     assert campaign_reads.status(factory, name)["molecules_tested"] == len(SEED) + 2
+
+
+def test_results_for_a_proposed_molecule_in_another_protonation_state_or_salt_are_its_own(tmp_path):
+    """The model writes pH-7 forms; a lab registers the neutral parent or a salt. Such a row is the
+    proposed molecule's result, stored under the proposed SMILES; only a new parent needs --external."""
+    from web_support import add_round
+
+    from chemloop.loop.campaign import init_campaign
+    from chemloop.loop.store import Measurement, Preference
+
+    factory = connect(f"sqlite:///{tmp_path / 'forms.db'}")
+    init_campaign(factory, "forms", CampaignConfig())
+    ammonium, carboxylate = "C[NH+]1CCN(c2ccccc2)CC1", "O=C([O-])Cc1ccccc1"
+    add_round(factory, "forms", rows=[(ammonium, 5.0, 0.5), (carboxylate, 4.0, 0.5)])
+    values = tmp_path / "values.csv"
+    values.write_text("smiles,value\nCN1CCN(c2ccccc2)CC1.Cl,6.5\nOC(=O)Cc1ccccc1,5.5\n")
+    assert loop_results.import_results(factory, "forms", values, fit_reward=False)["imported"] == 2
+    prefs = tmp_path / "prefs.csv"
+    prefs.write_text("smiles_a,smiles_b,preferred\nCN1CCN(c2ccccc2)CC1,OC(=O)Cc1ccccc1,a\n")
+    assert loop_results.import_results(factory, "forms", prefs, fit_reward=False)["imported"] == 1
+    with session_scope(factory) as session:
+        stored = {
+            (m.smiles, m.value, m.round_number, m.external) for m in session.scalars(select(Measurement))
+        }
+        pair = session.scalars(select(Preference)).one()
+        assert stored == {
+            (Chem.CanonSmiles(ammonium), 6.5, 1, False),
+            (Chem.CanonSmiles(carboxylate), 5.5, 1, False),
+        }
+        assert (pair.smiles_a, pair.smiles_b) == (Chem.CanonSmiles(ammonium), Chem.CanonSmiles(carboxylate))
+    other = tmp_path / "other.csv"
+    other.write_text("smiles,value\nCN1CCN(c2ccccc2)CC1C,6.0\n")  # another parent: not proposed
+    with pytest.raises(ChemloopError, match="never proposed"):
+        loop_results.import_results(factory, "forms", other, fit_reward=False)

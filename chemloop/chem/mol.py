@@ -92,6 +92,14 @@ def neutral_form(mol: Chem.Mol) -> Chem.Mol:
     return rdMolStandardize.Uncharger().uncharge(Chem.Mol(mol))
 
 
+def parent_smiles(mol: MolLike) -> str:
+    """The canonical SMILES of the parent compound: the largest fragment (a salt's counter-ion and
+    solvents dropped), neutralized by :func:`neutral_form`. Registration systems file a compound
+    under it whatever salt or protonation state it was written in."""
+    largest = rdMolStandardize.LargestFragmentChooser().choose(to_mol(mol))
+    return Chem.MolToSmiles(neutral_form(largest))
+
+
 def random_spelling(smiles: MolLike, seed: int) -> str:
     """The random SMILES spelling (stereo and charges kept) that ``seed`` (≥ 1) picks.
 

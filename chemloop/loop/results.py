@@ -5,6 +5,7 @@ them once (the same results imported again change nothing), then refit the rewar
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from chemloop.chem.mol import parent_smiles
 from chemloop.errors import ChemloopError
 from chemloop.loop import people, reward_store
 from chemloop.loop.columns import RECOGNISED, ColumnChoice, ColumnMap, map_columns
@@ -246,6 +248,7 @@ def attribute_file(session: Session, campaign_id: int, sha256: str, user: str | 
 def store_results(session: Session, campaign: Campaign, results: ResultRows, external: bool) -> int:
     proposed_in = _proposed_in(session, campaign.id)
     unknown = _unproposed(results, proposed_in)
+    results = _as_proposed(results, proposed_in)
     if unknown and not external:
         shown = "; ".join(f"row {n}: {s}" for n, s in unknown[:10])
         raise ChemloopError(
@@ -305,13 +308,41 @@ def _proposed_in(session: Session, campaign_id: int) -> dict[str, int]:
     )
 
 
+def _smiles_of_rows(results: ResultRows) -> list[tuple[str, ...]]:
+    return [(r[0], r[1]) if results.kind == "preferences" else (r[0],) for r in results.rows]
+
+
+def _proposed_forms(results: ResultRows, proposed_in: dict[str, int]) -> dict[str, str]:
+    """Each SMILES of ``results`` that the campaign proposed in another form: another protonation
+    state or a salt of it (the model writes pH-7 forms; a lab registers neutral parents or salts),
+    mapped to the proposed SMILES with the same parent. A parent proposed in two forms matches none."""
+    written = {s for group in _smiles_of_rows(results) for s in group if s not in proposed_in}
+    if not written:
+        return {}
+    forms: dict[str, list[str]] = {}
+    for proposed in proposed_in:
+        forms.setdefault(parent_smiles(proposed), []).append(proposed)
+    matches = {s: forms.get(parent_smiles(s), []) for s in written}
+    return {s: found[0] for s, found in matches.items() if len(found) == 1}
+
+
+def _as_proposed(results: ResultRows, proposed_in: dict[str, int]) -> ResultRows:
+    """``results`` with every molecule written in another form than proposed under its proposed SMILES."""
+    forms = _proposed_forms(results, proposed_in)
+    if not forms:
+        return results
+    width = 2 if results.kind == "preferences" else 1  # the leading SMILES fields of a row
+    rows = [tuple(forms.get(s, s) for s in row[:width]) + tuple(row[width:]) for row in results.rows]
+    return dataclasses.replace(results, rows=rows)
+
+
 def _unproposed(results: ResultRows, proposed_in: dict[str, int]) -> list[tuple[int, str]]:
-    smiles_of_row = [(r[0], r[1]) if results.kind == "preferences" else (r[0],) for r in results.rows]
+    forms = _proposed_forms(results, proposed_in)
     return [
         (n, s)
-        for n, group in zip(results.row_numbers, smiles_of_row, strict=True)
+        for n, group in zip(results.row_numbers, _smiles_of_rows(results), strict=True)
         for s in group
-        if s not in proposed_in
+        if s not in proposed_in and s not in forms
     ]
 
 

@@ -109,6 +109,17 @@ def test_csv_export_of_a_round_of_the_grid_and_of_a_selection(server):
     assert bad.status_code == 400 and "xls" in bad.text and "Traceback" not in bad.text
 
 
+def test_an_exported_row_names_the_parent_compound_to_make():
+    """A proposal written as the prior writes it (pH 7) is exported with its neutral parent too."""
+    from chemloop.loop.assay import Assay
+    from chemloop.services.export import export_row
+
+    row = export_row(
+        {"key": "k", "smiles": "C[NH+]1CCN(c2ccccc2)CC1.[Cl-]", "round": 1}, Assay("pIC50", "", "higher")
+    )
+    assert row["smiles"] == "C[NH+]1CCN(c2ccccc2)CC1.[Cl-]" and row["parent_smiles"] == "CN1CCN(c2ccccc2)CC1"
+
+
 def test_cli_export_writes_the_file(server, tmp_path):
     _, _, db_url = server
     out = tmp_path / "round1.sdf"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import try_mol
+from chemloop.chem.mol import parent_smiles, try_mol
 from chemloop.chem.sdf import sd_text
 from chemloop.errors import ChemloopError
 from chemloop.loop.assay import Assay
@@ -36,6 +36,7 @@ COLUMNS: tuple[str, ...] = (
     "id",
     "compound_id",
     "smiles",
+    "parent_smiles",
     "round",
     "rank",
     "assay",
@@ -101,6 +102,7 @@ def export_row(molecule: dict[str, Any], assay: Assay) -> dict[str, Any]:
         "id": molecule["key"],
         "compound_id": molecule.get("compound_id"),  # the chemist's own, from the results files
         "smiles": molecule["smiles"],
+        "parent_smiles": parent_smiles(molecule["smiles"]),
         "round": molecule["round"],
         "rank": molecule.get("rank"),
         "assay": assay.name,

@@ -281,3 +281,15 @@ def test_a_running_refit_shows_its_progress_to_every_reader_and_can_be_cancelled
     stopped = other.get(f"/api/jobs/{job.id}").json()
     assert stopped["status"] == "cancelled" and stopped["finished"] is not None
     assert stopped["remaining_s"] is None
+
+
+def test_a_proposal_written_as_an_ion_names_the_parent_to_make_on_its_card(tmp_path):
+    app = create_app(settings_for(tmp_path, "ions.db"))
+    factory = app.state.workspace.factory
+    init_campaign(factory, "ions", CampaignConfig())
+    ammonium, neutral = "C[NH+]1CCN(c2ccccc2)CC1", "CC(=O)Nc1ccc(O)cc1"
+    add_round(factory, "ions", rows=[(ammonium, 5.0, 0.5), (neutral, 4.0, 0.5)])
+    page = TestClient(app).get("/campaigns/ions").text
+    card = " ".join(page.split("<code>" + molecule_key(canonical(ammonium)))[1].split("</li>")[0].split())
+    assert 'To make: the parent <span class="smiles">CN1CCN(c2ccccc2)CC1</span>' in card
+    assert page.count("To make: the parent") == 1  # a neutral proposal is made as written

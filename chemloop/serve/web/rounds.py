@@ -17,6 +17,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chemloop.chem.guard import is_withheld
+from chemloop.chem.mol import parent_smiles
 from chemloop.jobs import ACTIVE, FINISHED, JOB_ID, Job
 from chemloop.loop.assay import Assay
 from chemloop.serve.deps import Work, require_key
@@ -93,7 +94,8 @@ def next_step(
     - ``first``: no round yet: propose the first;
     - ``make``: the latest round is proposed and nothing of it measured: make and test its
       ``molecules`` (by rank; each with ``outside_trust``: why it lies outside the trust region, from
-      ``outside``, or None), then upload the results;
+      ``outside``, or None, and ``parent``: the neutral parent to make where the proposal is written
+      as an ion, or None), then upload the results;
     - ``measured``: results of the latest round are in: propose the next (or upload the rest); its
       ``best`` as :func:`chemloop.serve.web.best.best_text` writes it (a ">8" among them).
     """
@@ -107,7 +109,10 @@ def next_step(
         proposed = [m for m in table if m["round"] == latest["round"] and m["rank"] is not None]
         # Stored proposals passed the dual-use guard when they were made; checked again on the way out.
         shown = sorted((m for m in proposed if not is_withheld(m["smiles"])), key=lambda m: m["rank"])
-        shown = [m | {"outside_trust": (outside or {}).get(m["smiles"])} for m in shown]
+        shown = [
+            m | {"outside_trust": (outside or {}).get(m["smiles"]), "parent": _parent_if_other(m["smiles"])}
+            for m in shown
+        ]
         return {
             "state": "make",
             "round": latest["round"],
@@ -116,6 +121,12 @@ def next_step(
         }
     best = round_best_texts(table, assay, [latest["round"]])[latest["round"]]
     return {"state": "measured", "unit": assay.unit, **latest, "best": best}
+
+
+def _parent_if_other(smiles: str) -> str | None:
+    """The parent compound to make (largest fragment, neutral), where the proposal is written otherwise."""
+    parent = parent_smiles(smiles)
+    return parent if parent != smiles else None
 
 
 def round_guide(

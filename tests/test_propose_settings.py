@@ -3,6 +3,7 @@ the prior and sampling replaced by recorders (no model is trained or sampled).""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from chemloop.chem.mol import canonical
+from chemloop.chem.mol import canonical, parent_smiles
 from chemloop.chem.series import murcko_scaffold
 from chemloop.constitution.principles import load_constitution
 from chemloop.errors import ChemloopError
@@ -365,7 +366,10 @@ def test_measured_molecules_fine_tune_the_prior_and_bound_the_proposals(tmp_path
         on_a_measured_scaffold = murcko_scaffold(smiles) in {murcko_scaffold(m) for m in fitted["smiles"]}
         assert why.nearest_similarity >= 0.5 or on_a_measured_scaffold  # the trust region's rule
     header = (tmp_path / "proposals.csv").read_text().splitlines()[0]
+    assert header.startswith("rank,smiles,parent_smiles,")
     assert header.endswith("nearest_measured,nearest_tanimoto,nearest_value,out_of_domain")
+    with (tmp_path / "proposals.csv").open() as handle:
+        assert all(row["parent_smiles"] == parent_smiles(row["smiles"]) for row in csv.DictReader(handle))
 
     recorder.fits.clear()
     (tmp_path / "off").mkdir()

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import canonical, try_canonical, try_mol
+from chemloop.chem.mol import canonical, parent_smiles, try_canonical, try_mol
 from chemloop.chem.prompts import Prompt
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.constitution.principles import default_constitution
@@ -433,6 +433,7 @@ def _write_proposals(path: Path, proposed: Proposed) -> None:
             [
                 "rank",
                 "smiles",
+                "parent_smiles",  # what to make: neutral, no counter-ion (the model writes pH-7 forms)
                 "predicted_value",
                 "predicted_std",
                 "priority",
@@ -458,6 +459,7 @@ def _write_proposals(path: Path, proposed: Proposed) -> None:
                 [
                     rank,
                     smiles,
+                    parent_smiles(smiles),
                     *("" if v is None else v for v in (mean, std, priority)),
                     proposed.round,
                     why.nearest_smiles or "",

@@ -293,3 +293,31 @@ def test_a_proposal_written_as_an_ion_names_the_parent_to_make_on_its_card(tmp_p
     card = " ".join(page.split("<code>" + molecule_key(canonical(ammonium)))[1].split("</li>")[0].split())
     assert 'To make: the parent <span class="smiles">CN1CCN(c2ccccc2)CC1</span>' in card
     assert page.count("To make: the parent") == 1  # a neutral proposal is made as written
+
+
+def test_a_result_for_the_neutral_parent_previews_as_the_proposed_molecule(tmp_path):
+    """The lab files the parent (or a salt): the preview says which proposal the row is stored under,
+    on the page and through the API, and the import attaches it to that proposal."""
+    app = create_app(settings_for(tmp_path, "forms.db"))
+    factory = app.state.workspace.factory
+    init_campaign(factory, "demo", CampaignConfig.model_validate({"reward": TINY_REWARD}))
+    ammonium = canonical("C[NH+]1CCN(c2ccccc2)CC1")
+    add_round(factory, "demo", rows=[(ammonium, 5.0, 0.5)])
+    client = TestClient(app)
+    _sign_in(client)
+    lab = "smiles,value\nCN1CCN(c2ccccc2)CC1.Cl,6.0\n"
+    preview = client.post("/campaigns/demo/upload", files={"file": ("lab.csv", lab, "text/csv")}).text
+    assert f"stored as the proposed {ammonium}, the same compound" in preview
+    assert "was never proposed" not in preview
+    api = client.post(
+        "/api/campaigns/demo/results",
+        files={"file": ("lab.csv", lab)},
+        data={"dry_run": "true"},
+        headers={"X-API-Key": KEY},
+    ).json()
+    assert api["ok"] and api["other_forms"] == [
+        {"row": 2, "written": "CN1CCN(c2ccccc2)CC1.Cl", "proposed": ammonium}
+    ]
+    _upload(client, lab)
+    grid = client.get("/api/campaigns/demo/molecules").json()
+    assert {m["smiles"]: m["value"] for m in grid if m["value"] is not None} == {ammonium: 6.0}

@@ -346,6 +346,21 @@ def _unproposed(results: ResultRows, proposed_in: dict[str, int]) -> list[tuple[
     ]
 
 
+def rows_in_other_forms(
+    factory: sessionmaker[Session], name: str, results: ResultRows
+) -> list[tuple[int, str, str]]:
+    """(row, SMILES as written, SMILES as proposed) for each molecule of ``results`` that the
+    campaign proposed in another form (see :func:`_proposed_forms`): stored under the proposed one."""
+    with session_scope(factory) as session:
+        forms = _proposed_forms(results, _proposed_in(session, get_campaign(session, name).id))
+    return [
+        (n, s, forms[s])
+        for n, group in zip(results.row_numbers, _smiles_of_rows(results), strict=True)
+        for s in group
+        if s in forms
+    ]
+
+
 def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> list[tuple[int, str]]:
     """The rows of ``results`` naming a molecule the campaign never proposed, as (row, SMILES): a page
     shows them before anything is stored; ``import_results`` rejects them unless ``external``."""

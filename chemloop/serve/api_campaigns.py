@@ -154,6 +154,7 @@ async def import_results(
         "good_rows": found["good"],
         "columns": None if mapped is None else vars(mapped),
         "header": found["header"],
+        "other_forms": [{"row": r, "written": w, "proposed": p} for r, w, p in found["other_forms"]],
     }
 
 

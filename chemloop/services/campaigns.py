@@ -318,14 +318,22 @@ def preview_results(
 ) -> dict[str, Any]:
     """What importing ``data`` would store, storing nothing: ``kind``, the parsed ``rows`` (the good
     ones when some are bad), every bad row (``problems``: (row, message)), the rows naming a molecule
-    the campaign never proposed (``unproposed``: (row, SMILES)), a ``file_error`` for a file that
+    the campaign never proposed (``unproposed``: (row, SMILES)), those naming a proposed molecule in
+    another form (``other_forms``: (row, as written, as proposed)), a ``file_error`` for a file that
     cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
     unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
     would store, ``columns``: the file's headers read as SMILES, value and id, ``header``: the
     file's columns when its SMILES or value column must be chosen (else None), and ``censored``:
     the good rows whose value is censored, as written (row number: ``">8"``)."""
     require(workspace, name)
-    found: dict[str, Any] = {"ok": False, "kind": None, "rows": [], "problems": [], "unproposed": []}
+    found: dict[str, Any] = {
+        "ok": False,
+        "kind": None,
+        "rows": [],
+        "problems": [],
+        "unproposed": [],
+        "other_forms": [],
+    }
     found["censored"] = {}
     found |= {"good": 0, "columns": None, "header": None, "file_error": None}
     table = None
@@ -350,6 +358,7 @@ def preview_results(
         "kind": results.kind,
         "rows": results.rows,
         "unproposed": unproposed,
+        "other_forms": loop_results.rows_in_other_forms(workspace.factory, name, results),
         # A preference row names two molecules: count rows, not unproposed molecules.
         "good": len(results.rows) - (0 if external else len({row for row, _ in unproposed})),
         "columns": results.columns,

@@ -521,6 +521,11 @@ class ResultsPreview(BaseModel):
     header: list[str] | None = Field(
         None, description="the file's columns, when its SMILES or value column must be named"
     )
+    other_forms: list[dict[str, Any]] = Field(
+        [],
+        description="{row, written, proposed}: a proposed molecule written in another protonation state "
+        "or as a salt, stored under the SMILES it was proposed as",
+    )
 
 
 # --- people: who did what, the review counter and undo, judged pairs, notes, archive --------------

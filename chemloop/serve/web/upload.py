@@ -63,6 +63,8 @@ def _preview(
             errors.setdefault(row, []).append(
                 f"{smiles} was never proposed by this campaign; tick 'external' to accept it"
             )
+    for row, written, proposed in found["other_forms"]:
+        notes.setdefault(row, []).append(f"{written}: stored as the proposed {proposed}, the same compound")
     checks = {number: _check(number, errors, notes, found["censored"]) for number, _ in rows}
     mapped = found["columns"]
     return {

@@ -247,8 +247,8 @@ def attribute_file(session: Session, campaign_id: int, sha256: str, user: str | 
 
 def store_results(session: Session, campaign: Campaign, results: ResultRows, external: bool) -> int:
     proposed_in = _proposed_in(session, campaign.id)
-    unknown = _unproposed(results, proposed_in)
-    results = _as_proposed(results, proposed_in)
+    unknown, other_forms = _match_proposals(results, proposed_in)
+    results = _as_proposed(results, other_forms)
     if unknown and not external:
         shown = "; ".join(f"row {n}: {s}" for n, s in unknown[:10])
         raise ChemloopError(
@@ -326,43 +326,43 @@ def _proposed_forms(results: ResultRows, proposed_in: dict[str, int]) -> dict[st
     return {s: found[0] for s, found in matches.items() if len(found) == 1}
 
 
-def _as_proposed(results: ResultRows, proposed_in: dict[str, int]) -> ResultRows:
-    """``results`` with every molecule written in another form than proposed under its proposed SMILES."""
+Unproposed = list[tuple[int, str]]  # (row, SMILES) of molecules the campaign never proposed
+OtherForms = list[tuple[int, str, str]]  # (row, as written, as proposed): stored as proposed
+
+
+def _match_proposals(results: ResultRows, proposed_in: dict[str, int]) -> tuple[Unproposed, OtherForms]:
+    """The molecules of ``results`` the campaign never proposed, and those it proposed in another form."""
     forms = _proposed_forms(results, proposed_in)
-    if not forms:
+    unproposed, other_forms = [], []
+    for n, group in zip(results.row_numbers, _smiles_of_rows(results), strict=True):
+        for s in group:
+            if s in forms:
+                other_forms.append((n, s, forms[s]))
+            elif s not in proposed_in:
+                unproposed.append((n, s))
+    return unproposed, other_forms
+
+
+def _as_proposed(results: ResultRows, other_forms: OtherForms) -> ResultRows:
+    """``results`` with every molecule written in another form than proposed under its proposed SMILES."""
+    if not other_forms:
         return results
+    forms = {written: proposed for _, written, proposed in other_forms}
     width = 2 if results.kind == "preferences" else 1  # the leading SMILES fields of a row
     rows = [tuple(forms.get(s, s) for s in row[:width]) + tuple(row[width:]) for row in results.rows]
     return dataclasses.replace(results, rows=rows)
 
 
-def _unproposed(results: ResultRows, proposed_in: dict[str, int]) -> list[tuple[int, str]]:
-    forms = _proposed_forms(results, proposed_in)
-    return [
-        (n, s)
-        for n, group in zip(results.row_numbers, _smiles_of_rows(results), strict=True)
-        for s in group
-        if s not in proposed_in and s not in forms
-    ]
-
-
-def rows_in_other_forms(
+def match_proposals(
     factory: sessionmaker[Session], name: str, results: ResultRows
-) -> list[tuple[int, str, str]]:
-    """(row, SMILES as written, SMILES as proposed) for each molecule of ``results`` that the
-    campaign proposed in another form (see :func:`_proposed_forms`): stored under the proposed one."""
+) -> tuple[Unproposed, OtherForms]:
+    """The rows of ``results`` naming a molecule the campaign never proposed (``import_results``
+    rejects them unless ``external``), and those naming a proposed one in another form (stored under
+    the SMILES it was proposed as): what a preview shows before anything is stored."""
     with session_scope(factory) as session:
-        forms = _proposed_forms(results, _proposed_in(session, get_campaign(session, name).id))
-    return [
-        (n, s, forms[s])
-        for n, group in zip(results.row_numbers, _smiles_of_rows(results), strict=True)
-        for s in group
-        if s in forms
-    ]
+        return _match_proposals(results, _proposed_in(session, get_campaign(session, name).id))
 
 
-def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> list[tuple[int, str]]:
-    """The rows of ``results`` naming a molecule the campaign never proposed, as (row, SMILES): a page
-    shows them before anything is stored; ``import_results`` rejects them unless ``external``."""
-    with session_scope(factory) as session:
-        return _unproposed(results, _proposed_in(session, get_campaign(session, name).id))
+def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> Unproposed:
+    """The rows of ``results`` naming a molecule the campaign never proposed, as (row, SMILES)."""
+    return match_proposals(factory, name, results)[0]

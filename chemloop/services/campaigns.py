@@ -352,13 +352,13 @@ def preview_results(
             return found
     except ChemloopError as err:
         return found | {"file_error": str(err)}
-    unproposed = loop_results.unproposed_rows(workspace.factory, name, results)
+    unproposed, other_forms = loop_results.match_proposals(workspace.factory, name, results)
     return found | {
         "ok": not found["problems"] and (external or not unproposed),
         "kind": results.kind,
         "rows": results.rows,
         "unproposed": unproposed,
-        "other_forms": loop_results.rows_in_other_forms(workspace.factory, name, results),
+        "other_forms": other_forms,
         # A preference row names two molecules: count rows, not unproposed molecules.
         "good": len(results.rows) - (0 if external else len({row for row, _ in unproposed})),
         "columns": results.columns,

@@ -52,6 +52,7 @@ def markdown_table(
         "|---|---|---|---|" + ("---|---|" if other is not None else "") + "---|---|---|",
     ]
     rows = compare(merged["summary"])
+    most = max(row["seeds"] for row in merged["summary"].values())  # a task short of it is marked
     for task, row, mean, std, delta in rows:
         runs = [r for r in merged["runs"] if r["task"] == task]
         calls = sum(r["oracle_calls"] for r in runs) / len(runs)
@@ -61,8 +62,11 @@ def markdown_table(
         bold = "**" if abs(delta) > max(std, row["std"], 0.01) else ""
         shown = "—" if task in excluded else f"{bold}{delta:+.3f}{bold}"
         cells = "" if other is None else _beside_cells(other.get(task), row["mean"])
+        ours = f"{row['mean']:.3f}" + (f" ± {row['std']:.3f}" if row["seeds"] > 1 else "")
+        if row["seeds"] < most:
+            ours += f" ({row['seeds']} of {most} seeds)"
         lines.append(
-            f"| {task}{' †' if task in excluded else ''} | {row['mean']:.3f} ± {row['std']:.3f} | "
+            f"| {task}{' †' if task in excluded else ''} | {ours} | "
             f"{mean:.3f} ± {std:.3f} | {shown} |{cells} {calls:,.0f} | {stops} | {row['seconds']:,.0f} |"
         )
     kept = comparable_sums(merged["summary"], excluded)

@@ -275,6 +275,7 @@ def test_pmo_table_leaves_marked_tasks_out_of_both_sums():
     assert sums["reinvent"] == pytest.approx(REINVENT["qed"][0] + REINVENT["drd2"][0])
     markdown = table.markdown_table(merged, frozenset({"median1"}))
     assert "| median1 † |" in markdown and "| **sum, 2 tasks without †** |" in markdown
+    assert "| qed | 0.800 ± 0.141 |" in markdown and "| drd2 | 0.500 (1 of 2 seeds) |" in markdown
     with pytest.raises(SystemExit, match="not in these results: jnk3"):
         table.comparable_sums(merged["summary"], frozenset({"jnk3"}))
 

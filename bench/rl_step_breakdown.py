@@ -21,6 +21,7 @@ import torch
 from rl_step_time import qed  # the same scoring as the step-time benchmark beside this script
 
 from chemloop.bench.machine import describe
+from chemloop.bench.result_file import write_result
 from chemloop.model import checkpoint
 from chemloop.rl.settings import AgentSettings, make_agent
 
@@ -82,8 +83,7 @@ def main() -> None:
         "share": {k: round(v / total, 3) for k, v in parts.items()},
     }
     print(json.dumps(result, indent=1))
-    if args.output:
-        args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result, args.output)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from rdkit.Chem import QED
 
+from chemloop.bench.result_file import write_result
 from chemloop.chem.mol import try_mol
 from chemloop.model import checkpoint
 from chemloop.model.likelihood import log_likelihood_by_length, pad_batch, sequence_log_likelihood
@@ -86,8 +87,7 @@ def main() -> None:
         "step_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
     }
     print(json.dumps({k: v for k, v in result.items() if k != "step_seconds"}, indent=1))
-    if args.output:
-        args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result, args.output)
 
 
 if __name__ == "__main__":

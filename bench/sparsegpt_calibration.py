@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import random
 from pathlib import Path
 
-from chemloop.bench.machine import describe
+from chemloop.bench.result_file import result_record, write_result
 from chemloop.chem.mol import canonical as to_canonical
 from chemloop.chem.mol import randomize
 from chemloop.compression.calibration import batches, calibration_smiles
@@ -56,11 +55,7 @@ def main() -> None:
         summary = prune_sparsegpt(pruned.model, args.sparsity, batches(pruned, smiles))
         rows.append({**_validity(name, pruned, args), **summary})
         print(rows[-1], flush=True)
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    result = {"machine": describe(lm.device), **settings, "rows": rows}
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result_record(args, lm.device, rows=rows), args.output)
     for row in rows:
         loss = rows[0]["validity"] - row["validity"]
         print(f"{row['calibration']:>10}: validity {row['validity']:.4f} (loss {loss:+.4f})")

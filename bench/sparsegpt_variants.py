@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import random
 from pathlib import Path
 
 from chemloop.bench.compress import heldout, readable
-from chemloop.bench.machine import describe
+from chemloop.bench.result_file import result_record, write_result
 from chemloop.compression.calibration import batches, calibration_smiles
 from chemloop.compression.prune import prune_sparsegpt
 from chemloop.model import checkpoint
@@ -74,11 +73,7 @@ def main() -> None:
         summary = prune_sparsegpt(pruned.model, shares, data, sequential=sequential)
         rows.append({**_measure(name, pruned, nll_set, args), **summary, "shares": shares})
         print(rows[-1], flush=True)
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    result = {"machine": describe(lm.device), **settings, "rows": rows}
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result_record(args, lm.device, rows=rows), args.output)
     for row in rows:
         loss = rows[0]["validity"] - row["validity"]
         validity, nll = row["validity"], row["heldout_nll"]

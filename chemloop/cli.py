@@ -373,6 +373,15 @@ KindOption = Annotated[
 ]
 
 
+ParentFormsOption = Annotated[
+    bool,
+    typer.Option(
+        "--parent-forms/--as-written",
+        help="learn the parent compound of each molecule (largest fragment, neutralized), or its SMILES",
+    ),
+]
+
+
 def _reward_config(**options):
     from pydantic import ValidationError
 
@@ -394,13 +403,16 @@ def reward_fit(
     features: Annotated[str, typer.Option(help="fingerprints | prior")] = "fingerprints",
     ensemble: Annotated[int, typer.Option(help="members, each on a bootstrap resample")] = 5,
     epochs: Annotated[int, typer.Option(help="passes over the training rows")] = 100,
+    parent_forms: ParentFormsOption = True,
     seed: int = 0,
 ) -> None:
     """Fit a reward model (an ensemble of MLPs) on measured values, preferences or ratings."""
     from chemloop.reward.data import read_feedback
     from chemloop.reward.model import RewardModel
 
-    config = _reward_config(kind=kind, features=features, ensemble=ensemble, epochs=epochs, seed=seed)
+    config = _reward_config(
+        kind=kind, features=features, ensemble=ensemble, epochs=epochs, parent_forms=parent_forms, seed=seed
+    )
     feedback = read_feedback(data, kind)
     model = RewardModel.fit(feedback, config)
     model.save(output)
@@ -419,6 +431,7 @@ def reward_evaluate(
     features: Annotated[str, typer.Option(help="fingerprints | prior | both (compare them)")] = "both",
     ensemble: Annotated[int, typer.Option(help="members, each on a bootstrap resample")] = 5,
     epochs: Annotated[int, typer.Option(help="passes over the training rows")] = 100,
+    parent_forms: ParentFormsOption = True,
     seed: int = 0,
     output: Annotated[Path | None, typer.Option(help="JSON file for the results")] = None,
 ) -> None:
@@ -428,7 +441,9 @@ def reward_evaluate(
     from chemloop.reward.features import FEATURE_KINDS
 
     kinds = FEATURE_KINDS if features == "both" else (features,)
-    config = _reward_config(kind=kind, features=kinds[0], ensemble=ensemble, epochs=epochs, seed=seed)
+    config = _reward_config(
+        kind=kind, features=kinds[0], ensemble=ensemble, epochs=epochs, parent_forms=parent_forms, seed=seed
+    )
     feedback = read_feedback(data, kind)
 
     def show(features: str, fold: int, metrics: dict) -> None:

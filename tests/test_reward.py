@@ -102,6 +102,26 @@ def test_save_and_load_give_identical_predictions(logp_model, tmp_path):
     assert model.predict(["OCC"])[0] == model.predict(["CCO"])[0]  # same molecule, same prediction
 
 
+def test_a_salt_or_another_charge_state_gets_its_parent_compounds_prediction(logp_model, table):
+    model, data = logp_model
+    forms = ["CN1CCN(c2ccccc2)CC1", "C[NH+]1CCN(c2ccccc2)CC1", "CN1CCN(c2ccccc2)CC1.Cl", "OC(=O)c1ccccc1"]
+    mean, _ = model.predict([*forms, "[O-]C(=O)c1ccccc1", "[Na+].[O-]C(=O)c1ccccc1"])
+    assert model.config.parent_forms
+    assert mean[0] == mean[1] == mean[2] and mean[3] == mean[4] == mean[5]
+    as_written = RewardModel.fit(data, RewardConfig(kind="values", parent_forms=False, **FAST), table=table)
+    written, _ = as_written.predict(forms[:2])
+    assert written[0] != written[1]  # the ammonium's features differ from the amine's
+
+
+def test_a_model_saved_before_parent_forms_keeps_predicting_as_written(logp_model, tmp_path):
+    model, _ = logp_model
+    folder = model.save(tmp_path / "rm")
+    meta = json.loads((folder / META).read_text())
+    del meta["config"]["parent_forms"]
+    (folder / META).write_text(json.dumps(meta))
+    assert not RewardModel.load(folder).config.parent_forms
+
+
 def test_a_damaged_model_folder_names_the_file(logp_model, tmp_path):
     model, _ = logp_model
     folder = model.save(tmp_path / "rm")

@@ -204,6 +204,7 @@ def baseline_reward(settings: RewardSection, seed: int) -> RewardConfig:
         ensemble=settings.ensemble,
         hidden=settings.hidden,
         epochs=settings.epochs,
+        parent_forms=settings.parent_forms,
         seed=seed,
     )
 

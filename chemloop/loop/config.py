@@ -166,6 +166,11 @@ class RewardSection(BaseModel):
     hidden: int = Field(256, ge=1, description="hidden width of each member")
     epochs: int = Field(100, ge=1, description="passes over the training rows")
     cv_folds: int = Field(5, ge=0, description="cross-validation after each refit, for status; 0 skips it")
+    parent_forms: bool = Field(
+        True,
+        description="learn and predict on each molecule's parent compound (largest fragment, neutralized), "
+        "so a salt or another protonation state of a measured compound gets its value; false: as written",
+    )
     ai_pair_weight: float = Field(
         0.5,
         ge=0,

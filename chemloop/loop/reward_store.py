@@ -155,6 +155,7 @@ def refit(
         ensemble=reward.ensemble,
         hidden=reward.hidden,
         epochs=reward.epochs,
+        parent_forms=reward.parent_forms,
         seed=config.campaign.seed,
     )
     table = FeatureTable(reward.features)  # features computed once, shared by the folds and the fit

@@ -41,7 +41,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from chemloop.chem.mol import try_canonical
+from chemloop.chem.mol import parent_smiles, try_parse_canonical
 from chemloop.errors import ChemloopError
 from chemloop.reward.data import Feedback, PreferenceData
 from chemloop.reward.features import FeatureTable, feature_size, featurize, provenance, scaled_columns
@@ -70,6 +70,11 @@ class RewardConfig(BaseModel):
     lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
     weight_decay: float = Field(1e-2, ge=0.0, description="AdamW weight decay")
     seed: int = Field(0, description="seeds the bootstrap, initialization, dropout and batch order")
+    parent_forms: bool = Field(
+        True,
+        description="learn and predict on each molecule's parent compound (largest fragment, neutralized): "
+        "a salt or another protonation state of one compound is that compound",
+    )
 
 
 class _Ensemble(nn.Module):
@@ -144,12 +149,12 @@ class RewardModel:
         if isinstance(data, PreferenceData):
             if pairs is not None:
                 raise ChemloopError("extra preference pairs go with a values or ratings model")
-            winners, losers = _canonical(data.winners), _canonical(data.losers)
+            winners, losers = _keys(data.winners, config), _keys(data.losers, config)
             molecules = list(dict.fromkeys(winners + losers))
         else:
-            molecules = _canonical(data.smiles)
+            molecules = _keys(data.smiles, config)
             if pairs is not None and len(pairs):
-                winners, losers = _canonical(pairs.winners), _canonical(pairs.losers)
+                winners, losers = _keys(pairs.winners, config), _keys(pairs.losers, config)
                 seen = set(molecules)
                 molecules += [s for s in dict.fromkeys(winners + losers) if s not in seen]
         raw = torch.from_numpy(table(molecules))
@@ -213,8 +218,8 @@ class RewardModel:
 
     def predict_members(self, smiles: Sequence[str]) -> np.ndarray:
         """Every member's prediction, ``ensemble × n`` (float64)."""
-        canonical = _canonical(smiles)
-        raw = self.table(canonical) if self.table is not None else featurize(canonical, self.config.features)
+        keys = _keys(smiles, self.config)
+        raw = self.table(keys) if self.table is not None else featurize(keys, self.config.features)
         x = _standardize(torch.from_numpy(raw), self.feature_mean, self.feature_std)
         with torch.no_grad():
             out = (self.net(x) - self.member_shift[:, None]) * self.target[1] + self.target[0]
@@ -276,7 +281,8 @@ class RewardModel:
                 raise ChemloopError(f"reward model folder {directory} lacks {path.name}")
         try:
             meta = json.loads(meta_path.read_text())
-            config = RewardConfig(**meta["config"])
+            # Models saved before parent forms existed learned the molecules as written.
+            config = RewardConfig(**{"parent_forms": False, **meta["config"]})
             n_features = int(meta["n_features"])
         except (ValueError, KeyError, TypeError, ValidationError) as err:
             raise ChemloopError(f"cannot read {meta_path}: {err}") from None
@@ -338,13 +344,16 @@ def _standardize(raw: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> to
     return ((raw - mean) / std).clamp(-FEATURE_CLIP, FEATURE_CLIP)
 
 
-def _canonical(smiles: Sequence[str]) -> list[str]:
-    canonical = [try_canonical(s) for s in smiles]
-    bad = [repr(s) for s, c in zip(smiles, canonical, strict=True) if c is None]
+def _keys(smiles: Sequence[str], config: RewardConfig) -> list[str]:
+    """The canonical SMILES the model sees for each input: its parent compound's, or as written."""
+    parsed = [try_parse_canonical(s) for s in smiles]
+    bad = [repr(s) for s, p in zip(smiles, parsed, strict=True) if p is None]
     if bad:
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise ChemloopError(f"reward model input: invalid SMILES {', '.join(bad[:5])}{more}")
-    return canonical
+    if config.parent_forms:
+        return [parent_smiles(mol) for mol, _ in parsed]
+    return [canonical for _, canonical in parsed]
 
 
 def _squared_loss(x: torch.Tensor, y: torch.Tensor):

@@ -351,6 +351,7 @@ class RewardSectionIn(Section):
     hidden: int | None = Field(None, ge=1, le=2048)
     epochs: int | None = Field(None, ge=1, le=1000)
     cv_folds: int | None = Field(None, ge=0, le=10)
+    parent_forms: bool | None = None
 
 
 class SeedRow(Strict):

@@ -193,7 +193,8 @@ def reference() -> str:
         "",
         "Example: `examples/campaign/campaign.toml`. `[score]` is optional and takes the keys of "
         "the run config's `[score]` (constraints such as `filter = true` components, or terms "
-        "added to the learned reward).",
+        "added to the learned reward). In a campaign its `neutralize` defaults to `true`: components "
+        "score each compound's neutral form, as the reward model learns parent compounds.",
         "",
         "### `[campaign]`",
         "",

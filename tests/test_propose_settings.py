@@ -191,6 +191,17 @@ def test_the_default_constitution_filters_candidates_unless_switched_off(tmp_pat
     assert CampaignConfig.model_validate({"campaign": {"constitution_filter": False}}).constraints() is None
 
 
+def test_a_campaign_scores_neutral_forms_unless_its_score_says_otherwise():
+    clogp = {"type": "clogp"}
+    ammonium, amine = "C[NH+]1CCN(c2ccccc2)CC1", "CN1CCN(c2ccccc2)CC1"
+    default = CampaignConfig.model_validate({"score": {"components": [clogp]}}).constraints()
+    assert default.neutralize and CampaignConfig().constraints().neutralize  # the constitution filter too
+    first, second = Scorer(default)([ammonium, amine])
+    assert first.raw == second.raw
+    as_written = {"score": {"components": [clogp], "neutralize": False}}
+    assert not CampaignConfig.model_validate(as_written).constraints().neutralize
+
+
 def test_inception_starts_the_replay_memory_with_the_measured_molecules(tmp_path, recorder):
     seed = tmp_path / "seed.csv"
     seed.write_text("smiles,value\nCCO,1\nCCCO,2\nCCCCO,3\nOc1ccccc1,4\nCc1ccccc1O,5\n")

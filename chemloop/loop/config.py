@@ -235,7 +235,9 @@ class CampaignConfig(BaseModel):
         if not components:
             return None
         base = self.score or ScoreConfig(components=components)
-        return base.model_copy(update={"components": components})
+        # A campaign is about compounds: unless [score] says otherwise, a charge state gains nothing.
+        neutralize = base.neutralize if "neutralize" in base.model_fields_set else True
+        return base.model_copy(update={"components": components, "neutralize": neutralize})
 
     def agent_settings(self) -> AgentSettings:
         """The settings propose's agent runs: ``[run]``, with ``campaign.rl_batch_size`` if set."""

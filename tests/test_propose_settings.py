@@ -295,10 +295,10 @@ def test_kappa_reaches_the_rl_objective_and_the_acquisition(tmp_path, recorder, 
 def test_explore_share_of_the_batch_comes_from_the_fine_tuned_priors_own_samples(
     tmp_path, recorder, monkeypatch, share
 ):
-    # The steered agent writes the short half of the pool, the prior the long half, and the model
+    # The steered agent writes the long half of the pool, the prior the short half, and the model
     # prefers long SMILES: with no share the prior is not sampled and every pick is the agent's;
-    # with half, two of four are the prior's best-predicted.
-    agent_pool, prior_pool = sorted(POOL, key=len)[:5], sorted(POOL, key=len)[5:]
+    # with half, two of four are the prior's best-predicted, ranked below the agent's better two.
+    prior_pool, agent_pool = sorted(POOL, key=len)[:5], sorted(POOL, key=len)[5:]
 
     def sample(lm, n, seed, precision="auto"):
         recorder.samples.append({"lm": lm, "n": n, "seed": seed})
@@ -318,6 +318,7 @@ def test_explore_share_of_the_batch_comes_from_the_fine_tuned_priors_own_samples
     if share:  # the prior's part is its best-predicted (longest) samples
         longest = sorted((canonical(p) for p in prior_pool), key=len, reverse=True)[:2]
         assert sorted(from_prior) == sorted(longest)
+    assert proposed.priority == sorted(proposed.priority, reverse=True)  # rank 1: the best, either part
 
 
 OPEN_SET = ["CCO", "CCCO", "Oc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "OC1CCCCC1"]

@@ -244,6 +244,8 @@ def propose(
     chosen = select_in_parts(
         candidates, list(ranked), from_prior, k, settings.explore_share, settings.max_similarity
     )
+    # Rank 1 is the best pick whichever part chose it; fill-ups from outside the region stay last.
+    chosen.sort(key=lambda i: -ranked[i])
 
     result = Proposed(
         round=round_number,

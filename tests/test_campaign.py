@@ -157,6 +157,9 @@ def test_campaign_commands(tmp_path):
     result = runner.invoke(app, ["campaign", "propose", "demo", "--output", str(tmp_path / "r1.csv"), *db])
     assert result.exit_code == 0, result.output
     proposed = _proposed(tmp_path / "r1.csv")
+    write_values(tmp_path / "outsider.csv", [proposed[0], "CC(=O)Oc1ccccc1C(=O)O"])
+    refused = runner.invoke(app, ["campaign", "import", "demo", str(tmp_path / "outsider.csv"), *db])
+    assert refused.exit_code == 2 and "row 3: CC(=O)Oc1ccccc1C(=O)O" in " ".join(refused.output.split())
     write_values(tmp_path / "m1.csv", proposed)
     assert runner.invoke(app, ["campaign", "import", "demo", str(tmp_path / "m1.csv"), *db]).exit_code == 0
     status = runner.invoke(app, ["campaign", "status", "demo", "--json", *db])

@@ -438,7 +438,16 @@ def _proposed_only(
         return kept
     (row, smiles), rest = unproposed[0], unproposed[1:]
     also = [problem(("body", "file", f"row {r}"), NOT_PROPOSED, s, "not_proposed") for r, s in rest]
-    raise FieldError(("body", "file", f"row {row}"), smiles, NOT_PROPOSED, kind="not_proposed", also=also)
+    listed = "; ".join(f"row {r}: {s}" for r, s in unproposed[:5])
+    more = f"; and {len(unproposed) - 5} more" if len(unproposed) > 5 else ""
+    rows = f"{len(unproposed)} rows hold molecules" if len(unproposed) > 1 else "a row holds a molecule"
+    summary = (
+        f"{results.filename}: {rows} campaign {name!r} never proposed ({listed}{more}); nothing was "
+        "stored. Import such rows as external results (--external), or the others alone (--skip-bad-rows)"
+    )
+    raise FieldError(
+        ("body", "file", f"row {row}"), smiles, NOT_PROPOSED, kind="not_proposed", also=also, summary=summary
+    )
 
 
 def import_file(

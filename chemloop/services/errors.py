@@ -23,7 +23,8 @@ class FieldError(ChemloopError):
 
     ``kind`` says what went wrong (``value_error``, ``invalid_smiles``, ``not_found``, ``exists``,
     ``busy``, ...); ``also`` adds more problems of the same input (every invalid SMILES of a list);
-    ``retry_after`` (seconds) marks a refusal that passes if the caller waits.
+    ``retry_after`` (seconds) marks a refusal that passes if the caller waits. ``summary``, where
+    given, is the error's text (what a command line prints) in place of the first problem's message.
     """
 
     def __init__(
@@ -34,8 +35,9 @@ class FieldError(ChemloopError):
         kind: str = "value_error",
         also: list[dict[str, Any]] | None = None,
         retry_after: int | None = None,
+        summary: str | None = None,
     ):
-        super().__init__(message)
+        super().__init__(summary or message)
         self.kind = kind
         self.retry_after = retry_after
         self.problems = [problem(loc, message, value, kind), *(also or [])]

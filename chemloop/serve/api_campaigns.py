@@ -19,7 +19,7 @@ from chemloop.loop.columns import ColumnChoice
 from chemloop.serve import uploads
 from chemloop.serve.deps import RequireKey, Settings, User, Work
 from chemloop.services import campaign_feedback, campaigns, schemas
-from chemloop.services.campaigns import NOT_PROPOSED
+from chemloop.services.campaigns import not_proposed
 from chemloop.services.export import export_campaign
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
@@ -141,7 +141,7 @@ async def import_results(
     )
     problems = [{"row": row, "message": message} for row, message in found["problems"]]
     if not external:
-        problems += [{"row": row, "message": f"{NOT_PROPOSED}: {s}"} for row, s in found["unproposed"]]
+        problems += [{"row": row, "message": not_proposed(s)} for row, s in found["unproposed"]]
     if found["file_error"] is not None:
         problems.append({"row": None, "message": found["file_error"]})
     mapped = found["columns"]

@@ -41,7 +41,12 @@ from chemloop.services.scoring import request_score_config
 from chemloop.services.settings import ServeSettings
 from chemloop.services.workspace import Workspace
 
-NOT_PROPOSED = "the campaign never proposed this molecule; set external to import it"
+NOT_PROPOSED = "never proposed by this campaign; import it as an external result"
+
+
+def not_proposed(smiles: str) -> str:
+    """A bad row's reason for a molecule the campaign never proposed, naming it."""
+    return f"{smiles}: {NOT_PROPOSED}"
 PREVIEW_ROWS = 20  # rows of a dry run's answer (its problems are listed for every row)
 
 # --- reading ------------------------------------------------------------------------------------
@@ -375,7 +380,7 @@ def bad_rows(found: dict[str, Any], external: bool) -> list[tuple[int, str]]:
     problems and, unless ``external``, its molecules the campaign never proposed."""
     rows = list(found["problems"])
     if not external:
-        rows += [(row, f"{NOT_PROPOSED}: {smiles}") for row, smiles in found["unproposed"]]
+        rows += [(row, not_proposed(smiles)) for row, smiles in found["unproposed"]]
     return sorted(rows)
 
 
@@ -432,7 +437,7 @@ def _proposed_only(
     if not unproposed:
         return results
     if skip_bad_rows:
-        kept = results.without([(row, f"{NOT_PROPOSED}: {smiles}") for row, smiles in unproposed])
+        kept = results.without([(row, not_proposed(smiles)) for row, smiles in unproposed])
         if not kept.rows:
             raise ChemloopError(f"{results.filename}: no good rows to store (none was proposed by {name!r})")
         return kept

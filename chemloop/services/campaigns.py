@@ -42,12 +42,13 @@ from chemloop.services.settings import ServeSettings
 from chemloop.services.workspace import Workspace
 
 NOT_PROPOSED = "never proposed by this campaign; import it as an external result"
+PREVIEW_ROWS = 20  # rows of a dry run's answer (its problems are listed for every row)
 
 
 def not_proposed(smiles: str) -> str:
     """A bad row's reason for a molecule the campaign never proposed, naming it."""
     return f"{smiles}: {NOT_PROPOSED}"
-PREVIEW_ROWS = 20  # rows of a dry run's answer (its problems are listed for every row)
+
 
 # --- reading ------------------------------------------------------------------------------------
 

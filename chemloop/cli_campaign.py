@@ -50,7 +50,7 @@ def init(
     ],
     seed: Annotated[
         Path | None,
-        typer.Option(help="seed results CSV (instead of the config's seed_data), e.g. SMILES,pIC50"),
+        typer.Option(help="seed results, CSV or SD file (instead of the config's seed_data): SMILES,pIC50"),
     ] = None,
     assay_name: Annotated[str, typer.Option(help="what the values measure, e.g. 'pIC50 EGFR'")] = "value",
     unit: Annotated[str, typer.Option(help="the values' unit, e.g. 'log units', 'nM', '%'")] = "",
@@ -65,7 +65,7 @@ def init(
     from chemloop.loop.assay import check_assay
     from chemloop.loop.columns import ColumnChoice
     from chemloop.loop.config import load_campaign_config
-    from chemloop.reward.data import csv_file
+    from chemloop.reward.data import feedback_file
     from chemloop.services import campaigns, users
 
     loaded = load_campaign_config(config)
@@ -73,7 +73,7 @@ def init(
         _workspace(db),
         name,
         loaded,
-        csv_file(seed) if seed is not None else None,
+        feedback_file(seed) if seed is not None else None,
         assay=check_assay(assay_name, unit, direction),
         columns=ColumnChoice(smiles_column, value_column),
         skip_bad_rows=skip_bad_rows,
@@ -85,6 +85,7 @@ def init(
 
 def _report_skipped(skipped: list[dict], source: Path | None, bad_rows: Path | None) -> None:
     """List the rows --skip-bad-rows left out, and write them to ``bad_rows`` when asked."""
+    from chemloop.reward.data import feedback_file
     from chemloop.services.campaigns import bad_rows_csv
 
     if skipped:
@@ -93,7 +94,7 @@ def _report_skipped(skipped: list[dict], source: Path | None, bad_rows: Path | N
             console.print(f"  row {item['row']}: {item['message']}", markup=False)
     if bad_rows is not None and source is not None:
         reasons = [(item["row"], item["message"]) for item in skipped]
-        bad_rows.write_text(bad_rows_csv(Path(source).read_bytes(), reasons))
+        bad_rows.write_text(bad_rows_csv(feedback_file(source), reasons))
         console.print(f"wrote {len(skipped)} bad row(s) to {bad_rows}", markup=False)
 
 
@@ -140,7 +141,7 @@ def import_(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV: smiles,value[,std] (values may be censored: <5), or smiles_a,smiles_b,preferred"
+            help="CSV or SD file: smiles,value[,std] (censored values: <5), or smiles_a,smiles_b,preferred"
         ),
     ],
     external: Annotated[bool, typer.Option(help="accept molecules the campaign never proposed")] = False,

@@ -218,9 +218,8 @@ def test_imports_store_good_rows_only_when_asked(tmp_path):
     assert count(workspace.factory, CensoredMeasurement, "demo") == 1
 
     found = campaigns.preview_results(workspace, "demo", text.encode(), "lab.csv")
-    bad = list(
-        csv.reader(io.StringIO(campaigns.bad_rows_csv(text.encode(), campaigns.bad_rows(found, False))))
-    )
+    table = campaigns.read_table(text.encode(), "lab.csv")
+    bad = list(csv.reader(io.StringIO(campaigns.bad_rows_csv(table, campaigns.bad_rows(found, False)))))
     assert bad[0] == ["row", "problem", "Smiles", "pIC50"]
     assert [r[0] for r in bad[1:]] == ["3", "5", "6"] and bad[1][2:] == ["not-a-smiles", "1"]
     assert bad[3][2:] == [] and SARIN not in str(bad)  # the withheld molecule is not written back
@@ -377,6 +376,60 @@ def test_web_upload_leaves_out_bad_rows_on_request_and_offers_them_as_csv(client
     assert stored.status_code == 200 and "Stored 2 rows; left out 1 bad row." in stored.text
     assert "row 3: smiles" in stored.text and "bad-rows.csv?token=" in stored.text
     assert count(factory, Measurement, "demo") == 1 and count(factory, CensoredMeasurement, "demo") == 1
+
+
+def lab_sd_file(proposed: list[str]) -> bytes:
+    """An SD file as a registration system writes one: titles, data items, a 3D record with its
+    stereo in the coordinates, and a record whose molecule block is broken."""
+    from rdkit.Chem import AllChem
+
+    from chemloop.chem.sdf import sd_text
+
+    first = sd_text([("LAB-1", proposed[0], {"Batch": "B1", "pIC50 (log units)": "6.5"})])
+    lactate = Chem.AddHs(Chem.MolFromSmiles("C[C@H](O)C(=O)O"))
+    AllChem.EmbedMolecule(lactate, randomSeed=1)
+    lactate.SetProp("_Name", "LAB-2")
+    lactate.SetProp("pIC50 (log units)", "<4")
+    three_d = Chem.MolToMolBlock(lactate) + ">  <pIC50 (log units)>\n<4\n\n$$$$\n"
+    broken = "LAB-3\n\n\n  9  9  0  0  0  0  0  0  0  0999 V2000\nM  END\n>  <pIC50 (log units)>\n5\n\n$$$$\n"
+    return (first + three_d + broken).encode()
+
+
+def test_an_sd_file_of_results_reads_by_record_with_its_items_title_and_stereo(tmp_path):
+    workspace = Workspace(f"sqlite:///{tmp_path / 'w.db'}", tmp_path / "runs")
+    init_campaign(workspace.factory, "demo", _config(min_measurements=50))
+    add_round(workspace.factory, "demo")
+    data = lab_sd_file([s for s, _, _ in PROPOSED])
+    table = campaigns.read_table(data, "lab.sdf")
+    assert table.header == ["smiles", "Batch", "pIC50 (log units)", "name"]
+    assert table.lines[1][0] == "C[C@H](O)C(=O)O" and table.lines[1][2:] == ["<4", "LAB-2"]
+    with pytest.raises(FeedbackError, match=r"row 4: record 3: RDKit cannot read its molecule block"):
+        campaigns.import_results(workspace, "demo", data, "lab.sdf", external=True)
+    done = campaigns.import_results(workspace, "demo", data, "lab.SDF", external=True, skip_bad_rows=True)
+    assert done["imported"] == 2 and [s["row"] for s in done["skipped"]] == [4]
+    ids = {m["smiles"]: m["compound_id"] for m in molecules(workspace.factory, "demo") if m["compound_id"]}
+    assert ids == {PROPOSED[0][0]: "LAB-1", "C[C@H](O)C(=O)O": "LAB-2"}
+    bad = campaigns.bad_rows_csv(table, [(4, "broken")]).splitlines()
+    assert bad[0] == "row,problem,smiles,Batch,pIC50 (log units),name" and bad[1].startswith("4,broken,")
+    with pytest.raises(FeedbackError, match="holds no SD records"):
+        campaigns.read_table(b"not an SD file", "lab.sdf")
+    pentavalent = Chem.MolToMolBlock(Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False))
+    refused = campaigns.read_table(f"{pentavalent}>  <pIC50>\n5\n\n$$$$\n".encode(), "one.sd")
+    assert list(refused.unreadable) == [2] and "record 1: RDKit cannot read" in refused.unreadable[2]
+    assert "valence" in refused.unreadable[2]  # RDKit's own reason
+
+
+def test_web_upload_previews_an_sd_file_as_its_table(client):
+    _sign_in(client)
+    data = lab_sd_file([s for s, _, _ in PROPOSED])
+    sd_file = {"file": ("lab.sdf", data, "chemical/x-mdl-sdfile")}
+    preview = client.post("/campaigns/demo/upload", files=sd_file, data={"external": "true"})
+    assert preview.status_code == 422 and f'<td class="smiles">{PROPOSED[0][0]}</td>' in preview.text
+    assert "record 3: RDKit cannot read its molecule block" in preview.text
+    assert "compound ids: name" in preview.text and "Store the 2 good rows, leave out 1 bad" in preview.text
+    token = _token(preview.text)
+    download = client.get("/campaigns/demo/upload/bad-rows.csv", params={"token": token, "external": "true"})
+    assert download.text.splitlines()[1].startswith("4,record 3: RDKit cannot read its molecule block,")
 
 
 def test_pages_show_censored_results_as_written_with_the_unit(client):

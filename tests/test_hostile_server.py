@@ -21,7 +21,7 @@ SEED = [{"smiles": s, "value": v} for s, v in (("CCO", 5.1), ("c1ccccc1O", 6.2),
 CAGE = "C12C3C4C1C5C2C3C45" * 6  # wildcard SMARTS matching on it grows ~1.6x per atom
 
 
-def csv_file(text: str) -> dict:
+def feedback_file(text: str) -> dict:
     return {"file": ("results.csv", text.encode(), "text/csv")}
 
 
@@ -30,7 +30,7 @@ def score(smiles: str, component) -> tuple:
 
 
 def upload(text: str) -> tuple:
-    options = {"files": csv_file(text), "data": {"external": "true"}, "headers": AUTH}
+    options = {"files": feedback_file(text), "data": {"external": "true"}, "headers": AUTH}
     return "POST", "/api/campaigns/hostile/results", options
 
 

@@ -10,7 +10,7 @@ is then read as ``smiles,value`` by the readers of :mod:`chemloop.reward.data`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chemloop.reward.data import CsvTable, FeedbackError
 
@@ -159,4 +159,4 @@ def map_columns(table: CsvTable, choice: ColumnChoice = RECOGNISED) -> tuple[Csv
             renamed.append(f"{h} (not used)")  # a second column of that name must not shadow the choice
         else:
             renamed.append(h)
-    return CsvTable(table.source, renamed, table.lines, table.sha256), found
+    return replace(table, header=renamed), found

@@ -38,7 +38,7 @@ from chemloop.reward.data import (
     MAX_REPORTED,
     CsvTable,
     FeedbackError,
-    csv_file,
+    feedback_file,
     read_measured_values,
     read_preferences,
     read_ratings,
@@ -99,7 +99,7 @@ def read_results(
     may be censored (``<5``). With ``skip_bad_rows`` the good rows are read and the bad ones listed
     in ``skipped``; a file without a single good row, or one that cannot be read at all, still fails.
     """
-    table = source if isinstance(source, CsvTable) else csv_file(source)
+    table = source if isinstance(source, CsvTable) else feedback_file(source)
     try:
         return _read_rows(table, columns)
     except FeedbackError as err:
@@ -109,6 +109,7 @@ def read_results(
         # Bad rows become blank lines: the reader skips those, and the others keep their numbers.
         lines = [[] if n in bad else line for n, line in enumerate(table.lines, start=2)]
         try:
+            # Without `unreadable`: those rows are bad rows, now blank like the others.
             results = _read_rows(CsvTable(table.source, table.header, lines, table.sha256), columns)
         except FeedbackError:
             raise FeedbackError(f"{err} (no good rows to store)", problems=err.problems) from None

@@ -1,4 +1,4 @@
-"""Feedback for reward models, read from CSV files: measured values, pairwise preferences, ratings.
+"""Feedback for reward models, read from CSV or SD files: measured values, pairwise preferences, ratings.
 
 - values: ``smiles,value[,std]`` (``std`` > 0 when the column is present: the measurement's
   standard deviation, used to weight the row by 1/std²);
@@ -9,6 +9,10 @@ Column names are matched without regard to case or surrounding spaces; other col
 ignored. Molecules are canonicalized. Every bad row is collected and reported in one
 :class:`FeedbackError` naming the file, the row (numbered as in a spreadsheet: the header is
 row 1) and the offending value, so a user fixes the file in one pass.
+
+An SD file (``.sdf``, ``.sd``) reads as a table whose ``smiles`` column is each record's molecule
+and whose other columns are its data items (and ``name``, its title line, unless an item has
+that name): record k is row k + 1.
 """
 
 from __future__ import annotations
@@ -17,18 +21,20 @@ import csv
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from chemloop.chem.sdf import read_sd_records
 from chemloop.chem.user_input import WITHHELD_PROBLEM, user_smiles_problem, value_problem
 from chemloop.errors import ChemloopError
 
 FeedbackKind = Literal["values", "preferences", "ratings"]
 FEEDBACK_KINDS: tuple[str, ...] = ("values", "preferences", "ratings")
 MAX_REPORTED = 10  # bad rows named in one error message
+SD_SUFFIXES = (".sdf", ".sd")
 
 
 class FeedbackError(ChemloopError, ValueError):
@@ -141,25 +147,55 @@ class CsvTable:
     header: list[str] | None
     lines: list[list[str]]
     sha256: str = ""  # of the bytes it was read from, when it was read from bytes
+    # Rows that hold no molecule to read, and why (an SD record whose block RDKit cannot read).
+    unreadable: dict[int, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> set[str]:
         return {c.strip().lower() for c in self.header or []}
 
 
+def read_table(data: bytes, source: str) -> CsvTable:
+    """The table of a feedback file's bytes: an SD file's records where ``source`` (its name) ends
+    in ``.sdf`` or ``.sd``, else CSV."""
+    if Path(source).suffix.lower() in SD_SUFFIXES:
+        return sd_table(data, source)
+    return csv_table(data, source)
+
+
+def _text(data: bytes, source: str, save_as: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FeedbackError(f"{source} is not UTF-8 text (byte {err.start}); save it as {save_as}") from None
+
+
 def csv_table(data: bytes, source: str) -> CsvTable:
     """The table of a CSV file's bytes (UTF-8, with or without a spreadsheet's BOM)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise FeedbackError(
-            f"{source} is not UTF-8 text (byte {err.start}); save it as 'CSV UTF-8'"
-        ) from None
-    lines = list(csv.reader(text.splitlines()))
+    lines = list(csv.reader(_text(data, source, "'CSV UTF-8'").splitlines()))
     return CsvTable(source, lines[0] if lines else None, lines[1:], hashlib.sha256(data).hexdigest())
 
 
-def csv_file(path: str | Path) -> CsvTable:
+def sd_table(data: bytes, source: str) -> CsvTable:
+    """The table of an SD file's bytes: ``smiles`` (the record's molecule), its data items, and
+    ``name`` (the title line). A record RDKit cannot read keeps its row (blank cells), which the
+    readers report as a bad row, by number, saying why."""
+    records = read_sd_records(_text(data, source, "an SD file in UTF-8"))
+    if not records:
+        raise FeedbackError(f"{source} holds no SD records (molecule blocks, each ending in $$$$)")
+    # The molecule block is the structure: an item that claims to be its SMILES is left out.
+    keys = [k for k in dict.fromkeys(k for r in records for k in r.items) if k.strip().lower() != "smiles"]
+    titled = any(r.title for r in records) and all(k.strip().lower() != "name" for k in keys)
+    header = ["smiles", *keys, *(["name"] if titled else [])]
+    lines = [
+        [r.smiles or "", *(r.items.get(k, "") for k in keys), *([r.title] if titled else [])] for r in records
+    ]
+    unreadable = {n + 1: f"record {n}: {r.problem}" for n, r in enumerate(records, 1) if r.smiles is None}
+    return CsvTable(source, header, lines, hashlib.sha256(data).hexdigest(), unreadable)
+
+
+def feedback_file(path: str | Path) -> CsvTable:
+    """The table of a feedback file on disk, CSV or SD (:func:`read_table`)."""
     path = Path(path)
     if not path.is_file():
         raise FeedbackError(f"feedback file not found: {path}")
@@ -167,11 +203,11 @@ def csv_file(path: str | Path) -> CsvTable:
         data = path.read_bytes()
     except OSError as err:
         raise FeedbackError(f"cannot read feedback file {path}: {err}") from None
-    return csv_table(data, str(path))
+    return read_table(data, str(path))
 
 
 def _table(source: str | Path | CsvTable) -> CsvTable:
-    return source if isinstance(source, CsvTable) else csv_file(source)
+    return source if isinstance(source, CsvTable) else feedback_file(source)
 
 
 def read_values(source: str | Path | CsvTable) -> ValueData:
@@ -285,6 +321,7 @@ class _Table:
         self.errors: list[tuple[int, str]] = []
         self.count = 0
         self._lines = table.lines
+        self._unreadable = table.unreadable
         header = table.header
         if not header or not any(h.strip() for h in header):
             raise FeedbackError(f"{self.source} is empty: expected a header row with {', '.join(required)}")
@@ -300,6 +337,10 @@ class _Table:
     def rows(self):
         """(spreadsheet row number, {column: cell}) for every non-blank data row."""
         for number, line in enumerate(self._lines, start=2):
+            if number in self._unreadable:
+                self.count += 1
+                self.error(number, self._unreadable[number])
+                continue
             if not any(cell.strip() for cell in line):
                 continue
             self.count += 1

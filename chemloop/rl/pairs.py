@@ -24,7 +24,7 @@ from chemloop.errors import ChemloopError
 from chemloop.model.checkpoint import LanguageModel
 from chemloop.model.generate import sample
 from chemloop.model.inference import FLOAT
-from chemloop.reward.data import FeedbackError, csv_file
+from chemloop.reward.data import FeedbackError, feedback_file
 from chemloop.rl.dpo import MIN_PAIRS
 
 COLUMNS = ("preferred", "other")
@@ -42,7 +42,7 @@ class PairFileError(FeedbackError):
 def read_pair_file(path: str | Path) -> list[tuple[str, str]]:
     """``(preferred, other)`` canonical SMILES pairs from a CSV file with those two columns."""
     try:
-        table = csv_file(path)
+        table = feedback_file(path)
     except FeedbackError as err:
         raise PairFileError(str(err).replace("feedback file", "pair file")) from None
     names = [h.strip().lower() for h in table.header or []]

@@ -102,7 +102,8 @@ async def import_results(
     workspace: Work,
     user: User,
     file: Annotated[
-        UploadFile, File(description="CSV: smiles,value[,std] | smiles_a,smiles_b,preferred | smiles,rating")
+        UploadFile,
+        File(description="CSV or SD file: smiles,value[,std] | smiles_a,smiles_b,preferred | smiles,rating"),
     ],
     external: Annotated[bool, Form(description="accept molecules the campaign never proposed")] = False,
     dry_run: Annotated[bool, Form(description="parse and check only: rows and row-level problems")] = False,

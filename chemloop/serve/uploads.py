@@ -20,6 +20,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from chemloop.errors import ChemloopError
+from chemloop.reward.data import SD_SUFFIXES, FeedbackError, read_table
 from chemloop.services.settings import ServeSettings
 
 TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -107,10 +108,23 @@ def discard(settings: ServeSettings, token: str) -> None:
         shutil.rmtree(_folder(settings) / token, ignore_errors=True)
 
 
-def raw_rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+def raw_rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     """The file as a spreadsheet shows it: header, the first data rows with their spreadsheet row
-    numbers (blank rows skipped, as the reader skips them), and the number of data rows."""
-    reader = csv.reader(data.decode("utf-8-sig", errors="replace").splitlines())
-    header = next(reader, [])
-    rows = [(n, line) for n, line in enumerate(reader, start=2) if any(c.strip() for c in line)]
+    numbers (blank rows skipped, as the reader skips them), and the number of data rows. An SD file
+    shows as the table it is read as (its molecules' SMILES, its data items); one that cannot be
+    read shows no rows (the preview says why)."""
+    if Path(filename).suffix.lower() in SD_SUFFIXES:
+        try:
+            table = read_table(data, filename)
+        except FeedbackError:
+            return [], [], 0
+        header, lines = table.header or [], table.lines
+        unreadable = set(table.unreadable)
+    else:
+        reader = csv.reader(data.decode("utf-8-sig", errors="replace").splitlines())
+        header, lines = next(reader, []), list(reader)
+        unreadable = set()
+    rows = [
+        (n, line) for n, line in enumerate(lines, start=2) if n in unreadable or any(c.strip() for c in line)
+    ]
     return header, rows[:PREVIEW_ROWS], len(rows)

@@ -32,7 +32,7 @@ from chemloop.loop.config import CampaignConfig
 from chemloop.loop.domain import MeasuredSet, trust_region_miss
 from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
-from chemloop.reward.data import CsvTable, FeedbackError, csv_table
+from chemloop.reward.data import CsvTable, FeedbackError, read_table
 from chemloop.services import schemas
 from chemloop.services.errors import FieldError, check_at_most, problem
 from chemloop.services.jobs import job_out
@@ -344,7 +344,7 @@ def preview_results(
     found |= {"good": 0, "columns": None, "header": None, "file_error": None}
     table = None
     try:
-        table = csv_table(data, filename)
+        table = read_table(data, filename)
         results = loop_results.read_results(table, columns)
     except ColumnsError as err:
         return found | {"file_error": str(err), "header": err.header}
@@ -385,19 +385,18 @@ def bad_rows(found: dict[str, Any], external: bool) -> list[tuple[int, str]]:
     return sorted(rows)
 
 
-def bad_rows_csv(data: bytes, bad: list[tuple[int, str]]) -> str:
-    """The bad rows of a results file as CSV, to fix and upload again: ``row``, ``problem`` (all of
-    the row's problems) and the row's own cells under the file's header. A row holding a molecule the
-    dual-use guard withholds keeps its number and problem, without its cells."""
+def bad_rows_csv(table: CsvTable, bad: list[tuple[int, str]]) -> str:
+    """The bad rows of a results file (read by :func:`read_table`) as CSV, to fix and upload again:
+    ``row``, ``problem`` (all of the row's problems) and the row's own cells under the file's header
+    (an SD file's: its molecule's SMILES and data items). A row holding a molecule the dual-use guard
+    withholds keeps its number and problem, without its cells."""
     reasons: dict[int, list[str]] = {}
     for row, message in bad:
         reasons.setdefault(row, []).append(message)
-    lines = list(csv.reader(data.decode("utf-8-sig", errors="replace").splitlines()))
-    header = lines[0] if lines else []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", "problem", *header])
-    for number, cells in enumerate(lines[1:], start=2):
+    writer.writerow(["row", "problem", *(table.header or [])])
+    for number, cells in enumerate(table.lines, start=2):
         if number in reasons:
             withheld = any(WITHHELD_PROBLEM in m for m in reasons[number])
             writer.writerow([number, "; ".join(reasons[number]), *([] if withheld else cells)])
@@ -422,7 +421,7 @@ def import_results(
     columns where they are not recognised; with ``skip_bad_rows`` only the good rows are stored and
     the bad ones (and, unless ``external``, those of molecules never proposed) come back as ``skipped``."""
     require_active(workspace, name, "import results")
-    results = loop_results.read_results(csv_table(data, filename), columns, skip_bad_rows)
+    results = loop_results.read_results(read_table(data, filename), columns, skip_bad_rows)
     results = _proposed_only(workspace, name, results, external, skip_bad_rows)
     return loop_results.import_results(
         workspace.factory, name, results, external=external, user=user, fit_reward=fit_reward

@@ -28,7 +28,7 @@ from chemloop.services.campaigns import (
     FeedbackError,
     UnknownCampaignError,
     check_campaign_name,
-    csv_table,
+    read_table,
 )
 from chemloop.services.export import campaign_assay
 from chemloop.services.workspace import Workspace
@@ -147,13 +147,13 @@ async def create(
             # out its bad rows, sends its token back instead of the file.
             seed_token, _ = uploads.stage(settings, seed.filename, data)
             form |= {"seed_token": seed_token, "seed_name": uploads.client_name(seed.filename)}
-            table = csv_table(data, form["seed_name"])
+            table = read_table(data, form["seed_name"])
         elif seed_token:
             staged = uploads.staged(settings, seed_token)
             if staged is None:
                 raise ChemloopError("the seed file is no longer waiting; choose it again")
             form |= {"seed_token": seed_token, "seed_name": staged.name}
-            table = csv_table(staged.read_bytes(), staged.name)
+            table = read_table(staged.read_bytes(), staged.name)
         # Reading the seed takes a while: off the event loop. Fitting the first reward model takes
         # longer: a background job, whose progress the dashboard shows.
         create = partial(

@@ -58,6 +58,7 @@ def table(text: str, source: str = "lab.csv") -> CsvTable:
         ("SMILES,pIC50", "SMILES", "pIC50", None),
         ("Compound ID,canonical_smiles,IC50 (nM)", "canonical_smiles", "IC50 (nM)", "Compound ID"),
         ("name,Smiles,% Inhibition", "Smiles", "% Inhibition", "name"),
+        ("id,compound_id,smiles,measured,pIC50", "smiles", "pIC50", "compound_id"),  # an export, filled in
         ("smiles,value,pIC50", "smiles", "value", None),  # "value" wins over another value header
     ],
 )

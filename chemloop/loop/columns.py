@@ -39,7 +39,8 @@ VALUE_HEADERS = (
     "measuredvalue",
     "y",
 )
-ID_HEADERS = ("id", "name", "compoundid", "compound", "compoundname", "molid", "moleculeid", "molname", "cid")
+# The specific names first: an export's own `id` (chemloop's molecule id) yields to its `compound_id`.
+ID_HEADERS = ("compoundid", "compound", "compoundname", "molid", "moleculeid", "molname", "cid", "id", "name")
 # Files of the other kinds (preferences, ratings) keep their own columns.
 OTHER_KINDS = ({"smiles_a", "smiles_b", "preferred"}, {"smiles", "rating"})
 

@@ -16,6 +16,7 @@ from rdkit import Chem
 from rdkit.Chem import QED
 from typer.testing import CliRunner
 
+from chemloop.chem.mol import parent_smiles
 from chemloop.cli import app
 from chemloop.loop.campaign import init_campaign
 from chemloop.loop.config import load_campaign_config
@@ -33,6 +34,7 @@ TOOLS = {
     "job_cancel",
     "campaign_status",
     "campaign_propose",
+    "campaign_record_results",
     "judge",
     "add_note",
     "molecule_notes",
@@ -213,6 +215,22 @@ def test_optimize_and_propose_jobs_run_to_their_results(server):
         assert all(row["round"] == 1 for row in done["result"])
         status = await call(session, "campaign_status", campaign="demo")
         assert [r["proposed"] for r in status["rounds"]] == [2]
+
+        first, second = (row["smiles"] for row in done["result"])
+        measured = [
+            {"smiles": first, "value": 6.5, "compound_id": "LAB-1"},
+            {"smiles": f"{parent_smiles(second)}.Cl", "value": 4.0, "qualifier": "<"},  # its HCl salt
+        ]
+        outsider = {"smiles": "CC(=O)Oc1ccccc1C(=O)O", "value": 5.0}
+        message = await refused(
+            session, "campaign_record_results", campaign="demo", results=[*measured, outsider]
+        )
+        assert "results[2] (CC(=O)Oc1ccccc1C(=O)O): never proposed by this campaign" in message
+        assert (await call(session, "campaign_status", campaign="demo"))["molecules_tested"] == len(SEED)
+        stored = await call(session, "campaign_record_results", campaign="demo", results=measured)
+        assert stored["imported"] == 2 and stored["fit_job"]["kind"] == "import"
+        assert (await wait_done(session, stored["fit_job"]["id"]))["status"] == "done"
+        assert (await call(session, "campaign_status", campaign="demo"))["molecules_tested"] == len(SEED) + 2
 
     run_session(server, body)
 

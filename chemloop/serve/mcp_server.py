@@ -37,9 +37,9 @@ from chemloop.services.workspace import Workspace
 INSTRUCTIONS = """chemloop designs drug-like molecules. Compute properties and scores of SMILES, sample
 from the chemical language model (or have it decorate a scaffold or link two fragments), steer it
 towards a score with an optimize job, and run design-make-test campaigns (status, propose the next
-batch, let the constitution's rules judge pairs, note what you see on a molecule). Optimize and
-propose are jobs: start one, then poll job_status with its id until the status is done, failed or
-cancelled."""
+batch, record the lab's results, let the constitution's rules judge pairs, note what you see on a
+molecule). Optimize, propose and the refit after results are jobs: start one, then poll job_status
+with its id until the status is done, failed or cancelled."""
 
 DEFAULT_BUDGET = 1000  # oracle calls of an optimize job that names none: minutes, not hours, on a CPU
 MAX_JUDGED_PAIRS = 500  # per judge call: the rules judge ~100 pairs/s, and the call waits for them
@@ -219,6 +219,29 @@ def build_server(settings: ServeSettings) -> MCPServer:
         agent on the current reward: minutes on a CPU). Poll job_status with its id: its progress says
         what it is doing and how long it may take; once done, it holds the proposals."""
         return _finite(campaigns.start_propose(workspace, campaign, batch).model_dump())
+
+    @server.tool()
+    @user_errors
+    def campaign_record_results(
+        campaign: Campaign,
+        results: Annotated[
+            list[schemas.SeedRow],
+            Field(
+                min_length=1,
+                max_length=settings.max_molecules,
+                description="the lab's measured values, one per molecule: smiles, value, and optionally "
+                "std, qualifier ('<' with value 5 for a result of <5) and compound_id",
+            ),
+        ],
+        external: Annotated[
+            bool, Field(description="accept molecules the campaign never proposed (e.g. from the literature)")
+        ] = False,
+    ) -> dict[str, Any]:
+        """Store measured results of the campaign's molecules (a salt or another charge state of a
+        proposed molecule counts as that molecule) and start the reward model's refit as a job
+        (fit_job; poll job_status). A bad row, or a molecule never proposed, stores nothing and is
+        named by its index."""
+        return _finite(campaigns.record_results(workspace, campaign, results, external, user=ASSISTANT))
 
     @server.tool()
     @user_errors

@@ -34,7 +34,7 @@ from chemloop.loop.progress import ProgressCallback
 from chemloop.loop.store import UnknownCampaignError, check_campaign_name
 from chemloop.reward.data import CsvTable, FeedbackError, read_table
 from chemloop.services import schemas
-from chemloop.services.errors import FieldError, check_at_most, problem
+from chemloop.services.errors import FieldError, Loc, check_at_most, problem
 from chemloop.services.jobs import job_out
 from chemloop.services.molecules import checked_prompt_text
 from chemloop.services.scoring import request_score_config
@@ -43,6 +43,7 @@ from chemloop.services.workspace import Workspace
 
 NOT_PROPOSED = "never proposed by this campaign; import it as an external result"
 PREVIEW_ROWS = 20  # rows of a dry run's answer (its problems are listed for every row)
+MAX_NAMED = 10  # bad rows an error's text names
 
 
 def not_proposed(smiles: str) -> str:
@@ -249,11 +250,11 @@ def create_from_request(
         raise _seed_problems(err, request.seed) from None
 
 
-def _seed_table(seed: list[schemas.SeedRow]) -> CsvTable:
+def _seed_table(seed: list[schemas.SeedRow], where: Loc = ("body", "seed")) -> CsvTable:
     with_std = [r.std is not None for r in seed]
     if any(with_std) and not all(with_std):
         i = with_std.index(False)
-        raise FieldError(("body", "seed", i, "std"), None, "give a std for every seed row or for none")
+        raise FieldError((*where, i, "std"), None, "give a std for every row or for none")
     with_id = any(r.compound_id is not None for r in seed)
     header = ["smiles", "value", *(["std"] if any(with_std) else []), *(["id"] if with_id else [])]
     lines = [
@@ -268,16 +269,60 @@ def _seed_table(seed: list[schemas.SeedRow]) -> CsvTable:
     return CsvTable("seed", header, lines)
 
 
-def _seed_problems(err: FeedbackError, seed: list[schemas.SeedRow]) -> FieldError:
-    """Row numbers of the seed table (header = row 1) back to indices of the request's ``seed`` list."""
+def _seed_problems(
+    err: FeedbackError, seed: list[schemas.SeedRow], where: Loc = ("body", "seed"), kind: str = "value_error"
+) -> FieldError:
+    """Row numbers of the seed table (header = row 1) back to indices of the request's ``seed`` list;
+    the error's text names each (``results[3] (CCO): ...``), for a face that shows only the text."""
+
+    def smiles(row: int, message: str) -> str | None:  # a withheld molecule is not repeated back
+        known = 0 <= row - 2 < len(seed) and WITHHELD_PROBLEM not in message
+        return seed[row - 2].smiles if known else None
+
     found = [
-        problem(
-            ("body", "seed", row - 2), message, seed[row - 2].smiles if 0 <= row - 2 < len(seed) else None
-        )
-        for row, message in err.problems
-    ] or [problem(("body", "seed"), str(err))]
+        problem((*where, row - 2), message, smiles(row, message), kind) for row, message in err.problems
+    ] or [problem(where, str(err))]
     first = found[0]
-    return FieldError(tuple(first["loc"]), first["input"], first["msg"], also=found[1:])
+    named = "; ".join(_named_problem(where[-1], p) for p in found[:MAX_NAMED])
+    more = f"; and {len(found) - MAX_NAMED} more" if len(found) > MAX_NAMED else ""
+    summary = named + more if err.problems else str(err)
+    return FieldError(
+        tuple(first["loc"]), first["input"], first["msg"], kind, also=found[1:], summary=summary
+    )
+
+
+def _named_problem(field: str | int, found: dict[str, Any]) -> str:
+    """``results[3] (CCO): message``; without the molecule where none is to be shown."""
+    molecule = f" ({found['input']})" if found["input"] else ""
+    return f"{field}[{found['loc'][-1]}]{molecule}: {found['msg']}"
+
+
+def record_results(
+    workspace: Workspace,
+    name: str,
+    rows: list[schemas.SeedRow],
+    external: bool = False,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """Store measured values given as rows, not a file (an assistant's tool), with a file's checks: a
+    bad row, or a molecule the campaign never proposed (unless ``external``), refuses them all,
+    naming each by its index in ``rows``. A salt or another charge state of a proposal is that
+    proposal's result. The reward model's refit starts as a job (``fit_job``)."""
+    require_active(workspace, name, "import results")
+    where = ("results",)
+    try:
+        results = loop_results.read_results(_seed_table(rows, where))
+    except FeedbackError as err:
+        raise _seed_problems(err, rows, where) from None
+    unproposed = [] if external else loop_results.unproposed_rows(workspace.factory, name, results)
+    if unproposed:
+        refused = FeedbackError(NOT_PROPOSED, problems=[(row, NOT_PROPOSED) for row, _ in unproposed])
+        raise _seed_problems(refused, rows, where, kind="not_proposed")
+    done = loop_results.import_results(
+        workspace.factory, name, results, external=external, user=user, fit_reward=False
+    )
+    fit = start_fit(workspace, name, "import").model_dump() if done["imported"] else None
+    return {**done, "fit_job": fit}
 
 
 # --- proposing ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chemloop.chem.mol import parent_smiles
 from chemloop.chem.series import series_core
 from chemloop.loop.campaign import _objective, rank_weights
 from chemloop.loop.domain import (
@@ -83,11 +84,25 @@ def test_the_trust_region_keeps_the_series_core_and_says_why_a_candidate_lies_ou
     missing = trust_region_miss(
         OPEN_CHAIN, why[0].nearest_similarity, anchor, TrustRule(0.35, core_share=0.5)
     )
-    assert missing == "it lacks the series' core c1ccc(C[NH+]2CCCCC2)cc1"
+    assert missing == "it lacks the series' core c1ccc(CN2CCCCC2)cc1"  # the parents' core
     strict = TrustRule(0.5, scaffold=False, core_share=0.5)
     far = trust_region_miss(OPEN_CHAIN, 0.2, measured.anchor(strict), strict)
     assert far == "its nearest measured molecule is only 0.20 similar (the region needs 0.50)"
     assert trust_region_miss(OPEN_CHAIN, 0.2, anchor, TrustRule(None, core_share=0.5)) is None  # off
+
+
+def test_a_charge_state_or_salt_of_a_measured_compound_is_that_compound():
+    neutral = [parent_smiles(s) for s in PIPERIDINES]
+    for measured_forms, candidates in (
+        (neutral, PIPERIDINES),
+        (PIPERIDINES, [*neutral[:2], f"{neutral[2]}.Cl"]),
+    ):
+        measured = MeasuredSet(measured_forms, [1.0, 2.0, 3.0, 4.0])
+        why = measured.explain(candidates)
+        assert [e.nearest_similarity for e in why] == [1.0] * len(candidates)
+        assert [e.nearest_smiles for e in why] == measured_forms[: len(candidates)]  # as stored
+        strict = TrustRule(1.1, scaffold=True, core_share=0.5)  # inside by scaffold and core alone
+        assert measured.in_trust_region(candidates, why, strict) == [True] * len(candidates)
 
 
 # Diverse molecules, as an open campaign's seeds are: no shared core, nearest neighbours ~0.1-0.3.

@@ -14,6 +14,10 @@ reward model's applicability domain, and why each proposal was made.
   A candidate less similar to the data than the 10th percentile of that range is out of domain:
   its uncertainty only says "far from any data", so it is scored pessimistically (mean − κ·std),
   never optimistically.
+
+Both compare parent compounds (largest fragment, neutralized), as the reward model learns them: a
+proposal in its pH-7 form (``C[NH+]1CCN(c2ccccc2)CC1``) is its measured neutral parent, not a
+molecule 0.56 similar to it with another scaffold.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from rdkit import Chem, DataStructs
 
-from chemloop.chem.mol import try_mol
+from chemloop.chem.mol import parent_smiles, try_mol
 from chemloop.chem.series import morgan_fingerprints, murcko_scaffold, nearest_neighbours, series_core
 
 DOMAIN_QUANTILE = 0.10
@@ -75,7 +79,8 @@ class MeasuredSet:
     def __init__(self, smiles: Sequence[str], values: Sequence[float]) -> None:
         self.smiles = list(smiles)
         self.values = list(values)
-        self.fingerprints = morgan_fingerprints(self.smiles)
+        self.parents = [parent_smiles(s) for s in self.smiles]
+        self.fingerprints = morgan_fingerprints(self.parents)
         self.domain_similarity = self._domain_similarity()
         self._anchors: dict[TrustRule, TrustAnchor] = {}
 
@@ -91,7 +96,8 @@ class MeasuredSet:
         return float(np.quantile(nearest, DOMAIN_QUANTILE))
 
     def explain(self, candidates: Sequence[str]) -> list[Explanation]:
-        index, similarity = nearest_neighbours(morgan_fingerprints(candidates), self.fingerprints)
+        parents = [parent_smiles(c) for c in candidates]
+        index, similarity = nearest_neighbours(morgan_fingerprints(parents), self.fingerprints)
         return [
             Explanation(
                 self.smiles[i] if i >= 0 else None,
@@ -105,7 +111,7 @@ class MeasuredSet:
     def anchor(self, rule: TrustRule) -> TrustAnchor:
         """The scaffolds and series core of the measured molecules (computed once per rule)."""
         if rule not in self._anchors:
-            self._anchors[rule] = TrustAnchor.of(self.smiles, rule, self.domain_similarity)
+            self._anchors[rule] = TrustAnchor.of(self.parents, rule, self.domain_similarity)
         return self._anchors[rule]
 
     def in_trust_region(
@@ -135,18 +141,20 @@ def trust_region_miss(
 
     Inside: its nearest measured molecule is at least ``anchor.similarity`` similar, or (with
     ``rule.scaffold``) it has a measured Murcko scaffold; and it contains the series' core when there
-    is one. Off (``rule.similarity`` None): everything is inside."""
+    is one. Off (``rule.similarity`` None): everything is inside. Scaffold and core are those of the
+    candidate's parent compound, as the anchor's are."""
     if rule.similarity is None:
         return None
+    parent = parent_smiles(candidate)
     if nearest_similarity < anchor.similarity and not (
-        rule.scaffold and murcko_scaffold(candidate) in anchor.scaffolds
+        rule.scaffold and murcko_scaffold(parent) in anchor.scaffolds
     ):
         return (
             f"its nearest measured molecule is only {nearest_similarity:.2f} similar (the region needs "
             f"{anchor.similarity:.2f})"
             + (" and no measured molecule shares its scaffold" if rule.scaffold else "")
         )
-    if anchor.core is not None and not _contains(candidate, anchor.core):
+    if anchor.core is not None and not _contains(parent, anchor.core):
         return f"it lacks the series' core {anchor.core}"
     return None
 

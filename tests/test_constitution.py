@@ -52,6 +52,25 @@ def test_a_protonated_amine_is_no_stereocentre_but_a_chiral_ammonium_is(medchem)
     assert properties("C[C@H]1CCCC[NH+]1Cc1ccccc1")["stereocentres"] == 1
 
 
+@pytest.mark.parametrize(
+    ("ph7_form", "as_written"),
+    [  # the prior's pH-7 forms: as written they broke a principle their compounds keep
+        ("C[NH+](C[C@@H]1CCC[C@]1(O)CO)C1CCCCCC1", "synthesizable"),  # SA score 4.79, its amine 3.46
+        ("Cc1cccc(C(=O)Nc2cccc(C(=O)NC3CC[NH+](Cc4ccccc4)CC3)c2)c1", "assigned-stereo"),  # ring carbon
+    ],
+)
+def test_principles_judge_the_compound_not_its_charge_state(medchem, ph7_form, as_written):
+    from chemloop.constitution.principles import compound_form
+
+    charged = Chem.MolFromSmiles(ph7_form)
+    neutral = Chem.MolFromSmiles(Chem.MolToSmiles(compound_form(charged)))
+    assert as_written in {p.id for p in medchem.principles if p.computable and p._violation(charged)}
+    assert medchem.violations(charged) == medchem.violations(
+        neutral
+    ) and as_written not in medchem.violations(charged)
+    assert RuleJudge(medchem).judge([(ph7_form, Chem.MolToSmiles(neutral))])[0].preferred is None
+
+
 def test_every_principle_has_text_and_source(medchem):
     assert len(medchem.principles) >= 10
     assert all(p.text and p.source for p in medchem.principles)

@@ -25,6 +25,7 @@ from rdkit import Chem
 
 from chemloop.chem.alerts import ALERT_CATALOGS, alert_catalog
 from chemloop.chem.descriptors import DESCRIPTORS, stereocentres
+from chemloop.chem.mol import neutral_form
 from chemloop.config_files import read_toml, validate
 from chemloop.errors import ChemloopError
 
@@ -44,6 +45,16 @@ EXTRA_PROPERTIES: dict[str, Callable[[Chem.Mol], float]] = {
     "unassigned_stereocentres": _unassigned_stereocentres,
     "medium_rings": _medium_rings,
 }
+
+
+def compound_form(mol: Chem.Mol) -> Chem.Mol:
+    """The form principles judge: a charged molecule's neutral form (RDKit's Uncharger). The default
+    prior writes pH-7 forms, and as written an ammonium raises the SA score by 1-1.7 and makes its
+    ring carbon an unassigned stereocentre: of 4,699 valid samples of the prior, 298 broke
+    'synthesizable' as written against 50 as neutral compounds, and 234 'assigned-stereo' against 143."""
+    if any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
+        return neutral_form(mol)
+    return mol
 
 
 def property_function(name: str) -> Callable[[Chem.Mol], float]:
@@ -113,7 +124,11 @@ class Principle(BaseModel):
         return [Chem.MolFromSmarts(p) for p in self.absent or []]
 
     def violation(self, mol: Chem.Mol) -> str | None:
-        """Why ``mol`` violates this principle (one short phrase), or None; None for judged ones."""
+        """Why ``mol`` violates this principle (one short phrase), or None; None for judged ones.
+        The compound is judged, not its charge state (:func:`compound_form`)."""
+        return self._violation(compound_form(mol))
+
+    def _violation(self, mol: Chem.Mol) -> str | None:
         if self.absent is not None:
             for text, pattern in zip(self.absent, self._patterns, strict=True):
                 if mol.HasSubstructMatch(pattern):
@@ -158,8 +173,9 @@ class Constitution(BaseModel):
     def violations(self, mol: Chem.Mol) -> dict[str, str]:
         """Every computable principle ``mol`` violates: ``{id: why}``, in the constitution's order."""
         found = {}
+        compound = compound_form(mol)
         for principle in self.principle:
-            why = principle.violation(mol)
+            why = principle._violation(compound)
             if why is not None:
                 found[principle.id] = why
         return found

@@ -3,6 +3,7 @@
 #
 #     bash bench/sweep.sh TAG &  bash bench/sweep.sh TAG &     # two workers, one thread each
 #     bash bench/sweep.sh TAG --list                           # what is done, running, waiting
+#     SWEEP_ONLY='campaign_.*|series_.*' bash bench/sweep.sh TAG   # only the jobs these names match
 #
 # Results go to bench/results/sweep_TAG/, runs and logs to runs/sweep-TAG/. A worker takes the next
 # job no worker holds (a lock folder per job) and whose output file is not there yet (commit the
@@ -21,7 +22,11 @@ RUNS=runs/sweep-$TAG
 ZINC=../shared/data/zinc250k.smi.gz
 mkdir -p "$OUT" "$RUNS/locks" "$RUNS/done" "$RUNS/logs"
 
-job_list() {  # one line a job: NAME COMMAND...
+job_list() {  # the jobs of this sweep: all, or those whose names SWEEP_ONLY (an extended regex) matches
+    all_jobs | grep -E "^(${SWEEP_ONLY:-.*}) "
+}
+
+all_jobs() {  # one line a job: NAME COMMAND...
     local task seed
     echo "finetune python bench/finetune_series.py --model prior --out $OUT/finetune_series.json"
     echo "prior chemloop bench prior --model prior --num 10000 --sample-seed 0 --compare moses --output $OUT/prior.json"

@@ -113,11 +113,15 @@ def test_an_exported_row_names_the_parent_compound_to_make():
     """A proposal written as the prior writes it (pH 7) is exported with its neutral parent too."""
     from chemloop.loop.assay import Assay
     from chemloop.services.export import export_row
+    from chemloop.services.molecules import properties
 
     row = export_row(
         {"key": "k", "smiles": "C[NH+]1CCN(c2ccccc2)CC1.[Cl-]", "round": 1}, Assay("pIC50", "", "higher")
     )
     assert row["smiles"] == "C[NH+]1CCN(c2ccccc2)CC1.[Cl-]" and row["parent_smiles"] == "CN1CCN(c2ccccc2)CC1"
+    parent = properties("CN1CCN(c2ccccc2)CC1")  # the compound's properties, not the salt's
+    assert (row["mw_da"], row["clogp"], row["hbd"]) == (parent["mw"], parent["clogp"], parent["hbd"])
+    assert row["hbd"] == 0 and properties("C[NH+]1CCN(c2ccccc2)CC1.[Cl-]")["hbd"] == 1
 
 
 def test_cli_export_writes_the_file(server, tmp_path):

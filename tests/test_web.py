@@ -144,6 +144,21 @@ def test_detail_page_without_docking(server):
     assert '<h1 class="smiles">N#Cc1ccccc1</h1>' in page.text
 
 
+def test_pages_show_the_parent_compounds_properties(server):
+    """A pH-7 ammonium, as the prior writes it, shows its amine's properties (as written its SA
+    score is 1-1.7 higher and it counts one more H-bond donor), and says whose they are."""
+    client, factory, _ = server
+    ammonium = canonical("CC(C)[NH+]1CCN(c2ccc(C(=O)NCc3ccc(Cl)cc3)cc2)CC1")
+    add_round(factory, "demo", rows=[(ammonium, 2.0, 0.5)], number=2)
+    page = client.get(f"/campaigns/demo/molecules/{molecule_key(ammonium)}").text
+    amine = canonical("CC(C)N1CCN(c2ccc(C(=O)NCc3ccc(Cl)cc3)cc2)CC1")
+    assert f'Properties of the parent compound, <span class="smiles">{amine}</span>' in page
+    donors = page.split("H-bond donors</th>")[1].split("</td>")[0]
+    assert donors.endswith(">1")  # the amide NH; the ammonium's NH+ is not the compound's
+    plain = client.get(f"/campaigns/demo/molecules/{molecule_key(canonical('N#Cc1ccccc1'))}").text
+    assert "<h2>Properties</h2>" in plain
+
+
 def test_grid_and_detail_say_why_a_molecule_was_proposed(server):
     client, factory, _ = server
     explained, unexplained = canonical(PROPOSED[2][0]), canonical(PROPOSED[1][0])

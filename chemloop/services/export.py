@@ -95,14 +95,16 @@ def _cell(value: Any) -> Any:
 
 def export_row(molecule: dict[str, Any], assay: Assay) -> dict[str, Any]:
     """One exported row of a campaign molecule (as :func:`chemloop.services.campaigns.molecules`
-    gives it): the columns of :data:`COLUMNS`, blanks as ''."""
-    p = properties(molecule["smiles"])
+    gives it): the columns of :data:`COLUMNS`, blanks as ''. Properties and alerts are the parent
+    compound's: as written, a pH-7 ammonium's SA score is 1-1.7 higher and its cLogP lower."""
+    parent = parent_smiles(molecule["smiles"])
+    p = properties(parent)
     out_of_domain = molecule.get("out_of_domain")
     row = {
         "id": molecule["key"],
         "compound_id": molecule.get("compound_id"),  # the chemist's own, from the results files
         "smiles": molecule["smiles"],
-        "parent_smiles": parent_smiles(molecule["smiles"]),
+        "parent_smiles": parent,
         "round": molecule["round"],
         "rank": molecule.get("rank"),
         "assay": assay.name,

@@ -14,7 +14,7 @@ from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import Work
 from chemloop.serve.web.notes import molecule_people
-from chemloop.serve.web.templating import error_page, path, props, render, svg
+from chemloop.serve.web.templating import compound_props, error_page, path, render, svg
 from chemloop.services import campaigns
 from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.export import campaign_assay, export_molecules, select
@@ -76,7 +76,7 @@ FILTERS = ("q", "smarts", "round", "alerts", "measured")
 def _row(molecule: dict[str, Any]) -> dict[str, Any]:
     """A campaign molecule with the properties the grid shows and filters by."""
     try:
-        p = props(molecule["smiles"])
+        p = compound_props(molecule["smiles"])
     except ChemloopError:  # stored SMILES are canonical; this only guards against a hand-edited row
         p = {"qed": None, "sa_score": None, "alerts": [], "mw": None, "clogp": None, "tpsa": None}
     keep = ("qed", "sa_score", "alerts", "mw", "clogp", "tpsa")
@@ -294,7 +294,7 @@ def detail(request: Request, workspace: Work, name: str, key: str) -> HTMLRespon
         "molecule.html",
         name=name,
         molecule=molecule,
-        properties=props(molecule["smiles"]),
+        properties=compound_props(molecule["smiles"]),
         nearest_key=molecule_key(molecule["nearest_smiles"]) if molecule["nearest_smiles"] else None,
         poses=[target for target, file in poses.items() if file is not None],
         docking=bool(poses),

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from chemloop.chem.mol import molecule_key
 from chemloop.errors import ChemloopError
 from chemloop.serve.deps import User, Work, current_user, require_key
-from chemloop.serve.web.templating import error_page, image_url, measured, number, path, props, render
+from chemloop.serve.web.templating import (
+    compound_props,
+    error_page,
+    image_url,
+    measured,
+    number,
+    path,
+    render,
+)
 from chemloop.services import campaign_feedback, campaigns, schemas
 from chemloop.services.campaigns import UnknownCampaignError
 from chemloop.services.errors import FieldError
@@ -45,7 +53,7 @@ class RatingChoice(BaseModel):
 
 def card(name: str, molecule: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of one molecule, the same for the first pair (HTML) and the next (JSON)."""
-    p = props(molecule["smiles"])
+    p = compound_props(molecule["smiles"])
     prediction = number(molecule["predicted_mean"])
     if molecule["predicted_std"] is not None:
         prediction += f" ± {number(molecule['predicted_std'])}"

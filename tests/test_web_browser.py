@@ -202,7 +202,7 @@ def test_browser_upload_with_chosen_columns_stores_the_good_rows(live, tmp_path)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         page = signed_in_page(browser, base, KEY, "/campaigns/lab/upload")
-        page.get_by_label("Results CSV").set_input_files(str(results))
+        page.get_by_label("Results (CSV or SD file)").set_input_files(str(results))
         page.get_by_role("button", name="Preview", exact=True).click()
         page.get_by_label("SMILES column").select_option("structure")
         page.get_by_label("Value column").select_option("readout")

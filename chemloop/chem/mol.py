@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from functools import lru_cache
 
 import numpy as np
 from rdkit import Chem, RDLogger
@@ -89,6 +90,8 @@ def neutral_form(mol: Chem.Mol) -> Chem.Mol:
     """A copy of ``mol`` with the charges that protonation makes undone (RDKit's ``Uncharger``):
     carboxylates, phenolates and ammoniums written neutral; a nitro group, a quaternary nitrogen and
     the counter-charge that balances it stay."""
+    if not any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
+        return Chem.Mol(mol)  # nothing to undo: skip the Uncharger (~1 ms a molecule)
     return rdMolStandardize.Uncharger().uncharge(Chem.Mol(mol))
 
 
@@ -96,8 +99,20 @@ def parent_smiles(mol: MolLike) -> str:
     """The canonical SMILES of the parent compound: the largest fragment (a salt's counter-ion and
     solvents dropped), neutralized by :func:`neutral_form`. Registration systems file a compound
     under it whatever salt or protonation state it was written in."""
-    largest = rdMolStandardize.LargestFragmentChooser().choose(to_mol(mol))
-    return Chem.MolToSmiles(neutral_form(largest))
+    if isinstance(mol, str):  # campaigns ask for the same candidates' parents several times
+        return _parent_of_smiles(mol)
+    return _parent(to_mol(mol))
+
+
+@lru_cache(maxsize=65536)
+def _parent_of_smiles(smiles: str) -> str:
+    return _parent(to_mol(smiles))
+
+
+def _parent(mol: Chem.Mol) -> str:
+    if len(Chem.GetMolFrags(mol)) > 1:
+        mol = rdMolStandardize.LargestFragmentChooser().choose(mol)
+    return Chem.MolToSmiles(neutral_form(mol))
 
 
 def random_spelling(smiles: MolLike, seed: int) -> str:

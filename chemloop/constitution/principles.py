@@ -52,9 +52,7 @@ def compound_form(mol: Chem.Mol) -> Chem.Mol:
     prior writes pH-7 forms, and as written an ammonium raises the SA score by 1-1.7 and makes its
     ring carbon an unassigned stereocentre: of 4,699 valid samples of the prior, 298 broke
     'synthesizable' as written against 50 as neutral compounds, and 234 'assigned-stereo' against 143."""
-    if any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
-        return neutral_form(mol)
-    return mol
+    return neutral_form(mol)
 
 
 def property_function(name: str) -> Callable[[Chem.Mol], float]:

@@ -433,6 +433,14 @@ def test_web_upload_previews_an_sd_file_as_its_table(client):
     assert download.text.splitlines()[1].startswith("4,record 3: RDKit cannot read its molecule block,")
 
 
+def test_the_bad_rows_of_a_file_that_cannot_be_read_are_a_header_alone(client):
+    workspace = client.app.state.workspace
+    latin1 = "SMILES,pIC50\nCCO,5\nCaf\xe9,6\n".encode("latin-1")  # not UTF-8: no rows to read
+    found = campaigns.preview_results(workspace, "demo", latin1, "lab.csv")
+    assert "is not UTF-8 text" in found["file_error"] and found["table"] is None
+    assert campaigns.bad_rows_csv(found["table"], campaigns.bad_rows(found, False)) == "row,problem\n"
+
+
 def test_pages_show_censored_results_as_written_with_the_unit(client):
     factory = client.app.state.workspace.factory
     rows = "SMILES,pIC50\nOc1ccccc1,6.8\nNc1ccccc1,>8\nClc1ccccc1,<5\nCCO,5.5\n"

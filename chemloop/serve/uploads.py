@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from chemloop.errors import ChemloopError
-from chemloop.reward.data import SD_SUFFIXES, FeedbackError, read_table
+from chemloop.reward.data import SD_SUFFIXES, CsvTable
 from chemloop.services.settings import ServeSettings
 
 TOKEN = re.compile(r"[0-9a-f]{64}")
@@ -108,15 +108,15 @@ def discard(settings: ServeSettings, token: str) -> None:
         shutil.rmtree(_folder(settings) / token, ignore_errors=True)
 
 
-def raw_rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+def raw_rows(
+    data: bytes, filename: str, table: CsvTable | None
+) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     """The file as a spreadsheet shows it: header, the first data rows with their spreadsheet row
     numbers (blank rows skipped, as the reader skips them), and the number of data rows. An SD file
-    shows as the table it is read as (its molecules' SMILES, its data items); one that cannot be
-    read shows no rows (the preview says why)."""
+    shows as ``table``, the table it was read as (its molecules' SMILES, its data items); one that
+    could not be read (None) shows no rows (the preview says why)."""
     if Path(filename).suffix.lower() in SD_SUFFIXES:
-        try:
-            table = read_table(data, filename)
-        except FeedbackError:
+        if table is None:
             return [], [], 0
         header, lines = table.header or [], table.lines
         unreadable = set(table.unreadable)

@@ -374,8 +374,9 @@ def preview_results(
     cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
     unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
     would store, ``columns``: the file's headers read as SMILES, value and id, ``header``: the
-    file's columns when its SMILES or value column must be chosen (else None), and ``censored``:
-    the good rows whose value is censored, as written (row number: ``">8"``)."""
+    file's columns when its SMILES or value column must be chosen (else None), ``censored``: the
+    good rows whose value is censored, as written (row number: ``">8"``), and ``table``: the file as
+    read (None when it cannot be), for a page that shows its rows."""
     require(workspace, name)
     found: dict[str, Any] = {
         "ok": False,
@@ -386,10 +387,10 @@ def preview_results(
         "other_forms": [],
     }
     found["censored"] = {}
-    found |= {"good": 0, "columns": None, "header": None, "file_error": None}
+    found |= {"good": 0, "columns": None, "header": None, "file_error": None, "table": None}
     table = None
     try:
-        table = read_table(data, filename)
+        table = found["table"] = read_table(data, filename)
         results = loop_results.read_results(table, columns)
     except ColumnsError as err:
         return found | {"file_error": str(err), "header": err.header}
@@ -430,18 +431,18 @@ def bad_rows(found: dict[str, Any], external: bool) -> list[tuple[int, str]]:
     return sorted(rows)
 
 
-def bad_rows_csv(table: CsvTable, bad: list[tuple[int, str]]) -> str:
-    """The bad rows of a results file (read by :func:`read_table`) as CSV, to fix and upload again:
-    ``row``, ``problem`` (all of the row's problems) and the row's own cells under the file's header
-    (an SD file's: its molecule's SMILES and data items). A row holding a molecule the dual-use guard
-    withholds keeps its number and problem, without its cells."""
+def bad_rows_csv(table: CsvTable | None, bad: list[tuple[int, str]]) -> str:
+    """The bad rows of a results file (read by :func:`read_table`; None: one that cannot be read) as
+    CSV, to fix and upload again: ``row``, ``problem`` (all of the row's problems) and the row's own
+    cells under the file's header (an SD file's: its molecule's SMILES and data items). A row holding
+    a molecule the dual-use guard withholds keeps its number and problem, without its cells."""
     reasons: dict[int, list[str]] = {}
     for row, message in bad:
         reasons.setdefault(row, []).append(message)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", "problem", *(table.header or [])])
-    for number, cells in enumerate(table.lines, start=2):
+    writer.writerow(["row", "problem", *((table and table.header) or [])])
+    for number, cells in enumerate(table.lines if table else [], start=2):
         if number in reasons:
             withheld = any(WITHHELD_PROBLEM in m for m in reasons[number])
             writer.writerow([number, "; ".join(reasons[number]), *([] if withheld else cells)])

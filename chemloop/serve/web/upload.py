@@ -50,8 +50,8 @@ def _preview(
     """Everything the preview shows: the file's rows, each row's errors, the columns read as SMILES
     and values (or the file's columns to choose them from), and whether it can be stored as it is
     or with its good rows only."""
-    header, rows, count = uploads.raw_rows(data, filename)
     found = campaigns.preview_results(workspace, name, data, filename, external, columns)
+    header, rows, count = uploads.raw_rows(data, filename, found["table"])
     errors: dict[int, list[str]] = {}
     for row, message in found["problems"]:
         errors.setdefault(row, []).append(message)
@@ -181,8 +181,7 @@ def bad_rows(
         found = campaigns.preview_results(workspace, name, data, staged.name, external, columns)
     except ChemloopError as err:
         return error_page(request, 400, str(err))
-    table = campaigns.read_table(data, staged.name)
-    content = campaigns.bad_rows_csv(table, campaigns.bad_rows(found, external))
+    content = campaigns.bad_rows_csv(found["table"], campaigns.bad_rows(found, external))
     download = f"bad-rows-{Path(staged.name).stem}.csv"
     return Response(
         content,

@@ -60,10 +60,10 @@ def test_a_protonated_amine_is_no_stereocentre_but_a_chiral_ammonium_is(medchem)
     ],
 )
 def test_principles_judge_the_compound_not_its_charge_state(medchem, ph7_form, as_written):
-    from chemloop.constitution.principles import compound_form
+    from chemloop.chem.mol import neutral_form
 
     charged = Chem.MolFromSmiles(ph7_form)
-    neutral = Chem.MolFromSmiles(Chem.MolToSmiles(compound_form(charged)))
+    neutral = Chem.MolFromSmiles(Chem.MolToSmiles(neutral_form(charged)))
     assert as_written in {p.id for p in medchem.principles if p.computable and p._violation(charged)}
     assert medchem.violations(charged) == medchem.violations(
         neutral

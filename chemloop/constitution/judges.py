@@ -31,8 +31,8 @@ from typing import Protocol
 
 from rdkit import Chem
 
-from chemloop.chem.mol import to_mol
-from chemloop.constitution.principles import Constitution, compound_form
+from chemloop.chem.mol import neutral_form, to_mol
+from chemloop.constitution.principles import Constitution
 from chemloop.errors import ChemloopError
 
 PROTOCOL = "chemloop-judge/1"
@@ -64,8 +64,8 @@ class RuleJudge:
         self.name = "rules"
 
     def judge(self, pairs: Sequence[tuple[str, str]]) -> list[Judgement]:
-        # Each molecule's compound form once, not once per principle.
-        return [self._one(compound_form(a), compound_form(b)) for a, b in _mols(pairs)]
+        # Each molecule's neutral form (what principles judge) once, not once per principle.
+        return [self._one(neutral_form(a), neutral_form(b)) for a, b in _mols(pairs)]
 
     def _one(self, a: Chem.Mol, b: Chem.Mol) -> Judgement:
         for principle in self.constitution.principles:

@@ -4,6 +4,7 @@
 #     bash bench/sweep.sh TAG &  bash bench/sweep.sh TAG &     # two workers, one thread each
 #     bash bench/sweep.sh TAG --list                           # what is done, running, waiting
 #     SWEEP_ONLY='campaign_.*|series_.*' bash bench/sweep.sh TAG   # only the jobs these names match
+#     SWEEP_PMO_SETTINGS=bench/pmo_settings/fp32.toml bash bench/sweep.sh TAG   # PMO runs with these settings
 #
 # Results go to bench/results/sweep_TAG/, runs and logs to runs/sweep-TAG/. A worker takes the next
 # job no worker holds (a lock folder per job) and whose output file is not there yet (commit the
@@ -20,6 +21,8 @@ export PATH="$PWD/.venv/bin:$PATH" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONU
 OUT=bench/results/sweep_$TAG
 RUNS=runs/sweep-$TAG
 ZINC=../shared/data/zinc250k.smi.gz
+# The PMO task-seed jobs' settings file, if any: one precision across the chips a sweep runs on.
+PMO_SETTINGS=${SWEEP_PMO_SETTINGS:+--settings $SWEEP_PMO_SETTINGS}
 mkdir -p "$OUT" "$RUNS/locks" "$RUNS/done" "$RUNS/logs"
 
 job_list() {  # the jobs of this sweep: all, or those whose names SWEEP_ONLY (an extended regex) matches
@@ -42,7 +45,7 @@ all_jobs() {  # one line a job: NAME COMMAND...
     done
     for task in zaleplon_mpo perindopril_mpo; do  # PMO's tuning tasks: also the compression table's fp32 row
         for seed in 0 1 2; do
-            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
+            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed $PMO_SETTINGS" \
                 "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
         done
     done
@@ -61,7 +64,7 @@ all_jobs() {  # one line a job: NAME COMMAND...
     for task in $(python -c "from chemloop.score.oracles.pmo import available_tasks; print(*available_tasks())"); do
         case $task in zaleplon_mpo|perindopril_mpo) continue ;; esac  # queued above
         for seed in 0 1 2; do
-            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed" \
+            echo "pmo_${task}_s$seed chemloop bench pmo --tasks $task --seeds 1 --first-seed $seed $PMO_SETTINGS" \
                 "--runs-dir $RUNS/pmo --output $OUT/pmo_${task}_s$seed.json"
         done
     done

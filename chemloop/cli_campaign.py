@@ -81,6 +81,19 @@ def init(
     )
     console.print(f"campaign {name!r} created; {result['seed_measurements']} seed measurements")
     _report_skipped(result.get("skipped", []), seed or loaded.campaign.seed_data, bad_rows)
+    _report_left_out(result.get("left_out", []))
+
+
+def _report_left_out(left_out: list[dict]) -> None:
+    """Say which rows held nothing new (no result yet, or one stored already), grouped by why."""
+    rows_by_reason: dict[str, list[int]] = {}
+    for item in left_out:
+        rows_by_reason.setdefault(item["message"], []).append(item["row"])
+    for reason, rows in rows_by_reason.items():
+        shown = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        console.print(
+            f"left out {len(rows)} row(s), {reason}: row{'s' if len(rows) > 1 else ''} {shown}", markup=False
+        )
 
 
 def _report_skipped(skipped: list[dict], source: Path | None, bad_rows: Path | None) -> None:
@@ -166,6 +179,7 @@ def import_(
     )
     console.print(result.get("note") or f"imported {result['imported']} {result['kind']} rows into {name!r}")
     _report_skipped(result.get("skipped", []), file, bad_rows)
+    _report_left_out(result.get("left_out", []))
 
 
 @campaign_app.command("status")

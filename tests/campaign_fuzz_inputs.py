@@ -83,6 +83,9 @@ class Upload:
     kind: str | None  # values, preferences or ratings; None: not a results file at all
     good: list[tuple] = field(default_factory=list)  # each good row as the model keys it
     bad: int = 0  # rows with at least one problem
+    no_result: int = 0  # rows whose result cells are blank: left out, not bad
+    order: list[str] = field(default_factory=list)  # the columns, in the header's order
+    newline: str = "\n"
     describe: str = ""
 
     @property
@@ -155,6 +158,18 @@ def _rating_row(draw: st.DrawFn, hostile: bool) -> tuple[dict[str, str], tuple |
     return {"smiles": smiles, "rating": cell}, ((molecule, rating) if good else None)
 
 
+# The cells holding a row's result: a row with all of them blank holds none yet (left out, not bad).
+RESULT_CELLS = {"values": ("value", "std"), "preferences": ("preferred",), "ratings": ("rating",)}
+
+
+def _no_result(kind: str | None, order: list[str], row: list[str]) -> bool:
+    """Whether a row of a ``kind`` file (its cells in ``order``, the last perhaps missing) holds a
+    molecule or other cells but no result."""
+    cells = dict(zip(order, row, strict=False))
+    filled = any(cell.strip() for cell in row)
+    return kind is not None and filled and not any(cells.get(c, "").strip() for c in RESULT_CELLS[kind])
+
+
 # header, kind, the row's cells in the header's order
 VALUE_HEADERS = [
     ("smiles,value", ["smiles", "value"]),
@@ -167,11 +182,11 @@ WRONG_HEADERS = ["molecule,score", "smiles", "smiles_a,preferred", "foo"]
 
 
 @st.composite
-def uploads(draw: st.DrawFn, hostile: bool = True) -> Upload:
+def uploads(draw: st.DrawFn, hostile: bool = True, shape: str | None = None) -> Upload:
     """A results file of values, preferences or ratings; a ``hostile`` one may have bad rows, a wrong
     header, no rows, missing cells or bytes that are not UTF-8. Either kind may repeat a row."""
     shapes = ["values", "preferences", "ratings"] + (["wrong header", "no rows"] if hostile else [])
-    shape = draw(st.sampled_from(shapes))
+    shape = shape or draw(st.sampled_from(shapes))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     kind: str | None = shape
     if shape == "values":
@@ -200,6 +215,8 @@ def uploads(draw: st.DrawFn, hostile: bool = True) -> Upload:
             elif cells[dropped].strip():
                 key = None
         lines.append(",".join(row))
+        if _no_result(kind, order, row):
+            key = "no result"
         keys.append(None if not any(cell.strip() for cell in row) else key or "bad")
     text = newline.join(lines) + draw(st.sampled_from(["", newline, newline * 2]))
     body = text.encode()
@@ -207,11 +224,12 @@ def uploads(draw: st.DrawFn, hostile: bool = True) -> Upload:
         body = "\ufeff".encode() + body  # a spreadsheet's byte-order mark: still UTF-8
     if _faulty(draw, hostile, 10):
         body, kind = body.replace(b"\n", b"\xe9\n", 1) + b"\xff", None  # Latin-1 bytes: not UTF-8
-    upload = Upload(body, kind, describe=repr(body[:300]))
+    upload = Upload(body, kind, describe=repr(body[:300]), order=order, newline=newline)
     if kind is None:
         return upload
-    upload.good = [key for key in keys if key not in (None, "bad")]  # None: a blank row, skipped
+    upload.good = [key for key in keys if key not in (None, "bad", "no result")]  # None: a blank row, skipped
     upload.bad = keys.count("bad")
+    upload.no_result = keys.count("no result")
     if not upload.good and not upload.bad:
         upload.kind = None  # a header without data rows
     return upload
@@ -280,3 +298,18 @@ BAD_CREATE = [
     {"reward": SMALL_REWARD, "assay": {"name": ""}},
     {"reward": SMALL_REWARD, "plugins": ["os"]},
 ]
+
+
+@st.composite
+def grown(draw: st.DrawFn, sheet: Upload) -> Upload:
+    """``sheet`` (a values file stored before) with one more good row at its end, and perhaps a
+    molecule not measured yet (its value blank): a lab's sheet imported again as results come back."""
+    cells, key = _value_row(draw, False, "std" in sheet.order)
+    lines = [",".join(cells[c] for c in sheet.order)]
+    pending = draw(st.booleans())
+    if pending:
+        lines.append(",".join(draw(good_smiles) if c == "smiles" else "" for c in sheet.order))
+    body = sheet.body.rstrip(b"\r\n") + "".join(sheet.newline + line for line in lines).encode()
+    more = Upload(body, "values", sheet.good + [key], sheet.bad, sheet.no_result + pending, sheet.order)
+    more.describe = repr(body[-300:])
+    return more

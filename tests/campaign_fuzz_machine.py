@@ -23,6 +23,7 @@ from campaign_fuzz_inputs import (
     any_smiles,
     body_json,
     good_smiles,
+    grown,
     seeds,
     uploads,
 )
@@ -46,7 +47,50 @@ class Stored:
     digests: set[tuple] = field(default_factory=set)  # results stored, by their parsed rows
     job: str | None = None  # a propose job waiting in the queue
     stored_files: list[bytes] = field(default_factory=list)  # results files imported (new rows)
+    stored_sheets: list[Upload] = field(default_factory=list)  # the values files among them
     notes: dict[str, int] = field(default_factory=dict)  # by molecule key
+    results: set[tuple] = field(default_factory=set)  # every result stored from a file, by result_key
+    measured: dict[int, list[float]] = field(default_factory=dict)  # exact values, by molecule
+
+    def new_results(self, kind: str, rows: list[tuple]) -> list[tuple]:
+        """The rows of a results file a correct server stores: those no earlier file stored (nor,
+        for values, a molecule's exported mean of two or more measurements); repeats within the
+        file are replicates, all stored."""
+        known = set(self.results)
+        if kind == "values":
+            known |= {(m, six_digits(sum(v) / len(v)), None) for m, v in self.measured.items() if len(v) > 1}
+        return [row for row in rows if result_key(kind, row) not in known]
+
+    def remember(self, kind: str, rows: list[tuple]) -> None:
+        """Rows just stored (from a results or seed file)."""
+        self.results |= {result_key(kind, row) for row in rows}
+        if kind == "values":
+            self.molecules |= {row[0] for row in rows}
+            for molecule, value, _, qualifier in rows:
+                if qualifier is None:
+                    self.measured.setdefault(molecule, []).append(value)
+        elif kind == "preferences":
+            self.preferences += len(rows)
+        else:
+            self.ratings += len(rows)
+
+
+def six_digits(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def result_key(kind: str, row: tuple) -> tuple:
+    """What makes two results the same (as the server decides): the molecules and the numbers to 6
+    significant digits, a censored value's qualifier but not its std, a choice either way round."""
+    if kind == "values":
+        molecule, value, std, qualifier = row
+        if qualifier is not None:
+            return (molecule, six_digits(value), qualifier)
+        return (molecule, six_digits(value), None if std is None else six_digits(std))
+    if kind == "preferences":
+        a, b, choice = row
+        return (a, b, choice) if a <= b else (b, a, "b" if choice == "a" else "a")
+    return row
 
 
 _machines = itertools.count()
@@ -123,7 +167,8 @@ class CampaignFlow(RuleBasedStateMachine):
             self.expect(response, {422}, "a bad config or seed row")
         else:
             self.expect(response, {201}, "a new campaign with good seed rows")
-            self.stored[name] = Stored(exists=True, molecules=seed.molecules)
+            self.stored[name] = Stored(exists=True)
+            self.stored[name].remember("values", seed.good)
             if seed.good:
                 self.stored[name].digests.add(seed.digest)
             tested = response.json()["molecules_tested"]
@@ -223,17 +268,36 @@ class CampaignFlow(RuleBasedStateMachine):
         else:
             self.expect(response, {200}, f"new results; {what}")
             found = response.json()
-            assert (found["imported"], found["kind"]) == (len(upload.good), upload.kind), (what, found)
+            new = stored.new_results(upload.kind, upload.good)
+            assert found["imported"] == len(new), (what, found)
+            if not new:  # every result stored before (by another file, perhaps with other rows)
+                REACHED["results stored once"] += 1
+                self.unchanged(f"results all stored before; {what}")
+                return
+            assert found["kind"] == upload.kind, (what, found)
             assert len({s["row"] for s in found["skipped"]}) == (upload.bad if skip else 0), (what, found)
+            assert len(found["left_out"]) == upload.no_result + len(upload.good) - len(new), (what, found)
+            if upload.no_result:
+                REACHED["rows without a result left out"] += 1
+            if len(new) < len(upload.good):
+                REACHED["rows stored before left out"] += 1
             stored.digests.add(upload.digest)
             stored.stored_files.append(upload.body)
+            if upload.kind == "values":
+                stored.stored_sheets.append(upload)
             REACHED[f"{upload.kind} imported"] += 1
             self.reimport(name, upload.body, crlf=True)  # at once: stored once, whatever the bytes
-            stored.molecules |= upload.molecules
-            if upload.kind == "preferences":
-                stored.preferences += len(upload.good)
-            elif upload.kind == "ratings":
-                stored.ratings += len(upload.good)
+            stored.remember(upload.kind, new)
+
+    @rule(name=names, data=st.data())
+    def import_grown_sheet(self, name: str, data: st.DataObject) -> None:
+        """A values file, then the same file with one more row (as a lab's sheet grows): the rows
+        stored the first time are left out the second."""
+        stored = self.model(name)
+        sheet = data.draw(uploads(hostile=False, shape="values"), label="sheet")
+        self.upload(name, sheet, external=True, dry_run=False, skip=True)
+        if sheet in stored.stored_sheets:
+            self.upload(name, data.draw(grown(sheet), label="grown"), external=True, dry_run=False, skip=True)
 
     @rule(name=names, data=st.data(), crlf=st.booleans())
     def import_again(self, name: str, data: st.DataObject, crlf: bool) -> None:

@@ -75,6 +75,8 @@ def test_campaign_flow_fuzz(client):
         "values imported",
         "preferences imported",
         "ratings imported",
+        "rows without a result left out",
+        "rows stored before left out",
         "results stored once",
         "preference taken back",
         "propose queued",

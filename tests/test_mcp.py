@@ -231,6 +231,10 @@ def test_optimize_and_propose_jobs_run_to_their_results(server):
         assert stored["imported"] == 2 and stored["fit_job"]["kind"] == "import"
         assert (await wait_done(session, stored["fit_job"]["id"]))["status"] == "done"
         assert (await call(session, "campaign_status", campaign="demo"))["molecules_tested"] == len(SEED) + 2
+        # The same value told again is stored already: left out, named by its index.
+        again = await call(session, "campaign_record_results", campaign="demo", results=measured[:1])
+        assert again["imported"] == 0 and again["fit_job"] is None
+        assert again["left_out"] == [{"index": 0, "message": "already stored from results"}]
 
     run_session(server, body)
 

@@ -417,7 +417,7 @@ def test_uploads_waiting_for_confirmation_expire_and_are_capped(server):
     def preview(n: int) -> str:  # a good file, different each time: it waits for the confirm
         text = f"smiles,value\nO=C1C=CC(=O)C=C1,{n}\n"
         page = client.post("/campaigns/demo/upload", files={"file": (f"lab{n}.csv", text, "text/csv")})
-        assert page.status_code == 200 and "Store 1 rows" in page.text
+        assert page.status_code == 200 and "Store 1 row<" in page.text
         token = page.text.split('name="token" value="')[1].split('"')[0]
         then = time.time() - 100 + 10 * n  # staged in this order, seconds apart
         os.utime(staged / token, (then, then))

@@ -37,6 +37,7 @@ VALUE_HEADERS = (
     "result",
     "measurement",
     "measuredvalue",
+    "measured",  # the column chemloop's own export leaves blank for the lab to fill in
     "y",
 )
 # The specific names first: an export's own `id` (chemloop's molecule id) yields to its `compound_id`.
@@ -110,11 +111,19 @@ def recognise(header: list[str], choice: ColumnChoice = RECOGNISED) -> ColumnMap
     smiles = (
         _named(header, choice.smiles, "SMILES") if choice.smiles else _single(_find(header, SMILES_HEADERS))
     )
-    value = _named(header, choice.value, "values") if choice.value else _single(_find(header, VALUE_HEADERS))
+    value = _named(header, choice.value, "values") if choice.value else _value_column(header)
     if smiles is not None and smiles == value:
         raise FeedbackError(f"the SMILES and the values cannot both be in column {smiles.strip()!r}")
     ids = [h for h in _find(header, ID_HEADERS) if h not in (smiles, value)]
     return ColumnMap(smiles, value, ids[0] if ids else None)
+
+
+def _value_column(header: list[str]) -> str | None:
+    """The recognised value header; an export's own ``measured`` yields to a value column the user
+    added to it (``pIC50``)."""
+    found = _find(header, VALUE_HEADERS)
+    added = [h for h in found if _key(h) != "measured"]
+    return _single(added or found)
 
 
 def _single(found: list[str]) -> str | None:

@@ -1,6 +1,10 @@
 """Results of a campaign's lab work: read a results table (measured values, pairwise preferences
 or 1–5 ratings) with every bad row named, check which molecules the campaign proposed, and store
 them once (the same results imported again change nothing), then refit the reward model.
+
+A chemist fills in the proposals they exported as results come back and imports the sheet again:
+a row whose value is still blank holds no result and is left out (not a bad row), and a row an
+earlier file already stored, molecule and number alike, is left out rather than stored twice.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +65,8 @@ class ResultRows:
     # Each row's compound id from the file's id column (None: blank); empty when it has no id column.
     # Not part of ``sha256``: the same results with ids added are the same results.
     ids: list[str | None] = field(default_factory=list)
+    # Rows naming a molecule whose result cell is blank (not measured yet), left out: (row, why).
+    no_result: list[tuple[int, str]] = field(default_factory=list)
 
     def without(self, reasons: list[tuple[int, str]]) -> ResultRows:
         """These results without the rows named in ``reasons`` (row, why), which join ``skipped``."""
@@ -77,6 +84,7 @@ class ResultRows:
             sorted(self.skipped + reasons),
             self.columns,
             [i for _, _, i in kept] if self.ids else [],
+            self.no_result,
         )
 
 
@@ -117,12 +125,60 @@ def read_results(
         return results
 
 
+# The cells that hold a row's result, by kind: a row with all of them blank holds none yet.
+RESULT_CELLS = {"values": ("value", "std"), "preferences": ("preferred",), "ratings": ("rating",)}
+NO_RESULT = {"values": "no value yet", "preferences": "no choice yet", "ratings": "no rating yet"}
+
+
+def results_kind(columns: set[str]) -> str | None:
+    """The kind of results a table's (mapped) columns hold: values, preferences or ratings (None:
+    none of them)."""
+    if {"smiles", "value"} <= columns:
+        return "values"
+    if {"smiles_a", "smiles_b", "preferred"} <= columns:
+        return "preferences"
+    if {"smiles", "rating"} <= columns:
+        return "ratings"
+    return None
+
+
+def _without_empty_results(table: CsvTable, kind: str) -> tuple[CsvTable, list[tuple[int, str]]]:
+    """``table`` with the rows whose result cells are all blank made blank lines (which the readers
+    skip, the other rows keeping their numbers), and those rows as (row, why). An SD record RDKit
+    cannot read has blank cells too: it stays a bad row."""
+    names = [h.strip().lower() for h in table.header or []]
+    cells = [names.index(c) for c in RESULT_CELLS[kind] if c in names]
+    lines, empty = [], []
+    for number, line in enumerate(table.lines, start=2):
+        filled = any(cell.strip() for cell in line)
+        if (
+            filled
+            and number not in table.unreadable
+            and not any(i < len(line) and line[i].strip() for i in cells)
+        ):
+            empty.append((number, NO_RESULT[kind]))
+            line = []
+        lines.append(line)
+    if not empty:
+        return table, []
+    if not any(lines):
+        raise FeedbackError(
+            f"{table.source}: none of its {len(empty)} rows has a result yet (every {RESULT_CELLS[kind][0]} "
+            "cell is blank); fill in the results measured so far and import it again"
+        )
+    return dataclasses.replace(table, lines=lines), empty
+
+
 def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
     table, found = map_columns(table, choice)
     columns = table.columns
+    kind = results_kind(columns)
+    no_result: list[tuple[int, str]] = []
+    if kind is not None:
+        table, no_result = _without_empty_results(table, kind)
     numbers = [n for n, line in enumerate(table.lines, start=2) if any(cell.strip() for cell in line)]
     ids: list[str | None] = []
-    if {"smiles", "value"} <= columns:
+    if kind == "values":
         ids, id_problems = _compound_ids(table, found.id, numbers) if found.id else ([], [])
         try:
             values = read_measured_values(table)
@@ -137,15 +193,12 @@ def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
             (s, float(v), d, *((q,) if q else ()))
             for s, v, d, q in zip(values.smiles, values.values, values.std, values.qualifiers, strict=True)
         ]
-        kind = "values"
-    elif {"smiles_a", "smiles_b", "preferred"} <= columns:
+    elif kind == "preferences":
         prefs = read_preferences(table)
         rows = list(zip(prefs.smiles_a, prefs.smiles_b, prefs.preferred, strict=True))
-        kind = "preferences"
-    elif {"smiles", "rating"} <= columns:
+    elif kind == "ratings":
         ratings = read_ratings(table)
         rows = [(s, int(r)) for s, r in zip(ratings.smiles, ratings.ratings, strict=True)]
-        kind = "ratings"
     else:
         raise FeedbackError(
             f"{table.source}: columns {sorted(columns)} are none of smiles,value[,std], "
@@ -160,6 +213,7 @@ def _read_rows(table: CsvTable, choice: ColumnChoice) -> ResultRows:
         table.sha256,
         columns=found,
         ids=ids,
+        no_result=no_result,
     )
 
 
@@ -224,15 +278,119 @@ def import_results(
             )
             if duplicate is not None:
                 return already
-            count = store_results(session, campaign, results, external)
+            stored_before = _stored_before(session, campaign.id, results)
+            leave_out = {row for row, _ in stored_before}
+            if len(leave_out) == len(results.rows) and _compound_ids_known(session, campaign.id, results):
+                note = f"every result in {results.filename} is already stored; nothing changed"
+                return {**already, "kind": results.kind, "note": note} | _not_stored(results, stored_before)
+            count = store_results(session, campaign, results, external, leave_out)
             campaign_id = campaign.id
             attribute_file(session, campaign_id, results.sha256, user)
     except IntegrityError:  # the same results stored by a concurrent import (unique per campaign)
         return already
-    if fit_reward:
+    if fit_reward and count:
         reward_store.refit(factory, campaign_id, config)
-    skipped = [{"row": row, "message": message} for row, message in results.skipped]
-    return {"campaign": name, "imported": count, "kind": results.kind, "skipped": skipped}
+    return {"campaign": name, "imported": count, "kind": results.kind} | _not_stored(results, stored_before)
+
+
+def _not_stored(results: ResultRows, stored_before: list[tuple[int, str]]) -> dict[str, list[dict]]:
+    """What an import answers about the rows it did not store: ``skipped`` (bad rows, with
+    ``skip_bad_rows``) and ``left_out`` (rows with no result yet, or ``stored_before``), each a
+    {row, message} per row."""
+    return {"skipped": _listed(results.skipped), "left_out": _listed(results.no_result + stored_before)}
+
+
+def _listed(rows: list[tuple[int, str]]) -> list[dict]:
+    return [{"row": row, "message": message} for row, message in sorted(rows)]
+
+
+def six_digits(value: float) -> float:
+    """``value`` to 6 significant digits, as chemloop's exports write numbers (a measured mean of
+    6.123456789 is exported as 6.12346): how an exported value is recognised when it comes back."""
+    return float(f"{value:.6g}")
+
+
+def _result_key(kind: str, row: tuple) -> tuple:
+    """What makes two rows the same result: the molecule(s) and the numbers (to 6 significant
+    digits) or choice (a preference written the other way round is the same choice; a censored
+    value keeps its qualifier, not a std)."""
+    if kind == "preferences":
+        a, b, preferred = row
+        return (a, b, preferred) if a <= b else (b, a, "b" if preferred == "a" else "a")
+    if kind == "ratings":
+        return tuple(row)
+    if len(row) == 4:
+        smiles, bound, _, qualifier = row
+        return (smiles, six_digits(bound), qualifier)
+    smiles, value, std = row
+    return (smiles, six_digits(value), None if std is None else six_digits(std))
+
+
+def _stored_results(session: Session, campaign_id: int, kind: str) -> dict[tuple, str]:
+    """The results of ``kind`` the campaign stored from files, by :func:`_result_key`, each with
+    where it came from ("from FILE"); for values also each molecule's mean over two or more
+    measurements without a std, as the campaign's export writes it in ``measured``. A choice made on
+    a page or by an AI judge is not from a file: a chemist's file making the same one still counts."""
+    tables = {
+        "values": [
+            (Measurement, (Measurement.smiles, Measurement.value, Measurement.std)),
+            (
+                CensoredMeasurement,
+                (CensoredMeasurement.smiles, CensoredMeasurement.bound, CensoredMeasurement.qualifier),
+            ),
+        ],
+        "preferences": [(Preference, (Preference.smiles_a, Preference.smiles_b, Preference.preferred))],
+        "ratings": [(Rating, (Rating.smiles, Rating.rating))],
+    }[kind]
+    stored: dict[tuple, str] = {}
+    for table, columns in tables:
+        query = (
+            select(*columns, ImportedFile.filename)
+            .join(ImportedFile, table.file_id == ImportedFile.id)
+            .where(table.campaign_id == campaign_id)
+        )
+        for *cells, filename in session.execute(query):
+            row = tuple(cells) if table is not CensoredMeasurement else (cells[0], cells[1], None, cells[2])
+            stored.setdefault(_result_key(kind, row), f"from {filename}")
+    if kind == "values":
+        means = session.execute(
+            select(Measurement.smiles, func.avg(Measurement.value), func.count())
+            .where(Measurement.campaign_id == campaign_id)
+            .group_by(Measurement.smiles)
+            .having(func.count() > 1)
+        )
+        for smiles, mean, n in means:
+            stored.setdefault(_result_key(kind, (smiles, mean, None)), f"as the mean of its {n} measurements")
+    return stored
+
+
+def _stored_before(session: Session, campaign_id: int, results: ResultRows) -> list[tuple[int, str]]:
+    """The rows of ``results`` stored already (the same molecule, as proposed, and the same result,
+    or its mean as exported), as (row, why): a sheet imported again with more results filled in
+    stores the new ones alone. Repeats within one file are replicates and all stored."""
+    stored = _stored_results(session, campaign_id, results.kind)
+    if not stored:
+        return []
+    _, other_forms = _match_proposals(results, _proposed_in(session, campaign_id))
+    as_proposed = _as_proposed(results, other_forms)
+    return [
+        (number, f"already stored {stored[key]}")
+        for number, row in zip(results.row_numbers, as_proposed.rows, strict=True)
+        if (key := _result_key(results.kind, row)) in stored
+    ]
+
+
+def _compound_ids_known(session: Session, campaign_id: int, results: ResultRows) -> bool:
+    """Whether every compound id of ``results`` is stored already for its molecule (as proposed)."""
+    if not any(results.ids):
+        return True
+    _, other_forms = _match_proposals(results, _proposed_in(session, campaign_id))
+    as_proposed = _as_proposed(results, other_forms)
+    named = {(row[0], i) for row, i in zip(as_proposed.rows, results.ids, strict=True) if i is not None}
+    known = session.execute(
+        select(CompoundId.smiles, CompoundId.compound_id).where(CompoundId.campaign_id == campaign_id)
+    )
+    return named <= {tuple(row) for row in known}
 
 
 def attribute_file(session: Session, campaign_id: int, sha256: str, user: str | None) -> None:
@@ -246,7 +404,15 @@ def attribute_file(session: Session, campaign_id: int, sha256: str, user: str | 
         people.attribute(session, campaign_id, "file", file_id, user)
 
 
-def store_results(session: Session, campaign: Campaign, results: ResultRows, external: bool) -> int:
+def store_results(
+    session: Session,
+    campaign: Campaign,
+    results: ResultRows,
+    external: bool,
+    leave_out: Set[int] = frozenset(),
+) -> int:
+    """Store ``results`` as one file's rows (its compound ids with them) but the rows numbered in
+    ``leave_out`` (stored already: their compound ids are kept); returns how many rows were stored."""
     proposed_in = _proposed_in(session, campaign.id)
     unknown, other_forms = _match_proposals(results, proposed_in)
     results = _as_proposed(results, other_forms)
@@ -256,8 +422,11 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
             f"{results.filename}: molecules this campaign never proposed ({shown}); "
             "pass --external to accept results from outside the campaign"
         )
+    kept = [
+        row for number, row in zip(results.row_numbers, results.rows, strict=True) if number not in leave_out
+    ]
     file = ImportedFile(
-        campaign_id=campaign.id, sha256=results.sha256, filename=results.filename, rows=len(results.rows)
+        campaign_id=campaign.id, sha256=results.sha256, filename=results.filename, rows=len(kept)
     )
     session.add(file)
     session.flush()
@@ -268,7 +437,7 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
             session.add(
                 CompoundId(campaign_id=campaign.id, file_id=file.id, smiles=smiles, compound_id=compound_id)
             )
-    for row in results.rows:
+    for row in kept:
         if results.kind == "values":
             # A bound ("<5", four fields) is stored as written, apart from exact values.
             where = {
@@ -294,7 +463,7 @@ def store_results(session: Session, campaign: Campaign, results: ResultRows, ext
                     preferred=row[2],
                 )
             )
-    return len(results.rows)
+    return len(kept)
 
 
 def _proposed_in(session: Session, campaign_id: int) -> dict[str, int]:
@@ -362,6 +531,13 @@ def match_proposals(
     the SMILES it was proposed as): what a preview shows before anything is stored."""
     with session_scope(factory) as session:
         return _match_proposals(results, _proposed_in(session, get_campaign(session, name).id))
+
+
+def already_stored(factory: sessionmaker[Session], name: str, results: ResultRows) -> list[tuple[int, str]]:
+    """The rows of ``results`` an earlier file of the campaign stored already, as (row, why): an
+    import leaves them out (what a preview shows before anything is stored)."""
+    with session_scope(factory) as session:
+        return _stored_before(session, get_campaign(session, name).id, results)
 
 
 def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> Unproposed:

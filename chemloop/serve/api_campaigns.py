@@ -153,6 +153,7 @@ async def import_results(
         "sample": [list(r) for r in found["rows"][: campaigns.PREVIEW_ROWS]],
         "problems": problems,
         "good_rows": found["good"],
+        "left_out": [{"row": row, "message": message} for row, message in found["left_out"]],
         "columns": None if mapped is None else vars(mapped),
         "header": found["header"],
         "other_forms": [{"row": r, "written": w, "proposed": p} for r, w, p in found["other_forms"]],

@@ -240,7 +240,8 @@ def build_server(settings: ServeSettings) -> MCPServer:
         """Store measured results of the campaign's molecules (a salt or another charge state of a
         proposed molecule counts as that molecule) and start the reward model's refit as a job
         (fit_job; poll job_status). A bad row, or a molecule never proposed, stores nothing and is
-        named by its index."""
+        named by its index; a result stored before (the same molecule and value) is left out and
+        listed in left_out."""
         return _finite(campaigns.record_results(workspace, campaign, results, external, user=ASSISTANT))
 
     @server.tool()

@@ -216,7 +216,12 @@ def create(
         workspace.factory, name, config, seed=rows, fit_reward=fit_reward, assay=assay, user=user
     )
     skipped = [{"row": row, "message": message} for row, message in (rows.skipped if rows else [])]
-    return status(workspace, name) | ({"skipped": skipped} if skipped else {})
+    left_out = [{"row": row, "message": message} for row, message in (rows.no_result if rows else [])]
+    return (
+        status(workspace, name)
+        | ({"skipped": skipped} if skipped else {})
+        | ({"left_out": left_out} if left_out else {})
+    )
 
 
 def check_core(workspace: Workspace, config: CampaignConfig, loc: tuple[str, ...] = ("body", "core")) -> None:
@@ -266,7 +271,7 @@ def _seed_table(seed: list[schemas.SeedRow], where: Loc = ("body", "seed")) -> C
         ]
         for r in seed
     ]
-    return CsvTable("seed", header, lines)
+    return CsvTable(str(where[-1]), header, lines)  # named as the request's field: "seed", "results"
 
 
 def _seed_problems(
@@ -322,7 +327,9 @@ def record_results(
         workspace.factory, name, results, external=external, user=user, fit_reward=False
     )
     fit = start_fit(workspace, name, "import").model_dump() if done["imported"] else None
-    return {**done, "fit_job": fit}
+    # Rows of the table (header = row 1) back to indices of ``rows``, as the errors name them.
+    left_out = [{"index": i["row"] - 2, "message": i["message"]} for i in done.get("left_out", [])]
+    return {**done, "left_out": left_out, "fit_job": fit}
 
 
 # --- proposing ----------------------------------------------------------------------------------
@@ -370,7 +377,9 @@ def preview_results(
     """What importing ``data`` would store, storing nothing: ``kind``, the parsed ``rows`` (the good
     ones when some are bad), every bad row (``problems``: (row, message)), the rows naming a molecule
     the campaign never proposed (``unproposed``: (row, SMILES)), those naming a proposed molecule in
-    another form (``other_forms``: (row, as written, as proposed)), a ``file_error`` for a file that
+    another form (``other_forms``: (row, as written, as proposed)), the rows an import leaves out
+    as holding nothing new (``left_out``: (row, why): no result yet, or one stored already from an
+    earlier file), a ``file_error`` for a file that
     cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
     unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
     would store, ``columns``: the file's headers read as SMILES, value and id, ``header``: the
@@ -385,6 +394,7 @@ def preview_results(
         "problems": [],
         "unproposed": [],
         "other_forms": [],
+        "left_out": [],
     }
     found["censored"] = {}
     found |= {"good": 0, "columns": None, "header": None, "file_error": None, "table": None}
@@ -405,14 +415,17 @@ def preview_results(
     except ChemloopError as err:
         return found | {"file_error": str(err)}
     unproposed, other_forms = loop_results.match_proposals(workspace.factory, name, results)
+    stored_before = loop_results.already_stored(workspace.factory, name, results)
+    # A preference row names two molecules: count rows, not unproposed molecules.
+    not_stored = {row for row, _ in stored_before} | (set() if external else {row for row, _ in unproposed})
     return found | {
         "ok": not found["problems"] and (external or not unproposed),
         "kind": results.kind,
         "rows": results.rows,
         "unproposed": unproposed,
         "other_forms": other_forms,
-        # A preference row names two molecules: count rows, not unproposed molecules.
-        "good": len(results.rows) - (0 if external else len({row for row, _ in unproposed})),
+        "left_out": sorted(results.no_result + stored_before),
+        "good": len(results.rows) - len(not_stored),
         "columns": results.columns,
         "censored": {  # value rows are (smiles, bound, std, qualifier) when censored
             number: written(row[3], row[1])

@@ -21,6 +21,7 @@ from chemloop.chem.sdf import sd_text
 from chemloop.errors import ChemloopError
 from chemloop.loop.assay import Assay
 from chemloop.loop.assay import campaign_assay as stored_assay
+from chemloop.loop.results import six_digits
 from chemloop.loop.store import get_campaign, session_scope
 from chemloop.services import campaigns
 from chemloop.services.molecules import properties
@@ -89,7 +90,7 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, float):
-        return float(f"{value:.6g}")
+        return six_digits(value)
     return value
 
 

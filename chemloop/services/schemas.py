@@ -507,6 +507,11 @@ class ImportResult(BaseModel):
     skipped: list[dict[str, Any]] = Field(
         default_factory=list, description="{row, message} of every bad row left out (skip_bad_rows)"
     )
+    left_out: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="{row, message} of every row holding nothing new: no result yet (a blank value), "
+        "or a result an earlier file stored already",
+    )
 
 
 class ResultsPreview(BaseModel):
@@ -516,6 +521,10 @@ class ResultsPreview(BaseModel):
     sample: list[list[Any]] = Field(description="the first rows as parsed (canonical SMILES)")
     problems: list[dict[str, Any]] = Field(description="{row, message} for every bad row")
     good_rows: int = Field(0, description="rows an import with skip_bad_rows would store")
+    left_out: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="{row, message} of every row an import leaves out as holding nothing new",
+    )
     columns: dict[str, str | None] | None = Field(
         None, description="the file's headers read as the smiles, value and id columns"
     )

@@ -187,7 +187,9 @@ METRIC_NAMES = {  # the reward model's cross-validation metrics, as a chemist re
 
 
 @router.get("/campaigns/{name}", response_class=HTMLResponse)
-def dashboard(request: Request, workspace: Work, name: str, imported: int | None = None) -> HTMLResponse:
+def dashboard(
+    request: Request, workspace: Work, name: str, imported: int | None = None, left_out: int | None = None
+) -> HTMLResponse:
     try:
         report = campaigns.status(workspace, name)
         table = campaigns.molecules(workspace, name)
@@ -219,6 +221,7 @@ def dashboard(request: Request, workspace: Work, name: str, imported: int | None
         quality=quality,
         metrics=metrics,
         imported=imported,
+        left_out=left_out,
         **round_guide(workspace, name, report, table, assay),
     )
 

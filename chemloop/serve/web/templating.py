@@ -76,6 +76,7 @@ _env = Environment(
 )
 _env.globals["path"] = path
 _env.globals["one_segment"] = one_segment
+_env.globals["plural"] = plural
 _env.filters["number"] = number
 _env.filters["measured"] = measured
 _env.filters["with_unit"] = with_unit

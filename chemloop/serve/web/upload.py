@@ -65,7 +65,8 @@ def _preview(
             )
     for row, written, proposed in found["other_forms"]:
         notes.setdefault(row, []).append(f"{written}: stored as the proposed {proposed}, the same compound")
-    checks = {number: _check(number, errors, notes, found["censored"]) for number, _ in rows}
+    left_out = dict(found["left_out"])
+    checks = {number: _check(number, errors, notes, found["censored"], left_out) for number, _ in rows}
     mapped = found["columns"]
     return {
         "header": header,
@@ -84,26 +85,34 @@ def _preview(
         "file_error": found["file_error"],
         "ok": found["ok"],
         "good": found["good"],
+        "left_out": left_out,
         "mapped": found["columns"],
         "choose_from": found["header"],  # the file's columns, when SMILES or values must be chosen
     }
 
 
 def _check(
-    number: int, errors: dict[int, list[str]], notes: dict[int, list[str]], censored: dict[int, str]
+    number: int,
+    errors: dict[int, list[str]],
+    notes: dict[int, list[str]],
+    censored: dict[int, str],
+    left_out: dict[int, str],
 ) -> str:
-    """A previewed row's check: its errors, else "ok" with what is worth knowing before storing it
-    (a censored value, a molecule the campaign never proposed)."""
+    """A previewed row's check: its errors, else why it will be left out (no result yet, stored
+    already), else "ok" with what is worth knowing before storing it (a censored value, a molecule
+    the campaign never proposed)."""
     if number in errors:
         return "; ".join(errors[number])
+    if number in left_out:
+        return f"left out: {left_out[number]}"
     said = ([f"censored: {censored[number]}"] if number in censored else []) + notes.get(number, [])
     return f"ok ({'; '.join(said)})" if said else "ok"
 
 
 def _worth_keeping(result: dict[str, Any]) -> bool:
-    """Whether a previewed file can still be stored: as it is, by its good rows, or once its columns
-    are chosen."""
-    return result["ok"] or result["good"] > 0 or result["choose_from"] is not None
+    """Whether a previewed file can still be stored: as it is or by its good rows (either way, rows
+    with something new), or once its columns are chosen."""
+    return result["good"] > 0 or result["choose_from"] is not None
 
 
 ColumnField = Annotated[str | None, Form(max_length=200)]
@@ -244,4 +253,7 @@ def confirm(
             columns=columns,
         )
     uploads.discard(settings, token)
-    return RedirectResponse(path("campaigns", name, imported=result["imported"]), status_code=303)
+    left_out = len(result.get("left_out", [])) or None
+    return RedirectResponse(
+        path("campaigns", name, imported=result["imported"], left_out=left_out), status_code=303
+    )

@@ -136,6 +136,13 @@ def bench_campaign(
             "campaign continues from its last measured round"
         ),
     ] = None,
+    lab_measures: Annotated[
+        str,
+        typer.Option(
+            help="what the simulated lab scores: 'compound' (each molecule's parent, largest fragment "
+            "neutralized, as an assay measures it) or 'as-written' (the SMILES, as PMO scores it)"
+        ),
+    ] = "compound",
 ) -> None:
     """A simulated campaign (a PMO oracle is the lab) beside random, greedy and MOSES-screening baselines;
     with --series FILE, campaigns inside chemical series of that corpus beside random, greedy and
@@ -169,6 +176,7 @@ def bench_campaign(
             on_run=lambda partial: _save(partial, output),
             resume=earlier,
             work_dir=work_dir,
+            lab_measures=lab_measures,
         )
         console.print(result["summary"])
         _save(result, output)
@@ -187,6 +195,7 @@ def bench_campaign(
         score=overrides.get("score"),
         progress=console.print,
         work_dir=work_dir,
+        lab_measures=lab_measures,
     )
     console.print(format_table(result))
     _save(result, output)

@@ -147,3 +147,17 @@ def test_a_kept_campaign_continues_from_its_last_measured_round(tmp_path, monkey
     assert second["measured"] == 5 + 2 * 3 and second["seconds"] > first["seconds"] > 0
     with pytest.raises(ChemloopError, match="other settings"):
         bench_campaign(rounds=2, **{**options, "campaign": {**TINY_CAMPAIGN, "candidates": 120}})
+
+
+def test_the_lab_measures_the_compound_whatever_its_charge_state_or_salt():
+    """A phenolate and a benzylammonium chloride are the phenol and the amine to an assay; scored as
+    written (PMO's way), QED rates the charged forms lower."""
+    from chemloop.bench.campaign import _Lab
+
+    written = ["[O-]c1ccccc1", "C[NH+](C)Cc1ccccc1.[Cl-]"]
+    parents = ["Oc1ccccc1", "CN(C)Cc1ccccc1"]
+    compound, as_written = _Lab("qed", 0.0, 0), _Lab("qed", 0.0, 0, "as-written")
+    assert compound.score(written) == compound.score(parents) == as_written.score(parents)
+    assert all(w < p for w, p in zip(as_written.score(written), as_written.score(parents), strict=True))
+    with pytest.raises(ChemloopError, match="lab_measures 'parent' is not one of compound, as-written"):
+        bench_campaign(task="qed", lab_measures="parent")

@@ -58,6 +58,10 @@ def test_the_lab_rewards_the_series_and_the_target(corpus):
     on, off = lab.measure([target, "CCCCCCCC"])
     assert on == pytest.approx(10.0) and off < 1.0
     assert lab.in_series(indoles.smiles[0]) and not lab.in_series("c1ccc(-n2cccn2)cc1")
+    # The target as a hydrochloride is the same compound to the lab; as written, another molecule.
+    salt = f"{target}.Cl"
+    assert lab.measure([salt]) == pytest.approx([10.0])
+    assert SeriesLab(indoles, target, "as-written").measure([salt])[0] < 10.0
 
 
 @pytest.mark.slow

@@ -18,9 +18,13 @@ through the seed or the screening slices (the prior may of course generate one).
 
 A measured value is the oracle's score plus Gaussian noise of std ``noise``; the noise of a
 molecule is fixed by (seed, SMILES), so two methods that measure the same molecule read the
-same value. Hits (molecules in the top 1%) and "best in the top 1%" are judged on the true,
-noise-free score of the designed molecules (seed molecules excluded, as all methods share
-them); best-so-far is what the chemist sees: the best *measured* value after each round.
+same value. The lab measures the compound (``lab_measures="compound"``, the default): the oracle
+scores each molecule's parent, its largest fragment neutralized, as a real assay measures a
+compound whatever charge state or salt it was written in (``"as-written"`` scores the SMILES as
+PMO does: an aryl ``[O-]`` may then score higher than the phenol it is). Hits (molecules in the
+top 1%) and "best in the top 1%" are judged on the true, noise-free score of the designed
+molecules (seed molecules excluded, as all methods share them); best-so-far is what the chemist
+sees: the best *measured* value after each round.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from chemloop.bench.machine import describe
-from chemloop.chem.mol import to_mol, try_canonical
+from chemloop.chem.mol import parent_smiles, to_mol, try_canonical
 from chemloop.config_files import validation_problems
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
@@ -70,18 +74,30 @@ class Assay(Protocol):
     def measure(self, smiles: Sequence[str]) -> list[float]: ...
 
 
-class _Lab:
-    """The oracle as an assay: true scores (cached) and noisy measurements fixed per molecule."""
+LAB_MEASURES = ("compound", "as-written")
 
-    def __init__(self, task: str, noise: float, seed: int) -> None:
+
+def check_lab_measures(measures: str) -> str:
+    if measures not in LAB_MEASURES:
+        raise ChemloopError(f"lab_measures {measures!r} is not one of {', '.join(LAB_MEASURES)}")
+    return measures
+
+
+class _Lab:
+    """The oracle as an assay: true scores (cached) and noisy measurements fixed per molecule; with
+    ``measures="compound"`` the oracle scores each molecule's parent compound."""
+
+    def __init__(self, task: str, noise: float, seed: int, measures: str = "compound") -> None:
         self.score_mols = oracle(task)
         self.noise, self.seed = noise, seed
+        self.compound = check_lab_measures(measures) == "compound"
         self.true: dict[str, float] = {}
 
     def score(self, smiles: Sequence[str]) -> list[float]:
         new = [s for s in dict.fromkeys(smiles) if s not in self.true]
         if new:
-            for s, v in zip(new, self.score_mols([to_mol(s, "oracle") for s in new]), strict=True):
+            measured = [parent_smiles(s) if self.compound else s for s in new]
+            for s, v in zip(new, self.score_mols([to_mol(m, "oracle") for m in measured]), strict=True):
                 self.true[s] = 0.0 if v != v else float(v)  # NaN (a failed term) scores 0
         return [self.true[s] for s in smiles]
 
@@ -274,6 +290,7 @@ def bench_campaign(
     progress: Callable[[str], None] | None = None,
     score: dict[str, Any] | None = None,
     work_dir: Path | None = None,
+    lab_measures: str = "compound",
 ) -> dict:
     """Simulate the campaign and its baselines for each seed; return a JSON-serializable dict.
 
@@ -283,8 +300,10 @@ def bench_campaign(
     ``pool_size`` is the size of the baselines' pools (prior samples, MOSES molecules);
     by default the campaign's ``candidates``, so every method chooses from as many molecules.
     ``work_dir`` keeps each seed's campaign (``TASK_sSEED``): run again, a stopped one continues
-    from its last measured round (:func:`run_chemloop`).
+    from its last measured round (:func:`run_chemloop`). ``lab_measures``: what the lab scores, each
+    molecule's parent compound or its SMILES as written (see the module doc).
     """
+    check_lab_measures(lab_measures)
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ChemloopError(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -304,7 +323,7 @@ def bench_campaign(
     order = np.random.default_rng(REFERENCE_SEED).permutation(len(test))
     reference = canonical_unique([test[i] for i in order[:reference_size]])
     rest = [test[i] for i in order[reference_size:]]
-    reference_lab = _Lab(task, 0.0, 0)
+    reference_lab = _Lab(task, 0.0, 0, lab_measures)
     reference_scores = np.array(reference_lab.score(reference))
     threshold = float(np.percentile(reference_scores, TOP_PERCENTILE))
     say(f"reference: {len(reference)} MOSES test molecules, top-1% threshold {threshold:.4f}")
@@ -312,7 +331,7 @@ def bench_campaign(
     prior = checkpoint.load(settings.model)
     runs = []
     for seed in seeds:
-        lab = _Lab(task, noise, seed)
+        lab = _Lab(task, noise, seed, lab_measures)
         lab.true.update(reference_lab.true)
         rng = np.random.default_rng(seed)
         shuffled = [rest[i] for i in rng.permutation(len(rest))[: 2 * (seed_molecules + pool_size)]]
@@ -358,6 +377,7 @@ def bench_campaign(
         "batch": batch,
         "seeds": list(seeds),
         "noise": noise,
+        "lab_measures": lab_measures,
         "seed_molecules": seed_molecules,
         "reference_size": len(reference),
         "pool_size": pool_size,

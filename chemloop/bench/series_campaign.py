@@ -5,7 +5,8 @@ first 100 members each). Per seed, ``seed_molecules`` members drawn at random ar
 round 1. The lab rewards the series and a direction within it: the *target* is the member, among
 those not measured, with the highest QED, and a molecule measures
 ``10 × Tanimoto(molecule, target)`` (ECFP4) when it contains the series' scaffold, half that when
-it does not. The target is never shown to any method.
+it does not, both judged on parent compounds (largest fragment, neutralized) unless the lab
+measures SMILES as written. The target is never shown to any method.
 
 Beside the campaign (the real ``propose`` with default settings unless overridden), with the same
 seed data and budget (``rounds × batch`` molecules):
@@ -43,6 +44,7 @@ from chemloop.bench.campaign import (
     campaign_config,
     campaign_folder,
     canonical_unique,
+    check_lab_measures,
     chemloop_seconds,
     run_chemloop,
     run_greedy,
@@ -50,7 +52,7 @@ from chemloop.bench.campaign import (
 )
 from chemloop.bench.machine import describe
 from chemloop.bench.series import Series, read_corpus, series_of
-from chemloop.chem.mol import to_mol, try_mol
+from chemloop.chem.mol import parent_smiles, to_mol, try_mol
 from chemloop.chem.series import morgan_fingerprints
 from chemloop.constitution.principles import Constitution, default_constitution
 from chemloop.errors import ChemloopError
@@ -62,20 +64,26 @@ SERIES_METHODS = ("chemloop", "random", "greedy", "screen")
 
 
 class SeriesLab:
-    """Measures molecules for one series and one hidden target member."""
+    """Measures molecules for one series and one hidden target member; with ``measures="compound"``
+    each molecule's parent compound (largest fragment, neutralized) against the target's."""
 
-    def __init__(self, series: Series, target: str) -> None:
+    def __init__(self, series: Series, target: str, measures: str = "compound") -> None:
+        self.compound = check_lab_measures(measures) == "compound"
         self.scaffold = to_mol(series.scaffold, "scaffold")
         self.target = target
-        self._target_fp = morgan_fingerprints([target])[0]
+        self._target_fp = morgan_fingerprints([self._measured(target)])[0]
+
+    def _measured(self, smiles: str) -> str:
+        return parent_smiles(smiles) if self.compound and try_mol(smiles) is not None else smiles
 
     def in_series(self, smiles: str) -> bool:
-        mol = try_mol(smiles)
+        mol = try_mol(self._measured(smiles))
         return mol is not None and mol.HasSubstructMatch(self.scaffold)
 
     def measure(self, smiles: Sequence[str]) -> list[float]:
         values = []
-        for s, fp in zip(smiles, morgan_fingerprints(smiles), strict=True):
+        measured = [self._measured(s) for s in smiles]
+        for s, fp in zip(smiles, morgan_fingerprints(measured), strict=True):
             similarity = DataStructs.TanimotoSimilarity(fp, self._target_fp) if fp is not None else 0.0
             values.append(10.0 * similarity * (1.0 if self.in_series(s) else OFF_SERIES_FACTOR))
         return values
@@ -139,14 +147,17 @@ def bench_series_campaign(
     on_run: Callable[[dict], None] | None = None,
     resume: dict | None = None,
     work_dir: Path | None = None,
+    lab_measures: str = "compound",
 ) -> dict:
     """Run the series protocol for ``series_count`` series of ``data`` × ``seeds``; ``score``: a
     ``[score]`` table of constraints and terms beside the learned reward (e.g. the constitution).
     ``on_run`` gets the result so far after each run (``"complete": false``), so that a stopped
     benchmark keeps the runs it finished; ``resume``, such an earlier result of the same protocol
     and settings, supplies the runs it holds, which are not run again; ``work_dir`` keeps each
-    campaign (``seriesI_sSEED``), so a run stopped midway continues from its last measured round."""
+    campaign (``seriesI_sSEED``), so a run stopped midway continues from its last measured round.
+    ``lab_measures``: the lab measures each molecule's parent compound, or its SMILES as written."""
     say = progress or (lambda _: None)
+    check_lab_measures(lab_measures)
     campaign, reward = dict(campaign or {}), dict(reward or {})
     started = time.perf_counter()
     corpus = read_corpus(data)
@@ -169,6 +180,7 @@ def bench_series_campaign(
         "reference_size": len(reference),
         "lab": "10 × ECFP4 Tanimoto to the hidden target member (highest QED among unmeasured members); "
         f"× {OFF_SERIES_FACTOR} off the series' scaffold",
+        "lab_measures": lab_measures,
         "baseline_rule": "greedy/screen: top-K by predicted mean under the campaign's diversity rule, "
         "from the prior's samples / from the corpus",
         "campaign_settings": settings.model_dump(mode="json", exclude={"seed_data", "seed", "batch"}),
@@ -192,7 +204,7 @@ def bench_series_campaign(
                 runs.append(finished[(series.scaffold, seed)])
                 continue
             seed_smiles, target = seed_set(series, seed, seed_molecules)
-            lab = SeriesLab(series, target)
+            lab = SeriesLab(series, target, lab_measures)
             threshold = float(np.percentile(lab.measure(reference), TOP_PERCENTILE))
             seed_values = lab.measure(seed_smiles)
             seed_best = max(seed_values)
@@ -265,6 +277,7 @@ RESUME_KEYS = (
     "reference_size",
     "campaign_settings",
     "constraints",
+    "lab_measures",
 )
 
 

@@ -378,14 +378,14 @@ def preview_results(
     ones when some are bad), every bad row (``problems``: (row, message)), the rows naming a molecule
     the campaign never proposed (``unproposed``: (row, SMILES)), those naming a proposed molecule in
     another form (``other_forms``: (row, as written, as proposed)), the rows an import leaves out
-    as holding nothing new (``left_out``: (row, why): no result yet, or one stored already from an
-    earlier file), a ``file_error`` for a file that
-    cannot be read at all, ``ok``: whether the import would succeed as it is (with ``external``,
-    unproposed molecules are accepted), ``good``: how many rows an import with ``skip_bad_rows``
-    would store, ``columns``: the file's headers read as SMILES, value and id, ``header``: the
-    file's columns when its SMILES or value column must be chosen (else None), ``censored``: the
-    good rows whose value is censored, as written (row number: ``">8"``), and ``table``: the file as
-    read (None when it cannot be), for a page that shows its rows."""
+    as holding nothing new (``left_out``: (row, why): no result yet, or one stored already), a
+    ``file_error`` for a file that cannot be read at all, ``ok``: whether the import would succeed
+    as it is (with ``external``, unproposed molecules are accepted), ``good``: how many rows an
+    import (with ``skip_bad_rows`` where some are bad) would store, ``columns``: the file's headers
+    read as SMILES, value and id, ``header``: the file's columns when its SMILES or value column
+    must be chosen (else None), ``censored``: the good rows whose value is censored, as written (row
+    number: ``">8"``), and ``table``: the file as read (None when it cannot be), for a page that
+    shows its rows."""
     require(workspace, name)
     found: dict[str, Any] = {
         "ok": False,

@@ -3,6 +3,9 @@ bad rows), and the sheet imported again with more values stores only what is new
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -204,3 +207,28 @@ def test_the_command_line_says_which_rows_it_left_out_and_why(tmp_path):
     sheet.write_text(_sheet([6.1, 4.4, 5.0]))
     again = runner.invoke(cli_app, ["campaign", "import", "demo", str(sheet), "--db", db])
     assert "left out 2 row(s), already stored from round1.csv: rows 2, 4" in " ".join(again.output.split())
+
+
+def test_the_round_exported_filled_in_and_imported_again_round_trips(campaign):
+    """The export of a round, its `measured` filled in where results came back: imported as it is;
+    then exported again (a "<5" shown as written) and imported, nothing is stored twice."""
+    from chemloop.services.export import export_campaign
+
+    workspace, factory = campaign
+    exported = list(csv.DictReader(io.StringIO(export_campaign(workspace, "demo", "csv", round_=1).content)))
+    exported[0]["measured"], exported[2]["measured"] = "6.5", "<5"
+    done = _import(workspace, _csv(exported), "round1.csv")
+    assert done["imported"] == 2 and [i["message"] for i in done["left_out"]] == ["no value yet"] * 3
+    again = export_campaign(workspace, "demo", "csv", round_=1).content
+    cells = {row["smiles"]: row["measured"] for row in csv.DictReader(io.StringIO(again))}
+    assert cells[exported[0]["smiles"]] == "6.5" and cells[exported[2]["smiles"]] == "<5"
+    assert _import(workspace, again, "round1-again.csv")["imported"] == 0
+    assert count(factory, Measurement, "demo") == 1
+
+
+def _csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

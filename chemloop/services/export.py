@@ -110,7 +110,7 @@ def export_row(molecule: dict[str, Any], assay: Assay) -> dict[str, Any]:
         "rank": molecule.get("rank"),
         "assay": assay.name,
         "unit": assay.unit,
-        "measured": molecule.get("value"),
+        "measured": _measured(molecule),
         "measurements": molecule.get("measurements", 0),
         "predicted": molecule.get("predicted_mean"),
         "predicted_std": molecule.get("predicted_std"),
@@ -130,6 +130,15 @@ def export_row(molecule: dict[str, Any], assay: Assay) -> dict[str, Any]:
         "alerts": "; ".join(f"{a['catalog']}: {a['description']}" for a in p["alerts"]),
     }
     return {k: _cell(row[k]) for k in COLUMNS}
+
+
+def _measured(molecule: dict[str, Any]) -> float | str | None:
+    """The ``measured`` cell: the mean of the exact values; where there is none, the one result
+    beyond the assay's range as written (``<5``), which an import of the file reads back as it."""
+    censored = set(molecule.get("censored") or [])
+    if molecule.get("value") is None and len(censored) == 1:
+        return censored.pop()
+    return molecule.get("value")
 
 
 def to_csv(rows: Iterable[dict[str, Any]]) -> str:

@@ -236,7 +236,9 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Write the campaign's molecules (id, compound id, SMILES, round, measured and predicted values,
-    properties, why each was proposed) as CSV or SDF, for a lab notebook or an order."""
+    properties, why each was proposed) as CSV or SDF, for a lab notebook or an order. Fill in its
+    `measured` column as results come back and import the file (again, as more come in): rows
+    without a value yet, and results stored before, are left out."""
     from chemloop.services.export import export_campaign
 
     found = export_campaign(_workspace(db), name, format_, round_)

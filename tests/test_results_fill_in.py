@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -232,3 +234,37 @@ def _csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request, tmp_path):
+    """(workspace, name): a campaign with round 1 proposed, on SQLite and on PostgreSQL where CI
+    provides a server (``CHEMLOOP_TEST_POSTGRES``), under a name unique to the test."""
+    url = f"sqlite:///{tmp_path / 'any.db'}"
+    if request.param == "postgresql":
+        url = os.environ.get("CHEMLOOP_TEST_POSTGRES", "")
+        if not url:
+            pytest.skip("no PostgreSQL server (set CHEMLOOP_TEST_POSTGRES; .ci/run starts one)")
+    workspace = Workspace(url, tmp_path / "runs")
+    name = f"fill-{uuid.uuid4().hex[:12]}"
+    init_campaign(workspace.factory, name, CampaignConfig())
+    add_round(workspace.factory, name)
+    return workspace, name
+
+
+def test_concurrent_imports_sharing_a_row_store_it_once(any_database):
+    """Four files, each with the same first result and one of its own, imported at once: the shared
+    row is stored by one of them and left out of the other three (each import holds the campaign
+    while it checks and stores)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workspace, name = any_database
+    files = [f"smiles,value\n{SMILES[0]},6.1\n{SMILES[i]},{i}.5\n".encode() for i in range(1, 5)]
+
+    def store(data: bytes) -> dict:
+        return campaigns.import_results(workspace, name, data, "lab.csv", fit_reward=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(store, files))
+    assert sorted(d["imported"] for d in done) == [1, 1, 1, 2]
+    assert count(workspace.factory, Measurement, name) == 5

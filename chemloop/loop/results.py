@@ -37,6 +37,7 @@ from chemloop.loop.store import (
     Rating,
     Round,
     get_campaign,
+    lock_campaign,
     session_scope,
 )
 from chemloop.reward.data import (
@@ -269,6 +270,7 @@ def import_results(
     try:
         with session_scope(factory) as session:
             campaign = get_campaign(session, name)
+            lock_campaign(session, campaign.id)  # what is stored already must not change under us
             config = CampaignConfig.model_validate_json(campaign.config_json)
             digests = [results.sha256, results.file_sha256]
             duplicate = session.scalar(

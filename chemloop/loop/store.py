@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -322,6 +323,13 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: committed if the block finishes, rolled back if it raises."""
     with factory() as session, session.begin():
         yield session
+
+
+def lock_campaign(session: Session, campaign_id: int) -> None:
+    """Hold campaign ``campaign_id`` for writing until the transaction ends (its row in PostgreSQL,
+    the database in SQLite, by a write that changes nothing): a second import waits here, then
+    reads what the first stored, so the two cannot both store a row each found missing."""
+    session.execute(update(Campaign).where(Campaign.id == campaign_id).values(name=Campaign.name))
 
 
 class UnknownCampaignError(ChemloopError):

@@ -155,6 +155,7 @@ def test_the_web_upload_of_a_part_filled_sheet(tmp_path):
     )
     assert preview.status_code == 200
     assert "left out: no value yet" in preview.text and "Store 1 row<" in preview.text
+    assert preview.text.count('<tr class="left-out">') == 4
     token = preview.text.split('name="token" value="')[1].split('"')[0]
     stored = client.post("/campaigns/demo/upload/confirm", data={"token": token}, follow_redirects=False)
     assert stored.status_code == 303

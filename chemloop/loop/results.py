@@ -280,6 +280,7 @@ def import_results(
             )
             if duplicate is not None:
                 return already
+            results = _in_proposed_forms(session, campaign.id, results)
             stored_before = _stored_before(session, campaign.id, results)
             leave_out = {row for row, _ in stored_before}
             if len(leave_out) == len(results.rows) and _compound_ids_known(session, campaign.id, results):
@@ -366,29 +367,29 @@ def _stored_results(session: Session, campaign_id: int, kind: str) -> dict[tuple
     return stored
 
 
+def _in_proposed_forms(session: Session, campaign_id: int, results: ResultRows) -> ResultRows:
+    """``results`` with each molecule the campaign proposed in another form under its proposed SMILES."""
+    return _as_proposed(results, _match_proposals(results, _proposed_in(session, campaign_id))[1])
+
+
 def _stored_before(session: Session, campaign_id: int, results: ResultRows) -> list[tuple[int, str]]:
-    """The rows of ``results`` stored already (the same molecule, as proposed, and the same result,
-    or its mean as exported), as (row, why): a sheet imported again with more results filled in
-    stores the new ones alone. Repeats within one file are replicates and all stored."""
+    """The rows of ``results`` (in proposed forms: :func:`_in_proposed_forms`) stored already (the
+    same molecule and result, or its mean as exported), as (row, why): a sheet imported again with
+    more results filled in stores the new ones alone. Repeats within one file are replicates and
+    all stored."""
     stored = _stored_results(session, campaign_id, results.kind)
-    if not stored:
-        return []
-    _, other_forms = _match_proposals(results, _proposed_in(session, campaign_id))
-    as_proposed = _as_proposed(results, other_forms)
     return [
         (number, f"already stored {stored[key]}")
-        for number, row in zip(results.row_numbers, as_proposed.rows, strict=True)
+        for number, row in zip(results.row_numbers, results.rows, strict=True)
         if (key := _result_key(results.kind, row)) in stored
     ]
 
 
 def _compound_ids_known(session: Session, campaign_id: int, results: ResultRows) -> bool:
-    """Whether every compound id of ``results`` is stored already for its molecule (as proposed)."""
+    """Whether every compound id of ``results`` (in proposed forms) is stored already for its molecule."""
     if not any(results.ids):
         return True
-    _, other_forms = _match_proposals(results, _proposed_in(session, campaign_id))
-    as_proposed = _as_proposed(results, other_forms)
-    named = {(row[0], i) for row, i in zip(as_proposed.rows, results.ids, strict=True) if i is not None}
+    named = {(row[0], i) for row, i in zip(results.rows, results.ids, strict=True) if i is not None}
     known = session.execute(
         select(CompoundId.smiles, CompoundId.compound_id).where(CompoundId.campaign_id == campaign_id)
     )
@@ -539,7 +540,8 @@ def already_stored(factory: sessionmaker[Session], name: str, results: ResultRow
     """The rows of ``results`` an earlier file of the campaign stored already, as (row, why): an
     import leaves them out (what a preview shows before anything is stored)."""
     with session_scope(factory) as session:
-        return _stored_before(session, get_campaign(session, name).id, results)
+        campaign_id = get_campaign(session, name).id
+        return _stored_before(session, campaign_id, _in_proposed_forms(session, campaign_id, results))
 
 
 def unproposed_rows(factory: sessionmaker[Session], name: str, results: ResultRows) -> Unproposed:

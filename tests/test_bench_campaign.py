@@ -147,6 +147,8 @@ def test_a_kept_campaign_continues_from_its_last_measured_round(tmp_path, monkey
     assert second["measured"] == 5 + 2 * 3 and second["seconds"] > first["seconds"] > 0
     with pytest.raises(ChemloopError, match="other settings"):
         bench_campaign(rounds=2, **{**options, "campaign": {**TINY_CAMPAIGN, "candidates": 120}})
+    with pytest.raises(ChemloopError, match="whose lab measured compound; use another work folder"):
+        bench_campaign(rounds=2, lab_measures="as-written", **options)
 
 
 def test_the_lab_measures_the_compound_whatever_its_charge_state_or_salt():

@@ -147,13 +147,17 @@ def run_chemloop(
     lab: Assay,
     folder: Path,
     say: Callable[[str], None] = lambda _: None,
+    lab_measures: str = "compound",
 ) -> list[list[str]]:
     """The real campaign code on a SQLite file: init with the seed CSV, then propose → measure → import.
     ``say`` hears one line per round (a run takes tens of minutes on the 2-core CPU).
 
     A folder that already holds the campaign (a stopped run kept in a work folder) continues after
-    its last measured round; a round proposed but not measured is measured, not proposed again."""
+    its last measured round; a round proposed but not measured is measured, not proposed again. It
+    must have been measured by the same lab (``lab_measures``, kept in the folder; a folder from
+    before it was kept was measured as written)."""
     database, timing_file = folder / "campaign.db", folder / "round_seconds.json"
+    lab_file = folder / "lab_measures.txt"
     resuming = database.exists()
     factory = connect(f"sqlite:///{database}")
     seconds = json.loads(timing_file.read_text()) if timing_file.exists() else {}
@@ -161,8 +165,11 @@ def run_chemloop(
         start = time.perf_counter()
         init_campaign(factory, "bench", config)
         seconds["0"] = time.perf_counter() - start  # the first reward model's fit
+        lab_file.write_text(lab_measures)
     elif stored_config(factory, "bench") != config:
         raise ChemloopError(f"{folder} holds a campaign with other settings; use another work folder")
+    elif (kept := lab_file.read_text() if lab_file.exists() else "as-written") != lab_measures:
+        raise ChemloopError(f"{folder} holds a campaign whose lab measured {kept}; use another work folder")
     proposed_by_round = _proposals(factory)
     measured = {r["round"] for r in status(factory, "bench")["rounds"] if r["measured"]}
     picks = []
@@ -349,7 +356,7 @@ def bench_campaign(
                 with campaign_folder(work_dir, f"{task}_s{seed}") as folder:
                     seed_csv = write_values(folder / "seed.csv", seed_smiles, lab.measure(seed_smiles))
                     config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                    picks = run_chemloop(config, rounds, lab, folder, say)
+                    picks = run_chemloop(config, rounds, lab, folder, say, lab_measures)
                     seconds = chemloop_seconds(folder)  # over every run that worked on it
             elif method == "random":
                 drawn = np.random.default_rng([seed, 1]).choice(

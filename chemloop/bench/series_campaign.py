@@ -212,7 +212,7 @@ def bench_series_campaign(
             with campaign_folder(work_dir, f"series{chosen_series.index(series)}_s{seed}") as folder:
                 seed_csv = write_values(folder / "seed.csv", seed_smiles, seed_values)
                 config = campaign_config(batch, seed, seed_csv, campaign, reward, run, score)
-                picks = run_chemloop(config, rounds, lab, folder, say)
+                picks = run_chemloop(config, rounds, lab, folder, say, lab_measures)
                 seconds = chemloop_seconds(folder)
             methods["chemloop"] = {
                 **_round_summary(picks, seed_best, lab, threshold),

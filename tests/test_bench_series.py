@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chemloop.bench.series import find_series
+from chemloop.bench.series import Series, find_series
 from chemloop.bench.series_campaign import SeriesLab, bench_series_campaign
 from chemloop.chem.mol import canonical
 from chemloop.errors import ChemloopError
@@ -58,6 +58,12 @@ def test_the_lab_rewards_the_series_and_the_target(corpus):
     on, off = lab.measure([target, "CCCCCCCC"])
     assert on == pytest.approx(10.0) and off < 1.0
     assert lab.in_series(indoles.smiles[0]) and not lab.in_series("c1ccc(-n2cccn2)cc1")
+    # A series found in pH-7 forms has a charged scaffold; its members' parents are in the series.
+    charged = Series(canonical("c1ccc(C[NH+]2CCCCC2)cc1"), 0, [])
+    amines = SeriesLab(charged, "CC1CC[NH+](Cc2ccccc2)CC1")
+    assert amines.in_series("CC1CCN(Cc2ccccc2)CC1") and amines.in_series("CC1CC[NH+](Cc2ccccc2)CC1")
+    assert amines.measure(["CC1CCN(Cc2ccccc2)CC1"]) == pytest.approx([10.0])
+    assert not SeriesLab(charged, "CC1CC[NH+](Cc2ccccc2)CC1", "as-written").in_series("CC1CCN(Cc2ccccc2)CC1")
     # The target as a hydrochloride is the same compound to the lab; as written, another molecule.
     salt = f"{target}.Cl"
     assert lab.measure([salt]) == pytest.approx([10.0])

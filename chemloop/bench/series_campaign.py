@@ -69,7 +69,9 @@ class SeriesLab:
 
     def __init__(self, series: Series, target: str, measures: str = "compound") -> None:
         self.compound = check_lab_measures(measures) == "compound"
-        self.scaffold = to_mol(series.scaffold, "scaffold")
+        # A series found in pH-7 forms may have a charged scaffold ([NH+]): its parent is what a
+        # compound's parent contains.
+        self.scaffold = to_mol(self._measured(series.scaffold), "scaffold")
         self.target = target
         self._target_fp = morgan_fingerprints([self._measured(target)])[0]
 

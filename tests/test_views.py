@@ -228,6 +228,20 @@ def test_scaffold_groups_and_rgroup_decomposition():
     assert set(bare.groups.values()) == {"H"}
 
 
+def test_a_compound_and_its_charge_states_share_one_scaffold_group():
+    """The prior writes pH-7 forms and a seed file neutral amines: one series, whose R-group table
+    around the neutral scaffold holds both."""
+    series = [
+        ("CC1CCN(Cc2ccccc2)CC1", 5.0),
+        ("CC1CC[NH+](Cc2ccccc2)CC1", 6.0),
+        ("OC1CC[NH+](Cc2ccccc2)CC1.[Cl-]", None),
+    ]
+    [group] = scaffold_groups(series)
+    assert (group.scaffold, group.count, group.measured) == ("c1ccc(CN2CCCCC2)cc1", 3, 2)
+    table = rgroup_table(group.scaffold, series)
+    assert table.unmatched == 0 and sorted(r.groups["R1"] for r in table.rows) == ["C*", "C*", "O*"]
+
+
 def test_a_censored_result_counts_as_tested_in_the_scaffold_groups():
     series = [("Cc1ccccc1", None), ("Clc1ccccc1", 6.0), ("Oc1ccccc1", None)]
     [group] = scaffold_groups(series, tested={"Cc1ccccc1"})  # toluene came back "<5"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from rdkit import Chem
 from rdkit.Chem import rdRGroupDecomposition
 
-from chemloop.chem.mol import try_mol
+from chemloop.chem.mol import parent_smiles, try_mol
 from chemloop.chem.series import murcko_scaffold
 
 MAX_DECOMPOSED = 1000  # molecules one R-group table decomposes (RDKit's matching grows with the set)
@@ -54,12 +54,15 @@ def scaffold_groups(
     higher_is_better: bool = True,
     tested: Collection[str] = (),
 ) -> list[ScaffoldGroup]:
-    """Group (SMILES, measured value or None) by Murcko scaffold, most populous first (ties: the
-    better best value first, unmeasured groups last). A molecule in ``tested`` counts as measured
-    even without a value to rank by (a censored result such as "<5" is a result too)."""
+    """Group (SMILES, measured value or None) by the Murcko scaffold of each molecule's parent
+    compound (a pH-7 ammonium and the neutral amine a seed file holds are one series), most
+    populous first (ties: the better best value first, unmeasured groups last). A molecule in
+    ``tested`` counts as measured even without a value to rank by (a censored result such as "<5"
+    is a result too)."""
     groups: dict[str, ScaffoldGroup] = {}
     for smiles, value in molecules:
-        scaffold = murcko_scaffold(smiles)
+        mol = try_mol(smiles)
+        scaffold = murcko_scaffold(parent_smiles(mol)) if mol is not None else ""
         group = groups.setdefault(scaffold, ScaffoldGroup(scaffold))
         group.count += 1
         group.smiles.append(smiles)

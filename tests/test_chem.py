@@ -103,3 +103,20 @@ def test_a_canonical_smiles_that_does_not_read_back_counts_as_invalid(monkeypatc
     assert mol_module.try_canonical("OCC") == "CCO"
     monkeypatch.setattr(mol_module.Chem, "MolToSmiles", lambda mol, **kwargs: unreadable)
     assert mol_module.try_canonical("CCO") is None
+
+
+def test_candidates_are_new_compounds_not_new_charge_states():
+    """A measured amine's ammonium, a salt of a proposal and a second charge state of one candidate
+    are compounds the campaign has already made or chosen: only the first form of a new parent is a
+    candidate."""
+    from chemloop.chem.mol import new_compounds
+
+    known = ["CN1CCN(c2ccccc2)CC1", "O=C(O)Cc1ccccc1"]  # measured as the neutral amine, proposed as the acid
+    written = [
+        "C[NH+]1CCN(c2ccccc2)CC1",  # the measured amine at pH 7
+        "O=C([O-])Cc1ccccc1",  # the proposed acid as its anion
+        "CC[NH+]1CCN(c2ccccc2)CC1",  # new
+        "CCN1CCN(c2ccccc2)CC1",  # the same new compound, neutral
+        "CCO",  # new
+    ]
+    assert new_compounds(written, known) == ["CC[NH+]1CCN(c2ccccc2)CC1", "CCO"]

@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from chemloop.bench.machine import describe
-from chemloop.chem.mol import parent_smiles, to_mol, try_canonical
+from chemloop.chem.mol import new_compounds, parent_smiles, to_mol, try_canonical
 from chemloop.config_files import validation_problems
 from chemloop.data.corpus import load_moses
 from chemloop.errors import ChemloopError
@@ -115,6 +115,14 @@ class _Lab:
 def canonical_unique(smiles: Sequence[str], exclude: Collection[str] = frozenset()) -> list[str]:
     out = (try_canonical(s) for s in smiles)
     return [c for c in dict.fromkeys(c for c in out if c) if c not in exclude]
+
+
+def distinct_pool(smiles: Sequence[str], exclude: Collection[str], lab_measures: str) -> list[str]:
+    """A baseline's pool: ``smiles`` canonical and unique, none of ``exclude``; where the lab
+    measures compounds, one form of each parent compound and none of an excluded one's, as the
+    campaign's candidates are new compounds."""
+    pool = canonical_unique(smiles, exclude)
+    return new_compounds(pool, exclude) if lab_measures == "compound" else pool
 
 
 def campaign_config(
@@ -343,9 +351,10 @@ def bench_campaign(
         rng = np.random.default_rng(seed)
         shuffled = [rest[i] for i in rng.permutation(len(rest))[: 2 * (seed_molecules + pool_size)]]
         seed_smiles = canonical_unique(shuffled)[:seed_molecules]
-        screen_pool = canonical_unique(shuffled, set(seed_smiles))[:pool_size]
+        screen_pool = distinct_pool(shuffled, set(seed_smiles), lab_measures)[:pool_size]
         report = sample(prior, pool_size, seed=seed, precision=FLOAT)
-        prior_pool = canonical_unique([m.canonical for m in report.molecules if m.valid], set(seed_smiles))
+        valid = [m.canonical for m in report.molecules if m.valid]
+        prior_pool = distinct_pool(valid, set(seed_smiles), lab_measures)
         if len(prior_pool) < rounds * batch or len(screen_pool) < rounds * batch:
             raise ChemloopError(f"pools of {pool_size} molecules are too small for {rounds} × {batch} picks")
         model_reward = baseline_reward(reward_settings, seed)

@@ -43,9 +43,9 @@ from chemloop.bench.campaign import (
     baseline_reward,
     campaign_config,
     campaign_folder,
-    canonical_unique,
     check_lab_measures,
     chemloop_seconds,
+    distinct_pool,
     run_chemloop,
     run_greedy,
     write_values,
@@ -220,12 +220,15 @@ def bench_series_campaign(
                 **_round_summary(picks, seed_best, lab, threshold),
                 "seconds": round(seconds, 1),
             }
-            prior_pool = canonical_unique(
+            prior_pool = distinct_pool(
                 [m.canonical for m in sample(prior, settings.candidates, seed=seed).molecules if m.valid],
                 {*seed_smiles, target},
+                lab_measures,
             )
             library_order = np.random.default_rng([seed, 2]).permutation(len(library))
-            screen_pool = canonical_unique([library[i] for i in library_order], {*seed_smiles, target})
+            screen_pool = distinct_pool(
+                [library[i] for i in library_order], {*seed_smiles, target}, lab_measures
+            )
             screen_pool = screen_pool[: settings.candidates]
             if min(len(prior_pool), len(screen_pool)) < rounds * batch:
                 raise ChemloopError(f"pools too small for {rounds} × {batch} picks: add candidates or data")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -113,6 +114,20 @@ def _parent(mol: Chem.Mol) -> str:
     if len(Chem.GetMolFrags(mol)) > 1:
         mol = rdMolStandardize.LargestFragmentChooser().choose(mol)
     return Chem.MolToSmiles(neutral_form(mol))
+
+
+def new_compounds(smiles: Iterable[str], known: Iterable[str] = ()) -> list[str]:
+    """``smiles`` (valid SMILES, in order) whose parent compound is not that of one of ``known``
+    (invalid ones ignored), each parent once in its first form: a salt or another charge state of
+    a compound already made, chosen or listed is not a new compound."""
+    seen = {parent_smiles(s) for s in known if try_mol(s) is not None}
+    new = []
+    for s in smiles:
+        parent = parent_smiles(s)
+        if parent not in seen:
+            seen.add(parent)
+            new.append(s)
+    return new
 
 
 def random_spelling(smiles: MolLike, seed: int) -> str:

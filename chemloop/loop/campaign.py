@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chemloop.chem.guard import is_withheld
-from chemloop.chem.mol import canonical, parent_smiles, try_canonical, try_mol
+from chemloop.chem.mol import canonical, new_compounds, parent_smiles, try_canonical, try_mol
 from chemloop.chem.prompts import Prompt
 from chemloop.chem.user_input import WITHHELD_PROBLEM
 from chemloop.constitution.principles import default_constitution
@@ -199,7 +199,9 @@ def propose(
     if settings.explore_share > 0 and model is not None:
         explore = set(_written(prior, agent.prompt, settings.candidates, seed)) - written.keys()
         written.update(dict.fromkeys(sorted(explore)))
-    candidates = [c for c in written if c not in known]
+    # A new compound: the model writes pH-7 forms, so the ammonium of a measured amine, or a second
+    # charge state of a candidate, would spend a place in the batch on a compound made or chosen.
+    candidates = new_compounds(written, known)
     if scorer is not None:  # constraints: drop what the components score 0 (filters, hard limits)
         candidates = [r.canonical for r in scorer(candidates) if r.score > 0]
     explanations = measured.explain(candidates) if measured is not None else [_UNEXPLAINED] * len(candidates)

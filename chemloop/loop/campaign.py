@@ -153,7 +153,9 @@ def propose(
         model,
         scorer,
         values,
-        settings.rl_uncertainty_weight(measured.smiles if measured else []),
+        settings.rl_uncertainty_weight(
+            measured.parents if measured else []
+        ),  # the trust region's series core
         measured=measured,
         trust=settings.trust_rule(),
     )

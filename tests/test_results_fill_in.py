@@ -269,3 +269,21 @@ def test_concurrent_imports_sharing_a_row_store_it_once(any_database):
         done = list(pool.map(store, files))
     assert sorted(d["imported"] for d in done) == [1, 1, 1, 2]
     assert count(workspace.factory, Measurement, name) == 5
+
+
+def test_the_web_preview_of_a_sheet_with_nothing_new_offers_nothing_to_store(tmp_path):
+    app = create_app(settings_for(tmp_path, "web.db"))
+    workspace = app.state.workspace
+    init_campaign(workspace.factory, "demo", CampaignConfig())
+    add_round(workspace.factory, "demo")
+    campaigns.import_results(workspace, "demo", _sheet([6.1, 4.4]).encode(), "round1.csv", fit_reward=False)
+    client = TestClient(app)
+    assert client.post("/sign-in", data={"key": KEY, "next": "/"}, follow_redirects=False).status_code == 303
+    again = ("round1 (2).csv", _sheet([6.1, 4.4]), "text/csv")  # the same sheet, saved again
+    preview = client.post("/campaigns/demo/upload", files={"file": again})
+    assert preview.status_code == 200
+    assert (
+        "Nothing new to store" in preview.text
+        and 'action="/campaigns/demo/upload/confirm"' not in preview.text
+    )
+    assert preview.text.count("left out: already stored from round1.csv") == 2
